@@ -1,0 +1,1 @@
+"""Thin adapters to the outside world (payments, notifications, care desk) run as activities."""

@@ -1,0 +1,92 @@
+"""Inputs and results of the activities, and the record of an outside effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class EffectKind(StrEnum):
+    """Every kind of outside effect this service causes."""
+
+    REFUND_TO_BUYER = "REFUND_TO_BUYER"
+    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
+    NOTIFICATION = "NOTIFICATION"
+    MEDIATION_OPENED = "MEDIATION_OPENED"
+    CARE_ASSIGNED = "CARE_ASSIGNED"
+    CARE_REPLY_WARNING = "CARE_REPLY_WARNING"
+    CARE_REPLY_BREACHED = "CARE_REPLY_BREACHED"
+
+
+class Effect(BaseModel):
+    """One outside effect as applied (and recorded once) under its idempotency key."""
+
+    case_id: str
+    kind: EffectKind
+    party: str | None = None
+    party_id: str | None = None
+    amount: int | None = None
+    text: str | None = None
+    idempotency_key: str
+    created_at: datetime | None = None
+
+
+class PayoutInput(BaseModel):
+    """Move ``amount`` rupiah to one party of a case."""
+
+    case_id: str
+    party_id: str
+    amount: int
+    idempotency_key: str
+
+
+class NotifyInput(BaseModel):
+    """Tell one party something about a case."""
+
+    case_id: str
+    party: str
+    party_id: str
+    text: str
+    idempotency_key: str
+
+
+class MediationInput(BaseModel):
+    """Open the care desk's mediation case for a dispute."""
+
+    case_id: str
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    escalated_by: str
+    idempotency_key: str
+
+
+class MediationCase(BaseModel):
+    """The care desk's reference for a mediation case."""
+
+    case_ref: str
+
+
+class AssignInput(BaseModel):
+    """Assign a care desk case to care."""
+
+    case_id: str
+    case_ref: str
+    idempotency_key: str
+
+
+class Assignment(BaseModel):
+    """Who (which agent or queue) now owns the case."""
+
+    assignee: str
+
+
+class ReplyTargetInput(BaseModel):
+    """A reply target that is near (warning) or missed (breach)."""
+
+    case_id: str
+    due_at: datetime
+    summary: str
+    idempotency_key: str

@@ -1,0 +1,48 @@
+"""Service settings, read from ``DISPUTES_*`` environment variables (durations as ISO-8601)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.types import DisputePolicy
+
+
+class Settings(BaseSettings):
+    """Everything configurable; the Temporal connection itself follows the SDK's TEMPORAL_* config."""
+
+    model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore")
+
+    task_queue: str = "disputes"
+    data_dir: Path = Field(default=Path("data"), description="local state: outbox, dev server db")
+
+    buyer_inactivity: timedelta = timedelta(days=3)
+    care_reply_target: timedelta = timedelta(hours=24)
+    care_reply_warning: timedelta = timedelta(hours=20)
+    activity_timeout: timedelta = timedelta(seconds=30)
+    activity_max_retry_interval: timedelta = timedelta(minutes=1)
+
+    @property
+    def outbox_path(self) -> Path:
+        """The SQLite file where the embedded adapters record every outside effect."""
+        return self.data_dir / "outbox.sqlite3"
+
+    def dispute_policy(self) -> DisputePolicy:
+        """The durations a dispute opened now runs under (validated together)."""
+        return DisputePolicy(
+            buyer_inactivity=self.buyer_inactivity,
+            care_reply_target=self.care_reply_target,
+            care_reply_warning=self.care_reply_warning,
+            activity_timeout=self.activity_timeout,
+            activity_max_retry_interval=self.activity_max_retry_interval,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once; tests override the API dependency instead."""
+    return Settings()

@@ -1,0 +1,48 @@
+"""The one place that builds the Temporal client and the worker."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.worker import Worker
+
+from activities.adapters import OutboxAdapters
+from activities.effects import CaseActivities
+from activities.outbox import Outbox
+from core.settings import Settings
+from workflows.dispute import DisputeWorkflow
+
+WORKFLOWS = [DisputeWorkflow]
+
+
+async def connect() -> Client:
+    """Connect with the SDK's standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    TLS / API key, or a profile in the TOML config file); defaults to localhost:7233."""
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "localhost:7233")
+    return await Client.connect(**config, data_converter=pydantic_data_converter)
+
+
+def case_activities(settings: Settings) -> CaseActivities:
+    """The activities wired to the embedded outbox adapters."""
+    adapters = OutboxAdapters(Outbox(settings.outbox_path))
+    return CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
+
+
+def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
+    """A worker for every workflow and activity of the service on the configured task queue."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            activities.refund_buyer,
+            activities.release_to_seller,
+            activities.notify_party,
+            activities.open_mediation_case,
+            activities.assign_to_care,
+            activities.warn_care_reply,
+            activities.escalate_care_breach,
+        ],
+    )

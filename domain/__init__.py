@@ -1,0 +1,1 @@
+"""The case rules: pure Python, no Temporal, unit-tested with plain objects."""

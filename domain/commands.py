@@ -1,0 +1,115 @@
+"""One input model per dispute action; the API accepts them as bodies, the workflow as updates."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.types import Actor, EvidenceList, Identifier, Note, Solution, Text
+
+
+class Action(StrEnum):
+    """The action names reported in ``allowed_actions``."""
+
+    MESSAGE = "message"
+    OFFER = "offer"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    APPEAL = "appeal"
+    HELP = "help"
+    CANCEL = "cancel"
+    REPLY = "reply"
+    DECIDE = "decide"
+    SHIP = "ship"
+    CONFIRM_RECEIPT = "confirm_receipt"
+
+
+class Command(BaseModel):
+    """An action on a dispute by a named actor."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: ClassVar[Action]
+
+    actor: Actor
+
+
+class SendMessage(Command):
+    """Buyer or seller adds a message and evidence (any open stage)."""
+
+    action = Action.MESSAGE
+    text: Text
+    evidence: EvidenceList = []
+
+
+class MakeOffer(Command):
+    """Seller offers another solution (Tawarkan solusi lain); buyer revises the request."""
+
+    action = Action.OFFER
+    solution: Solution
+    note: Note = ""
+
+
+class Accept(Command):
+    """Accept the other party's solution (Terima Solusi)."""
+
+    action = Action.ACCEPT
+
+
+class Reject(Command):
+    """Buyer declines the seller's offer or appeal."""
+
+    action = Action.REJECT
+    note: Note = ""
+
+
+class Appeal(Command):
+    """Seller contests the claim (Ajukan Banding) with a reason and evidence."""
+
+    action = Action.APPEAL
+    reason: Text
+    evidence: EvidenceList = []
+
+
+class RequestHelp(Command):
+    """Ask the care team to mediate (Minta Bantuan)."""
+
+    action = Action.HELP
+    note: Note = ""
+
+
+class Cancel(Command):
+    """Buyer withdraws the dispute before any agreement or mediation."""
+
+    action = Action.CANCEL
+    note: Note = ""
+
+
+class CareReply(Command):
+    """A care agent messages the parties during mediation."""
+
+    action = Action.REPLY
+    text: Text
+
+
+class Decide(Command):
+    """A care agent decides the solution that will be carried out."""
+
+    action = Action.DECIDE
+    solution: Solution
+    note: Note = ""
+
+
+class Ship(Command):
+    """A party reports a shipment (resi) for an exchange or the remaining items."""
+
+    action = Action.SHIP
+    tracking_number: Identifier
+    carrier: Identifier
+
+
+class ConfirmReceipt(Command):
+    """Buyer confirms the replacement or the remaining items arrived."""
+
+    action = Action.CONFIRM_RECEIPT

