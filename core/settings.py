@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.types import DisputePolicy
@@ -19,12 +20,21 @@ class Settings(BaseSettings):
 
     task_queue: str = "disputes"
     data_dir: Path = Field(default=Path("data"), description="local state: outbox, dev server db")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dev_server_port: int = Field(default=7233, description="make run's local Temporal frontend")
+    dev_ui_port: int = Field(default=8233, description="make run's local Temporal Web UI")
 
     buyer_inactivity: timedelta = timedelta(days=3)
     care_reply_target: timedelta = timedelta(hours=24)
     care_reply_warning: timedelta = timedelta(hours=20)
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+
+    @model_validator(mode="after")
+    def _policy_is_consistent(self) -> Self:
+        self.dispute_policy()  # fail at start-up, not when the first dispute opens
+        return self
 
     @property
     def outbox_path(self) -> Path:

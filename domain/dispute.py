@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from domain.commands import (
     Accept,
@@ -64,8 +64,10 @@ CLOSED = (DisputeStatus.RESOLVED, DisputeStatus.CANCELLED)
 GOODS = (SolutionKind.EXCHANGE, SolutionKind.SEND_REMAINING)
 
 
-class OpenDisputeInput(BaseModel):
-    """What the buyer files (Komplain); the policy in force is added when the workflow starts."""
+class DisputeClaim(BaseModel):
+    """What the buyer files (Komplain) about one order."""
+
+    model_config = ConfigDict(extra="forbid")
 
     order_id: Identifier
     buyer_id: Identifier
@@ -75,7 +77,6 @@ class OpenDisputeInput(BaseModel):
     requested_solution: Solution
     description: Text
     evidence: EvidenceList = []
-    policy: DisputePolicy = DisputePolicy()
 
     @model_validator(mode="after")
     def _refund_within_total(self) -> Self:
@@ -85,6 +86,34 @@ class OpenDisputeInput(BaseModel):
         if self.buyer_id == self.seller_id:
             raise ValueError("buyer_id and seller_id must differ")
         return self
+
+    def summary(self) -> str:
+        """One line for the Temporal UI's static summary."""
+        return (
+            f"Dispute on order {self.order_id}: buyer {self.buyer_id} vs seller {self.seller_id},"
+            f" {self.reason.value}, asks to {self.requested_solution.describe()}"
+        )
+
+
+class OpenDisputeInput(DisputeClaim):
+    """The workflow input: the claim plus the policy in force when it was opened."""
+
+    policy: DisputePolicy = DisputePolicy()
+
+    def details(self) -> str:
+        """Markdown for the Temporal UI's static details: the claim and the policy it runs under."""
+        policy = self.policy
+        return "\n\n".join(
+            [
+                f"**Order** {self.order_id} · total {self.order_total}",
+                f"**Buyer** {self.buyer_id} · **Seller** {self.seller_id}",
+                f"**Reason** {self.reason.value}: {self.description}",
+                f"**Requested** {self.requested_solution.describe()}",
+                f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
+                f" {short_duration(policy.care_reply_target)} (warning at"
+                f" {short_duration(policy.care_reply_warning)})",
+            ]
+        )
 
 
 class Proposal(BaseModel):
@@ -379,7 +408,7 @@ class Dispute(BaseModel):
         if command.action not in allowed[actor.role]:
             raise InvalidTransition(
                 f"{actor.role.value} may not {command.action.value} while the dispute is {self.status.value}",
-                status=self.status.value,
+                current_status=self.status.value,
                 allowed_actions={role.value: [a.value for a in acts] for role, acts in allowed.items()},
             )
         solution = getattr(command, "solution", None)
@@ -480,6 +509,7 @@ class Dispute(BaseModel):
             at=now,
         )
         self._close(DisputeStatus.RESOLVED, outcome, now)
+        self._record(now, "resolved", None, **outcome.model_dump(mode="json", exclude={"at", "status"}))
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -497,7 +527,7 @@ class Dispute(BaseModel):
             self.proposals.append(
                 Proposal(by=Role.BUYER, solution=command.solution, note=command.note, at=now)
             )
-            self._set_status(DisputeStatus.AWAITING_SELLER, now)
+            self._set_status(DisputeStatus.AWAITING_SELLER, now, new_proposal=True)
             return
         self._propose(Proposal(by=Role.SELLER, solution=command.solution, note=command.note, at=now), now)
 
@@ -505,7 +535,7 @@ class Dispute(BaseModel):
         self._help_earned(Role.BUYER)  # the seller countered or contested the buyer's solution
         self.current_offer = proposal
         self.proposals.append(proposal)
-        self._set_status(DisputeStatus.AWAITING_BUYER, now)
+        self._set_status(DisputeStatus.AWAITING_BUYER, now, new_proposal=True)
 
     def _offer_solution(self) -> Solution:
         assert self.current_offer is not None, "AWAITING_BUYER always has a current offer"
@@ -527,16 +557,15 @@ class Dispute(BaseModel):
         self.care_clock = None
         self._set_status(status, now)
 
-    def _set_status(self, status: DisputeStatus, now: datetime) -> None:
+    def _set_status(self, status: DisputeStatus, now: datetime, *, new_proposal: bool = False) -> None:
         turn_before = self.turn
         self.status = status
-        if status in NEGOTIATING:
-            if self.turn is not turn_before:
-                self.inactive_party = None
-                self.response_due_at = now + self.policy.buyer_inactivity
-        else:
+        if status not in NEGOTIATING:
             self.response_due_at = None
             self.inactive_party = None
+        elif new_proposal or self.turn is not turn_before:
+            # The party who must answer gets the whole inactivity period for every new proposal.
+            self._restart_turn_clock(now)
 
     def _restart_turn_clock(self, now: datetime) -> None:
         self.inactive_party = None

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
 #: queries, so they are restricted to characters that need no quoting anywhere.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Identifier = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    StringConstraints(pattern=IDENTIFIER_PATTERN),
     Field(description="1-64 characters: letters, digits, '.', '_', ':' or '-'", examples=["b-1"]),
 ]
 #: A reference to an evidence file held elsewhere (a blob key or URL); history holds references only.

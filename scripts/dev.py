@@ -1,0 +1,159 @@
+"""`make run`: the local Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from types import FrameType
+
+from core import binaries
+from core import search_attributes as sa
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+
+def _wait_for(
+    what: str, ready: Callable[[], bool], processes: list[subprocess.Popen[bytes]], seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit(f"{what} did not start: a process exited early (see its output above)")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not become ready within {seconds:.0f}s")
+        time.sleep(0.2)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _api_healthy(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{settings.api_host}:{settings.api_port}/health", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
+    if _port_open(settings.dev_server_port):
+        raise SystemExit(
+            f"port {settings.dev_server_port} is already in use: stop that Temporal server, or set"
+            " TEMPORAL_ADDRESS to use it instead of starting one"
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        binaries.temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.sqlite3"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(settings.dev_server_port),
+        "--ui-port",
+        str(settings.dev_ui_port),
+        "--log-level",
+        "error",
+        *sa.dev_server_flags(),
+    ]
+    return _spawn(command, dict(os.environ))
+
+
+async def _register_search_attributes() -> None:
+    client = await connect()
+    await sa.register(client)
+
+
+def main() -> None:
+    """Start everything, print where to look, and stop it all on Ctrl-C."""
+    settings = get_settings()
+    env = dict(os.environ)
+    processes: list[subprocess.Popen[bytes]] = []
+    ui_url = None
+    if "TEMPORAL_ADDRESS" in env:
+        print(f"Using the Temporal cluster at {env['TEMPORAL_ADDRESS']} (no local server started)")
+        try:
+            asyncio.run(_register_search_attributes())
+        except Exception as error:  # e.g. Temporal Cloud, where an admin registers them
+            print(f"warning: could not register search attributes ({error}); register them by hand")
+    else:
+        processes.append(_start_dev_server(settings))
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{settings.dev_server_port}"
+        _wait_for("Temporal dev server", lambda: _port_open(settings.dev_server_port), processes)
+        ui_url = f"http://127.0.0.1:{settings.dev_ui_port}"
+    processes.append(_spawn([sys.executable, "worker.py"], env))
+    processes.append(
+        _spawn(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+                "--log-level",
+                "warning",
+            ],
+            env,
+        )
+    )
+
+    stopping = False
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _wait_for("API", lambda: stopping or _api_healthy(settings), processes)
+        if not stopping:
+            base = f"http://{settings.api_host}:{settings.api_port}"
+            print(f"\nAPI:          {base}  (docs: {base}/docs)")
+            if ui_url:
+                print(f"Temporal UI:  {ui_url}")
+            print(f"Data folder:  {settings.data_dir.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.3)
+    finally:
+        _shutdown(processes)
+    failed = [p for p in processes if p.returncode not in (0, -signal.SIGINT, -signal.SIGTERM)]
+    if not stopping or failed:
+        raise SystemExit("a process stopped unexpectedly; everything was shut down")
+    print("Stopped the API, the worker and the Temporal server.")
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C reaches only this launcher, which stops the children in order.
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def _shutdown(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the API first, then the worker, then the server; each gets time to finish cleanly."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()
