@@ -106,7 +106,9 @@ class DisputePolicy(ReplyPolicy):
 def short_duration(value: timedelta) -> str:
     """Render a duration the way on-call staff say it: 3d, 24h, 90m, 8s."""
     seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -45,7 +45,7 @@ def _api_healthy(settings: Settings) -> bool:
         return False
 
 
-def _start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
+def start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
     if _port_open(settings.dev_server_port):
         raise SystemExit(
             f"port {settings.dev_server_port} is already in use: stop that Temporal server, or set"
@@ -68,7 +68,7 @@ def _start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         "error",
         *sa.dev_server_flags(),
     ]
-    return _spawn(command, dict(os.environ))
+    return spawn(command, dict(os.environ))
 
 
 async def _register_search_attributes() -> None:
@@ -89,13 +89,13 @@ def main() -> None:
         except Exception as error:  # e.g. Temporal Cloud, where an admin registers them
             print(f"warning: could not register search attributes ({error}); register them by hand")
     else:
-        processes.append(_start_dev_server(settings))
+        processes.append(start_dev_server(settings))
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{settings.dev_server_port}"
         _wait_for("Temporal dev server", lambda: _port_open(settings.dev_server_port), processes)
         ui_url = f"http://127.0.0.1:{settings.dev_ui_port}"
-    processes.append(_spawn([sys.executable, "worker.py"], env))
+    processes.append(spawn([sys.executable, "worker.py"], env))
     processes.append(
-        _spawn(
+        spawn(
             [
                 sys.executable,
                 "-m",
@@ -138,7 +138,7 @@ def main() -> None:
     print("Stopped the API, the worker and the Temporal server.")
 
 
-def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     # A session of its own: Ctrl-C reaches only this launcher, which stops the children in order.
     return subprocess.Popen(command, env=env, start_new_session=True)
 

@@ -1,0 +1,100 @@
+"""`make run`'s launcher as a new user meets it: it starts, serves, stops on Ctrl-C, keeps cases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env |= {
+        "DISPUTES_DATA_DIR": str(data_dir),
+        "DISPUTES_API_PORT": str(ports["api"]),
+        "DISPUTES_DEV_SERVER_PORT": str(ports["temporal"]),
+        "DISPUTES_DEV_UI_PORT": str(ports["ui"]),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.dev"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_ready(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    output = ""
+    deadline = time.monotonic() + 90
+    while "Press Ctrl-C" not in output:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise AssertionError(f"launcher exited early:\n{output}")
+        output += line
+        assert time.monotonic() < deadline, output
+    return output
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    return rest
+
+
+def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path: Path) -> None:
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    api = f"http://127.0.0.1:{ports['api']}"
+    body = {
+        "order_id": "o-restart",
+        "buyer_id": "b-1",
+        "seller_id": "s-1",
+        "order_total": 90000,
+        "reason": "DAMAGED",
+        "requested_solution": {"kind": "EXCHANGE"},
+        "description": "Cracked screen",
+    }
+
+    first = launch(tmp_path, ports)
+    try:
+        banner = wait_ready(first)
+        assert f"{api}/docs" in banner
+        assert f"http://127.0.0.1:{ports['ui']}" in banner
+        assert httpx.get(f"{api}/health").json()["temporal"] == "ok"
+        opened = httpx.post(f"{api}/v1/disputes", json=body, timeout=30)
+        assert opened.status_code == 201, opened.text
+    finally:
+        farewell = stop(first)
+    assert first.returncode == 0, farewell
+    assert "Stopped the API, the worker and the Temporal server." in farewell
+    assert (tmp_path / "temporal.sqlite3").exists()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", ports["api"])) != 0, "the API is still listening"
+
+    second = launch(tmp_path, ports)
+    try:
+        wait_ready(second)
+        kept = httpx.get(f"{api}/v1/disputes/dispute-o-restart", timeout=30)
+        assert kept.status_code == 200
+        assert kept.json()["status"] == "AWAITING_SELLER"
+        assert httpx.post(f"{api}/v1/disputes", json=body, timeout=30).status_code == 200
+    finally:
+        stop(second)
+    assert second.returncode == 0
