@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from domain.case import CareCase, DeadlineEvent, ReplyClock
 from domain.commands import (
     Accept,
     Action,
@@ -24,7 +25,6 @@ from domain.commands import (
     Ship,
 )
 from domain.errors import InvalidInput, InvalidTransition, NotAParty
-from domain.reply_target import ReplyClock, ReplyTargetEvent
 from domain.types import (
     Actor,
     DisputePolicy,
@@ -155,32 +155,13 @@ class Outcome(BaseModel):
     at: datetime
 
 
-class TimelineEntry(BaseModel):
-    """One line of the case's read-only audit trail."""
-
-    at: datetime
-    event: str
-    actor: Actor | None = None
-    status: DisputeStatus
-    detail: dict[str, Any] = {}
-
-
-class DeadlineEvent(StrEnum):
-    """What happens when one of the dispute's clocks runs out."""
-
-    PARTY_INACTIVE = "party_inactive"
-    CARE_REPLY_WARNING = ReplyTargetEvent.WARNING.value
-    CARE_REPLY_BREACHED = ReplyTargetEvent.BREACHED.value
-
-
 def _other(role: Role) -> Role:
     return Role.SELLER if role is Role.BUYER else Role.BUYER
 
 
-class Dispute(BaseModel):
+class Dispute(CareCase):
     """A dispute's whole state; every change goes through ``apply`` or a clock method."""
 
-    id: str
     order_id: str
     buyer_id: str
     seller_id: str
@@ -204,15 +185,12 @@ class Dispute(BaseModel):
     escalated_at: datetime | None = None
     escalated_by: Role | None = None
     mediation_case_ref: str | None = None
-    care_clock: ReplyClock | None = None
-    sla_breached: bool = False
-    sla_breaches: int = 0
     agreed_solution: Solution | None = None
     decided_by: str | None = None
     shipments: list[Shipment] = []
     received_at: datetime | None = None
     outcome: Outcome | None = None
-    timeline: list[TimelineEntry] = []
+    linked_tickets: list[str] = Field(default=[], description="help-center reports about this order")
 
     # -- creation -----------------------------------------------------------------------------
 
@@ -267,12 +245,6 @@ class Dispute(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def care_reply_due_at(self) -> datetime | None:
-        """When care's reply is due, while care owes one."""
-        return self.care_clock.due_at if self.care_clock else None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
     def allowed_actions(self) -> dict[Role, list[Action]]:
         """What each role may do now (PayPal-style per-party allowed actions)."""
         return self.allowed_actions_at(None)
@@ -319,12 +291,12 @@ class Dispute(BaseModel):
         return role in self.help_earned or self.inactive_party is other or overdue
 
     def is_party(self, actor: Actor) -> bool:
-        """Whether ``actor`` is this dispute's buyer or seller (care acts on any dispute)."""
+        """Whether ``actor`` is this dispute's buyer or seller; care acts on any dispute."""
         if actor.role is Role.BUYER:
             return actor.id == self.buyer_id
         if actor.role is Role.SELLER:
             return actor.id == self.seller_id
-        return True
+        return actor.role is Role.CARE
 
     def settlement(self) -> list[Payout] | None:
         """The payouts that settle the dispute once it is ready to, else ``None``."""
@@ -350,9 +322,7 @@ class Dispute(BaseModel):
         candidates: list[tuple[datetime, DeadlineEvent]] = []
         if self.status in NEGOTIATING and self.response_due_at and self.inactive_party is None:
             candidates.append((self.response_due_at, DeadlineEvent.PARTY_INACTIVE))
-        if self.care_clock and (pending := self.care_clock.next_deadline()):
-            candidates.append((pending[0], DeadlineEvent(pending[1].value)))
-        return min(candidates, default=None)
+        return min(candidates + self._care_deadline(), default=None)
 
     def describe_deadline(self, event: DeadlineEvent) -> str:
         """Name a clock the way the timer summary and on-call see it."""
@@ -393,6 +363,8 @@ class Dispute(BaseModel):
             lines.append(f"**Next deadline:** {at.isoformat()} ({self.describe_deadline(event)}): {effect}")
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
+        if self.linked_tickets:
+            lines.append(f"**Help-center reports:** {', '.join(self.linked_tickets)}")
         if self.outcome:
             lines.append(f"**Outcome:** {self.outcome.decided_by}, {self._outcome_text()}")
         return "\n\n".join(lines)
@@ -483,14 +455,13 @@ class Dispute(BaseModel):
             self.inactive_party = self.turn
             events.append(DeadlineEvent.PARTY_INACTIVE)
             self._record(now, "party_inactive", None, party=self.turn, since=due.isoformat())
-        if self.care_clock:
-            for passed in self.care_clock.tick(now):
-                if passed is ReplyTargetEvent.BREACHED:
-                    self.sla_breached = True
-                    self.sla_breaches += 1
-                events.append(DeadlineEvent(passed.value))
-                self._record(now, passed.value, None, due_at=self.care_clock.due_at.isoformat())
-        return events
+        return events + self._tick_care_clock(now)
+
+    def link_ticket(self, ticket_id: str, now: datetime) -> None:
+        """Record a help-center report about this dispute's order (once)."""
+        if ticket_id not in self.linked_tickets:
+            self.linked_tickets.append(ticket_id)
+            self._record(now, "ticket_linked", None, ticket_id=ticket_id)
 
     def mediation_opened(self, case_ref: str, assignee: str, now: datetime) -> None:
         """Record the care desk's mediation case once the activities have opened and assigned it."""
@@ -514,9 +485,8 @@ class Dispute(BaseModel):
     # -- internals ----------------------------------------------------------------------------
 
     def _on_message(self, command: SendMessage, now: datetime) -> None:
-        if self.status is DisputeStatus.IN_MEDIATION and self.care_clock is None:
-            # Care owes a reply to the oldest unanswered party message, not to the latest one.
-            self.care_clock = ReplyClock.start(now, self.policy)
+        if self.status is DisputeStatus.IN_MEDIATION:
+            self._care_owes_reply(now, self.policy)
 
     def _on_offer(self, command: MakeOffer, now: datetime) -> None:
         if command.actor.role is Role.BUYER:
@@ -611,9 +581,4 @@ class Dispute(BaseModel):
         return (
             f"refunded {self.outcome.refunded_to_buyer} to buyer,"
             f" released {self.outcome.released_to_seller} to seller"
-        )
-
-    def _record(self, now: datetime, event: str, actor: Actor | None, **detail: Any) -> None:
-        self.timeline.append(
-            TimelineEntry(at=now, event=event, actor=actor, status=self.status, detail=detail)
         )

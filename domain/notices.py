@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel
 
+from domain.case import DeadlineEvent
 from domain.commands import CareReply, Command, Decide, RequestHelp
-from domain.dispute import DeadlineEvent, Dispute, DisputeStatus
+from domain.dispute import Dispute, DisputeStatus
 from domain.types import Role, short_duration
 
 
+class NoticeCategory(StrEnum):
+    """Care's replies land in the user's inbox (Pesan Bantuan); updates are plain notifications."""
+
+    UPDATE = "update"
+    CARE_REPLY = "care_reply"
+
+
 class Notice(BaseModel):
-    """A message for one party of a dispute."""
+    """A message for one party of a case."""
 
     party: Role
     party_id: str
     text: str
+    category: NoticeCategory = NoticeCategory.UPDATE
 
 
-def _to(dispute: Dispute, party: Role, text: str) -> Notice:
+def _to(dispute: Dispute, party: Role, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
     party_id = dispute.buyer_id if party is Role.BUYER else dispute.seller_id
-    return Notice(party=party, party_id=party_id, text=text)
+    return Notice(party=party, party_id=party_id, text=text, category=category)
 
 
-def _both(dispute: Dispute, text: str) -> list[Notice]:
-    return [_to(dispute, Role.BUYER, text), _to(dispute, Role.SELLER, text)]
+def _both(dispute: Dispute, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Notice]:
+    return [_to(dispute, Role.BUYER, text, category), _to(dispute, Role.SELLER, text, category)]
 
 
 def on_open(dispute: Dispute) -> list[Notice]:
@@ -42,7 +53,9 @@ def on_command(dispute: Dispute, command: Command) -> list[Notice]:
     """After an action: care speaks to both parties; a party's action goes to the other one."""
     match command:
         case CareReply():
-            return _both(dispute, f"Care replied on dispute {dispute.id}: {command.text}")
+            return _both(
+                dispute, f"Care replied on dispute {dispute.id}: {command.text}", NoticeCategory.CARE_REPLY
+            )
         case Decide():
             return _both(dispute, f"Care decided dispute {dispute.id}: {command.solution.describe()}.")
         case RequestHelp():

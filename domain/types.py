@@ -24,11 +24,12 @@ Note = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class Role(StrEnum):
-    """Who acts on a dispute."""
+    """Who acts on a case: a dispute's buyer or seller, a help-center report's user, or care."""
 
     BUYER = "buyer"
     SELLER = "seller"
     CARE = "care"
+    USER = "user"
 
 
 class Actor(BaseModel):

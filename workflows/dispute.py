@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core import search_attributes as sa
     from domain import notices
+    from domain.case import DeadlineEvent
     from domain.commands import (
         Accept,
         Appeal,
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         Ship,
     )
     from domain.dispute import (
-        DeadlineEvent,
         Dispute,
         DisputeStatus,
         OpenDisputeInput,

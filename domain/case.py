@@ -1,0 +1,110 @@
+"""What every care case shares: the care reply target (1x24 hours), its breaches, the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, computed_field
+
+from domain.types import Actor, ReplyPolicy
+
+
+class DeadlineEvent(StrEnum):
+    """What happens when one of a case's clocks runs out."""
+
+    PARTY_INACTIVE = "party_inactive"
+    CARE_REPLY_WARNING = "care_reply_warning"
+    CARE_REPLY_BREACHED = "care_reply_breached"
+    QUIET_PERIOD_OVER = "quiet_period_over"
+
+
+class ReplyClock(BaseModel):
+    """Care owes a reply by ``due_at``; started by escalation or by the oldest unanswered message."""
+
+    started_at: datetime
+    warn_at: datetime
+    due_at: datetime
+    warned: bool = False
+    breached: bool = False
+
+    @classmethod
+    def start(cls, now: datetime, policy: ReplyPolicy) -> ReplyClock:
+        """Start a clock at ``now`` under ``policy``."""
+        return cls(
+            started_at=now,
+            warn_at=now + policy.care_reply_warning,
+            due_at=now + policy.care_reply_target,
+        )
+
+    def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
+        """The next moment this clock must be looked at, and what happens then."""
+        if not self.warned:
+            return self.warn_at, DeadlineEvent.CARE_REPLY_WARNING
+        if not self.breached:
+            return self.due_at, DeadlineEvent.CARE_REPLY_BREACHED
+        return None
+
+    def tick(self, now: datetime) -> list[DeadlineEvent]:
+        """Mark every deadline that has passed by ``now``; return the ones newly passed."""
+        passed: list[DeadlineEvent] = []
+        if not self.warned and now >= self.warn_at:
+            self.warned = True
+            passed.append(DeadlineEvent.CARE_REPLY_WARNING)
+        if not self.breached and now >= self.due_at:
+            self.breached = True
+            passed.append(DeadlineEvent.CARE_REPLY_BREACHED)
+        return passed
+
+
+class TimelineEntry(BaseModel):
+    """One line of a case's read-only audit trail."""
+
+    at: datetime
+    event: str
+    actor: Actor | None = None
+    status: str
+    detail: dict[str, Any] = {}
+
+
+class CareCase(BaseModel):
+    """State and rules shared by disputes and help-center tickets."""
+
+    id: str
+    status: str
+    care_clock: ReplyClock | None = None
+    sla_breached: bool = False
+    sla_breaches: int = 0
+    timeline: list[TimelineEntry] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def care_reply_due_at(self) -> datetime | None:
+        """When care's reply is due, while care owes one."""
+        return self.care_clock.due_at if self.care_clock else None
+
+    def _care_deadline(self) -> list[tuple[datetime, DeadlineEvent]]:
+        pending = self.care_clock.next_deadline() if self.care_clock else None
+        return [pending] if pending else []
+
+    def _tick_care_clock(self, now: datetime) -> list[DeadlineEvent]:
+        if self.care_clock is None:
+            return []
+        passed = self.care_clock.tick(now)
+        for event in passed:
+            if event is DeadlineEvent.CARE_REPLY_BREACHED:
+                self.sla_breached = True
+                self.sla_breaches += 1
+            self._record(now, event.value, None, due_at=self.care_clock.due_at.isoformat())
+        return passed
+
+    def _care_owes_reply(self, now: datetime, policy: ReplyPolicy) -> None:
+        """Start the reply clock unless one runs: the target counts from the oldest unanswered message."""
+        if self.care_clock is None:
+            self.care_clock = ReplyClock.start(now, policy)
+
+    def _record(self, now: datetime, event: str, actor: Actor | None, **detail: Any) -> None:
+        self.timeline.append(
+            TimelineEntry(at=now, event=event, actor=actor, status=self.status, detail=detail)
+        )
