@@ -4,112 +4,127 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from activities.models import Effect, EffectKind
+from activities.models import (
+    AssignInput,
+    Assignment,
+    Effect,
+    EffectKind,
+    MediationCase,
+    MediationInput,
+    NotifyInput,
+    PayoutInput,
+    ReplyTargetInput,
+)
 from activities.outbox import Outbox
 
 
 class Payments(Protocol):
     """Moves held order funds; must apply each idempotency key at most once."""
 
-    async def refund_buyer(self, case_id: str, buyer_id: str, amount: int, key: str) -> Effect: ...
+    async def refund_buyer(self, request: PayoutInput) -> Effect: ...
 
-    async def release_to_seller(self, case_id: str, seller_id: str, amount: int, key: str) -> Effect: ...
+    async def release_to_seller(self, request: PayoutInput) -> Effect: ...
 
 
 class Notifier(Protocol):
-    """Delivers a message to a buyer, seller or user."""
+    """Delivers a message to a buyer, seller or user (care replies land in the user's inbox)."""
 
-    async def notify(self, case_id: str, party: str, party_id: str, text: str, key: str) -> Effect: ...
+    async def notify(self, request: NotifyInput) -> Effect: ...
 
 
 class CareDesk(Protocol):
     """The care team's tools: mediation cases, assignment, reply-target warnings and breaches."""
 
-    async def open_mediation(self, case_id: str, summary: str, key: str) -> str: ...
+    async def open_mediation(self, request: MediationInput) -> MediationCase: ...
 
-    async def assign(self, case_id: str, case_ref: str, key: str) -> str: ...
+    async def assign(self, request: AssignInput) -> Assignment: ...
 
-    async def reply_target(self, case_id: str, kind: EffectKind, summary: str, key: str) -> Effect: ...
+    async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect: ...
 
 
 class OutboxAdapters:
     """Embedded default for every adapter: each effect is a durable outbox row, once per key."""
 
+    care_queue = "care-mediation"
+    supervisor = "care-supervisor"
+
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    async def refund_buyer(self, case_id: str, buyer_id: str, amount: int, key: str) -> Effect:
-        """Record a refund of ``amount`` to the buyer."""
-        return await self.outbox.record(
-            Effect(
-                case_id=case_id,
-                kind=EffectKind.REFUND_TO_BUYER,
-                party="buyer",
-                party_id=buyer_id,
-                amount=amount,
-                text=f"refund {amount} to buyer {buyer_id}",
-                idempotency_key=key,
-            )
-        )
+    async def refund_buyer(self, request: PayoutInput) -> Effect:
+        """Record a refund of the amount to the buyer."""
+        return await self._payout(EffectKind.REFUND_TO_BUYER, "buyer", "refund", request)
 
-    async def release_to_seller(self, case_id: str, seller_id: str, amount: int, key: str) -> Effect:
-        """Record a release of ``amount`` to the seller."""
-        return await self.outbox.record(
-            Effect(
-                case_id=case_id,
-                kind=EffectKind.RELEASE_TO_SELLER,
-                party="seller",
-                party_id=seller_id,
-                amount=amount,
-                text=f"release {amount} to seller {seller_id}",
-                idempotency_key=key,
-            )
-        )
+    async def release_to_seller(self, request: PayoutInput) -> Effect:
+        """Record a release of the amount to the seller."""
+        return await self._payout(EffectKind.RELEASE_TO_SELLER, "seller", "release", request)
 
-    async def notify(self, case_id: str, party: str, party_id: str, text: str, key: str) -> Effect:
+    async def notify(self, request: NotifyInput) -> Effect:
         """Record a notification to one party."""
         return await self.outbox.record(
             Effect(
-                case_id=case_id,
+                case_id=request.case_id,
                 kind=EffectKind.NOTIFICATION,
-                party=party,
-                party_id=party_id,
-                text=text,
-                idempotency_key=key,
+                party=request.party,
+                party_id=request.party_id,
+                text=request.text,
+                category=request.category,
+                idempotency_key=request.idempotency_key,
             )
         )
 
-    async def open_mediation(self, case_id: str, summary: str, key: str) -> str:
-        """Record a mediation case; its reference is the case id (one mediation per case)."""
-        effect = await self.outbox.record(
-            Effect(case_id=case_id, kind=EffectKind.MEDIATION_OPENED, text=summary, idempotency_key=key)
+    async def open_mediation(self, request: MediationInput) -> MediationCase:
+        """Record a mediation case; there is one per dispute, so its reference derives from it."""
+        summary = (
+            f"dispute {request.case_id} on order {request.order_id}: buyer {request.buyer_id},"
+            f" seller {request.seller_id}, escalated by the {request.escalated_by}"
         )
-        return f"med-{effect.case_id}"
-
-    async def assign(self, case_id: str, case_ref: str, key: str) -> str:
-        """Record the assignment to the care mediation queue."""
-        queue = "care-mediation"
         await self.outbox.record(
             Effect(
-                case_id=case_id,
-                kind=EffectKind.CARE_ASSIGNED,
-                party="care",
-                party_id=queue,
-                text=f"{case_ref} assigned to {queue}",
-                idempotency_key=key,
+                case_id=request.case_id,
+                kind=EffectKind.MEDIATION_OPENED,
+                text=summary,
+                idempotency_key=request.idempotency_key,
             )
         )
-        return queue
+        return MediationCase(case_ref=f"med-{request.case_id}")
 
-    async def reply_target(self, case_id: str, kind: EffectKind, summary: str, key: str) -> Effect:
+    async def assign(self, request: AssignInput) -> Assignment:
+        """Record the assignment to the care mediation queue."""
+        await self.outbox.record(
+            Effect(
+                case_id=request.case_id,
+                kind=EffectKind.CARE_ASSIGNED,
+                party="care",
+                party_id=self.care_queue,
+                text=f"{request.case_ref} assigned to {self.care_queue}",
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return Assignment(assignee=self.care_queue)
+
+    async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect:
         """Record a reply-target warning or breach escalation for the care supervisor."""
         return await self.outbox.record(
             Effect(
-                case_id=case_id,
+                case_id=request.case_id,
                 kind=kind,
                 party="care",
-                party_id="care-supervisor",
-                text=summary,
-                idempotency_key=key,
+                party_id=self.supervisor,
+                text=request.summary,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+
+    async def _payout(self, kind: EffectKind, party: str, verb: str, request: PayoutInput) -> Effect:
+        return await self.outbox.record(
+            Effect(
+                case_id=request.case_id,
+                kind=kind,
+                party=party,
+                party_id=request.party_id,
+                amount=request.amount,
+                text=f"{verb} {request.amount} to {party} {request.party_id}",
+                idempotency_key=request.idempotency_key,
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EffectKind(StrEnum):
@@ -29,8 +29,10 @@ class Effect(BaseModel):
     party_id: str | None = None
     amount: int | None = None
     text: str | None = None
+    category: str | None = Field(default=None, description="for notifications: 'care_reply' or 'update'")
     idempotency_key: str
     created_at: datetime | None = None
+    seq: int | None = Field(default=None, description="position in the outbox, assigned when recorded")
 
 
 class PayoutInput(BaseModel):
@@ -49,6 +51,7 @@ class NotifyInput(BaseModel):
     party: str
     party_id: str
     text: str
+    category: str = "update"
     idempotency_key: str
 
 
@@ -90,3 +93,13 @@ class ReplyTargetInput(BaseModel):
     due_at: datetime
     summary: str
     idempotency_key: str
+
+
+class InboxItem(BaseModel):
+    """A care reply in a user's inbox (Pesan Bantuan)."""
+
+    id: str
+    case_id: str
+    text: str
+    read: bool
+    created_at: datetime

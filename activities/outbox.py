@@ -7,7 +7,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from activities.models import Effect
+from activities.models import Effect, EffectKind, InboxItem
+
+CARE_REPLY = "care_reply"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS effects (
@@ -19,11 +21,17 @@ CREATE TABLE IF NOT EXISTS effects (
     party_id TEXT,
     amount INTEGER,
     text TEXT,
+    category TEXT,
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS effects_case ON effects (case_id, seq);
+CREATE INDEX IF NOT EXISTS effects_party ON effects (party_id, category, seq);
+CREATE TABLE IF NOT EXISTS inbox_reads (
+    seq INTEGER PRIMARY KEY REFERENCES effects (seq),
+    read_at TEXT NOT NULL
+);
 """
-_COLUMNS = "case_id, kind, party, party_id, amount, text, idempotency_key, created_at"
+_COLUMNS = "case_id, kind, party, party_id, amount, text, category, idempotency_key, created_at"
 
 
 class Outbox:
@@ -45,7 +53,7 @@ class Outbox:
         db = await self._connect()
         try:
             await db.execute(
-                f"INSERT OR IGNORE INTO effects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO effects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     effect.case_id,
                     effect.kind.value,
@@ -53,6 +61,7 @@ class Outbox:
                     effect.party_id,
                     effect.amount,
                     effect.text,
+                    effect.category,
                     effect.idempotency_key,
                     now,
                 ),
@@ -71,8 +80,48 @@ class Outbox:
         finally:
             await db.close()
 
+    async def inbox(self, user_id: str) -> list[InboxItem]:
+        """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state."""
+        db = await self._connect()
+        try:
+            cursor = await db.execute(
+                "SELECT e.seq, e.case_id, e.text, e.created_at, r.read_at FROM effects e"
+                " LEFT JOIN inbox_reads r ON r.seq = e.seq"
+                " WHERE e.party_id = ? AND e.kind = ? AND e.category = ? ORDER BY e.seq DESC",
+                (user_id, EffectKind.NOTIFICATION.value, CARE_REPLY),
+            )
+            rows = await cursor.fetchall()
+        finally:
+            await db.close()
+        return [
+            InboxItem(
+                id=f"msg-{seq}", case_id=case_id, text=text, created_at=created_at, read=read_at is not None
+            )
+            for seq, case_id, text, created_at, read_at in rows
+        ]
+
+    async def mark_read(self, user_id: str, message_id: str) -> bool:
+        """Mark one of the user's inbox messages read (idempotent); False if it is not theirs."""
+        seq = int(message_id.removeprefix("msg-")) if message_id.removeprefix("msg-").isdigit() else -1
+        db = await self._connect()
+        try:
+            cursor = await db.execute(
+                "SELECT 1 FROM effects WHERE seq = ? AND party_id = ? AND kind = ? AND category = ?",
+                (seq, user_id, EffectKind.NOTIFICATION.value, CARE_REPLY),
+            )
+            if await cursor.fetchone() is None:
+                return False
+            await db.execute(
+                "INSERT OR IGNORE INTO inbox_reads (seq, read_at) VALUES (?, ?)",
+                (seq, datetime.now(UTC).isoformat()),
+            )
+            await db.commit()
+        finally:
+            await db.close()
+        return True
+
     @staticmethod
     async def _select(db: aiosqlite.Connection, where: str, value: str) -> list[Effect]:
-        cursor = await db.execute(f"SELECT {_COLUMNS} FROM effects WHERE {where} ORDER BY seq", (value,))
-        names = [c.strip() for c in _COLUMNS.split(",")]
+        cursor = await db.execute(f"SELECT seq, {_COLUMNS} FROM effects WHERE {where} ORDER BY seq", (value,))
+        names = ["seq", *(c.strip() for c in _COLUMNS.split(","))]
         return [Effect.model_validate(dict(zip(names, row, strict=True))) for row in await cursor.fetchall()]

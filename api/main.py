@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import problems
-from api.routes import disputes, health
+from api.routes import care, disputes, health, inbox, tickets
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -36,6 +36,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     problems.install(app)
     app.include_router(health.router)
     app.include_router(disputes.router)
+    app.include_router(tickets.router)
+    app.include_router(inbox.router)
+    app.include_router(care.router)
     return app
 
 

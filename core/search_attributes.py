@@ -15,6 +15,10 @@ BUYER_ID = SearchAttributeKey.for_keyword("BuyerId")
 SELLER_ID = SearchAttributeKey.for_keyword("SellerId")
 CARE_REPLY_DUE_AT = SearchAttributeKey.for_datetime("CareReplyDueAt")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+TICKET_STATUS = SearchAttributeKey.for_keyword("TicketStatus")
+TICKET_TOPIC = SearchAttributeKey.for_keyword("TicketTopic")
+CASE_PRIORITY = SearchAttributeKey.for_keyword("CasePriority")
+USER_ID = SearchAttributeKey.for_keyword("UserId")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CASE_KIND,
@@ -24,6 +28,10 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     SELLER_ID,
     CARE_REPLY_DUE_AT,
     SLA_BREACHED,
+    TICKET_STATUS,
+    TICKET_TOPIC,
+    CASE_PRIORITY,
+    USER_ID,
 )
 
 _CLI_TYPES = {

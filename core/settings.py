@@ -10,6 +10,7 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy
 
 
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     buyer_inactivity: timedelta = timedelta(days=3)
     care_reply_target: timedelta = timedelta(hours=24)
     care_reply_warning: timedelta = timedelta(hours=20)
+    ticket_quiet_period: timedelta = Field(
+        default=timedelta(days=3), description="a solved help-center report closes after this quiet period"
+    )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
 
@@ -35,6 +39,16 @@ class Settings(BaseSettings):
     def _policy_is_consistent(self) -> Self:
         self.dispute_policy()  # fail at start-up, not when the first dispute opens
         return self
+
+    def ticket_policy(self) -> TicketPolicy:
+        """The durations a help-center report filed now runs under."""
+        return TicketPolicy(
+            care_reply_target=self.care_reply_target,
+            care_reply_warning=self.care_reply_warning,
+            solved_quiet_period=self.ticket_quiet_period,
+            activity_timeout=self.activity_timeout,
+            activity_max_retry_interval=self.activity_max_retry_interval,
+        )
 
     @property
     def outbox_path(self) -> Path:

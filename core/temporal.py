@@ -12,8 +12,9 @@ from activities.effects import CaseActivities
 from activities.outbox import Outbox
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
+from workflows.ticket import CareTicketWorkflow
 
-WORKFLOWS = [DisputeWorkflow]
+WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow]
 
 
 async def connect() -> Client:
@@ -36,13 +37,5 @@ def build_worker(client: Client, settings: Settings, activities: CaseActivities)
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[
-            activities.refund_buyer,
-            activities.release_to_seller,
-            activities.notify_party,
-            activities.open_mediation_case,
-            activities.assign_to_care,
-            activities.warn_care_reply,
-            activities.escalate_care_breach,
-        ],
+        activities=activities.all(),
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, computed_field
 
-from domain.types import Actor, ReplyPolicy
+from domain.commands import Command
+from domain.types import Actor, CasePolicy, ReplyPolicy
 
 
 class DeadlineEvent(StrEnum):
@@ -108,3 +109,28 @@ class CareCase(BaseModel):
         self.timeline.append(
             TimelineEntry(at=now, event=event, actor=actor, status=self.status, detail=detail)
         )
+
+
+class Case(Protocol):
+    """What a case workflow needs from a case's rules: commands, clocks and words for on-call."""
+
+    id: str
+    care_clock: ReplyClock | None
+
+    @property
+    def policy(self) -> CasePolicy: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def check(self, command: Command, now: datetime) -> None: ...
+
+    def apply(self, command: Command, now: datetime) -> None: ...
+
+    def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None: ...
+
+    def tick(self, now: datetime) -> list[DeadlineEvent]: ...
+
+    def describe_deadline(self, event: DeadlineEvent) -> str: ...
+
+    def current_details(self) -> str: ...

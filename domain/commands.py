@@ -24,6 +24,7 @@ class Action(StrEnum):
     DECIDE = "decide"
     SHIP = "ship"
     CONFIRM_RECEIPT = "confirm_receipt"
+    SOLVE = "solve"
 
 
 class Command(BaseModel):

@@ -116,6 +116,12 @@ class OpenDisputeInput(DisputeClaim):
         )
 
 
+class LinkTicket(BaseModel):
+    """A help-center report filed about the dispute's order."""
+
+    ticket_id: str
+
+
 class Proposal(BaseModel):
     """A solution put forward by one party: an offer, a revised request or an appeal."""
 

@@ -1,4 +1,4 @@
-"""Who is told what when a dispute moves: the notifications the workflow sends."""
+"""Who is told what when a case moves: the notifications the workflows send."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from domain.case import DeadlineEvent
 from domain.commands import CareReply, Command, Decide, RequestHelp
 from domain.dispute import Dispute, DisputeStatus
+from domain.ticket import Solve, Ticket, TicketReply
 from domain.types import Role, short_duration
 
 
@@ -103,3 +104,39 @@ def on_close(dispute: Dispute) -> list[Notice]:
         f"Dispute {dispute.id} is resolved: refunded {outcome.refunded_to_buyer} to the buyer,"
         f" released {outcome.released_to_seller} to the seller.",
     )
+
+
+def _to_user(ticket: Ticket, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
+    return Notice(party=Role.USER, party_id=ticket.user_id, text=text, category=category)
+
+
+def on_ticket_open(ticket: Ticket) -> list[Notice]:
+    """The user learns the report arrived and when care replies at the latest."""
+    return [
+        _to_user(
+            ticket,
+            f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
+            f" {short_duration(ticket.policy.care_reply_target)}.",
+        )
+    ]
+
+
+def on_ticket_command(ticket: Ticket, command: Command) -> list[Notice]:
+    """Care's replies go to the user's inbox; solving tells the user how to reopen."""
+    match command:
+        case TicketReply():
+            return [_to_user(ticket, command.text, NoticeCategory.CARE_REPLY)]
+        case Solve():
+            return [
+                _to_user(
+                    ticket,
+                    f"Care marked your report {ticket.id} solved. It closes in"
+                    f" {short_duration(ticket.policy.solved_quiet_period)} unless you write again.",
+                )
+            ]
+    return []
+
+
+def on_ticket_close(ticket: Ticket) -> list[Notice]:
+    """The user learns the report is closed."""
+    return [_to_user(ticket, f"Your report {ticket.id} is closed.")]

@@ -93,15 +93,20 @@ class ReplyPolicy(BaseModel):
         return self
 
 
-class DisputePolicy(ReplyPolicy):
+class CasePolicy(ReplyPolicy):
+    """The durations every case runs under, its effect activities' timeouts included."""
+
+    activity_timeout: timedelta = timedelta(seconds=30)
+    activity_max_retry_interval: timedelta = timedelta(minutes=1)
+
+
+class DisputePolicy(CasePolicy):
     """Every duration a dispute runs under; copied into the workflow input when it opens."""
 
     buyer_inactivity: timedelta = Field(
         default=timedelta(days=3),
         description="silence of the party whose turn it is after which the other may ask for help",
     )
-    activity_timeout: timedelta = timedelta(seconds=30)
-    activity_max_retry_interval: timedelta = timedelta(minutes=1)
 
 
 def short_duration(value: timedelta) -> str:

@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
+from tests.support import eventually, serving
 
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
 CARE = {"role": "care", "id": "agent-7"}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
-    """Poll ``check`` until it returns something truthy (workflows move on after an update returns)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s")
-        await asyncio.sleep(0.1)
-
-
-@asynccontextmanager
-async def serving(settings: Settings, env: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
-    """The worker plus the API on an ephemeral port, and an HTTP client pointed at it."""
-    app = create_app(settings, client=env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    worker = build_worker(env.client, settings, case_activities(settings))
-    try:
-        async with worker, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        await serving
 
 
 @pytest.fixture
@@ -143,6 +109,12 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert money == [("REFUND_TO_BUYER", "b-1", 100000), ("RELEASE_TO_SELLER", "s-1", 50000)]
     assert {e["kind"] for e in effects} >= {"MEDIATION_OPENED", "CARE_ASSIGNED", "NOTIFICATION"}
     assert all(e["idempotency_key"].startswith(dispute_id) for e in effects)
+
+    inbox = (await api.get("/v1/users/b-1/inbox")).json()["items"]
+    assert [(m["case_id"], m["text"]) for m in inbox][-1] == (
+        dispute_id,
+        f"Care replied on dispute {dispute_id}: Checking the courier",
+    )
 
     late = await api.post(f"/v1/disputes/{dispute_id}/messages", json={"actor": BUYER, "text": "Thanks"})
     assert late.status_code == 409

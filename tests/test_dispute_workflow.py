@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
-from activities.models import Effect, EffectKind
+from activities.models import Effect, EffectKind, PayoutInput
 from activities.outbox import Outbox
 from core import search_attributes as sa
 from core.settings import Settings
@@ -57,17 +57,17 @@ class FlakyPayments(OutboxAdapters):
         super().__init__(outbox)
         self.calls: list[str] = []
 
-    async def refund_buyer(self, case_id: str, buyer_id: str, amount: int, key: str) -> Effect:
-        self.calls.append(key)
-        effect = await super().refund_buyer(case_id, buyer_id, amount, key)
-        if self.calls.count(key) == 1:
+    async def refund_buyer(self, request: PayoutInput) -> Effect:
+        self.calls.append(request.idempotency_key)
+        effect = await super().refund_buyer(request)
+        if self.calls.count(request.idempotency_key) == 1:
             raise RuntimeError("payment provider timed out after applying the refund")
         return effect
 
-    async def release_to_seller(self, case_id: str, seller_id: str, amount: int, key: str) -> Effect:
-        self.calls.append(key)
-        effect = await super().release_to_seller(case_id, seller_id, amount, key)
-        if self.calls.count(key) == 1:
+    async def release_to_seller(self, request: PayoutInput) -> Effect:
+        self.calls.append(request.idempotency_key)
+        effect = await super().release_to_seller(request)
+        if self.calls.count(request.idempotency_key) == 1:
             raise RuntimeError("payment provider timed out after applying the release")
         return effect
 

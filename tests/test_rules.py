@@ -57,6 +57,7 @@ SMALL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=50_000)
 RELEASE = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
 EXCHANGE = Solution(kind=SolutionKind.EXCHANGE)
 SEND_REMAINING = Solution(kind=SolutionKind.SEND_REMAINING)
+DISPUTE_ACTIONS = [action for action in Action if action is not Action.SOLVE]  # solve is a ticket's
 TOO_MUCH = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL + 1)
 
 
@@ -305,7 +306,7 @@ def test_allowed_actions_per_state(state: State) -> None:
     assert dispute.allowed_actions_at(after(dispute)) == state.allowed
 
 
-@pytest.mark.parametrize("action", list(Action), ids=str)
+@pytest.mark.parametrize("action", DISPUTE_ACTIONS, ids=str)
 @pytest.mark.parametrize("role", [Role.BUYER, Role.SELLER, Role.CARE], ids=str)
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
 def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: Action) -> None:
@@ -327,7 +328,7 @@ def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, act
     assert f"{role.value} may not {action.value}" in refused.value.message
 
 
-@pytest.mark.parametrize("action", list(Action), ids=str)
+@pytest.mark.parametrize("action", DISPUTE_ACTIONS, ids=str)
 def test_a_help_center_user_is_no_party_to_a_dispute(action: Action) -> None:
     """The help-center ``user`` role cannot act on a dispute, even with the buyer's id."""
     with pytest.raises(NotAParty):

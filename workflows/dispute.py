@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.effects import CaseActivities
-    from activities.models import (
-        AssignInput,
-        MediationInput,
-        NotifyInput,
-        PayoutInput,
-        ReplyTargetInput,
-    )
+    from activities.models import AssignInput, MediationInput, PayoutInput
     from core import search_attributes as sa
     from domain import notices
     from domain.case import DeadlineEvent
@@ -35,57 +27,44 @@ with workflow.unsafe.imports_passed_through():
         SendMessage,
         Ship,
     )
-    from domain.dispute import (
-        Dispute,
-        DisputeStatus,
-        OpenDisputeInput,
-        Outcome,
-        Payout,
-    )
-    from domain.errors import DomainError
+    from domain.dispute import Dispute, DisputeStatus, LinkTicket, OpenDisputeInput, Outcome, Payout
     from domain.notices import Notice
     from domain.types import SolutionKind
-    from workflows.errors import as_application_error
-
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
+    from workflows.base import CaseWorkflow
 
 
 @workflow.defn
-class DisputeWorkflow:
+class DisputeWorkflow(CaseWorkflow[Dispute]):
     """A buyer's complaint about one order, from opening to a resolved or cancelled outcome."""
 
     @workflow.init
     def __init__(self, request: OpenDisputeInput) -> None:
-        self._dispute = Dispute.open(workflow.info().workflow_id, request, workflow.now())
-        self._version = 0
-        self._notices: list[Notice] = notices.on_open(self._dispute)
-        self._notices_sent = 0
-        self._published: dict[str, Any] = {}
+        dispute = Dispute.open(workflow.info().workflow_id, request, workflow.now())
+        self._start(dispute, notices.on_open(dispute))
 
     @workflow.run
     async def run(self, request: OpenDisputeInput) -> Outcome:
         """Wait for the parties, the clocks and care until the dispute closes."""
         self._publish()
-        while not self._dispute.closed:
+        while not self._case.closed:
             await self._send_notices()
-            if self._dispute.status is DisputeStatus.IN_MEDIATION and not self._dispute.mediation_case_ref:
+            if self._case.status is DisputeStatus.IN_MEDIATION and not self._case.mediation_case_ref:
                 await self._open_mediation()
-            elif (payouts := self._dispute.settlement()) is not None:
+            elif (payouts := self._case.settlement()) is not None:
                 await self._settle(payouts)
             else:
                 await self._wait_for_change_or_deadline()
         await self._send_notices()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        assert self._dispute.outcome is not None
-        return self._dispute.outcome
+        assert self._case.outcome is not None
+        return self._case.outcome
 
     # -- reads ---------------------------------------------------------------------------------
 
     @workflow.query
     def state(self) -> Dispute:
         """The whole dispute, with each role's allowed actions and its timeline."""
-        return self._dispute
+        return self._case
 
     # -- commands (updates: the caller sees them succeed or fail) ------------------------------
 
@@ -188,67 +167,18 @@ class DisputeWorkflow:
     def _check_confirm_receipt(self, command: ConfirmReceipt) -> None:
         self._check(command)
 
-    def _check(self, command: Command) -> None:
-        try:
-            self._dispute.check(command, workflow.now())
-        except DomainError as error:
-            raise as_application_error(error) from None
+    # -- events (signals: fire and forget) ------------------------------------------------------
 
-    def _act(self, command: Command) -> Dispute:
-        # Validators ran against the same state, but the rules are applied (and re-checked) here
-        # so that nothing is half-applied if the state moved in between.
-        try:
-            self._dispute.apply(command, workflow.now())
-        except DomainError as error:
-            raise as_application_error(error) from None
-        self._notices += notices.on_command(self._dispute, command)
+    @workflow.signal
+    def link_ticket(self, link: LinkTicket) -> None:
+        """A help-center report about this order was filed."""
+        self._case.link_ticket(link.ticket_id, workflow.now())
         self._changed()
-        return self._dispute
 
     # -- the main loop's steps -----------------------------------------------------------------
 
-    async def _wait_for_change_or_deadline(self) -> None:
-        seen = self._version
-        deadline = self._dispute.next_deadline()
-        if deadline is None:
-            await workflow.wait_condition(lambda: self._version != seen)
-            return
-        at, event = deadline
-        remaining = at - workflow.now()
-        if remaining > timedelta(0):
-            try:
-                await workflow.wait_condition(
-                    lambda: self._version != seen,
-                    timeout=remaining,
-                    timeout_summary=self._dispute.describe_deadline(event),
-                )
-            except TimeoutError:
-                pass
-        # Decided on the state, not on which wake-up came first: a party action handled in the
-        # same instant as the timer has already moved the deadline.
-        for passed in self._dispute.tick(workflow.now()):
-            await self._on_deadline(passed)
-        self._changed()
-
-    async def _on_deadline(self, event: DeadlineEvent) -> None:
-        clock = self._dispute.care_clock
-        if event is DeadlineEvent.PARTY_INACTIVE:
-            self._notices += notices.on_deadline(self._dispute, event)
-        elif clock is not None:
-            key = f"{self._dispute.id}:{event.value}:{clock.started_at.isoformat()}"
-            target = ReplyTargetInput(
-                case_id=self._dispute.id,
-                due_at=clock.due_at,
-                summary=f"care reply on {self._dispute.id} due {clock.due_at.isoformat()}",
-                idempotency_key=key,
-            )
-            if event is DeadlineEvent.CARE_REPLY_WARNING:
-                await self._run(CaseActivities.warn_care_reply, target, "care reply warning")
-            else:
-                await self._run(CaseActivities.escalate_care_breach, target, "care reply breach")
-
     async def _open_mediation(self) -> None:
-        dispute = self._dispute
+        dispute = self._case
         case = await self._run(
             CaseActivities.open_mediation_case,
             MediationInput(
@@ -272,10 +202,10 @@ class DisputeWorkflow:
     async def _settle(self, payouts: list[Payout]) -> None:
         for payout in payouts:
             request = PayoutInput(
-                case_id=self._dispute.id,
+                case_id=self._case.id,
                 party_id=payout.party_id,
                 amount=payout.amount,
-                idempotency_key=f"{self._dispute.id}:{payout.kind.value.lower()}",
+                idempotency_key=f"{self._case.id}:{payout.kind.value.lower()}",
             )
             if payout.kind is SolutionKind.REFUND_TO_BUYER:
                 summary = f"refund {payout.amount} to {payout.party_id}"
@@ -283,66 +213,24 @@ class DisputeWorkflow:
             else:
                 summary = f"release {payout.amount} to {payout.party_id}"
                 await self._run(CaseActivities.release_to_seller, request, summary)
-        self._dispute.settled(payouts, workflow.now())
-        self._notices += notices.on_close(self._dispute)
+        self._case.settled(payouts, workflow.now())
+        self._notices += notices.on_close(self._case)
         self._changed()
 
-    async def _send_notices(self) -> None:
-        while self._notices_sent < len(self._notices):
-            notice = self._notices[self._notices_sent]
-            self._notices_sent += 1
-            await self._run(
-                CaseActivities.notify_party,
-                NotifyInput(
-                    case_id=self._dispute.id,
-                    party=notice.party.value,
-                    party_id=notice.party_id,
-                    text=notice.text,
-                    idempotency_key=f"{self._dispute.id}:notice:{self._notices_sent}",
-                ),
-                f"notify {notice.party.value} {notice.party_id}",
-            )
+    def _notices_after(self, command: Command) -> list[Notice]:
+        return notices.on_command(self._case, command)
 
-    async def _run(
-        self,
-        activity: Callable[[Any, ArgT], Awaitable[ResultT]],
-        arg: ArgT,
-        summary: str,
-    ) -> ResultT:
-        policy = self._dispute.policy
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=policy.activity_timeout,
-            retry_policy=RetryPolicy(maximum_interval=policy.activity_max_retry_interval),
-            summary=summary,
-        )
+    async def _on_case_deadline(self, event: DeadlineEvent) -> None:
+        self._notices += notices.on_deadline(self._case, event)
 
-    # -- what on-call sees ---------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        self._version += 1
-        self._publish()
-
-    def _publish(self) -> None:
-        """Keep search attributes and the UI's current details in step with the state."""
-        dispute = self._dispute
-        wanted: dict[str, Any] = {
-            sa.CASE_KIND.name: "dispute",
-            sa.DISPUTE_STATUS.name: dispute.status.value,
-            sa.ORDER_ID.name: dispute.order_id,
-            sa.BUYER_ID.name: dispute.buyer_id,
-            sa.SELLER_ID.name: dispute.seller_id,
-            sa.CARE_REPLY_DUE_AT.name: dispute.care_reply_due_at,
-            sa.SLA_BREACHED.name: dispute.sla_breached,
+    def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
+        dispute = self._case
+        return {
+            sa.CASE_KIND: "dispute",
+            sa.DISPUTE_STATUS: dispute.status.value,
+            sa.ORDER_ID: dispute.order_id,
+            sa.BUYER_ID: dispute.buyer_id,
+            sa.SELLER_ID: dispute.seller_id,
+            sa.CARE_REPLY_DUE_AT: dispute.care_reply_due_at,
+            sa.SLA_BREACHED: dispute.sla_breached,
         }
-        updates: list[SearchAttributeUpdate[Any]] = []
-        for key in sa.ALL:
-            value = wanted[key.name]
-            if key.name in self._published and self._published[key.name] == value:
-                continue
-            updates.append(key.value_unset() if value is None else key.value_set(value))
-        if updates:
-            workflow.upsert_search_attributes(updates)
-            self._published = wanted
-        workflow.set_current_details(dispute.current_details())

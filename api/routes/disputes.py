@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.models import Effect
-from api import cases
+from api import cases, visibility
 from api.deps import OutboxDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from core import search_attributes as sa
@@ -100,7 +100,7 @@ async def open_dispute(
             static_details=request.details(),
         )
     except WorkflowAlreadyStartedError:
-        existing = await cases.read(client, workflow_id)
+        existing = await cases.read(client, cases.DISPUTES, workflow_id)
         if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
             raise Problem(
                 409,
@@ -109,7 +109,7 @@ async def open_dispute(
             ) from None
         response.status_code = status.HTTP_200_OK
         return existing
-    return await cases.read(client, workflow_id)
+    return await cases.read(client, cases.DISPUTES, workflow_id)
 
 
 @router.get("")
@@ -122,95 +122,91 @@ async def list_disputes(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DisputeList:
     """Disputes filtered by seller (Pesanan Dikomplain), buyer, order or status, newest first."""
-    clauses = [f"{sa.CASE_KIND.name} = 'dispute'"]
-    filters: list[tuple[Any, str | None]] = [
-        (sa.SELLER_ID, seller_id),
-        (sa.BUYER_ID, buyer_id),
-        (sa.ORDER_ID, order_id),
-        (sa.DISPUTE_STATUS, status.value if status else None),
-    ]
-    # Values are safe to inline: identifiers are restricted to [A-Za-z0-9._:-] and statuses are enums.
-    clauses += [f"{key.name} = '{value}'" for key, value in filters if value is not None]
-    items = [
-        _summary(execution) async for execution in client.list_workflows(" AND ".join(clauses), limit=limit)
-    ]
+    filters = {
+        sa.SELLER_ID: seller_id,
+        sa.BUYER_ID: buyer_id,
+        sa.ORDER_ID: order_id,
+        sa.DISPUTE_STATUS: status.value if status else None,
+    }
+    found = await visibility.executions(client, visibility.query("dispute", filters), limit)
+    items = [_summary(execution) for execution in found]
     return DisputeList(items=items)
 
 
 @router.get("/{dispute_id}")
 async def get_dispute(dispute_id: str, client: TemporalClientDep) -> Dispute:
     """The whole dispute: status, offers, allowed actions per role, deadlines, timeline."""
-    return await cases.read(client, dispute_id)
+    return await cases.read(client, cases.DISPUTES, dispute_id)
 
 
 @router.get("/{dispute_id}/effects")
 async def list_effects(dispute_id: str, client: TemporalClientDep, outbox: OutboxDep) -> EffectList:
     """The outside effects (refunds, releases, notifications, care desk) this dispute caused."""
-    await cases.read(client, dispute_id)  # 404 for an unknown dispute
+    await cases.read(client, cases.DISPUTES, dispute_id)  # 404 for an unknown dispute
     return EffectList(items=await outbox.for_case(dispute_id))
 
 
 @router.post("/{dispute_id}/messages")
 async def send_message(dispute_id: str, command: SendMessage, client: TemporalClientDep) -> Dispute:
     """Buyer or seller adds a message with evidence references."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.message, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.message, command)
 
 
 @router.post("/{dispute_id}/offers")
 async def make_offer(dispute_id: str, command: MakeOffer, client: TemporalClientDep) -> Dispute:
     """Seller offers another solution; buyer revises the requested solution."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.offer, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.offer, command)
 
 
 @router.post("/{dispute_id}/accept")
 async def accept(dispute_id: str, command: Accept, client: TemporalClientDep) -> Dispute:
     """Accept the other party's solution (Terima Solusi)."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.accept, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.accept, command)
 
 
 @router.post("/{dispute_id}/reject")
 async def reject(dispute_id: str, command: Reject, client: TemporalClientDep) -> Dispute:
     """Buyer declines the seller's offer or appeal."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.reject, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.reject, command)
 
 
 @router.post("/{dispute_id}/appeal")
 async def appeal(dispute_id: str, command: Appeal, client: TemporalClientDep) -> Dispute:
     """Seller contests the claim (Ajukan Banding)."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.appeal, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.appeal, command)
 
 
 @router.post("/{dispute_id}/help")
 async def request_help(dispute_id: str, command: RequestHelp, client: TemporalClientDep) -> Dispute:
     """A party asks care to mediate (Minta Bantuan)."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.help, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.help, command)
 
 
 @router.post("/{dispute_id}/cancel")
 async def cancel(dispute_id: str, command: Cancel, client: TemporalClientDep) -> Dispute:
     """Buyer cancels before any agreement or mediation."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.cancel, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.cancel, command)
 
 
 @router.post("/{dispute_id}/care/replies")
 async def care_reply(dispute_id: str, command: CareReply, client: TemporalClientDep) -> Dispute:
     """Care messages the parties during mediation."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.reply, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.reply, command)
 
 
 @router.post("/{dispute_id}/care/decision")
 async def care_decision(dispute_id: str, command: Decide, client: TemporalClientDep) -> Dispute:
     """Care decides the solution that will be carried out."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.decide, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.decide, command)
 
 
 @router.post("/{dispute_id}/shipments")
 async def ship(dispute_id: str, command: Ship, client: TemporalClientDep) -> Dispute:
     """A party reports a shipment with its tracking number (resi)."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.ship, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.ship, command)
 
 
 @router.post("/{dispute_id}/confirm-receipt")
 async def confirm_receipt(dispute_id: str, command: ConfirmReceipt, client: TemporalClientDep) -> Dispute:
     """Buyer confirms the replacement or remaining items arrived."""
-    return await cases.act(client, dispute_id, DisputeWorkflow.confirm_receipt, command)
+    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.confirm_receipt, command)

@@ -1,0 +1,101 @@
+"""/v1/care/queue: every case that owes a care reply, from Temporal visibility."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api import visibility
+from api.deps import TemporalClientDep
+from core import search_attributes as sa
+from domain.dispute import DisputeStatus
+from domain.ticket import Priority, TicketStatus, TicketTopic
+
+router = APIRouter(prefix="/v1/care", tags=["care"])
+
+
+class CaseKind(StrEnum):
+    """The kinds of case in the care queue."""
+
+    DISPUTE = "dispute"
+    TICKET = "ticket"
+
+
+class QueueItem(BaseModel):
+    """A case care owes a reply to."""
+
+    kind: CaseKind
+    id: str
+    care_reply_due_at: datetime | None
+    sla_breached: bool
+    priority: str
+    status: str | None
+    topic: str | None = None
+    order_id: str | None = None
+    user_id: str | None = None
+    buyer_id: str | None = None
+    seller_id: str | None = None
+
+
+class CareQueue(BaseModel):
+    """Priority reports first, then breached cases, then by due time (no due time last)."""
+
+    items: list[QueueItem]
+
+
+def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
+    due = item.care_reply_due_at or datetime.max.replace(tzinfo=UTC)
+    return (item.priority != Priority.HIGH, not item.sla_breached, due)
+
+
+@router.get("/queue")
+async def care_queue(
+    client: TemporalClientDep,
+    kind: CaseKind | None = None,
+    topic: TicketTopic | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> CareQueue:
+    """Disputes in mediation and reports owed a reply; a topic filter selects reports only."""
+    items: list[QueueItem] = []
+    if kind in (None, CaseKind.DISPUTE) and topic is None:
+        mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: DisputeStatus.IN_MEDIATION.value})
+        for execution in await visibility.executions(client, mediated, limit):
+            attrs = execution.typed_search_attributes
+            items.append(
+                QueueItem(
+                    kind=CaseKind.DISPUTE,
+                    id=execution.id,
+                    care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
+                    sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
+                    priority=Priority.NORMAL.value,
+                    status=attrs.get(sa.DISPUTE_STATUS),
+                    order_id=attrs.get(sa.ORDER_ID),
+                    buyer_id=attrs.get(sa.BUYER_ID),
+                    seller_id=attrs.get(sa.SELLER_ID),
+                )
+            )
+    if kind in (None, CaseKind.TICKET):
+        filters: dict[Any, str | None] = {
+            sa.TICKET_STATUS: TicketStatus.AWAITING_CARE.value,
+            sa.TICKET_TOPIC: topic.value if topic else None,
+        }
+        for execution in await visibility.executions(client, visibility.query("ticket", filters), limit):
+            attrs = execution.typed_search_attributes
+            items.append(
+                QueueItem(
+                    kind=CaseKind.TICKET,
+                    id=execution.id,
+                    care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
+                    sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
+                    priority=attrs.get(sa.CASE_PRIORITY) or Priority.NORMAL.value,
+                    status=attrs.get(sa.TICKET_STATUS),
+                    topic=attrs.get(sa.TICKET_TOPIC),
+                    order_id=attrs.get(sa.ORDER_ID),
+                    user_id=attrs.get(sa.USER_ID),
+                )
+            )
+    return CareQueue(items=sorted(items, key=_order))

@@ -1,0 +1,37 @@
+"""/v1/users/{user_id}/inbox: care's replies to a user (Pesan Bantuan)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from activities.models import InboxItem
+from api.deps import OutboxDep
+from api.problems import Problem
+from domain.types import IDENTIFIER_PATTERN
+
+router = APIRouter(prefix="/v1/users", tags=["inbox"])
+
+UserId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
+
+
+class Inbox(BaseModel):
+    """A user's inbox, newest first."""
+
+    items: list[InboxItem]
+
+
+@router.get("/{user_id}/inbox")
+async def inbox(user_id: UserId, outbox: OutboxDep) -> Inbox:
+    """Care's replies to the user's reports and disputes, newest first, with unread state."""
+    return Inbox(items=await outbox.inbox(user_id))
+
+
+@router.post("/{user_id}/inbox/{message_id}/read")
+async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep) -> InboxItem:
+    """Mark one message read (repeating it is harmless)."""
+    if not await outbox.mark_read(user_id, message_id):
+        raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
+    return next(item for item in await outbox.inbox(user_id) if item.id == message_id)

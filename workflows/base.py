@@ -1,0 +1,164 @@
+"""Orchestration every care case shares: commands, the timer loop, notices, reply-target effects."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from activities.effects import CaseActivities
+    from activities.models import NotifyInput, ReplyTargetInput
+    from domain.case import Case, DeadlineEvent, ReplyClock
+    from domain.commands import Command
+    from domain.errors import DomainError
+    from domain.notices import Notice
+    from workflows.errors import as_application_error
+
+CaseT = TypeVar("CaseT", bound=Case)
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
+
+class CaseWorkflow(Generic[CaseT]):
+    """Base of the case workflows: subclasses own the handlers and their case-specific steps."""
+
+    _case: CaseT
+
+    def _start(self, case: CaseT, first_notices: list[Notice]) -> None:
+        self._case = case
+        self._version = 0
+        self._notices = list(first_notices)
+        self._notices_sent = 0
+        self._published: dict[str, Any] = {}
+
+    # -- hooks for subclasses ------------------------------------------------------------------
+
+    def _notices_after(self, command: Command) -> list[Notice]:
+        """Who is told what after ``command``."""
+        raise NotImplementedError
+
+    def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
+        """The search attribute values that describe the case now (``None`` unsets one)."""
+        raise NotImplementedError
+
+    async def _on_case_deadline(self, event: DeadlineEvent) -> None:
+        """React to a case-specific clock (the reply-target clock is handled here)."""
+
+    def _reply_target_summary(self, clock: ReplyClock) -> str:
+        return f"care reply on {self._case.id} due {clock.due_at.isoformat()}"
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def _check(self, command: Command) -> None:
+        try:
+            self._case.check(command, workflow.now())
+        except DomainError as error:
+            raise as_application_error(error) from None
+
+    def _act(self, command: Command) -> CaseT:
+        # Validators ran against the same state, but the rules are applied (and re-checked) here
+        # so that nothing is half-applied if the state moved in between.
+        try:
+            self._case.apply(command, workflow.now())
+        except DomainError as error:
+            raise as_application_error(error) from None
+        self._notices += self._notices_after(command)
+        self._changed()
+        return self._case
+
+    # -- the main loop's shared steps ----------------------------------------------------------
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        seen = self._version
+        deadline = self._case.next_deadline()
+        if deadline is None:
+            await workflow.wait_condition(lambda: self._version != seen)
+            return
+        at, event = deadline
+        remaining = at - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._version != seen,
+                    timeout=remaining,
+                    timeout_summary=self._case.describe_deadline(event),
+                )
+            except TimeoutError:
+                pass
+        # Decided on the state, not on which wake-up came first: an action handled in the same
+        # instant as the timer has already moved the deadline.
+        for passed in self._case.tick(workflow.now()):
+            await self._on_deadline(passed)
+        self._changed()
+
+    async def _on_deadline(self, event: DeadlineEvent) -> None:
+        clock = self._case.care_clock
+        if event not in (DeadlineEvent.CARE_REPLY_WARNING, DeadlineEvent.CARE_REPLY_BREACHED):
+            await self._on_case_deadline(event)
+            return
+        assert clock is not None
+        target = ReplyTargetInput(
+            case_id=self._case.id,
+            due_at=clock.due_at,
+            summary=self._reply_target_summary(clock),
+            idempotency_key=f"{self._case.id}:{event.value}:{clock.started_at.isoformat()}",
+        )
+        if event is DeadlineEvent.CARE_REPLY_WARNING:
+            await self._run(CaseActivities.warn_care_reply, target, "care reply warning")
+        else:
+            await self._run(CaseActivities.escalate_care_breach, target, "care reply breach escalation")
+
+    async def _send_notices(self) -> None:
+        while self._notices_sent < len(self._notices):
+            notice = self._notices[self._notices_sent]
+            self._notices_sent += 1
+            await self._run(
+                CaseActivities.notify_party,
+                NotifyInput(
+                    case_id=self._case.id,
+                    party=notice.party.value,
+                    party_id=notice.party_id,
+                    text=notice.text,
+                    category=notice.category.value,
+                    idempotency_key=f"{self._case.id}:notice:{self._notices_sent}",
+                ),
+                f"notify {notice.party.value} {notice.party_id}",
+            )
+
+    async def _run(
+        self,
+        activity: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
+        summary: str,
+    ) -> ResultT:
+        policy = self._case.policy
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=policy.activity_timeout,
+            retry_policy=RetryPolicy(maximum_interval=policy.activity_max_retry_interval),
+            summary=summary,
+        )
+
+    # -- what on-call sees ---------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """Keep search attributes and the UI's current details in step with the state."""
+        values = self._search_attributes()
+        updates: list[SearchAttributeUpdate[Any]] = [
+            key.value_unset() if value is None else key.value_set(value)
+            for key, value in values.items()
+            if key.name not in self._published or self._published[key.name] != value
+        ]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = {key.name: value for key, value in values.items()}
+        workflow.set_current_details(self._case.current_details())
