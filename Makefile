@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck clean
+.PHONY: run test install lint typecheck screenshots clean
 
 run: $(STAMP)  ## Start Temporal (unless TEMPORAL_ADDRESS is set), the worker and the API
 	$(BIN)/python -m scripts.dev
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .
+
+screenshots: $(STAMP)  ## Refresh the README's Temporal UI screenshot (needs Debian's chromium)
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_web_ui.py
 
 clean:  ## Remove the virtualenv and caches (keeps data/)
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -34,6 +34,7 @@ from domain.types import (
     Solution,
     SolutionKind,
     Text,
+    at_minute,
     short_duration,
 )
 
@@ -366,7 +367,7 @@ class Dispute(CareCase):
                 DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
                 DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
             }[event]
-            lines.append(f"**Next deadline:** {at.isoformat()} ({self.describe_deadline(event)}): {effect}")
+            lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
         if self.linked_tickets:

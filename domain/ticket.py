@@ -17,6 +17,7 @@ from domain.types import (
     Identifier,
     Role,
     Text,
+    at_minute,
     short_duration,
 )
 
@@ -298,7 +299,7 @@ class Ticket(CareCase):
                 DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
                 DeadlineEvent.QUIET_PERIOD_OVER: "the report closes",
             }.get(event, "")
-            lines.append(f"**Next deadline:** {at.isoformat()} ({self.describe_deadline(event)}): {effect}")
+            lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
         return "\n\n".join(lines)
