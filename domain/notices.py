@@ -58,7 +58,8 @@ def on_command(dispute: Dispute, command: Command) -> list[Notice]:
                 dispute, f"Care replied on dispute {dispute.id}: {command.text}", NoticeCategory.CARE_REPLY
             )
         case Decide():
-            return _both(dispute, f"Care decided dispute {dispute.id}: {command.solution.describe()}.")
+            decided = f"Care decided dispute {dispute.id}: {command.solution.describe()}. {command.note}"
+            return _both(dispute, decided.strip(), NoticeCategory.CARE_REPLY)
         case RequestHelp():
             return _both(
                 dispute,

@@ -111,10 +111,10 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert all(e["idempotency_key"].startswith(dispute_id) for e in effects)
 
     inbox = (await api.get("/v1/users/b-1/inbox")).json()["items"]
-    assert [(m["case_id"], m["text"]) for m in inbox][-1] == (
-        dispute_id,
-        f"Care replied on dispute {dispute_id}: Checking the courier",
-    )
+    assert [(m["case_id"], m["text"]) for m in inbox] == [
+        (dispute_id, f"Care decided dispute {dispute_id}: refund 100000 to buyer. split"),
+        (dispute_id, f"Care replied on dispute {dispute_id}: Checking the courier"),
+    ]
 
     late = await api.post(f"/v1/disputes/{dispute_id}/messages", json={"actor": BUYER, "text": "Thanks"})
     assert late.status_code == 409
