@@ -6,10 +6,10 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from api import problems
+from api import auth, problems
 from api.routes import care, disputes, health, inbox, tickets
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -35,10 +35,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(disputes.router)
-    app.include_router(tickets.router)
-    app.include_router(inbox.router)
-    app.include_router(care.router)
+    for router in (disputes.router, tickets.router, inbox.router, care.router):
+        app.include_router(router, dependencies=[Depends(auth.caller)])
     return app
 
 

@@ -24,11 +24,14 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     """An error response: HTTP status, a short title, a human detail and any extra members."""
 
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 
@@ -44,7 +47,7 @@ def _response(problem: Problem) -> JSONResponse:
         "detail": problem.detail,
         **problem.extra,
     }
-    return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE)
+    return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers)
 
 
 _BY_TYPE = {

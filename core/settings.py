@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy
+
+
+class KeyRole(StrEnum):
+    """What an API key's holder is: a platform system, a care tool, or an administrator."""
+
+    PLATFORM = "platform"
+    CARE = "care"
+    ADMIN = "admin"
+
+
+class ApiKey(BaseModel):
+    """Who holds an API key."""
+
+    name: str
+    role: KeyRole
 
 
 class Settings(BaseSettings):
@@ -20,6 +36,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore")
 
     task_queue: str = "disputes"
+    api_keys: dict[str, ApiKey] = Field(
+        default={},
+        repr=False,  # keys are secrets: never in logs or reprs
+        description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "admin"}}',
+    )
     data_dir: Path = Field(default=Path("data"), description="local state: outbox, dev server db")
     api_host: str = "127.0.0.1"
     api_port: int = 8000

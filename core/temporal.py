@@ -12,9 +12,10 @@ from activities.effects import CaseActivities
 from activities.outbox import Outbox
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
+from workflows.idempotency import IdempotencyKeyWorkflow
 from workflows.ticket import CareTicketWorkflow
 
-WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow]
+WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, IdempotencyKeyWorkflow]
 
 
 async def connect() -> Client:

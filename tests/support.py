@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -12,7 +12,7 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from core.settings import Settings
+from core.settings import ApiKey, KeyRole, Settings
 from core.temporal import build_worker, case_activities
 
 
@@ -28,19 +28,41 @@ async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -
         await asyncio.sleep(0.1)
 
 
+PLATFORM_KEY = "pk-test-checkout"
+CARE_KEY = "ck-test-care-tools"
+ADMIN_KEY = "ak-test-admin"
+API_KEYS = {
+    PLATFORM_KEY: ApiKey(name="checkout", role=KeyRole.PLATFORM),
+    CARE_KEY: ApiKey(name="care-tools", role=KeyRole.CARE),
+    ADMIN_KEY: ApiKey(name="ops", role=KeyRole.ADMIN),
+}
+AS_PLATFORM = {"Authorization": f"Bearer {PLATFORM_KEY}"}
+AS_CARE = {"Authorization": f"Bearer {CARE_KEY}"}
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
 @asynccontextmanager
-async def serving(settings: Settings, env: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
-    """The worker plus the API on an ephemeral port, and an HTTP client pointed at it."""
+async def serving(
+    settings: Settings, env: WorkflowEnvironment, *, worker: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on an ephemeral port (plus a worker unless ``worker=False``, e.g. for a second API
+    replica), and an HTTP client pointed at it that sends the platform's API key (pass
+    ``headers=AS_CARE`` to call as a care tool)."""
+    if not settings.api_keys:
+        settings = settings.model_copy(update={"api_keys": API_KEYS})
     app = create_app(settings, client=env.client)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    worker = build_worker(env.client, settings, case_activities(settings))
     try:
-        async with worker, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield http
+        async with AsyncExitStack() as stack:
+            if worker:
+                await stack.enter_async_context(build_worker(env.client, settings, case_activities(settings)))
+            yield await stack.enter_async_context(
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=AS_PLATFORM)
+            )
     finally:
         server.should_exit = True
         await serving

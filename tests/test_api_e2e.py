@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core import search_attributes as sa
 from core.settings import Settings
-from tests.support import eventually, serving
+from tests.support import AS_CARE, eventually, serving
 
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
@@ -85,12 +85,15 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
 
     await eventually(mediation_opened)
     replied = await api.post(
-        f"/v1/disputes/{dispute_id}/care/replies", json={"actor": CARE, "text": "Checking the courier"}
+        f"/v1/disputes/{dispute_id}/care/replies",
+        json={"actor": CARE, "text": "Checking the courier"},
+        headers=AS_CARE,
     )
     assert replied.json()["care_reply_due_at"] is None
     decided = await api.post(
         f"/v1/disputes/{dispute_id}/care/decision",
         json={"actor": CARE, "solution": {"kind": "REFUND_TO_BUYER", "amount": 100000}, "note": "split"},
+        headers=AS_CARE,
     )
     assert decided.status_code == 200, decided.text
 

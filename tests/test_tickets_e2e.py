@@ -12,7 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.support import eventually, serving
+from tests.support import AS_CARE, eventually, serving
 
 CARE = {"role": "care", "id": "agent-7"}
 
@@ -38,7 +38,7 @@ def report(user_id: str, topic: str = "PAYMENT", **overrides: Any) -> dict[str, 
 
 
 async def queue_ids(api: httpx.AsyncClient, **params: str) -> list[str]:
-    page = await api.get("/v1/care/queue", params=params)
+    page = await api.get("/v1/care/queue", params=params, headers=AS_CARE)
     assert page.status_code == 200, page.text
     return [item["id"] for item in page.json()["items"]]
 
@@ -70,12 +70,16 @@ async def test_report_queue_reply_inbox_solve(api: httpx.AsyncClient) -> None:
         f"/v1/tickets/{ticket_id}/messages", json={"actor": {"role": "user", "id": "u-other"}, "text": "hi"}
     )
     assert stranger.status_code == 403
-    too_early = await api.post(f"/v1/tickets/{ticket_id}/messages", json={"actor": CARE, "text": "hi"})
+    too_early = await api.post(
+        f"/v1/tickets/{ticket_id}/messages", json={"actor": CARE, "text": "hi"}, headers=AS_CARE
+    )
     assert too_early.status_code == 409
     assert too_early.json()["allowed_actions"]["care"] == ["reply", "solve"]
 
     replied = await api.post(
-        f"/v1/tickets/{ticket_id}/care/replies", json={"actor": CARE, "text": "The duplicate is refunded"}
+        f"/v1/tickets/{ticket_id}/care/replies",
+        json={"actor": CARE, "text": "The duplicate is refunded"},
+        headers=AS_CARE,
     )
     assert replied.status_code == 200, replied.text
     assert replied.json()["status"] == "AWAITING_USER"
@@ -98,7 +102,7 @@ async def test_report_queue_reply_inbox_solve(api: httpx.AsyncClient) -> None:
 
     await eventually(left_queue)
 
-    solved = await api.post(f"/v1/tickets/{ticket_id}/solve", json={"actor": CARE})
+    solved = await api.post(f"/v1/tickets/{ticket_id}/solve", json={"actor": CARE}, headers=AS_CARE)
     assert solved.json()["status"] == "SOLVED"
     assert solved.json()["closes_at"] is not None
     mine = (await api.get("/v1/tickets", params={"user_id": user})).json()["items"]

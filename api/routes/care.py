@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api import visibility
+from api.auth import CallerDep
 from api.deps import TemporalClientDep
+from api.problems import Problem
 from core import search_attributes as sa
+from core.settings import KeyRole
 from domain.dispute import DisputeStatus
 from domain.ticket import Priority, TicketStatus, TicketTopic
 
@@ -55,11 +58,14 @@ def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
 @router.get("/queue")
 async def care_queue(
     client: TemporalClientDep,
+    caller: CallerDep,
     kind: CaseKind | None = None,
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> CareQueue:
     """Disputes in mediation and reports owed a reply; a topic filter selects reports only."""
+    if caller.role is KeyRole.PLATFORM:
+        raise Problem(403, "Forbidden", "the care queue is for care and admin keys")
     items: list[QueueItem] = []
     if kind in (None, CaseKind.DISPUTE) and topic is None:
         mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: DisputeStatus.IN_MEDIATION.value})

@@ -12,8 +12,10 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.models import Effect
-from api import cases, visibility
-from api.deps import OutboxDep, SettingsDep, TemporalClientDep
+from api import visibility
+from api.auth import ReadAsDep
+from api.cases import DISPUTES, CasesDep
+from api.deps import OutboxDep, TemporalClientDep
 from api.problems import Problem
 from core import search_attributes as sa
 from domain.commands import (
@@ -31,7 +33,7 @@ from domain.commands import (
 )
 from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput
 from domain.ids import dispute_workflow_id
-from domain.types import IDENTIFIER_PATTERN
+from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from workflows.dispute import DisputeWorkflow
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
@@ -83,38 +85,43 @@ def _summary(execution: WorkflowExecution) -> DisputeSummary:
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "a dispute for this order already exists and is returned"}},
 )
-async def open_dispute(
-    claim: DisputeClaim, client: TemporalClientDep, settings: SettingsDep, response: Response
-) -> Dispute:
-    """The buyer opens a dispute on one order; a repeat for the same order returns the existing one."""
+async def open_dispute(claim: DisputeClaim, cases: CasesDep, response: Response) -> Dispute:
+    """The buyer opens a dispute on one order; a repeat for the same order returns the existing one
+    (200), except a retry with the Idempotency-Key that opened it, which gets the first 201."""
+    cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
+    await cases.claim_key()
     workflow_id = dispute_workflow_id(claim.order_id)
-    request = OpenDisputeInput(**claim.model_dump(), policy=settings.dispute_policy())
+    request = OpenDisputeInput(**claim.model_dump(), policy=cases.settings.dispute_policy())
     try:
-        await client.start_workflow(
+        await cases.client.start_workflow(
             DisputeWorkflow.run,
             request,
             id=workflow_id,
-            task_queue=settings.task_queue,
+            task_queue=cases.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={"opened_with": cases.key_digest},
             static_summary=claim.summary(),
             static_details=request.details(),
         )
     except WorkflowAlreadyStartedError:
-        existing = await cases.read(client, cases.DISPUTES, workflow_id)
+        existing = await cases.read(DISPUTES, workflow_id)
         if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
             raise Problem(
                 409,
                 "Dispute exists",
                 f"order {claim.order_id} already has dispute {workflow_id} between other parties",
             ) from None
-        response.status_code = status.HTTP_200_OK
+        memo = await (await cases.client.get_workflow_handle(workflow_id).describe()).memo()
+        if cases.key_digest is None or memo.get("opened_with") != cases.key_digest:
+            response.status_code = status.HTTP_200_OK
         return existing
-    return await cases.read(client, cases.DISPUTES, workflow_id)
+    return await cases.read(DISPUTES, workflow_id)
 
 
 @router.get("")
 async def list_disputes(
     client: TemporalClientDep,
+    reader: ReadAsDep,
     seller_id: IdFilter = None,
     buyer_id: IdFilter = None,
     order_id: IdFilter = None,
@@ -122,6 +129,9 @@ async def list_disputes(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DisputeList:
     """Disputes filtered by seller (Pesanan Dikomplain), buyer, order or status, newest first."""
+    if reader is not None:  # a party sees its own disputes only
+        buyer_id = reader.id if reader.role is Role.BUYER else buyer_id
+        seller_id = reader.id if reader.role is Role.SELLER else seller_id
     filters = {
         sa.SELLER_ID: seller_id,
         sa.BUYER_ID: buyer_id,
@@ -134,79 +144,79 @@ async def list_disputes(
 
 
 @router.get("/{dispute_id}")
-async def get_dispute(dispute_id: str, client: TemporalClientDep) -> Dispute:
+async def get_dispute(dispute_id: str, cases: CasesDep, reader: ReadAsDep) -> Dispute:
     """The whole dispute: status, offers, allowed actions per role, deadlines, timeline."""
-    return await cases.read(client, cases.DISPUTES, dispute_id)
+    return await cases.read(DISPUTES, dispute_id, reader)
 
 
 @router.get("/{dispute_id}/effects")
-async def list_effects(dispute_id: str, client: TemporalClientDep, outbox: OutboxDep) -> EffectList:
+async def list_effects(dispute_id: str, cases: CasesDep, outbox: OutboxDep, reader: ReadAsDep) -> EffectList:
     """The outside effects (refunds, releases, notifications, care desk) this dispute caused."""
-    await cases.read(client, cases.DISPUTES, dispute_id)  # 404 for an unknown dispute
+    await cases.read(DISPUTES, dispute_id, reader)  # 404 / 403 before any effect
     return EffectList(items=await outbox.for_case(dispute_id))
 
 
 @router.post("/{dispute_id}/messages")
-async def send_message(dispute_id: str, command: SendMessage, client: TemporalClientDep) -> Dispute:
+async def send_message(dispute_id: str, command: SendMessage, cases: CasesDep) -> Dispute:
     """Buyer or seller adds a message with evidence references."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.message, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.message, command)
 
 
 @router.post("/{dispute_id}/offers")
-async def make_offer(dispute_id: str, command: MakeOffer, client: TemporalClientDep) -> Dispute:
+async def make_offer(dispute_id: str, command: MakeOffer, cases: CasesDep) -> Dispute:
     """Seller offers another solution; buyer revises the requested solution."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.offer, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.offer, command)
 
 
 @router.post("/{dispute_id}/accept")
-async def accept(dispute_id: str, command: Accept, client: TemporalClientDep) -> Dispute:
+async def accept(dispute_id: str, command: Accept, cases: CasesDep) -> Dispute:
     """Accept the other party's solution (Terima Solusi)."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.accept, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.accept, command)
 
 
 @router.post("/{dispute_id}/reject")
-async def reject(dispute_id: str, command: Reject, client: TemporalClientDep) -> Dispute:
+async def reject(dispute_id: str, command: Reject, cases: CasesDep) -> Dispute:
     """Buyer declines the seller's offer or appeal."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.reject, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.reject, command)
 
 
 @router.post("/{dispute_id}/appeal")
-async def appeal(dispute_id: str, command: Appeal, client: TemporalClientDep) -> Dispute:
+async def appeal(dispute_id: str, command: Appeal, cases: CasesDep) -> Dispute:
     """Seller contests the claim (Ajukan Banding)."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.appeal, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.appeal, command)
 
 
 @router.post("/{dispute_id}/help")
-async def request_help(dispute_id: str, command: RequestHelp, client: TemporalClientDep) -> Dispute:
+async def request_help(dispute_id: str, command: RequestHelp, cases: CasesDep) -> Dispute:
     """A party asks care to mediate (Minta Bantuan)."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.help, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.help, command)
 
 
 @router.post("/{dispute_id}/cancel")
-async def cancel(dispute_id: str, command: Cancel, client: TemporalClientDep) -> Dispute:
+async def cancel(dispute_id: str, command: Cancel, cases: CasesDep) -> Dispute:
     """Buyer cancels before any agreement or mediation."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.cancel, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.cancel, command)
 
 
 @router.post("/{dispute_id}/care/replies")
-async def care_reply(dispute_id: str, command: CareReply, client: TemporalClientDep) -> Dispute:
+async def care_reply(dispute_id: str, command: CareReply, cases: CasesDep) -> Dispute:
     """Care messages the parties during mediation."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.reply, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.reply, command)
 
 
 @router.post("/{dispute_id}/care/decision")
-async def care_decision(dispute_id: str, command: Decide, client: TemporalClientDep) -> Dispute:
+async def care_decision(dispute_id: str, command: Decide, cases: CasesDep) -> Dispute:
     """Care decides the solution that will be carried out."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.decide, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.decide, command)
 
 
 @router.post("/{dispute_id}/shipments")
-async def ship(dispute_id: str, command: Ship, client: TemporalClientDep) -> Dispute:
+async def ship(dispute_id: str, command: Ship, cases: CasesDep) -> Dispute:
     """A party reports a shipment with its tracking number (resi)."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.ship, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.ship, command)
 
 
 @router.post("/{dispute_id}/confirm-receipt")
-async def confirm_receipt(dispute_id: str, command: ConfirmReceipt, client: TemporalClientDep) -> Dispute:
+async def confirm_receipt(dispute_id: str, command: ConfirmReceipt, cases: CasesDep) -> Dispute:
     """Buyer confirms the replacement or remaining items arrived."""
-    return await cases.act(client, cases.DISPUTES, dispute_id, DisputeWorkflow.confirm_receipt, command)
+    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.confirm_receipt, command)

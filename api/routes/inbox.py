@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from activities.models import InboxItem
+from api.auth import CallerDep, ReadAsDep
 from api.deps import OutboxDep
 from api.problems import Problem
-from domain.types import IDENTIFIER_PATTERN
+from domain.types import IDENTIFIER_PATTERN, Actor, Role
 
 router = APIRouter(prefix="/v1/users", tags=["inbox"])
 
@@ -23,15 +24,24 @@ class Inbox(BaseModel):
     items: list[InboxItem]
 
 
+def _own_inbox(user_id: str, reader: Actor | None) -> None:
+    if reader is not None and (reader.role is Role.CARE or reader.id != user_id):
+        raise Problem(
+            403, "Not a party", f"{reader.role.value} {reader.id} may not read the inbox of {user_id}"
+        )
+
+
 @router.get("/{user_id}/inbox")
-async def inbox(user_id: UserId, outbox: OutboxDep) -> Inbox:
+async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
     """Care's replies to the user's reports and disputes, newest first, with unread state."""
+    _own_inbox(user_id, reader)
     return Inbox(items=await outbox.inbox(user_id))
 
 
 @router.post("/{user_id}/inbox/{message_id}/read")
-async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep) -> InboxItem:
-    """Mark one message read (repeating it is harmless)."""
+async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, caller: CallerDep) -> InboxItem:
+    """Mark one message read (repeating it is harmless); the platform does this for its user."""
+    caller.authorize(Actor(role=Role.USER, id=user_id))
     if not await outbox.mark_read(user_id, message_id):
         raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
     return next(item for item in await outbox.inbox(user_id) if item.id == message_id)

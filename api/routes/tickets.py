@@ -9,10 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import cases, visibility
-from api.deps import SettingsDep, TemporalClientDep
+from api import visibility
+from api.auth import ReadAsDep
+from api.cases import TICKETS, CasesDep
+from api.deps import TemporalClientDep
 from core import search_attributes as sa
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import (
@@ -25,7 +29,7 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import IDENTIFIER_PATTERN
+from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from workflows.ticket import CareTicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -81,34 +85,45 @@ async def _open_dispute_for(client: Client, order_id: str | None) -> str | None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def file_report(report: TicketReport, client: TemporalClientDep, settings: SettingsDep) -> Ticket:
-    """A user files a report to care; care owes a reply within the reply target."""
-    ticket_id = ticket_workflow_id(uuid.uuid4().hex[:16])
+async def file_report(report: TicketReport, cases: CasesDep) -> Ticket:
+    """A user files a report to care; care owes a reply within the reply target.
+
+    With an Idempotency-Key the report's id derives from it, so a retry files nothing new."""
+    cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
+    await cases.claim_key()
+    ticket_id = ticket_workflow_id((cases.key_digest or uuid.uuid4().hex)[:16])
     request = OpenTicketInput(
         **report.model_dump(),
-        dispute_id=await _open_dispute_for(client, report.order_id),
-        policy=settings.ticket_policy(),
+        dispute_id=await _open_dispute_for(cases.client, report.order_id),
+        policy=cases.settings.ticket_policy(),
     )
-    await client.start_workflow(
-        CareTicketWorkflow.run,
-        request,
-        id=ticket_id,
-        task_queue=settings.task_queue,
-        static_summary=report.summary(),
-        static_details=request.details_markdown(),
-    )
-    return await cases.read(client, cases.TICKETS, ticket_id)
+    try:
+        await cases.client.start_workflow(
+            CareTicketWorkflow.run,
+            request,
+            id=ticket_id,
+            task_queue=cases.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=report.summary(),
+            static_details=request.details_markdown(),
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # the retry of a keyed request: answer with the report it filed
+    return await cases.read(TICKETS, ticket_id)
 
 
 @router.get("")
 async def list_reports(
     client: TemporalClientDep,
+    reader: ReadAsDep,
     user_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
     status: TicketStatus | None = None,
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TicketList:
     """Reports filtered by user, status or topic, newest first."""
+    if reader is not None and reader.role is not Role.CARE:  # a user sees their own reports only
+        user_id = reader.id
     filters = {
         sa.USER_ID: user_id,
         sa.TICKET_STATUS: status.value if status else None,
@@ -119,24 +134,24 @@ async def list_reports(
 
 
 @router.get("/{ticket_id}")
-async def get_report(ticket_id: str, client: TemporalClientDep) -> Ticket:
+async def get_report(ticket_id: str, cases: CasesDep, reader: ReadAsDep) -> Ticket:
     """The whole report: status, messages, reply target, linked dispute, timeline."""
-    return await cases.read(client, cases.TICKETS, ticket_id)
+    return await cases.read(TICKETS, ticket_id, reader)
 
 
 @router.post("/{ticket_id}/messages")
-async def user_message(ticket_id: str, command: UserMessage, client: TemporalClientDep) -> Ticket:
+async def user_message(ticket_id: str, command: UserMessage, cases: CasesDep) -> Ticket:
     """The reporting user writes (as {"role": "user", "id": user_id}); reopens a solved report."""
-    return await cases.act(client, cases.TICKETS, ticket_id, CareTicketWorkflow.message, command)
+    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.message, command)
 
 
 @router.post("/{ticket_id}/care/replies")
-async def care_reply(ticket_id: str, command: TicketReply, client: TemporalClientDep) -> Ticket:
+async def care_reply(ticket_id: str, command: TicketReply, cases: CasesDep) -> Ticket:
     """Care replies; the reply lands in the user's inbox."""
-    return await cases.act(client, cases.TICKETS, ticket_id, CareTicketWorkflow.reply, command)
+    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.reply, command)
 
 
 @router.post("/{ticket_id}/solve")
-async def solve(ticket_id: str, command: Solve, client: TemporalClientDep) -> Ticket:
+async def solve(ticket_id: str, command: Solve, cases: CasesDep) -> Ticket:
     """Care marks the report solved; it closes after the quiet period unless the user writes."""
-    return await cases.act(client, cases.TICKETS, ticket_id, CareTicketWorkflow.solve, command)
+    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.solve, command)
