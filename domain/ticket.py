@@ -207,10 +207,14 @@ class Ticket(CareCase):
         care = [] if self.status is TicketStatus.SOLVED else [Action.REPLY, Action.SOLVE]
         return {Role.USER: [Action.MESSAGE], Role.CARE: care}
 
+    def is_party(self, actor: Actor) -> bool:
+        """Whether ``actor`` is the reporting user; care acts on any report."""
+        return (actor.role is Role.USER and actor.id == self.user_id) or actor.role is Role.CARE
+
     def check(self, command: Command, now: datetime) -> None:
         """Raise the error ``apply`` would raise, without changing anything."""
         actor = command.actor
-        if actor.role not in (Role.USER, Role.CARE) or (actor.role is Role.USER and actor.id != self.user_id):
+        if not self.is_party(actor):
             raise NotAParty(f"{actor.role.value} {actor.id} is not the reporter of {self.id} nor care")
         allowed = self.allowed_actions
         if (
