@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -71,6 +73,22 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
     return spawn(command, dict(os.environ))
 
 
+def local_api_keys(settings: Settings) -> dict[str, dict[str, str]]:
+    """The keys in ``<data>/api-keys.json``, created once with a platform, a care and an admin key."""
+    path = settings.data_dir / "api-keys.json"
+    if path.exists():
+        keys: dict[str, dict[str, str]] = json.loads(path.read_text())
+        return keys
+    keys = {
+        f"{prefix}-local-{secrets.token_urlsafe(18)}": {"name": f"local-{role}", "role": role}
+        for prefix, role in (("pk", "platform"), ("ck", "care"), ("ak", "admin"))
+    }
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(keys, indent=2) + "\n")
+    return keys
+
+
 async def _register_search_attributes() -> None:
     client = await connect()
     await sa.register(client)
@@ -82,6 +100,16 @@ def main() -> None:
     env = dict(os.environ)
     processes: list[subprocess.Popen[bytes]] = []
     ui_url = None
+    keys_note = "API keys:     from DISPUTES_API_KEYS"
+    if "DISPUTES_API_KEYS" not in env:
+        keys = local_api_keys(settings)
+        env["DISPUTES_API_KEYS"] = json.dumps(keys)
+        by_role = {holder["role"]: key for key, holder in keys.items()}
+        keys_note = (
+            "API keys:     "
+            + "\n              ".join(f"{role:<9} {key}" for role, key in by_role.items())
+            + f"\n              (in {settings.data_dir / 'api-keys.json'})"
+        )
     if "TEMPORAL_ADDRESS" in env:
         print(f"Using the Temporal cluster at {env['TEMPORAL_ADDRESS']} (no local server started)")
         try:
@@ -127,6 +155,7 @@ def main() -> None:
             print(f"\nAPI:          {base}  (docs: {base}/docs)")
             if ui_url:
                 print(f"Temporal UI:  {ui_url}")
+            print(keys_note)
             print(f"Data folder:  {settings.data_dir.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.3)

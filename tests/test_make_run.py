@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ def free_port() -> int:
 
 
 def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DISPUTES_"))}
     env |= {
         "DISPUTES_DATA_DIR": str(data_dir),
         "DISPUTES_API_PORT": str(ports["api"]),
@@ -78,7 +79,13 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         assert f"{api}/docs" in banner
         assert f"http://127.0.0.1:{ports['ui']}" in banner
         assert httpx.get(f"{api}/health").json()["temporal"] == "ok"
-        opened = httpx.post(f"{api}/v1/disputes", json=body, timeout=30)
+        keys = json.loads((tmp_path / "api-keys.json").read_text())
+        assert {holder["role"] for holder in keys.values()} == {"platform", "care", "admin"}
+        platform_key = next(key for key, holder in keys.items() if holder["role"] == "platform")
+        assert platform_key in banner  # printed with the URLs
+        auth = {"Authorization": f"Bearer {platform_key}"}
+        assert httpx.post(f"{api}/v1/disputes", json=body).status_code == 401
+        opened = httpx.post(f"{api}/v1/disputes", json=body, headers=auth, timeout=30)
         assert opened.status_code == 201, opened.text
     finally:
         farewell = stop(first)
@@ -91,10 +98,11 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
     second = launch(tmp_path, ports)
     try:
         wait_ready(second)
-        kept = httpx.get(f"{api}/v1/disputes/dispute-o-restart", timeout=30)
+        assert json.loads((tmp_path / "api-keys.json").read_text()) == keys  # created once, kept
+        kept = httpx.get(f"{api}/v1/disputes/dispute-o-restart", headers=auth, timeout=30)
         assert kept.status_code == 200
         assert kept.json()["status"] == "AWAITING_SELLER"
-        assert httpx.post(f"{api}/v1/disputes", json=body, timeout=30).status_code == 200
+        assert httpx.post(f"{api}/v1/disputes", json=body, headers=auth, timeout=30).status_code == 200
     finally:
         stop(second)
     assert second.returncode == 0
