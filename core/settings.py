@@ -6,7 +6,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +28,15 @@ class ApiKey(BaseModel):
 
     name: str
     role: KeyRole
+
+
+class WebhookSubscription(BaseModel):
+    """Where to deliver which events, signed with which secret."""
+
+    id: str
+    url: str
+    secret: str = Field(repr=False)
+    event_types: list[str] = Field(default=["*"], description="event types, or '*' for all")
 
 
 class Settings(BaseSettings):
@@ -55,6 +64,32 @@ class Settings(BaseSettings):
     )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+
+    # -- limits --------------------------------------------------------------------------------
+    max_body_bytes: int = Field(default=256 * 1024, description="largest JSON request body (413 above)")
+
+    # -- evidence uploads ----------------------------------------------------------------------
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, description="largest evidence file (413)")
+    blob_store: Literal["local", "s3"] = Field(default="local", description="where evidence files go")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = Field(default=None, description="for S3-compatible stores (MinIO, ...)")
+    s3_region: str | None = None
+
+    # -- outbound: webhooks and effect adapters ------------------------------------------------
+    webhooks: list[WebhookSubscription] = Field(
+        default=[], repr=False, description="JSON list of subscriptions: url, secret, event types"
+    )
+    webhook_timeout: timedelta = timedelta(seconds=10)
+    webhook_max_retry_interval: timedelta = timedelta(minutes=5)
+    effects: Literal["outbox", "http"] = Field(
+        default="outbox", description="record effects in the local outbox, or POST them to the platform"
+    )
+    effects_base_url: str | None = Field(default=None, description="the platform's effect endpoints (http)")
+
+    # -- observability -------------------------------------------------------------------------
+    worker_metrics_port: int | None = Field(default=9464, description="the worker's Prometheus /metrics")
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset: off")
+    log_format: Literal["json", "text"] = "json"
 
     @model_validator(mode="after")
     def _policy_is_consistent(self) -> Self:
