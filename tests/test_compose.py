@@ -1,0 +1,457 @@
+"""The docker-compose deployment, validated without a Docker engine: docker-compose.yml against the
+Compose specification, its environment names against the code, the admin step's search attributes
+against core.search_attributes.ALL, scaling and start order, the Dockerfile and .dockerignore."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import temporalio.envconfig
+import yaml
+from compose_spec import PyOptions
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.envconfig import ClientConfigProfile
+
+from api.main import create_app
+from core import search_attributes as sa
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+SETUP_SCRIPT = ROOT / "deploy" / "temporal-setup.sh"
+APP_SERVICES = ("api", "worker")  # built from the project's Dockerfile
+ADMIN_STEP = "temporal-setup"
+TEMPORAL_CLIENTS = (*APP_SERVICES, ADMIN_STEP)  # read TEMPORAL_* through the SDK's / CLI's envconfig
+ONE_SHOT_RESTARTS = (None, "no")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def parse_compose(text: str) -> dict[str, Any]:
+    """The file as the Compose specification reads it (YAML merge keys applied), or ValueError."""
+    compose = PyOptions(apply_merge=True).from_yaml(text)
+    compose.validate()  # networks, volumes, configs and secrets used by services are defined
+    compose.to_spec()  # and the whole document validates against the specification's model
+    spec = compose.to_dict()
+    problems = reference_problems(spec)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return spec
+
+
+def reference_problems(spec: dict[str, Any]) -> list[str]:
+    """What compose_spec leaves unchecked: dependencies, named volumes, configs and bind mounts exist."""
+    services: dict[str, Any] = spec["services"]
+    volumes = set(spec.get("volumes") or {})
+    configs = set(spec.get("configs") or {})
+    problems = []
+    for name, service in services.items():
+        problems += [f"{name} depends on unknown {dep}" for dep in depends_on(service) if dep not in services]
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0] if isinstance(mount, str) else mount.get("source", "")
+            if source.startswith((".", "/", "~")):
+                if not (ROOT / source).exists():
+                    problems.append(f"{name} mounts missing {source}")
+            elif source and source not in volumes:
+                problems.append(f"{name} uses undeclared volume {source}")
+        for config in service.get("configs", []):
+            source = config if isinstance(config, str) else config["source"]
+            if source not in configs:
+                problems.append(f"{name} uses undeclared config {source}")
+        build = service.get("build")
+        if build is not None:
+            context = build if isinstance(build, str) else build.get("context", ".")
+            if not (ROOT / context / "Dockerfile").is_file():
+                problems.append(f"{name} builds from {context} without a Dockerfile")
+    return problems
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str]:
+    """Dependency -> condition, for both the short (list) and the long (map) syntax."""
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return dict.fromkeys(deps, "service_started")
+    return {name: (dep or {}).get("condition", "service_started") for name, dep in deps.items()}
+
+
+def environment(service: dict[str, Any]) -> dict[str, str | None]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return {k: (v[0] if v else None) for k, *v in (entry.split("=", 1) for entry in env)}
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+def scaling_problems(spec: dict[str, Any]) -> list[str]:
+    worker = spec["services"]["worker"]
+    pinned = ("container_name", "ports", "hostname")
+    problems = [f"worker sets {key}: --scale worker=N would clash" for key in pinned if worker.get(key)]
+    for name in APP_SERVICES:
+        if depends_on(spec["services"][name]).get(ADMIN_STEP) != "service_completed_successfully":
+            problems.append(f"{name} does not wait for {ADMIN_STEP} to complete successfully")
+    return problems
+
+
+def health_problems(spec: dict[str, Any]) -> list[str]:
+    services: dict[str, Any] = spec["services"]
+    problems = []
+    for name, service in services.items():
+        for dep, condition in depends_on(service).items():
+            target = services.get(dep, {})
+            check = target.get("healthcheck") or {}
+            if condition == "service_healthy" and (not check.get("test") or check.get("disable")):
+                problems.append(f"{name} waits for {dep} to be healthy but {dep} has no healthcheck")
+            restart = target.get("restart")
+            if condition == "service_completed_successfully" and restart not in ONE_SHOT_RESTARTS:
+                problems.append(f"{name} waits for one-shot {dep}, which restarts: {restart}")
+    return problems
+
+
+def cli_type(value_type: SearchAttributeIndexedValueType) -> str:
+    """KEYWORD_LIST -> KeywordList: the spelling of `temporal operator search-attribute create --type`."""
+    return "".join(part.capitalize() for part in value_type.name.split("_"))
+
+
+def script_search_attributes(script: str) -> dict[str, str]:
+    block = re.search(r"^SEARCH_ATTRIBUTES='([^']*)'", script, re.MULTILINE)
+    assert block, "deploy/temporal-setup.sh has no SEARCH_ATTRIBUTES='...' list"
+    pairs = [line.strip().split("=", 1) for line in block.group(1).splitlines() if line.strip()]
+    return {name: type_ for name, type_ in pairs}
+
+
+def envconfig_literals() -> set[str]:
+    """TEMPORAL_* names in the SDK's envconfig source (the Rust core the Python module binds to)."""
+    package = Path(temporalio.envconfig.__file__).parent
+    names = set(re.findall(r"\bTEMPORAL_[A-Z0-9_]+", Path(temporalio.envconfig.__file__).read_text()))
+    source = package / "bridge" / "sdk-core" / "crates" / "common" / "src" / "envconfig.rs"
+    if source.is_file():
+        names |= set(re.findall(r'"(TEMPORAL_[A-Z0-9_]+)"', source.read_text()))
+    return names
+
+
+def sdk_reads(name: str, value: str | None) -> bool:
+    """Whether the SDK's envconfig, which core.temporal.connect uses, takes ``name`` into account."""
+    if name in envconfig_literals():
+        return True
+    empty = ClientConfigProfile.load(disable_file=True, override_env_vars={})
+    probe = value or "probe"
+    return ClientConfigProfile.load(disable_file=True, override_env_vars={name: probe}) != empty
+
+
+@dataclass
+class Dockerfile:
+    instructions: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, path: Path) -> Dockerfile:
+        logical = re.sub(r"\\\n", " ", path.read_text())
+        lines = [line.strip() for line in logical.splitlines()]
+        split = [line.partition(" ") for line in lines if line and not line.startswith("#")]
+        return cls([(keyword, args.strip()) for keyword, _, args in split])
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for key, args in self.instructions if key.upper() == keyword]
+
+    def base_images(self) -> list[str]:
+        args = dict(arg.split("=", 1) for arg in self.all("ARG") if "=" in arg)
+        images = [line.split()[0] for line in self.all("FROM")]
+        return [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), image) for image in images]
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule, closely enough: the last matching pattern wins; a match on a parent counts."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        pattern = raw.lstrip("!").strip("/")
+        variants = {pattern, pattern.removeprefix("**/")}
+        if any(fnmatch.fnmatchcase(c, v) for c in candidates for v in variants):
+            ignored = not negate
+    return ignored
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return parse_compose(COMPOSE.read_text())
+
+
+# --- (a) the Compose specification --------------------------------------------------------------
+
+
+def test_compose_file_follows_the_compose_specification(spec: dict[str, Any]) -> None:
+    assert set(spec["services"]) >= {"postgresql", "temporal", ADMIN_STEP, "temporal-ui", *APP_SERVICES}
+    # PyYAML reads the same document the same way (anchors and merge keys included).
+    plain = yaml.safe_load(COMPOSE.read_text())
+    assert set(plain["services"]) == set(spec["services"])
+    for name in APP_SERVICES:
+        assert environment(plain["services"][name]) == environment(spec["services"][name])
+
+
+BROKEN = {
+    "unknown top-level key": ("\nvolumes:\n", "\nvolumez:\n"),
+    "unknown service key": ("    stop_grace_period: 30s", "    stop_grace_periode: 30s"),
+    "unknown depends_on condition": ("condition: service_completed_successfully", "condition: service_done"),
+    "unknown restart policy": ('restart: "no"', 'restart: "never"'),
+    "bad healthcheck duration": ("interval: 5s", "interval: 5 seconds"),
+    "undeclared named volume": ("- disputes-data:/data", "- disputes-dta:/data"),
+    "dependency on a missing service": (
+        "temporal-setup:\n      condition:",
+        "temporal-stup:\n      condition:",
+    ),
+    "missing mounted script": ("./deploy/temporal-setup.sh:", "./deploy/temporal-setup.bash:"),
+}
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=list(BROKEN))
+def test_a_broken_copy_is_rejected(breakage: str, tmp_path: Path) -> None:
+    old, new = BROKEN[breakage]
+    text = COMPOSE.read_text()
+    assert old in text, f"the mutation {breakage!r} no longer applies to docker-compose.yml"
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(text.replace(old, new, 1))
+    with pytest.raises(ValueError):
+        parse_compose(broken.read_text())
+
+
+# --- (b) environment names match what the code reads ---------------------------------------------
+
+
+def test_every_disputes_variable_is_a_setting(spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    assert prefix == "DISPUTES_"
+    known = {f"{prefix}{field}".upper() for field in Settings.model_fields}
+    used = set(re.findall(r"\bDISPUTES_[A-Z0-9_]+", COMPOSE.read_text()))
+    assert used, "docker-compose.yml configures no DISPUTES_* variable"
+    assert used <= known, f"not settings of core.settings.Settings: {sorted(used - known)}"
+    assert "DISPUTES_TASK_QUEU" not in known  # the comparison does tell names apart
+
+    # The values parse, and api and worker see the same task queue and data directory.
+    env = environment(spec["services"]["api"])
+    for name in known:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        if name.startswith(prefix) and value is not None:
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.task_queue == env["DISPUTES_TASK_QUEUE"]
+    assert settings.data_dir == Path("/data")
+
+
+def test_every_temporal_variable_is_read_by_the_sdk(spec: dict[str, Any]) -> None:
+    for name in TEMPORAL_CLIENTS:
+        env = environment(spec["services"][name])
+        temporal = {k: v for k, v in env.items() if k.startswith("TEMPORAL_")}
+        assert {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"} <= set(temporal), name
+        unread = [k for k, v in temporal.items() if not sdk_reads(k, v)]
+        assert not unread, f"{name}: the SDK's envconfig does not read {unread}"
+    assert not sdk_reads("TEMPORAL_ADRESS", "temporal:7233")  # a typo is caught
+
+    # What core.temporal.connect would get inside the api container, and one namespace everywhere.
+    api_env = {k: v for k, v in environment(spec["services"]["api"]).items() if v is not None}
+    profile = ClientConfigProfile.load(disable_file=True, override_env_vars=api_env)
+    config = profile.to_client_connect_config()
+    host, _, port = config["target_host"].partition(":")
+    assert host == "temporal" and port == "7233"
+    namespaces = {environment(spec["services"][name])["TEMPORAL_NAMESPACE"] for name in TEMPORAL_CLIENTS}
+    assert namespaces == {config["namespace"]}
+    assert environment(spec["services"]["temporal-ui"])["TEMPORAL_DEFAULT_NAMESPACE"] == config["namespace"]
+
+
+# --- (c) the admin step registers exactly the search attributes in code --------------------------
+
+
+def test_setup_script_lists_the_search_attributes_in_code() -> None:
+    expected = {key.name: cli_type(key.indexed_value_type) for key in sa.ALL}
+    assert script_search_attributes(SETUP_SCRIPT.read_text()) == expected
+    assert cli_type(SearchAttributeIndexedValueType.KEYWORD_LIST) == "KeywordList"
+
+
+# Custom search attribute columns per namespace in Temporal's SQL visibility schema (PostgreSQL
+# v12 schema, also the dev server's SQLite): registering one more than this fails on the cluster.
+SQL_VISIBILITY_SLOTS = {"Keyword": 10} | dict.fromkeys(
+    ["KeywordList", "Text", "Int", "Double", "Bool", "Datetime"], 3
+)
+
+
+def test_the_search_attributes_fit_postgresql_visibility() -> None:
+    used = Counter(cli_type(key.indexed_value_type) for key in sa.ALL)
+    over = {kind: n for kind, n in used.items() if n > SQL_VISIBILITY_SLOTS[kind]}
+    assert not over, f"more custom search attributes than PostgreSQL visibility holds: {over}"
+
+
+FAKE_CLI = """\
+import json, os, sys
+
+state_path = os.environ["FAKE_TEMPORAL_STATE"]
+state = json.load(open(state_path)) if os.path.exists(state_path) else {"namespaces": [], "attributes": {}}
+args = sys.argv[1:]
+with open(os.environ["FAKE_TEMPORAL_LOG"], "a") as log:
+    env = {k: v for k, v in os.environ.items() if k.startswith("TEMPORAL_")}
+    log.write(json.dumps({"args": args, "env": env}) + "\\n")
+
+def option(name):
+    return args[args.index(name) + 1]
+
+def save():
+    with open(state_path, "w") as out:
+        json.dump(state, out)
+
+command = args[:3]
+if command == ["operator", "cluster", "health"]:
+    print("SERVING")
+elif command == ["operator", "namespace", "describe"]:
+    sys.exit(0 if option("--namespace") in state["namespaces"] else 1)
+elif command == ["operator", "namespace", "create"]:
+    state["namespaces"].append(option("--namespace"))
+    save()
+elif command == ["operator", "search-attribute", "create"]:
+    name, kind = option("--name"), option("--type")
+    if state["attributes"].get(name, kind) != kind:
+        print(f"Error: search attribute {name} already exists and has different type", file=sys.stderr)
+        sys.exit(1)
+    state["attributes"][name] = kind
+    save()
+elif command == ["operator", "search-attribute", "list"]:
+    print("  Name  Type")
+    for name, kind in state["attributes"].items():
+        print(f"  {name}  {kind}")
+else:
+    sys.exit(2)
+"""
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
+def test_setup_script_registers_them_idempotently_and_refuses_a_type_change(
+    spec: dict[str, Any], tmp_path: Path
+) -> None:
+    cli = tmp_path / "temporal"
+    cli.write_text(f"#!{sys.executable}\n{FAKE_CLI}")
+    cli.chmod(0o755)
+    state, log = tmp_path / "state.json", tmp_path / "calls.jsonl"
+    setup_env = {k: v for k, v in environment(spec["services"][ADMIN_STEP]).items() if v is not None}
+    env = {"PATH": os.environ["PATH"], **setup_env, "TEMPORAL_CLI": str(cli), "SETUP_ATTEMPTS": "2"}
+    env |= {"FAKE_TEMPORAL_STATE": str(state), "FAKE_TEMPORAL_LOG": str(log)}
+
+    def run() -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+        log.write_text("")
+        done = subprocess.run(["sh", str(SETUP_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+        return done, [json.loads(line) for line in log.read_text().splitlines()]
+
+    first, calls = run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    namespace = setup_env["TEMPORAL_NAMESPACE"]
+    expected = {key.name: cli_type(key.indexed_value_type) for key in sa.ALL}
+    assert json.loads(state.read_text()) == {"namespaces": [namespace], "attributes": expected}
+    create = next(c["args"] for c in calls if c["args"][:3] == ["operator", "namespace", "create"])
+    assert create[create.index("--retention") + 1] == setup_env["NAMESPACE_RETENTION"]
+    for call in calls:  # every call goes to the configured server and namespace
+        assert call["env"]["TEMPORAL_ADDRESS"] == setup_env["TEMPORAL_ADDRESS"]
+        assert call["env"]["TEMPORAL_NAMESPACE"] == setup_env["TEMPORAL_NAMESPACE"]
+
+    again, calls = run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not [c for c in calls if c["args"][:3] == ["operator", "namespace", "create"]]
+
+    state.write_text(json.dumps({"namespaces": [namespace], "attributes": {"CaseKind": "Int"}}))
+    conflict, _ = run()
+    assert conflict.returncode != 0
+    assert "CaseKind exists with another type" in conflict.stdout + conflict.stderr
+
+
+# --- (d) scaling and start order, (e) health checks ----------------------------------------------
+
+
+def test_workers_scale_and_start_after_the_admin_step(spec: dict[str, Any]) -> None:
+    assert scaling_problems(spec) == []
+    services = spec["services"]
+    assert services[ADMIN_STEP].get("restart") == "no"
+    assert depends_on(services[ADMIN_STEP]) == {"temporal": "service_healthy"}
+    assert depends_on(services["temporal"])["temporal-schema"] == "service_completed_successfully"
+    assert depends_on(services["temporal-schema"]) == {"postgresql": "service_healthy"}
+
+    pinned = copy.deepcopy(spec)
+    pinned["services"]["worker"]["container_name"] = "worker"
+    del pinned["services"]["api"]["depends_on"][ADMIN_STEP]
+    assert len(scaling_problems(pinned)) == 2
+
+
+def test_every_awaited_service_has_a_health_check(spec: dict[str, Any]) -> None:
+    assert health_problems(spec) == []
+    conditions = [depends_on(service) for service in spec["services"].values()]
+    awaited = {
+        dep for deps in conditions for dep, condition in deps.items() if condition == "service_healthy"
+    }
+    assert awaited >= {"postgresql", "temporal"}
+    assert "pg_isready" in " ".join(spec["services"]["postgresql"]["healthcheck"]["test"])
+
+    unchecked = copy.deepcopy(spec)
+    del unchecked["services"]["temporal"]["healthcheck"]
+    unchecked["services"][ADMIN_STEP]["restart"] = "always"
+    problems = health_problems(unchecked)
+    assert f"{ADMIN_STEP} waits for temporal to be healthy but temporal has no healthcheck" in problems
+    assert f"worker waits for one-shot {ADMIN_STEP}, which restarts: always" in problems
+
+
+def test_api_and_worker_are_one_image_with_one_environment(spec: dict[str, Any]) -> None:
+    api, worker = (spec["services"][name] for name in APP_SERVICES)
+    assert api["build"] == worker["build"] == "."
+    # The worker's environment is the api's; the api alone also holds its API keys.
+    assert environment(worker).items() <= environment(api).items()
+    assert set(environment(api)) - set(environment(worker)) == {"DISPUTES_API_KEYS"}
+    data_dir = environment(api)["DISPUTES_DATA_DIR"]
+    assert api["volumes"] == worker["volumes"] == [f"disputes-data:{data_dir}"]
+    assert "command" not in worker  # the image's default CMD runs the worker
+    assert api["command"] == ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+    assert api["ports"] == ["8000:8000"]
+    # The health check asks the port uvicorn listens on for a route the app serves.
+    probe = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/-]*)", " ".join(api["healthcheck"]["test"]))
+    assert probe, api["healthcheck"]
+    assert probe.group(1) == api["command"][api["command"].index("--port") + 1]
+    assert probe.group(2) == "/health"
+    assert probe.group(2) in create_app().openapi()["paths"]
+
+
+# --- the Dockerfile and the build context --------------------------------------------------------
+
+
+def test_dockerfile_builds_one_unprivileged_image_that_runs_the_worker() -> None:
+    dockerfile = Dockerfile.read(ROOT / "Dockerfile")
+    assert set(dockerfile.base_images()) == {"python:3.11-slim"}
+    assert dockerfile.all("USER")[-1].split(":")[0] not in ("root", "0")
+    assert json.loads(dockerfile.all("CMD")[-1]) == ["python", "-m", "worker"]
+    assert dockerfile.all("HEALTHCHECK") == []  # health checks live in docker-compose.yml
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    assert any("pip install" in run and project in run for run in dockerfile.all("RUN"))
+
+
+def test_dockerignore_keeps_local_state_out_and_the_code_in() -> None:
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for local in (".git", ".venv", "data", ".mypy_cache", ".pytest_cache", ".ruff_cache", "tests/artifacts"):
+        assert dockerignored(local, patterns), f"{local} is sent to the Docker build"
+    assert dockerignored("api/__pycache__/main.cpython-311.pyc", patterns)
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    needed = ["pyproject.toml"]
+    needed += [f"{package.replace('.', '/')}/__init__.py" for package in setuptools["packages"]]
+    needed += [f"{module}.py" for module in setuptools.get("py-modules", [])]
+    for path in needed:
+        assert (ROOT / path).is_file(), path
+        assert not dockerignored(path, patterns), f"{path} is needed in the image but .dockerignore drops it"
