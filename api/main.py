@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import auth, problems
-from api.routes import care, disputes, health, inbox, tickets
+from api.routes import care, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -35,7 +35,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     app.include_router(health.router)
-    for router in (disputes.router, tickets.router, inbox.router, care.router):
+    for router in (
+        disputes.router,
+        tickets.router,
+        inbox.router,
+        care.router,
+        webhooks.router,
+        evidence.router,
+        events.router,
+    ):
         app.include_router(router, dependencies=[Depends(auth.caller)])
     return app
 

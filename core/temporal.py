@@ -9,13 +9,16 @@ from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
+from activities.http_adapters import HttpAdapters, effects_client
 from activities.outbox import Outbox
+from activities.webhooks import WebhookActivities, webhook_store
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
 from workflows.idempotency import IdempotencyKeyWorkflow
 from workflows.ticket import CareTicketWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
-WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, IdempotencyKeyWorkflow]
+WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow, IdempotencyKeyWorkflow]
 
 
 async def connect() -> Client:
@@ -27,16 +30,27 @@ async def connect() -> Client:
 
 
 def case_activities(settings: Settings) -> CaseActivities:
-    """The activities wired to the embedded outbox adapters."""
-    adapters = OutboxAdapters(Outbox(settings.outbox_path))
+    """The activities wired to the configured adapters: the embedded outbox, or the platform's
+    HTTP endpoints (which also record into the outbox)."""
+    outbox = Outbox(settings.outbox_path)
+    adapters: OutboxAdapters | HttpAdapters
+    if settings.effects == "http":
+        if not settings.effects_base_url:
+            raise ValueError(
+                "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_BASE_URL (the platform's endpoints)"
+            )
+        adapters = HttpAdapters(effects_client(settings.effects_base_url, settings.activity_timeout), outbox)
+    else:
+        adapters = OutboxAdapters(outbox)
     return CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
 
 
 def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
     """A worker for every workflow and activity of the service on the configured task queue."""
+    webhooks = WebhookActivities(webhook_store(settings), client, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        activities=[*activities.all(), *webhooks.all()],
     )

@@ -105,6 +105,14 @@ class CareCase(BaseModel):
         if self.care_clock is None:
             self.care_clock = ReplyClock.start(now, policy)
 
+    def record_rejected_event(self, event_id: str, event_type: str, reason: str, now: datetime) -> None:
+        """An action that came as an event but that the case does not allow stays on the record."""
+        self._record(now, "event_rejected", None, event_id=event_id, type=event_type, reason=reason)
+
+    def record_failed_effect(self, idempotency_key: str, reason: str, now: datetime) -> None:
+        """An outside effect the receiving system refused for good (e.g. a notification)."""
+        self._record(now, "effect_failed", None, idempotency_key=idempotency_key, reason=reason)
+
     def _record(self, now: datetime, event: str, actor: Actor | None, **detail: Any) -> None:
         self.timeline.append(
             TimelineEntry(at=now, event=event, actor=actor, status=self.status, detail=detail)
@@ -134,3 +142,7 @@ class Case(Protocol):
     def describe_deadline(self, event: DeadlineEvent) -> str: ...
 
     def current_details(self) -> str: ...
+
+    def record_rejected_event(self, event_id: str, event_type: str, reason: str, now: datetime) -> None: ...
+
+    def record_failed_effect(self, idempotency_key: str, reason: str, now: datetime) -> None: ...

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.types import Actor, EvidenceList, Identifier, Note, Solution, Text
 
@@ -114,3 +114,30 @@ class ConfirmReceipt(Command):
     """Buyer confirms the replacement or the remaining items arrived."""
 
     action = Action.CONFIRM_RECEIPT
+
+
+class IngestedEvent(BaseModel):
+    """An action that arrived as a CloudEvent: delivered to the case as a signal, deduped by ``id``."""
+
+    id: str
+    type: str
+    action: Action | None = Field(default=None, description="None for the event that opened the case")
+    body: dict[str, Any] = {}
+
+
+DISPUTE_COMMANDS: dict[Action, type[Command]] = {
+    command.action: command
+    for command in (
+        SendMessage,
+        MakeOffer,
+        Accept,
+        Reject,
+        Appeal,
+        RequestHelp,
+        Cancel,
+        CareReply,
+        Decide,
+        Ship,
+        ConfirmReceipt,
+    )
+}

@@ -307,3 +307,8 @@ class Ticket(CareCase):
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
         return "\n\n".join(lines)
+
+
+TICKET_COMMANDS: dict[Action, type[Command]] = {
+    command.action: command for command in (UserMessage, TicketReply, Solve)
+}

@@ -50,19 +50,25 @@ async def serving(
     ``headers=AS_CARE`` to call as a care tool)."""
     if not settings.api_keys:
         settings = settings.model_copy(update={"api_keys": API_KEYS})
-    app = create_app(settings, client=env.client)
+    async with AsyncExitStack() as stack:
+        base_url = await stack.enter_async_context(listening(create_app(settings, client=env.client)))
+        if worker:
+            await stack.enter_async_context(build_worker(env.client, settings, case_activities(settings)))
+        yield await stack.enter_async_context(
+            httpx.AsyncClient(base_url=base_url, timeout=30, headers=AS_PLATFORM)
+        )
+
+
+@asynccontextmanager
+async def listening(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port for real HTTP; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        async with AsyncExitStack() as stack:
-            if worker:
-                await stack.enter_async_context(build_worker(env.client, settings, case_activities(settings)))
-            yield await stack.enter_async_context(
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=AS_PLATFORM)
-            )
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await serving

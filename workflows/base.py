@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.effects import CaseActivities
     from activities.models import NotifyInput, ReplyTargetInput
+    from activities.webhooks import WebhookActivities
     from domain.case import Case, DeadlineEvent, ReplyClock
-    from domain.commands import Command
+    from domain.commands import Action, Command, IngestedEvent
     from domain.errors import DomainError
+    from domain.events import CaseEvent, EventType, snapshot
     from domain.notices import Notice
     from workflows.errors import as_application_error
 
@@ -28,17 +33,26 @@ class CaseWorkflow(Generic[CaseT]):
 
     _case: CaseT
 
-    def _start(self, case: CaseT, first_notices: list[Notice]) -> None:
+    def _start(self, case: CaseT, first_notices: list[Notice], first_event: EventType) -> None:
         self._case = case
         self._version = 0
         self._notices = list(first_notices)
         self._notices_sent = 0
+        self._events: list[CaseEvent] = []
+        self._events_sent = 0
         self._published: dict[str, Any] = {}
+        self._ingested: set[str] = set()
+        self._running = False  # set by run(): signals handled before it came with the start
+        self._emit([first_event])
 
     # -- hooks for subclasses ------------------------------------------------------------------
 
     def _notices_after(self, command: Command) -> list[Notice]:
         """Who is told what after ``command``."""
+        raise NotImplementedError
+
+    def _events_after(self, command: Command) -> list[EventType]:
+        """Which events the outside world gets after ``command``."""
         raise NotImplementedError
 
     def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
@@ -63,12 +77,50 @@ class CaseWorkflow(Generic[CaseT]):
         # Validators ran against the same state, but the rules are applied (and re-checked) here
         # so that nothing is half-applied if the state moved in between.
         try:
-            self._case.apply(command, workflow.now())
+            self._apply(command)
         except DomainError as error:
             raise as_application_error(error) from None
-        self._notices += self._notices_after(command)
-        self._changed()
         return self._case
+
+    def _apply(self, command: Command) -> None:
+        self._case.apply(command, workflow.now())
+        self._notices += self._notices_after(command)
+        self._emit(self._events_after(command))
+        self._changed()
+
+    def _ingest(self, event: IngestedEvent, commands: Mapping[Action, type[Command]]) -> None:
+        """Apply an action that came as an event (CloudEvents), once per event id; an action the
+        case does not allow is recorded on its timeline as rejected, never silently dropped."""
+        if event.id in self._ingested:
+            return
+        self._ingested.add(event.id)
+        if event.action is None:  # an "opened" event: only the one that started the case is fine
+            if self._running:
+                self._reject(event, f"{self._case.id} is already open")
+            return
+        try:
+            self._apply(commands[event.action].model_validate(event.body))
+        except DomainError as error:
+            self._reject(event, error.message)
+        except ValidationError as error:
+            self._reject(event, f"invalid data: {error.errors(include_url=False)[0]['msg']}")
+
+    def _reject(self, event: IngestedEvent, reason: str) -> None:
+        self._case.record_rejected_event(event.id, event.type, reason, workflow.now())
+        self._changed()
+
+    def _emit(self, types: list[EventType]) -> None:
+        """Queue events for the webhook subscribers; ids are the case id and a sequence number."""
+        for event_type in types:
+            self._events.append(
+                CaseEvent(
+                    id=f"{self._case.id}:{len(self._events) + 1}",
+                    type=event_type,
+                    case_id=self._case.id,
+                    occurred_at=workflow.now(),
+                    data=snapshot(self._case),  # type: ignore[arg-type]
+                )
+            )
 
     # -- the main loop's shared steps ----------------------------------------------------------
 
@@ -108,26 +160,43 @@ class CaseWorkflow(Generic[CaseT]):
             idempotency_key=f"{self._case.id}:{event.value}:{clock.started_at.isoformat()}",
         )
         if event is DeadlineEvent.CARE_REPLY_WARNING:
+            self._emit([EventType.CARE_REPLY_WARNING])
             await self._run(CaseActivities.warn_care_reply, target, "care reply warning")
         else:
+            self._emit([EventType.CARE_REPLY_BREACHED])
             await self._run(CaseActivities.escalate_care_breach, target, "care reply breach escalation")
+
+    async def _flush(self) -> None:
+        """Send the queued notices, then hand the queued events to the webhook dispatcher."""
+        await self._send_notices()
+        while self._events_sent < len(self._events):
+            event = self._events[self._events_sent]
+            self._events_sent += 1
+            await self._run(WebhookActivities.dispatch_event, event, f"publish {event.type.value}")
 
     async def _send_notices(self) -> None:
         while self._notices_sent < len(self._notices):
             notice = self._notices[self._notices_sent]
             self._notices_sent += 1
-            await self._run(
-                CaseActivities.notify_party,
-                NotifyInput(
-                    case_id=self._case.id,
-                    party=notice.party.value,
-                    party_id=notice.party_id,
-                    text=notice.text,
-                    category=notice.category.value,
-                    idempotency_key=f"{self._case.id}:notice:{self._notices_sent}",
-                ),
-                f"notify {notice.party.value} {notice.party_id}",
-            )
+            key = f"{self._case.id}:notice:{self._notices_sent}"
+            try:
+                await self._run(
+                    CaseActivities.notify_party,
+                    NotifyInput(
+                        case_id=self._case.id,
+                        party=notice.party.value,
+                        party_id=notice.party_id,
+                        text=notice.text,
+                        category=notice.category.value,
+                        idempotency_key=key,
+                    ),
+                    f"notify {notice.party.value} {notice.party_id}",
+                )
+            except ActivityError as error:
+                # Retryable failures are retried for ever; this one was refused for good (e.g. the
+                # platform answered 400). A lost notification must not fail the case: record it.
+                self._case.record_failed_effect(key, str(error.cause or error), workflow.now())
+                self._changed()
 
     async def _run(
         self,
@@ -153,10 +222,11 @@ class CaseWorkflow(Generic[CaseT]):
     def _publish(self) -> None:
         """Keep search attributes and the UI's current details in step with the state."""
         values = self._search_attributes()
+        # Only changes are sent, and a value never set is not "unset" (an empty attribute).
         updates: list[SearchAttributeUpdate[Any]] = [
             key.value_unset() if value is None else key.value_set(value)
             for key, value in values.items()
-            if key.name not in self._published or self._published[key.name] != value
+            if self._published.get(key.name) != value
         ]
         if updates:
             workflow.upsert_search_attributes(updates)

@@ -11,9 +11,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.effects import CaseActivities
     from activities.models import AssignInput, MediationInput, PayoutInput
     from core import search_attributes as sa
-    from domain import notices
+    from domain import events, notices
     from domain.case import DeadlineEvent
     from domain.commands import (
+        DISPUTE_COMMANDS,
         Accept,
         Appeal,
         Cancel,
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         Command,
         ConfirmReceipt,
         Decide,
+        IngestedEvent,
         MakeOffer,
         Reject,
         RequestHelp,
@@ -28,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Ship,
     )
     from domain.dispute import Dispute, DisputeStatus, LinkTicket, OpenDisputeInput, Outcome, Payout
+    from domain.events import EventType
     from domain.notices import Notice
     from domain.types import SolutionKind
     from workflows.base import CaseWorkflow
@@ -40,21 +43,22 @@ class DisputeWorkflow(CaseWorkflow[Dispute]):
     @workflow.init
     def __init__(self, request: OpenDisputeInput) -> None:
         dispute = Dispute.open(workflow.info().workflow_id, request, workflow.now())
-        self._start(dispute, notices.on_open(dispute))
+        self._start(dispute, notices.on_open(dispute), EventType.DISPUTE_OPENED)
 
     @workflow.run
     async def run(self, request: OpenDisputeInput) -> Outcome:
         """Wait for the parties, the clocks and care until the dispute closes."""
+        self._running = True
         self._publish()
         while not self._case.closed:
-            await self._send_notices()
+            await self._flush()
             if self._case.status is DisputeStatus.IN_MEDIATION and not self._case.mediation_case_ref:
                 await self._open_mediation()
             elif (payouts := self._case.settlement()) is not None:
                 await self._settle(payouts)
             else:
                 await self._wait_for_change_or_deadline()
-        await self._send_notices()
+        await self._flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._case.outcome is not None
         return self._case.outcome
@@ -170,6 +174,11 @@ class DisputeWorkflow(CaseWorkflow[Dispute]):
     # -- events (signals: fire and forget) ------------------------------------------------------
 
     @workflow.signal
+    def ingest(self, event: IngestedEvent) -> None:
+        """An action that came as a CloudEvent (deduped by its id; a refused one is recorded)."""
+        self._ingest(event, DISPUTE_COMMANDS)
+
+    @workflow.signal
     def link_ticket(self, link: LinkTicket) -> None:
         """A help-center report about this order was filed."""
         self._case.link_ticket(link.ticket_id, workflow.now())
@@ -215,13 +224,18 @@ class DisputeWorkflow(CaseWorkflow[Dispute]):
                 await self._run(CaseActivities.release_to_seller, request, summary)
         self._case.settled(payouts, workflow.now())
         self._notices += notices.on_close(self._case)
+        self._emit([EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED])
         self._changed()
 
     def _notices_after(self, command: Command) -> list[Notice]:
         return notices.on_command(self._case, command)
 
+    def _events_after(self, command: Command) -> list[EventType]:
+        return events.after_dispute_command(command)
+
     async def _on_case_deadline(self, event: DeadlineEvent) -> None:
         self._notices += notices.on_deadline(self._case, event)
+        self._emit([EventType.DISPUTE_UPDATED])
 
     def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
         dispute = self._case

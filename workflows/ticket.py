@@ -11,12 +11,21 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import search_attributes as sa
-    from domain import notices
+    from domain import events, notices
     from domain.case import DeadlineEvent, ReplyClock
-    from domain.commands import Command
+    from domain.commands import Command, IngestedEvent
     from domain.dispute import LinkTicket
+    from domain.events import EventType
     from domain.notices import Notice
-    from domain.ticket import OpenTicketInput, Priority, Solve, Ticket, TicketReply, UserMessage
+    from domain.ticket import (
+        TICKET_COMMANDS,
+        OpenTicketInput,
+        Priority,
+        Solve,
+        Ticket,
+        TicketReply,
+        UserMessage,
+    )
     from workflows.base import CaseWorkflow
     from workflows.dispute import DisputeWorkflow
 
@@ -36,18 +45,19 @@ class CareTicketWorkflow(CaseWorkflow[Ticket]):
     @workflow.init
     def __init__(self, request: OpenTicketInput) -> None:
         ticket = Ticket.open(workflow.info().workflow_id, request, workflow.now())
-        self._start(ticket, notices.on_ticket_open(ticket))
+        self._start(ticket, notices.on_ticket_open(ticket), EventType.TICKET_OPENED)
 
     @workflow.run
     async def run(self, request: OpenTicketInput) -> TicketClosed:
         """Wait for care, the user and the clocks until the report closes."""
+        self._running = True
         self._publish()
         if self._case.dispute_id:
             await self._link_dispute(self._case.dispute_id)
         while not self._case.closed:
-            await self._send_notices()
+            await self._flush()
             await self._wait_for_change_or_deadline()
-        await self._send_notices()
+        await self._flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketClosed(
             id=self._case.id, sla_breaches=self._case.sla_breaches, messages=len(self._case.messages)
@@ -85,6 +95,11 @@ class CareTicketWorkflow(CaseWorkflow[Ticket]):
     def _check_solve(self, command: Solve) -> None:
         self._check(command)
 
+    @workflow.signal
+    def ingest(self, event: IngestedEvent) -> None:
+        """An action that came as a CloudEvent (deduped by its id; a refused one is recorded)."""
+        self._ingest(event, TICKET_COMMANDS)
+
     async def _link_dispute(self, dispute_id: str) -> None:
         dispute = workflow.get_external_workflow_handle_for(DisputeWorkflow.run, dispute_id)
         try:
@@ -96,9 +111,13 @@ class CareTicketWorkflow(CaseWorkflow[Ticket]):
     def _notices_after(self, command: Command) -> list[Notice]:
         return notices.on_ticket_command(self._case, command)
 
+    def _events_after(self, command: Command) -> list[EventType]:
+        return events.after_ticket_command(command)
+
     async def _on_case_deadline(self, event: DeadlineEvent) -> None:
         if event is DeadlineEvent.QUIET_PERIOD_OVER:
             self._notices += notices.on_ticket_close(self._case)
+            self._emit([EventType.TICKET_CLOSED])
 
     def _reply_target_summary(self, clock: ReplyClock) -> str:
         ticket = self._case

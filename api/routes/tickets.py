@@ -70,7 +70,7 @@ def _summary(execution: WorkflowExecution) -> TicketSummary:
     )
 
 
-async def _open_dispute_for(client: Client, order_id: str | None) -> str | None:
+async def open_dispute_for(client: Client, order_id: str | None) -> str | None:
     """The id of the order's dispute if one is open, so the report can link to it."""
     if order_id is None:
         return None
@@ -94,7 +94,7 @@ async def file_report(report: TicketReport, cases: CasesDep) -> Ticket:
     ticket_id = ticket_workflow_id((cases.key_digest or uuid.uuid4().hex)[:16])
     request = OpenTicketInput(
         **report.model_dump(),
-        dispute_id=await _open_dispute_for(cases.client, report.order_id),
+        dispute_id=await open_dispute_for(cases.client, report.order_id),
         policy=cases.settings.ticket_policy(),
     )
     try:

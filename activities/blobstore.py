@@ -1,0 +1,211 @@
+"""Evidence files (photos, video, PDF) in a blob store: a local folder or an S3-compatible bucket.
+
+Cases cite evidence by reference only; the bytes and their metadata live here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aioboto3  # type: ignore[import-untyped]
+import puremagic
+from pydantic import BaseModel, Field
+
+from core.settings import Settings
+from domain.types import Actor
+
+#: The media types accepted as evidence, as sniffed from the bytes, and the file extension of each.
+ACCEPTED_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "application/pdf": ".pdf",
+}
+UNKNOWN_TYPE = "application/octet-stream"
+REFERENCE_PATTERN = r"^ev-[0-9a-f]{32}$"
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+class BlobStore(Protocol):
+    """Bytes under flat keys; writing a key again replaces it whole."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+
+def _checked(key: str) -> str:
+    if not _KEY.fullmatch(key) or ".." in key:
+        raise ValueError(f"not a blob key: {key!r}")
+    return key
+
+
+class LocalBlobStore:
+    """Blobs as files in one folder, each written atomically (temporary file, then rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / _checked(key)  # a checked key has no separator: it stays in root
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key`` (the content type is kept in the evidence metadata)."""
+        await asyncio.to_thread(self._write, self._path(key), data)
+
+    async def get(self, key: str) -> bytes | None:
+        """The bytes under ``key``, or None when there are none."""
+        path = self._path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    def _write(self, path: Path, data: bytes) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+class S3BlobStore:
+    """Blobs as objects in an S3-compatible bucket; credentials come from the standard AWS settings."""
+
+    def __init__(
+        self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None, prefix: str = ""
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.prefix = prefix
+        self._session = aioboto3.Session()
+
+    def _client(self) -> Any:
+        return self._session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key`` with its content type."""
+        async with self._client() as s3:
+            await s3.put_object(
+                Bucket=self.bucket, Key=self.prefix + _checked(key), Body=data, ContentType=content_type
+            )
+
+    async def get(self, key: str) -> bytes | None:
+        """The bytes under ``key``, or None when there are none."""
+        async with self._client() as s3:
+            try:
+                found = await s3.get_object(Bucket=self.bucket, Key=self.prefix + _checked(key))
+            except s3.exceptions.NoSuchKey:
+                return None
+            async with found["Body"] as body:
+                data: bytes = await body.read()
+                return data
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: ``local`` (under the data folder) or ``s3``."""
+    if settings.blob_store == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("DISPUTES_BLOB_STORE=s3 needs DISPUTES_S3_BUCKET")
+        return S3BlobStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            prefix="evidence/",
+        )
+    return LocalBlobStore(settings.data_dir / "evidence")
+
+
+def sniff(data: bytes) -> str:
+    """The media type the bytes really are, whatever the client declared (``UNKNOWN_TYPE`` if unknown).
+
+    Among puremagic's most confident matches an accepted type wins, so a PDF is not taken for
+    its equally likely form-data cousin."""
+    try:
+        matches = puremagic.magic_string(data)
+    except (puremagic.PureError, ValueError):
+        return UNKNOWN_TYPE
+    top = max((match.confidence for match in matches), default=0.0)
+    best = [str(match.mime_type) for match in matches if match.confidence == top]
+    accepted = [mime for mime in best if mime in ACCEPTED_TYPES]
+    named = [mime for mime in best if mime]
+    return (accepted or named or [UNKNOWN_TYPE])[0]
+
+
+class EvidenceMeta(BaseModel):
+    """What is known about a stored evidence file; kept beside it as a JSON sidecar."""
+
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="what cases cite")
+    sha256: str = Field(description="SHA-256 of the bytes, hex")
+    size: int = Field(description="bytes")
+    content_type: str = Field(description="sniffed from the bytes")
+    uploaded_by: Actor
+    caller: str = Field(description="the API key holder that uploaded it")
+    created_at: datetime
+
+
+class EvidenceStore:
+    """Evidence files by content: the same bytes always get the same reference, stored once."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+
+    @staticmethod
+    def reference(sha256: str) -> str:
+        """The reference of a file with this SHA-256 (hex)."""
+        return f"ev-{sha256[:32]}"
+
+    async def save(
+        self, data: bytes, content_type: str, uploaded_by: Actor, caller: str, now: datetime
+    ) -> EvidenceMeta:
+        """Store the file unless these bytes are stored already; the first upload's metadata stays."""
+        digest = hashlib.sha256(data).hexdigest()
+        reference = self.reference(digest)
+        existing = await self.meta(reference)
+        if existing is not None:
+            return existing
+        meta = EvidenceMeta(
+            reference=reference,
+            sha256=digest,
+            size=len(data),
+            content_type=content_type,
+            uploaded_by=uploaded_by,
+            caller=caller,
+            created_at=now,
+        )
+        await self.blobs.put(reference, data, content_type)
+        # The sidecar goes last: a file counts as stored once its metadata exists.
+        await self.blobs.put(f"{reference}.json", meta.model_dump_json().encode(), "application/json")
+        return meta
+
+    async def meta(self, reference: str) -> EvidenceMeta | None:
+        """The metadata of a stored file, or None for an unknown reference."""
+        if not re.fullmatch(REFERENCE_PATTERN, reference):
+            return None
+        raw = await self.blobs.get(f"{reference}.json")
+        return None if raw is None else EvidenceMeta.model_validate_json(raw)
+
+    async def content(self, reference: str) -> bytes | None:
+        """The bytes of a stored file, or None for an unknown reference."""
+        if not re.fullmatch(REFERENCE_PATTERN, reference):
+            return None
+        return await self.blobs.get(reference)

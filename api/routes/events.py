@@ -1,0 +1,220 @@
+"""/v1/events: marketplace events as a batch of CloudEvents 1.0, each delivered to its case."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Any
+
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.v1.event import CloudEvent
+from fastapi import APIRouter, Body, status
+from pydantic import BaseModel, ValidationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.cases import Cases, CasesDep
+from api.problems import Problem
+from api.routes.tickets import open_dispute_for
+from domain.commands import DISPUTE_COMMANDS, Action, Command, IngestedEvent
+from domain.dispute import DisputeClaim, OpenDisputeInput
+from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ticket import TICKET_COMMANDS, OpenTicketInput, TicketReport
+from domain.types import Actor, Role
+from workflows.dispute import DisputeWorkflow
+from workflows.ticket import CareTicketWorkflow
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+PREFIX = "com.marketplace."
+MAX_BATCH = 100
+
+
+class Outcome(StrEnum):
+    """What became of one event of the batch."""
+
+    ACCEPTED = "accepted"  # delivered to its case (which dedupes by id and records refusals)
+    INVALID = "invalid"  # not a CloudEvent we understand, or its data does not validate
+    FORBIDDEN = "forbidden"  # this API key may not act as the event's actor
+    NOT_FOUND = "not_found"  # no such case
+    CLOSED = "closed"  # the case is closed: nothing more can be recorded on it
+
+
+class EventResult(BaseModel):
+    """The result for one event, in the order they came."""
+
+    id: str | None
+    type: str | None
+    status: Outcome
+    case_id: str | None = None
+    detail: str | None = None
+    errors: list[dict[str, str]] = []
+
+
+class BatchResult(BaseModel):
+    """One result per event."""
+
+    items: list[EventResult]
+
+
+def _errors(error: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in item["loc"]) or "data", "reason": item["msg"]}
+        for item in error.errors(include_url=False)
+    ]
+
+
+def _parse_type(event_type: str) -> tuple[str, Role | None, Action | None]:
+    """``com.marketplace.dispute.buyer.message`` → (dispute, buyer, message); opened → (kind, None, None)."""
+    if not event_type.startswith(PREFIX):
+        raise ValueError(f"type must start with {PREFIX}")
+    parts = event_type.removeprefix(PREFIX).split(".")
+    if len(parts) == 2 and parts[0] in ("dispute", "ticket") and parts[1] == "opened":
+        return parts[0], None, None
+    if len(parts) == 3 and parts[0] in ("dispute", "ticket"):
+        if parts[1] in set(Role) and parts[2] in set(Action):
+            return parts[0], Role(parts[1]), Action(parts[2])
+    raise ValueError(f"unknown event type {event_type}")
+
+
+async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
+    event_id, event_type = raw.get("id"), raw.get("type")
+    result = EventResult(id=str(event_id) if event_id else None, type=event_type, status=Outcome.INVALID)
+    if not isinstance(event_id, str) or not event_id or raw.get("specversion") != "1.0":
+        result.detail = "a CloudEvents 1.0 event needs specversion '1.0' and an id"
+        return result
+    try:
+        event = CloudEvent(dict((k, v) for k, v in raw.items() if k != "data"), raw.get("data"))
+        kind, role, action = _parse_type(str(event_type))
+    except (BaseCloudEventException, ValueError) as error:
+        result.detail = str(error)
+        return result
+    data = event.get_data()
+    if not isinstance(data, dict):
+        result.detail = "data must be a JSON object"
+        return result
+    try:
+        if action is None:
+            return await (_open_dispute if kind == "dispute" else _open_ticket)(
+                cases, event_id, raw, data, result
+            )
+        commands = DISPUTE_COMMANDS if kind == "dispute" else TICKET_COMMANDS
+        if action not in commands:
+            raise ValueError(f"{kind} has no action {action.value}")
+        command: Command = commands[action].model_validate(data)
+    except ValidationError as error:
+        result.detail, result.errors = "data does not validate", _errors(error)
+        return result
+    except ValueError as error:
+        result.detail = str(error)
+        return result
+    if command.actor.role is not role:
+        result.detail = f"the type names the {role} but data.actor is the {command.actor.role.value}"
+        return result
+    case_id = event.get_subject()
+    prefix = "dispute-" if kind == "dispute" else "care-ticket-"
+    if not case_id or not case_id.startswith(prefix):
+        result.detail = f"subject must name the case ({prefix}...)"
+        return result
+    result.case_id = case_id
+    try:
+        cases.caller.authorize(command.actor)
+    except Problem as refused:
+        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+        return result
+    signal = DisputeWorkflow.ingest if kind == "dispute" else CareTicketWorkflow.ingest
+    ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
+    try:
+        await cases.client.get_workflow_handle(case_id).signal(signal, ingested)
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        exists = True
+        try:
+            await cases.client.get_workflow_handle(case_id).describe()
+        except RPCError:
+            exists = False
+        result.status = Outcome.CLOSED if exists else Outcome.NOT_FOUND
+        result.detail = f"{case_id} is closed" if exists else f"no case {case_id}"
+        return result
+    result.status = Outcome.ACCEPTED
+    return result
+
+
+async def _open_dispute(
+    cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
+) -> EventResult:
+    claim = DisputeClaim.model_validate(data)
+    try:
+        cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
+    except Problem as refused:
+        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+        return result
+    case_id = dispute_workflow_id(claim.order_id)
+    request = OpenDisputeInput(**claim.model_dump(), policy=cases.settings.dispute_policy())
+    await cases.client.start_workflow(
+        DisputeWorkflow.run,
+        request,
+        id=case_id,
+        task_queue=cases.settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="ingest",
+        start_signal_args=[IngestedEvent(id=event_id, type=str(raw["type"]))],
+        static_summary=claim.summary(),
+        static_details=request.details(),
+    )
+    result.status, result.case_id = Outcome.ACCEPTED, case_id
+    return result
+
+
+async def _open_ticket(
+    cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
+) -> EventResult:
+    report = TicketReport.model_validate(data)
+    try:
+        cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
+    except Problem as refused:
+        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+        return result
+    # The report's id derives from the event's source and id: a redelivered event files nothing new.
+    digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
+    case_id = ticket_workflow_id(digest)
+    request = OpenTicketInput(
+        **report.model_dump(),
+        dispute_id=await open_dispute_for(cases.client, report.order_id),
+        policy=cases.settings.ticket_policy(),
+    )
+    await cases.client.start_workflow(
+        CareTicketWorkflow.run,
+        request,
+        id=case_id,
+        task_queue=cases.settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="ingest",
+        start_signal_args=[IngestedEvent(id=event_id, type=str(raw["type"]))],
+        static_summary=report.summary(),
+        static_details=request.details_markdown(),
+    )
+    result.status, result.case_id = Outcome.ACCEPTED, case_id
+    return result
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def ingest(
+    cases: CasesDep,
+    batch: Annotated[
+        list[dict[str, Any]],
+        Body(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description="CloudEvents 1.0 in structured JSON mode (application/cloudevents-batch+json)",
+        ),
+    ],
+) -> BatchResult:
+    """Deliver each event to its case as a Temporal signal (signal-with-start for an 'opened' event).
+
+    Events are handled in order; the result says, per event, whether it was delivered. A case
+    dedupes events by id, and records an event its state does not allow as rejected."""
+    return BatchResult(items=[await _deliver(cases, raw) for raw in batch])

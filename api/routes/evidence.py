@@ -1,0 +1,240 @@
+"""/v1/evidence: upload photos, video and PDFs that cases cite, and download them for a case."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
+from api.auth import CallerDep, ReadAsDep
+from api.cases import DISPUTES, TICKETS, Cases, CasesDep
+from api.deps import SettingsDep, TemporalClientDep
+from api.problems import Problem
+from domain.dispute import Dispute
+from domain.ticket import Ticket
+from domain.types import IDENTIFIER_PATTERN, Actor, Role
+
+router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
+
+#: Room in a request beyond the file itself: multipart boundaries, part headers, the actor fields.
+_ENVELOPE_BYTES = 64 * 1024
+_ACCEPTED = "a photo (JPEG, PNG, WebP, GIF, HEIC), a video (MP4, MOV, WebM) or a PDF"
+
+
+class EvidenceReceipt(BaseModel):
+    """A stored evidence file: cite ``reference`` in a dispute, message, appeal or report."""
+
+    reference: str
+    sha256: str
+    size: int
+    content_type: str
+    created_at: datetime
+
+
+def _store(settings: SettingsDep) -> EvidenceStore:
+    return EvidenceStore(blob_store(settings))
+
+
+EvidenceStoreDep = Annotated[EvidenceStore, Depends(_store)]
+
+_UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "actor_role", "actor_id"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": _ACCEPTED},
+                        "actor_role": {"type": "string", "enum": [role.value for role in Role]},
+                        "actor_id": {"type": "string", "pattern": IDENTIFIER_PATTERN},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _too_large(limit: int, *, whole_body: bool = False) -> Problem:
+    detail = (
+        f"the request body is larger than a file of {limit} bytes needs"
+        if whole_body
+        else f"the file is larger than {limit} bytes"
+    )
+    return Problem(
+        413,
+        "Content too large",
+        detail,
+        errors=[{"field": "file", "reason": f"larger than {limit} bytes"}],
+        max_bytes=limit,
+    )
+
+
+def _invalid(field: str, reason: str) -> Problem:
+    return Problem(422, "Invalid input", f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+async def _bounded(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The request body, cut off with 413 as soon as it outgrows ``limit`` (nothing unbounded is held)."""
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit + _ENVELOPE_BYTES:
+            raise _too_large(limit, whole_body=True)
+        yield chunk
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise Problem(415, "Unsupported media type", f"send multipart/form-data with a file: {_ACCEPTED}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _ENVELOPE_BYTES:
+        raise _too_large(limit, whole_body=True)
+    parser = MultiPartParser(request.headers, _bounded(request, limit), max_files=1, max_fields=8)
+    try:
+        return await parser.parse()
+    except MultiPartException as error:
+        raise _invalid("body", str(error)) from None
+
+
+def _uploader(form: FormData) -> Actor:
+    """The actor named by the ``actor_role`` and ``actor_id`` form fields."""
+    fields = {"role": form.get("actor_role"), "id": form.get("actor_id")}
+    try:
+        return Actor.model_validate(fields)
+    except ValidationError as error:
+        errors = [
+            {
+                "field": f"actor_{item['loc'][0]}",
+                "reason": "required" if fields.get(str(item["loc"][0])) is None else item["msg"],
+            }
+            for item in error.errors()
+        ]
+        raise Problem(
+            422, "Invalid input", "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
+        ) from None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_UPLOAD_FORM,
+    responses={413: {"description": "the file is too large"}, 415: {"description": "not an accepted type"}},
+)
+async def upload(
+    request: Request,
+    caller: CallerDep,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+    store: EvidenceStoreDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255, description="retry safely"),
+    ] = None,
+) -> EvidenceReceipt:
+    """Store an evidence file for a buyer, seller, user or care agent; the type is read from the bytes."""
+    limit = settings.evidence_max_bytes
+    form = await _read_form(request, limit)
+    try:
+        uploaded_by = _uploader(form)
+        caller.authorize(uploaded_by)
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise _invalid("file", "required: the evidence file")
+        data = await file.read(limit + 1)
+    finally:
+        await form.close()
+    if len(data) > limit:
+        raise _too_large(limit)
+    if not data:
+        raise _invalid("file", "the file is empty")
+    detected = sniff(data)
+    if detected not in ACCEPTED_TYPES:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"the file is {detected}; send {_ACCEPTED}",
+            errors=[{"field": "file", "reason": f"detected type {detected} is not accepted"}],
+            detected_type=detected,
+        )
+    # A retried upload is the same bytes, so the same reference; the key only has to match them.
+    digest = hashlib.sha256(data).hexdigest()
+    request_line = f"{request.method} {request.url.path}"
+    fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
+    keyed = Cases(client, settings, caller, idempotency_key, request_line, fingerprint.hexdigest())
+    await keyed.claim_key()
+    meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
+    return EvidenceReceipt.model_validate(meta.model_dump())
+
+
+def _cited(case: Dispute | Ticket) -> set[str]:
+    """Every evidence reference the case cites: on the case itself and anywhere on its timeline."""
+    cited = set(case.evidence if isinstance(case, Dispute) else case.attachments)
+    for entry in case.timeline:
+        for field in ("evidence", "attachments"):
+            value: Any = entry.detail.get(field)
+            if isinstance(value, list):
+                cited.update(item for item in value if isinstance(item, str))
+    return cited
+
+
+async def _citing(
+    reference: str, case_id: str, cases: Cases, reader: Actor | None, store: EvidenceStore
+) -> EvidenceMeta:
+    """The file's metadata, if ``case_id`` cites it and ``reader`` (when given) is party to it."""
+    case: Dispute | Ticket
+    if case_id.startswith(DISPUTES.prefix):
+        case = await cases.read(DISPUTES, case_id, reader)
+    else:
+        case = await cases.read(TICKETS, case_id, reader)
+    meta = await store.meta(reference) if reference in _cited(case) else None
+    if meta is None:
+        raise Problem(404, "Not found", f"{case_id} cites no evidence {reference}")
+    return meta
+
+
+CaseIdQuery = Annotated[
+    str, Query(pattern=IDENTIFIER_PATTERN, description="the dispute or report that cites the file")
+]
+
+
+@router.get(
+    "/{reference}",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in ACCEPTED_TYPES}, "description": "the file"}},
+)
+async def download(
+    reference: str, case_id: CaseIdQuery, cases: CasesDep, reader: ReadAsDep, store: EvidenceStoreDep
+) -> Response:
+    """The file, for a case that cites it, read by a party to that case (any cited file for care)."""
+    meta = await _citing(reference, case_id, cases, reader, store)
+    data = await store.content(reference)
+    if data is None:
+        raise Problem(404, "Not found", f"the file of evidence {reference} is missing")
+    filename = reference + ACCEPTED_TYPES.get(meta.content_type, "")
+    return Response(
+        data,
+        media_type=meta.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{meta.sha256}"',
+        },
+    )
+
+
+@router.get("/{reference}/meta")
+async def metadata(
+    reference: str, case_id: CaseIdQuery, cases: CasesDep, reader: ReadAsDep, store: EvidenceStoreDep
+) -> EvidenceMeta:
+    """Who uploaded the file, when, its type, size and SHA-256; the same checks as the download."""
+    return await _citing(reference, case_id, cases, reader, store)

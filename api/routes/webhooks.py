@@ -1,0 +1,104 @@
+"""/v1/webhooks: subscriptions to case events, and the record of every delivery attempt."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+
+from activities.webhooks import DeliveryAttempt, PublicSubscription, WebhookStore, webhook_store
+from api.auth import CallerDep
+from api.deps import SettingsDep
+from api.problems import Problem
+from core.settings import KeyRole
+from domain.events import EventType
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+class NewSubscription(BaseModel):
+    """Where to POST which events; a secret is generated when none is given."""
+
+    url: AnyHttpUrl
+    event_types: list[str] = Field(default=["*"], min_length=1, max_length=len(EventType) + 1)
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"*", *EventType})
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {sorted(EventType)} or '*'")
+        return value
+
+
+class CreatedSubscription(PublicSubscription):
+    """The new subscription, with its signing secret: shown once."""
+
+    secret: str
+
+
+class Subscriptions(BaseModel):
+    """Every subscription, without secrets."""
+
+    items: list[PublicSubscription]
+
+
+class Deliveries(BaseModel):
+    """Delivery attempts, newest first."""
+
+    items: list[DeliveryAttempt]
+
+
+def _store(settings: SettingsDep, caller: CallerDep) -> WebhookStore:
+    if caller.role is KeyRole.CARE:
+        raise Problem(403, "Forbidden", "webhooks are managed with platform or admin keys")
+    return webhook_store(settings)
+
+
+async def _public(store: WebhookStore) -> list[PublicSubscription]:
+    return [
+        PublicSubscription(
+            id=s.id,
+            url=s.url,
+            event_types=s.event_types,
+            source="settings" if s.id in store.configured else "api",
+        )
+        for s in await store.subscriptions()
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def subscribe(body: NewSubscription, settings: SettingsDep, caller: CallerDep) -> CreatedSubscription:
+    """Subscribe a URL to event types; deliveries are signed with the returned secret."""
+    created = await _store(settings, caller).add(str(body.url), body.event_types, body.secret, caller.name)
+    return CreatedSubscription(
+        id=created.id, url=created.url, event_types=created.event_types, source="api", secret=created.secret
+    )
+
+
+@router.get("")
+async def list_subscriptions(settings: SettingsDep, caller: CallerDep) -> Subscriptions:
+    """Every subscription (from settings and from this API), without secrets."""
+    return Subscriptions(items=await _public(_store(settings, caller)))
+
+
+@router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe(subscription_id: str, settings: SettingsDep, caller: CallerDep) -> Response:
+    """Remove a subscription added through the API; deliveries in flight stop at their next try."""
+    if not await _store(settings, caller).remove(subscription_id):
+        raise Problem(404, "Not found", f"no subscription {subscription_id} added through the API")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/deliveries")
+async def deliveries(
+    settings: SettingsDep,
+    caller: CallerDep,
+    event_id: Annotated[str | None, Query(max_length=200)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Deliveries:
+    """Every attempt to deliver an event: status code or error, and whether it was accepted."""
+    store = _store(settings, caller)
+    return Deliveries(items=await store.attempts(event_id=event_id, subscription_id=subscription_id))

@@ -1,0 +1,366 @@
+"""The HTTP effect adapters against a real local receiver that dedupes by Idempotency-Key."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.effects import CaseActivities
+from activities.http_adapters import HttpAdapters
+from activities.models import (
+    AssignInput,
+    EffectKind,
+    MediationInput,
+    NotifyInput,
+    PayoutInput,
+    ReplyTargetInput,
+)
+from activities.outbox import Outbox
+from core.settings import Settings
+from core.temporal import build_worker, case_activities
+from domain.commands import Accept, MakeOffer
+from domain.dispute import OpenDisputeInput, Reason
+from domain.ids import dispute_workflow_id
+from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from tests.support import eventually
+from workflows.dispute import DisputeWorkflow
+
+BUYER = Actor(role=Role.BUYER, id="b-1")
+SELLER = Actor(role=Role.SELLER, id="s-1")
+PREFIX = "/platform"
+
+
+@dataclass
+class Seen:
+    """One request as the receiver got it."""
+
+    path: str
+    key: str | None
+    content_type: str | None
+    body: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    """A platform's effect endpoints, like a payment provider: it applies each Idempotency-Key
+    once (a repeat gets success, a repeat with another body 422), and can be told to lose the
+    response after applying (503) or to refuse a path outright."""
+
+    url: str = ""
+    requests: list[Seen] = field(default_factory=list)
+    ledger: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    fail_after_applying: dict[str, int] = field(default_factory=dict)
+    refuse: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def seen(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    def applied(self, path: str) -> list[dict[str, Any]]:
+        return [body for at, body in self.ledger.values() if at == path]
+
+    async def handle(self, request: Request) -> JSONResponse:
+        path = request.url.path.removeprefix(PREFIX)
+        key = request.headers.get("idempotency-key")
+        body = await request.json()
+        self.requests.append(Seen(path, key, request.headers.get("content-type"), body))
+        if path in self.refuse:
+            status, headers = self.refuse[path]
+            return JSONResponse({"error": "refused"}, status_code=status, headers=headers)
+        if key is None:
+            return JSONResponse({"error": "Idempotency-Key required"}, status_code=400)
+        if key in self.ledger and self.ledger[key] != (path, body):
+            return JSONResponse({"error": "key reused with another request"}, status_code=422)
+        self.ledger.setdefault(key, (path, body))
+        if self.fail_after_applying.get(path, 0) > 0:
+            self.fail_after_applying[path] -= 1
+            return JSONResponse({"error": "upstream timed out"}, status_code=503)
+        return JSONResponse(self.replies.get(path, {}))
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    state = Receiver()
+    app = Starlette(routes=[Route(PREFIX + "/{path:path}", state.handle, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.02)
+    state.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}{PREFIX}"
+    try:
+        yield state
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def http_activities(receiver: Receiver, tmp_path: Path) -> AsyncIterator[CaseActivities]:
+    activities = case_activities(Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path))
+    assert isinstance(activities.payments, HttpAdapters)
+    yield activities
+    await activities.payments.aclose()
+
+
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(Settings(data_dir=tmp_path).outbox_path)
+
+
+# -- the real workflow, retried payouts ----------------------------------------------------------
+
+
+async def start_dispute(env: WorkflowEnvironment, task_queue: str) -> Any:
+    order_id = f"o-{uuid.uuid4().hex[:8]}"
+    return await env.client.start_workflow(
+        DisputeWorkflow.run,
+        OpenDisputeInput(
+            order_id=order_id,
+            buyer_id=BUYER.id,
+            seller_id=SELLER.id,
+            order_total=150_000,
+            reason=Reason.NOT_RECEIVED,
+            requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000),
+            description="The parcel never arrived",
+            policy=DisputePolicy(),
+        ),
+        id=dispute_workflow_id(order_id),
+        task_queue=task_queue,
+    )
+
+
+async def test_retried_payouts_reach_the_platform_once_per_key(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = Settings(
+        effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
+    )
+    activities = case_activities(settings)
+    assert isinstance(activities.payments, HttpAdapters)
+    # the provider applies the first two refund calls and the first release call, then the
+    # responses are lost: only the stable key keeps the retries from paying again
+    receiver.fail_after_applying = {"/refunds": 2, "/releases": 1}
+    try:
+        async with build_worker(time_skipping_env.client, settings, activities):
+            handle = await start_dispute(time_skipping_env, task_queue)
+            offer = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=40_000)
+            await handle.execute_update(DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=offer))
+            await handle.execute_update(DisputeWorkflow.accept, Accept(actor=BUYER))
+            outcome = await handle.result()
+    finally:
+        await activities.payments.aclose()
+
+    assert (outcome.refunded_to_buyer, outcome.released_to_seller) == (40_000, 110_000)
+    refund_calls, release_calls = receiver.seen("/refunds"), receiver.seen("/releases")
+    assert len(refund_calls) == 3 and len(release_calls) == 2
+    assert {c.key for c in refund_calls} == {f"{handle.id}:refund_to_buyer"}
+    assert {c.key for c in release_calls} == {f"{handle.id}:release_to_seller"}
+    assert receiver.applied("/refunds") == [{"case_id": handle.id, "party_id": "b-1", "amount": 40_000}]
+    assert receiver.applied("/releases") == [{"case_id": handle.id, "party_id": "s-1", "amount": 110_000}]
+
+    recorded = await outbox(tmp_path).for_case(handle.id)
+    payouts = [(e.kind, e.party_id, e.amount) for e in recorded if e.amount is not None]
+    assert payouts == [
+        (EffectKind.REFUND_TO_BUYER, "b-1", 40_000),
+        (EffectKind.RELEASE_TO_SELLER, "s-1", 110_000),
+    ]
+    # the notifications the platform delivered are in the outbox too (the API's view of effects)
+    notified = {e.idempotency_key for e in recorded if e.kind is EffectKind.NOTIFICATION}
+    assert notified == {c.key for c in receiver.seen("/notifications")} and notified
+
+
+async def test_refused_notification_fails_the_activity_without_retries(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = Settings(
+        effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
+    )
+    activities = case_activities(settings)
+    assert isinstance(activities.payments, HttpAdapters)
+    receiver.refuse["/notifications"] = (400, {})
+
+    async def activity_failure() -> Any:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+                return event.activity_task_failed_event_attributes.failure
+        return None
+
+    try:
+        async with build_worker(time_skipping_env.client, settings, activities):
+            handle = await start_dispute(time_skipping_env, task_queue)
+            # with a retryable failure (and the workflows retry forever) this event never comes
+            failure = await eventually(activity_failure, seconds=5)
+
+            async def recorded_on_the_case() -> list[Any]:
+                state = await handle.query(DisputeWorkflow.state)
+                return [e for e in state.timeline if e.event == "effect_failed"]
+
+            # the refusal is recorded on the case, which goes on (a lost notice must not fail it)
+            failed = await eventually(recorded_on_the_case, seconds=5)
+            assert failed[0].detail["idempotency_key"] == f"{handle.id}:notice:1"
+            described = await handle.describe()
+            assert described.status == WorkflowExecutionStatus.RUNNING
+    finally:
+        await activities.payments.aclose()
+
+    assert failure.application_failure_info.type == "EffectRejected"
+    assert failure.application_failure_info.non_retryable
+    assert "answered 400" in failure.message
+    assert len(receiver.seen("/notifications")) == 1
+    assert await outbox(tmp_path).for_case(handle.id) == []
+
+
+# -- one activity at a time ----------------------------------------------------------------------
+
+
+async def test_payout_is_posted_as_json_under_its_key(
+    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+) -> None:
+    request = PayoutInput(
+        case_id="dispute-o-9", party_id="b-9", amount=25_000, idempotency_key="dispute-o-9:k"
+    )
+
+    effect = await ActivityEnvironment().run(http_activities.refund_buyer, request)
+
+    [seen] = receiver.requests
+    assert seen == Seen(
+        path="/refunds",
+        key="dispute-o-9:k",
+        content_type="application/json",
+        body={"case_id": "dispute-o-9", "party_id": "b-9", "amount": 25_000},
+    )
+    assert (effect.kind, effect.party_id, effect.amount, effect.seq) == (
+        EffectKind.REFUND_TO_BUYER,
+        "b-9",
+        25_000,
+        1,
+    )
+    assert await outbox(tmp_path).for_case("dispute-o-9") == [effect]
+
+
+async def test_care_desk_answers_are_used(
+    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+) -> None:
+    receiver.replies = {
+        "/care-desk/mediations": {"case_ref": "CD-77"},
+        "/care-desk/assignments": {"assignee": "agent-42"},
+    }
+    env = ActivityEnvironment()
+    mediation = MediationInput(
+        case_id="dispute-o-9", order_id="o-9", buyer_id="b-9", seller_id="s-9", escalated_by="buyer",
+        idempotency_key="dispute-o-9:mediation",
+    )  # fmt: skip
+    due = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    target = ReplyTargetInput(
+        case_id="dispute-o-9", due_at=due, summary="reply due", idempotency_key="k-warn"
+    )
+
+    case = await env.run(http_activities.open_mediation_case, mediation)
+    assigned = await env.run(
+        http_activities.assign_to_care,
+        AssignInput(case_id="dispute-o-9", case_ref=case.case_ref, idempotency_key="dispute-o-9:assign"),
+    )
+    await env.run(http_activities.warn_care_reply, target)
+
+    assert (case.case_ref, assigned.assignee) == ("CD-77", "agent-42")
+    assert receiver.seen("/care-desk/assignments")[0].body == {"case_id": "dispute-o-9", "case_ref": "CD-77"}
+    assert receiver.seen("/care-desk/reply-targets")[0].body == {
+        "kind": "CARE_REPLY_WARNING",
+        "case_id": "dispute-o-9",
+        "due_at": "2030-01-02T03:04:00Z",
+        "summary": "reply due",
+    }
+    recorded = await outbox(tmp_path).for_case("dispute-o-9")
+    assert [(e.kind, e.party_id) for e in recorded] == [
+        (EffectKind.MEDIATION_OPENED, None),
+        (EffectKind.CARE_ASSIGNED, "agent-42"),
+        (EffectKind.CARE_REPLY_WARNING, "care-supervisor"),
+    ]
+    assert recorded[1].text == "CD-77 assigned to agent-42"
+
+
+async def test_mediation_reference_is_derived_when_the_desk_sends_none(
+    http_activities: CaseActivities, receiver: Receiver
+) -> None:
+    mediation = MediationInput(
+        case_id="dispute-o-8", order_id="o-8", buyer_id="b-8", seller_id="s-8", escalated_by="seller",
+        idempotency_key="dispute-o-8:mediation",
+    )  # fmt: skip
+    case = await ActivityEnvironment().run(http_activities.open_mediation_case, mediation)
+    assert case.case_ref == "med-dispute-o-8"
+
+
+NOTICE = NotifyInput(case_id="dispute-o-9", party="seller", party_id="s-9", text="hi", idempotency_key="n-1")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error_type", "retry_delay"),
+    [
+        (400, {}, "EffectRejected", None),
+        (404, {}, "EffectRejected", None),
+        (422, {}, "EffectRejected", None),
+        (408, {}, "EffectUnavailable", None),
+        (409, {}, "EffectUnavailable", None),
+        (429, {"Retry-After": "7"}, "EffectUnavailable", timedelta(seconds=7)),
+        (500, {}, "EffectUnavailable", None),
+        (503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, "EffectUnavailable", None),
+    ],
+)
+async def test_only_final_client_errors_are_not_retried(
+    http_activities: CaseActivities,
+    receiver: Receiver,
+    tmp_path: Path,
+    status: int,
+    headers: dict[str, str],
+    error_type: str,
+    retry_delay: timedelta | None,
+) -> None:
+    receiver.refuse["/notifications"] = (status, headers)
+
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(http_activities.notify_party, NOTICE)
+
+    assert failure.value.type == error_type
+    assert failure.value.non_retryable is (error_type == "EffectRejected")
+    assert failure.value.next_retry_delay == retry_delay
+    assert f"answered {status}" in failure.value.message
+    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+
+
+async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    activities = case_activities(
+        Settings(effects="http", effects_base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
+    )
+    assert isinstance(activities.payments, HttpAdapters)
+    try:
+        with pytest.raises(httpx.ConnectError):  # not an ApplicationError: retryable by default
+            await ActivityEnvironment().run(activities.notify_party, NOTICE)
+    finally:
+        await activities.payments.aclose()
+    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+
+
+@pytest.mark.parametrize("base_url", [None, "", "ftp://platform.example"])
+def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) -> None:
+    with pytest.raises(ValueError, match=r"DISPUTES_EFFECTS_BASE_URL|http\(s\)"):
+        case_activities(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path))
