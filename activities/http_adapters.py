@@ -126,7 +126,13 @@ class HttpAdapters:
     async def _post(self, path: str, key: str, request: BaseModel, **extra: str) -> dict[str, Any]:
         """POST the input under its idempotency key; the JSON object answered (or {}) on 2xx."""
         body = {**extra, **request.model_dump(mode="json", exclude={"idempotency_key"})}
-        response = await self.client.post(path, json=body, headers={"Idempotency-Key": key})
+        try:
+            response = await self.client.post(path, json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError as error:
+            # Short and unchained: a long chain of connection errors outgrows the server's
+            # failure size limit and on-call would read "Failure exceeds size limit" instead.
+            reason = f"POST {path} ({key}) failed: {type(error).__name__}: {error}"[:500]
+            raise ApplicationError(reason, type="EffectUnavailable") from None
         if response.is_success:
             try:
                 reply = response.json() if response.content else {}

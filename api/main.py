@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
-from api import auth, problems
+from api import auth, observability, problems
+from api.limits import BodyLimit
 from api.routes import care, disputes, events, evidence, health, inbox, tickets, webhooks
+from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -20,6 +23,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if client is None:  # a deployed API owns its process's telemetry; tests set up their own
+            configure_logging(settings or get_settings()).addFilter(observability.RequestContext())
         app.state.temporal = client or await connect()
         yield
         app.state.temporal = None
@@ -34,6 +39,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=(settings or get_settings()).max_body_bytes)
+    observability.install(app)
+    if client is None:
+        setup_tracing(settings or get_settings())
+    if tracing_on():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
     app.include_router(health.router)
     for router in (
         disputes.router,

@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.observability import REQUEST_ID_HEADER, request_id
 from domain.errors import InvalidInput, InvalidTransition, NotAParty
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class Problem(Exception):
 
 def _slug(title: str) -> str:
     return "/problems/" + "-".join(title.lower().split())
+
+
+def response_for(problem: Problem) -> JSONResponse:
+    """The problem+json response for ``problem``."""
+    return _response(problem)
 
 
 def _response(problem: Problem) -> JSONResponse:
@@ -91,12 +97,14 @@ async def _update_failed(request: Request, error: Exception) -> JSONResponse:
 
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "HTTP error")
+    title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
+        error.status_code, "HTTP error"
+    )
     return _response(Problem(error.status_code, title, str(error.detail)))
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    correlation_id = uuid.uuid4().hex
+    correlation_id = request_id.get() or uuid.uuid4().hex
     if isinstance(error, RPCError) and error.status is RPCStatusCode.UNAVAILABLE:
         log.error("temporal unavailable correlation_id=%s: %s", correlation_id, error)
         problem = Problem(503, "Service unavailable", "Temporal is not reachable; retry later")
@@ -104,6 +112,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error correlation_id=%s", correlation_id, exc_info=error)
         problem = Problem(500, "Internal error", "An unexpected error occurred")
     problem.extra["correlation_id"] = correlation_id
+    problem.headers = {REQUEST_ID_HEADER: correlation_id}
     return _response(problem)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
@@ -12,6 +13,7 @@ from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters, effects_client
 from activities.outbox import Outbox
 from activities.webhooks import WebhookActivities, webhook_store
+from core.observability import client_interceptors
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
 from workflows.idempotency import IdempotencyKeyWorkflow
@@ -21,12 +23,18 @@ from workflows.webhooks import WebhookDeliveryWorkflow
 WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow, IdempotencyKeyWorkflow]
 
 
-async def connect() -> Client:
+async def connect(runtime: Runtime | None = None) -> Client:
     """Connect with the SDK's standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-    TLS / API key, or a profile in the TOML config file); defaults to localhost:7233."""
+    TLS / API key, or a profile in the TOML config file); defaults to localhost:7233. The
+    pydantic data converter, and the tracing interceptor when tracing is on, come with it."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    return await Client.connect(
+        **config,
+        data_converter=pydantic_data_converter,
+        interceptors=client_interceptors(),
+        runtime=runtime,
+    )
 
 
 def case_activities(settings: Settings) -> CaseActivities:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, computed_field
 
 from domain.commands import Command
-from domain.types import Actor, CasePolicy, ReplyPolicy
+from domain.types import Actor, CasePolicy, ReplyPolicy, at_minute
 
 
 class DeadlineEvent(StrEnum):
@@ -84,6 +84,13 @@ class CareCase(BaseModel):
     def care_reply_due_at(self) -> datetime | None:
         """When care's reply is due, while care owes one."""
         return self.care_clock.due_at if self.care_clock else None
+
+    def overdue_line(self) -> str | None:
+        """For the UI's current details: how long a breached reply has been owed (no timer is left
+        to show it once the target has passed)."""
+        if self.care_clock is None or not self.care_clock.breached:
+            return None
+        return f"**Care reply overdue** since {at_minute(self.care_clock.due_at)}"
 
     def _care_deadline(self) -> list[tuple[datetime, DeadlineEvent]]:
         pending = self.care_clock.next_deadline() if self.care_clock else None

@@ -370,6 +370,8 @@ class Dispute(CareCase):
             lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
+        if overdue := self.overdue_line():
+            lines.append(overdue)
         if self.linked_tickets:
             lines.append(f"**Help-center reports:** {', '.join(self.linked_tickets)}")
         if self.outcome:

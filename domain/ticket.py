@@ -306,6 +306,8 @@ class Ticket(CareCase):
             lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
         if self.sla_breached:
             lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
+        if overdue := self.overdue_line():
+            lines.append(overdue)
         return "\n\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -43,17 +44,18 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, env: WorkflowEnvironment, *, worker: bool = True
+    settings: Settings, env: WorkflowEnvironment | Client, *, worker: bool = True
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API on an ephemeral port (plus a worker unless ``worker=False``, e.g. for a second API
     replica), and an HTTP client pointed at it that sends the platform's API key (pass
     ``headers=AS_CARE`` to call as a care tool)."""
     if not settings.api_keys:
         settings = settings.model_copy(update={"api_keys": API_KEYS})
+    client = env if isinstance(env, Client) else env.client
     async with AsyncExitStack() as stack:
-        base_url = await stack.enter_async_context(listening(create_app(settings, client=env.client)))
+        base_url = await stack.enter_async_context(listening(create_app(settings, client=client)))
         if worker:
-            await stack.enter_async_context(build_worker(env.client, settings, case_activities(settings)))
+            await stack.enter_async_context(build_worker(client, settings, case_activities(settings)))
         yield await stack.enter_async_context(
             httpx.AsyncClient(base_url=base_url, timeout=30, headers=AS_PLATFORM)
         )

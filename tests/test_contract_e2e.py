@@ -206,3 +206,48 @@ async def test_conflicting_requests_have_exactly_one_winner(api: httpx.AsyncClie
         # the loser sees the state the winner made (or what followed it: a refund may already be done)
         assert loser["current_status"] in {winner["status"], "RESOLVED"}
         assert "cancel" not in loser["allowed_actions"]["buyer"]
+
+
+# -- limits -----------------------------------------------------------------------------------------
+
+
+async def test_limits_are_clear_413_and_422(dev_server_env: WorkflowEnvironment, settings: Settings) -> None:
+    small = settings.model_copy(update={"max_body_bytes": 2048})
+    async with serving(small, dev_server_env) as api:
+        dispute_id = await open_dispute(api)
+        url = f"/v1/disputes/{dispute_id}/messages"
+
+        too_big = await api.post(url, json={"actor": BUYER, "text": "x" * 3000})
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/problem+json"
+        assert too_big.json()["title"] == "Content too large"
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"actor": {"role": "buyer", "id": "b-1"}, "text": "'
+            for _ in range(10):
+                yield b"y" * 500
+            yield b'"}'
+
+        streamed = await api.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413
+
+        long_text = await api.post(url, json={"actor": BUYER, "text": "z" * 1500, "evidence": []})
+        assert long_text.status_code == 200  # under the body limit and the 4000-character text limit
+
+    async with serving(settings, dev_server_env) as api:
+        dispute_id = await open_dispute(api)
+        url = f"/v1/disputes/{dispute_id}/messages"
+        cases = {
+            "text": {"actor": BUYER, "text": "z" * 4001},
+            "evidence": {"actor": BUYER, "text": "many", "evidence": [f"ev-{n}" for n in range(21)]},
+        }
+        for field, body in cases.items():
+            refused = await api.post(url, json=body)
+            assert refused.status_code == 422
+            assert refused.json()["errors"][0]["field"] == field
+        negative = await api.post(
+            f"/v1/disputes/{dispute_id}/offers",
+            json={"actor": SELLER, "solution": {"kind": "REFUND_TO_BUYER", "amount": -5}},
+        )
+        assert negative.status_code == 422
+        assert negative.json()["errors"][0]["field"] == "solution.amount"

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -353,8 +352,13 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
     )
     assert isinstance(activities.payments, HttpAdapters)
     try:
-        with pytest.raises(httpx.ConnectError):  # not an ApplicationError: retryable by default
+        with pytest.raises(ApplicationError) as failure:
             await ActivityEnvironment().run(activities.notify_party, NOTICE)
+        # retryable, short, and unchained (a long chain would outgrow the server's failure limit)
+        assert failure.value.type == "EffectUnavailable"
+        assert not failure.value.non_retryable
+        assert "ConnectError" in failure.value.message and len(failure.value.message) <= 500
+        assert failure.value.__cause__ is None
     finally:
         await activities.payments.aclose()
     assert await outbox(tmp_path).for_case("dispute-o-9") == []

@@ -565,6 +565,10 @@ def test_care_clock_warns_once_then_breaches_once() -> None:
     assert dispute.sla_breaches == 1
     assert dispute.next_deadline() is None
     assert dispute.timeline[-1].event == "care_reply_breached"
+    # no timer is left to show it, so the UI's details say since when the reply is owed
+    assert "**Care reply overdue** since" in dispute.current_details()
+    dispute.apply(command(Action.REPLY, CARE), escalated + 2 * TARGET)
+    assert "overdue" not in dispute.current_details()
 
 
 def test_late_tick_reports_warning_and_breach_together() -> None:

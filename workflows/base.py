@@ -24,6 +24,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import as_application_error
 
 CaseT = TypeVar("CaseT", bound=Case)
+
+
+class _LazyCounter:
+    """A workflow metric created on first use (the meter exists only inside a workflow)."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+
+    def add(self, value: int, attributes: dict[str, str]) -> None:
+        workflow.metric_meter().create_counter(self.name, self.description).add(value, attributes)
+
+
+_CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
@@ -84,6 +98,10 @@ class CaseWorkflow(Generic[CaseT]):
 
     def _apply(self, command: Command) -> None:
         self._case.apply(command, workflow.now())
+        actor = command.actor
+        workflow.logger.info(
+            "%s by %s %s", command.action.value, actor.role.value, actor.id, extra={"case_id": self._case.id}
+        )
         self._notices += self._notices_after(command)
         self._emit(self._events_after(command))
         self._changed()
@@ -121,6 +139,9 @@ class CaseWorkflow(Generic[CaseT]):
                     data=snapshot(self._case),  # type: ignore[arg-type]
                 )
             )
+            # Business metrics, on the worker's /metrics (the SDK skips them while replaying):
+            # cases opened, escalated, resolved, cancelled, reply-target warnings and breaches.
+            _CASE_EVENTS.add(1, {"type": event_type.value})
 
     # -- the main loop's shared steps ----------------------------------------------------------
 

@@ -223,9 +223,22 @@ class DisputeWorkflow(CaseWorkflow[Dispute]):
                 summary = f"release {payout.amount} to {payout.party_id}"
                 await self._run(CaseActivities.release_to_seller, request, summary)
         self._case.settled(payouts, workflow.now())
+        self._measure_resolution()
         self._notices += notices.on_close(self._case)
         self._emit([EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED])
         self._changed()
+
+    def _measure_resolution(self) -> None:
+        outcome = self._case.outcome
+        assert outcome is not None and outcome.solution is not None
+        labels = {"outcome": outcome.decided_by, "solution": outcome.solution.kind.value}
+        meter = workflow.metric_meter()
+        meter.create_counter("disputes_resolved", "Disputes resolved, by who decided and the solution").add(
+            1, labels
+        )
+        meter.create_histogram_timedelta(
+            "dispute_time_to_resolution", "From opening to resolution", unit="duration"
+        ).record(outcome.at - self._case.opened_at, labels)
 
     def _notices_after(self, command: Command) -> list[Notice]:
         return notices.on_command(self._case, command)
