@@ -156,6 +156,9 @@ def main() -> None:
             if ui_url:
                 print(f"Temporal UI:  {ui_url}")
             print(keys_note)
+            if settings.worker_metrics_port:
+                worker_metrics = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+                print(f"Metrics:      {base}/metrics (API), {worker_metrics} (worker)")
             print(f"Data folder:  {settings.data_dir.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.3)

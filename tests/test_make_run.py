@@ -30,6 +30,7 @@ def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
         "DISPUTES_API_PORT": str(ports["api"]),
         "DISPUTES_DEV_SERVER_PORT": str(ports["temporal"]),
         "DISPUTES_DEV_UI_PORT": str(ports["ui"]),
+        "DISPUTES_WORKER_METRICS_PORT": str(ports["metrics"]),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "scripts.dev"],
@@ -61,7 +62,7 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path: Path) -> None:
-    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "metrics": free_port()}
     api = f"http://127.0.0.1:{ports['api']}"
     body = {
         "order_id": "o-restart",
@@ -79,6 +80,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         assert f"{api}/docs" in banner
         assert f"http://127.0.0.1:{ports['ui']}" in banner
         assert httpx.get(f"{api}/health").json()["temporal"] == "ok"
+        assert "temporal_" in httpx.get(f"http://127.0.0.1:{ports['metrics']}/metrics").text
         keys = json.loads((tmp_path / "api-keys.json").read_text())
         assert {holder["role"] for holder in keys.values()} == {"platform", "care", "admin"}
         platform_key = next(key for key, holder in keys.items() if holder["role"] == "platform")
