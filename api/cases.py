@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Request
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
@@ -19,9 +19,10 @@ from api.auth import Caller, CallerDep
 from api.deps import SettingsDep, TemporalClientDep
 from api.problems import Problem
 from core.settings import Settings
-from domain.commands import Command
-from domain.dispute import Dispute
-from domain.ticket import Ticket
+from domain.commands import Command, IngestedEvent
+from domain.dispute import Dispute, DisputeClaim, OpenDisputeInput
+from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ticket import OpenTicketInput, Ticket, TicketReport
 from domain.types import Actor
 from workflows.dispute import DisputeWorkflow
 from workflows.idempotency import IdempotencyKeyWorkflow, KeyRecord
@@ -94,6 +95,69 @@ class Cases:
                 errors=[{"field": "Idempotency-Key", "reason": reason}],
             )
         return True
+
+    async def start_dispute(self, claim: DisputeClaim, opened_by: IngestedEvent | None = None) -> str:
+        """Start the order's dispute workflow; its id. Without ``opened_by`` an existing dispute
+        raises WorkflowAlreadyStartedError; with it (an event), the event is signalled to the
+        existing dispute instead, which dedupes it or records it as refused."""
+        case_id = dispute_workflow_id(claim.order_id)
+        request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy())
+        summary, details = claim.summary(), request.details()
+        await self._start(DisputeWorkflow.run, request, case_id, opened_by, summary, details)
+        return case_id
+
+    async def start_ticket(
+        self, report: TicketReport, ticket_id: str, opened_by: IngestedEvent | None = None
+    ) -> str:
+        """Start a report's workflow (as ``start_dispute``), linked to the order's open dispute."""
+        case_id = ticket_workflow_id(ticket_id)
+        request = OpenTicketInput(
+            **report.model_dump(),
+            dispute_id=await self._open_dispute_for(report.order_id),
+            policy=self.settings.ticket_policy(),
+        )
+        await self._start(
+            CareTicketWorkflow.run, request, case_id, opened_by, report.summary(), request.details_markdown()
+        )
+        return case_id
+
+    async def _start(
+        self,
+        run: Any,
+        request: OpenDisputeInput | OpenTicketInput,
+        case_id: str,
+        opened_by: IngestedEvent | None,
+        summary: str,
+        details: str,
+    ) -> None:
+        await self.client.start_workflow(
+            run,
+            request,
+            id=case_id,
+            task_queue=self.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.USE_EXISTING if opened_by else WorkflowIDConflictPolicy.FAIL
+            ),
+            start_signal="ingest" if opened_by else None,
+            start_signal_args=[opened_by] if opened_by else [],
+            memo={"opened_with": self.key_digest},
+            static_summary=summary,
+            static_details=details,
+        )
+
+    async def _open_dispute_for(self, order_id: str | None) -> str | None:
+        """The id of the order's dispute if one is open, so a report about it can link to it."""
+        if order_id is None:
+            return None
+        dispute_id = dispute_workflow_id(order_id)
+        try:
+            described = await self.client.get_workflow_handle(dispute_id).describe()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return dispute_id if described.status == WorkflowExecutionStatus.RUNNING else None
 
     async def read(self, kind: CaseType[StateT], case_id: str, reader: Actor | None = None) -> StateT:
         """The case's current state (open or closed); 403 when ``reader`` is no party to it."""

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, computed_field
 
 from domain.commands import Command
-from domain.types import Actor, CasePolicy, ReplyPolicy, at_minute
+from domain.types import Actor, CasePolicy, ReplyPolicy, at_minute, short_duration
 
 
 class DeadlineEvent(StrEnum):
@@ -85,12 +85,42 @@ class CareCase(BaseModel):
         """When care's reply is due, while care owes one."""
         return self.care_clock.due_at if self.care_clock else None
 
-    def overdue_line(self) -> str | None:
-        """For the UI's current details: how long a breached reply has been owed (no timer is left
-        to show it once the target has passed)."""
-        if self.care_clock is None or not self.care_clock.breached:
-            return None
-        return f"**Care reply overdue** since {at_minute(self.care_clock.due_at)}"
+    policy: ReplyPolicy
+
+    # -- the case-specific clocks, which each kind of case adds to the care reply clock -----------
+
+    def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
+        """The earliest clock that can still run out, and what happens when it does."""
+        raise NotImplementedError
+
+    def describe_deadline(self, event: DeadlineEvent) -> str:
+        """Name a clock the way the timer summary and on-call see it."""
+        if event is DeadlineEvent.CARE_REPLY_WARNING:
+            return f"care reply warning at {short_duration(self.policy.care_reply_warning)}"
+        return f"care reply target {short_duration(self.policy.care_reply_target)}"
+
+    def deadline_effect(self, event: DeadlineEvent) -> str:
+        """What happens when the clock for ``event`` runs out, in words."""
+        return {
+            DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
+            DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
+        }.get(event, "")
+
+    def clock_lines(self) -> list[str]:
+        """Markdown lines for the UI's current details: the next deadline and what happens then,
+        the breaches so far, and since when a breached reply is owed (no timer shows that)."""
+        lines = []
+        if deadline := self.next_deadline():
+            at, event = deadline
+            lines.append(
+                f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}):"
+                f" {self.deadline_effect(event)}"
+            )
+        if self.sla_breached:
+            lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
+        if self.care_clock is not None and self.care_clock.breached:
+            lines.append(f"**Care reply overdue** since {at_minute(self.care_clock.due_at)}")
+        return lines
 
     def _care_deadline(self) -> list[tuple[datetime, DeadlineEvent]]:
         pending = self.care_clock.next_deadline() if self.care_clock else None

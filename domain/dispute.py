@@ -34,7 +34,6 @@ from domain.types import (
     Solution,
     SolutionKind,
     Text,
-    at_minute,
     short_duration,
 )
 
@@ -335,9 +334,16 @@ class Dispute(CareCase):
         """Name a clock the way the timer summary and on-call see it."""
         if event is DeadlineEvent.PARTY_INACTIVE:
             return f"{self.turn} inactivity {short_duration(self.policy.buyer_inactivity)}"
-        if event is DeadlineEvent.CARE_REPLY_WARNING:
-            return f"care reply warning at {short_duration(self.policy.care_reply_warning)}"
-        return f"care reply target {short_duration(self.policy.care_reply_target)}"
+        return super().describe_deadline(event)
+
+    def deadline_effect(self, event: DeadlineEvent) -> str:
+        """What happens when the clock for ``event`` runs out, in words."""
+        if event is DeadlineEvent.PARTY_INACTIVE:
+            return (
+                f"the {self.turn} counts as inactive and the {_other(self.turn or Role.BUYER)}"
+                " may ask care for help"
+            )
+        return super().deadline_effect(event)
 
     def current_details(self) -> str:
         """Markdown for the Temporal UI: status, whose move it is, the next deadline and its effect."""
@@ -358,20 +364,7 @@ class Dispute(CareCase):
         }.get(self.status)
         if waiting:
             lines.append(f"**Waiting for:** {waiting}")
-        deadline = self.next_deadline()
-        if deadline:
-            at, event = deadline
-            effect = {
-                DeadlineEvent.PARTY_INACTIVE: f"the {self.turn} counts as inactive and the"
-                f" {_other(self.turn or Role.BUYER)} may ask care for help",
-                DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
-                DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
-            }[event]
-            lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
-        if self.sla_breached:
-            lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
-        if overdue := self.overdue_line():
-            lines.append(overdue)
+        lines += self.clock_lines()
         if self.linked_tickets:
             lines.append(f"**Help-center reports:** {', '.join(self.linked_tickets)}")
         if self.outcome:

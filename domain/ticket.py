@@ -17,7 +17,6 @@ from domain.types import (
     Identifier,
     Role,
     Text,
-    at_minute,
     short_duration,
 )
 
@@ -276,9 +275,13 @@ class Ticket(CareCase):
         """Name a clock the way the timer summary and on-call see it."""
         if event is DeadlineEvent.QUIET_PERIOD_OVER:
             return f"close after quiet period {short_duration(self.policy.solved_quiet_period)}"
-        if event is DeadlineEvent.CARE_REPLY_WARNING:
-            return f"care reply warning at {short_duration(self.policy.care_reply_warning)}"
-        return f"care reply target {short_duration(self.policy.care_reply_target)}"
+        return super().describe_deadline(event)
+
+    def deadline_effect(self, event: DeadlineEvent) -> str:
+        """What happens when the clock for ``event`` runs out, in words."""
+        if event is DeadlineEvent.QUIET_PERIOD_OVER:
+            return "the report closes"
+        return super().deadline_effect(event)
 
     def current_details(self) -> str:
         """Markdown for the Temporal UI: status, who it waits for, the next deadline and its effect."""
@@ -295,19 +298,7 @@ class Ticket(CareCase):
             lines.append(f"**Linked dispute:** {self.dispute_id}")
         if waiting:
             lines.append(f"**Waiting for:** {waiting}")
-        deadline = self.next_deadline()
-        if deadline:
-            at, event = deadline
-            effect = {
-                DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
-                DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
-                DeadlineEvent.QUIET_PERIOD_OVER: "the report closes",
-            }.get(event, "")
-            lines.append(f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}): {effect}")
-        if self.sla_breached:
-            lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
-        if overdue := self.overdue_line():
-            lines.append(overdue)
+        lines += self.clock_lines()
         return "\n\n".join(lines)
 
 

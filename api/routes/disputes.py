@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.models import Effect
@@ -31,7 +30,7 @@ from domain.commands import (
     SendMessage,
     Ship,
 )
-from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput
+from domain.dispute import Dispute, DisputeClaim, DisputeStatus
 from domain.ids import dispute_workflow_id
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from workflows.dispute import DisputeWorkflow
@@ -91,18 +90,8 @@ async def open_dispute(claim: DisputeClaim, cases: CasesDep, response: Response)
     cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
     await cases.claim_key()
     workflow_id = dispute_workflow_id(claim.order_id)
-    request = OpenDisputeInput(**claim.model_dump(), policy=cases.settings.dispute_policy())
     try:
-        await cases.client.start_workflow(
-            DisputeWorkflow.run,
-            request,
-            id=workflow_id,
-            task_queue=cases.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={"opened_with": cases.key_digest},
-            static_summary=claim.summary(),
-            static_details=request.details(),
-        )
+        await cases.start_dispute(claim)
     except WorkflowAlreadyStartedError:
         existing = await cases.read(DISPUTES, workflow_id)
         if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):

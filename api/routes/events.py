@@ -10,16 +10,13 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ValidationError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.cases import Cases, CasesDep
 from api.problems import Problem
-from api.routes.tickets import open_dispute_for
 from domain.commands import DISPUTE_COMMANDS, Action, Command, IngestedEvent
-from domain.dispute import DisputeClaim, OpenDisputeInput
-from domain.ids import dispute_workflow_id, ticket_workflow_id
-from domain.ticket import TICKET_COMMANDS, OpenTicketInput, TicketReport
+from domain.dispute import DisputeClaim
+from domain.ticket import TICKET_COMMANDS, TicketReport
 from domain.types import Actor, Role
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
@@ -150,21 +147,8 @@ async def _open_dispute(
     except Problem as refused:
         result.status, result.detail = Outcome.FORBIDDEN, refused.detail
         return result
-    case_id = dispute_workflow_id(claim.order_id)
-    request = OpenDisputeInput(**claim.model_dump(), policy=cases.settings.dispute_policy())
-    await cases.client.start_workflow(
-        DisputeWorkflow.run,
-        request,
-        id=case_id,
-        task_queue=cases.settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal="ingest",
-        start_signal_args=[IngestedEvent(id=event_id, type=str(raw["type"]))],
-        static_summary=claim.summary(),
-        static_details=request.details(),
-    )
-    result.status, result.case_id = Outcome.ACCEPTED, case_id
+    opener = IngestedEvent(id=event_id, type=str(raw["type"]))
+    result.status, result.case_id = Outcome.ACCEPTED, await cases.start_dispute(claim, opened_by=opener)
     return result
 
 
@@ -179,25 +163,9 @@ async def _open_ticket(
         return result
     # The report's id derives from the event's source and id: a redelivered event files nothing new.
     digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
-    case_id = ticket_workflow_id(digest)
-    request = OpenTicketInput(
-        **report.model_dump(),
-        dispute_id=await open_dispute_for(cases.client, report.order_id),
-        policy=cases.settings.ticket_policy(),
-    )
-    await cases.client.start_workflow(
-        CareTicketWorkflow.run,
-        request,
-        id=case_id,
-        task_queue=cases.settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal="ingest",
-        start_signal_args=[IngestedEvent(id=event_id, type=str(raw["type"]))],
-        static_summary=report.summary(),
-        static_details=request.details_markdown(),
-    )
-    result.status, result.case_id = Outcome.ACCEPTED, case_id
+    opener = IngestedEvent(id=event_id, type=str(raw["type"]))
+    result.case_id = await cases.start_ticket(report, digest, opened_by=opener)
+    result.status = Outcome.ACCEPTED
     return result
 
 

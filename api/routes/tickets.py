@@ -8,19 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import WorkflowExecution
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import visibility
 from api.auth import ReadAsDep
 from api.cases import TICKETS, CasesDep
 from api.deps import TemporalClientDep
 from core import search_attributes as sa
-from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ids import ticket_workflow_id
 from domain.ticket import (
-    OpenTicketInput,
     Solve,
     Ticket,
     TicketReply,
@@ -70,20 +67,6 @@ def _summary(execution: WorkflowExecution) -> TicketSummary:
     )
 
 
-async def open_dispute_for(client: Client, order_id: str | None) -> str | None:
-    """The id of the order's dispute if one is open, so the report can link to it."""
-    if order_id is None:
-        return None
-    dispute_id = dispute_workflow_id(order_id)
-    try:
-        described = await client.get_workflow_handle(dispute_id).describe()
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return dispute_id if described.status == WorkflowExecutionStatus.RUNNING else None
-
-
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def file_report(report: TicketReport, cases: CasesDep) -> Ticket:
     """A user files a report to care; care owes a reply within the reply target.
@@ -91,24 +74,12 @@ async def file_report(report: TicketReport, cases: CasesDep) -> Ticket:
     With an Idempotency-Key the report's id derives from it, so a retry files nothing new."""
     cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
     await cases.claim_key()
-    ticket_id = ticket_workflow_id((cases.key_digest or uuid.uuid4().hex)[:16])
-    request = OpenTicketInput(
-        **report.model_dump(),
-        dispute_id=await open_dispute_for(cases.client, report.order_id),
-        policy=cases.settings.ticket_policy(),
-    )
+    ticket_key = (cases.key_digest or uuid.uuid4().hex)[:16]
     try:
-        await cases.client.start_workflow(
-            CareTicketWorkflow.run,
-            request,
-            id=ticket_id,
-            task_queue=cases.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=report.summary(),
-            static_details=request.details_markdown(),
-        )
+        await cases.start_ticket(report, ticket_key)
     except WorkflowAlreadyStartedError:
         pass  # the retry of a keyed request: answer with the report it filed
+    ticket_id = ticket_workflow_id(ticket_key)
     return await cases.read(TICKETS, ticket_id)
 
 
