@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.errors import as_application_error
 
 CaseT = TypeVar("CaseT", bound=Case)
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 class _LazyCounter:
@@ -38,8 +40,6 @@ class _LazyCounter:
 
 
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
 
 
 class CaseWorkflow(Generic[CaseT]):
