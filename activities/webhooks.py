@@ -142,11 +142,19 @@ class WebhookStore:
         return next((s for s in await self.subscriptions() if s.id == subscription_id), None)
 
     async def add(
-        self, url: str, event_types: list[str], secret: str | None, created_by: str
+        self,
+        url: str,
+        event_types: list[str],
+        secret: str | None,
+        created_by: str,
+        subscription_id: str | None = None,
     ) -> WebhookSubscription:
-        """Add a subscription; a secret is generated when none is given."""
+        """Add a subscription (a secret is generated when none is given); adding an id that
+        exists returns that subscription unchanged, so a retried request adds nothing."""
+        if subscription_id and (existing := await self.get(subscription_id)):
+            return existing
         subscription = WebhookSubscription(
-            id=f"wh-{secrets.token_hex(8)}",
+            id=subscription_id or f"wh-{secrets.token_hex(8)}",
             url=url,
             secret=secret or f"whsec-{secrets.token_urlsafe(24)}",
             event_types=event_types,

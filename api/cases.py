@@ -238,4 +238,10 @@ async def _cases(
     return Cases(client, settings, caller, idempotency_key, request_line, fingerprint)
 
 
+async def _reading(client: TemporalClientDep, settings: SettingsDep, caller: CallerDep) -> Cases:
+    return Cases(client, settings, caller, None, "", "")
+
+
 CasesDep = Annotated[Cases, Depends(_cases)]
+#: For reads: the same access, without the Idempotency-Key header (a GET is safe to repeat).
+ReadCasesDep = Annotated[Cases, Depends(_reading)]

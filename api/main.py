@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         evidence.router,
         events.router,
     ):
-        app.include_router(router, dependencies=[Depends(auth.caller)])
+        app.include_router(router, dependencies=[Depends(auth.caller)], responses=problems.PROBLEM_RESPONSES)
     return app
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -12,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-REQUEST_ID_HEADER = "X-Request-Id"
-request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from api import problems
+from api.context import REQUEST_ID_HEADER, request_id
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 _CASE_IN_PATH = re.compile(r"/v1/(?:disputes|tickets)/((?:dispute|care-ticket)-[A-Za-z0-9._:-]+)")
 
@@ -58,10 +58,9 @@ def install(app: FastAPI) -> None:
         context = {"request_id": rid, "case_id": case.group(1) if case else None}
         try:
             response = await call_next(request)
-        except Exception:
-            # Left set: the 500 handler (outside this middleware) answers with this id.
-            REQUESTS.labels(request.method, _route(request), "500").inc()
-            raise
+        except Exception as error:
+            # Answered here, with this request's id as the correlation id, and logged once.
+            response = await problems.unexpected(request, error)
         request_id.reset(token)
         elapsed = time.perf_counter() - started
         route = _route(request)

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.observability import REQUEST_ID_HEADER, request_id
+from api.context import REQUEST_ID_HEADER, request_id
 from domain.errors import InvalidInput, InvalidTransition, NotAParty
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ def _field(location: tuple[Any, ...]) -> str:
 async def _validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": _field(tuple(item.get("loc", ()))), "reason": item.get("msg", "invalid")}
+        {
+            # A JSON syntax error's location is a character position, not a field.
+            "field": "body" if item.get("type") == "json_invalid" else _field(tuple(item.get("loc", ()))),
+            "reason": item.get("msg", "invalid"),
+        }
         for item in error.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
@@ -97,10 +102,15 @@ async def _update_failed(request: Request, error: Exception) -> JSONResponse:
 
 async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
+    title = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
         error.status_code, "HTTP error"
     )
     return _response(Problem(error.status_code, title, str(error.detail)))
+
+
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A 5xx problem for a fault no handler knows, logged with the request's correlation id."""
+    return await _unexpected(request, error)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -116,8 +126,50 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return _response(problem)
 
 
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem, as every error response of this API is."""
+
+    type: str = Field(examples=["/problems/invalid-transition"])
+    title: str = Field(examples=["Invalid transition"])
+    status: int = Field(examples=[409])
+    detail: str
+    errors: list[dict[str, str]] | None = Field(default=None, description="422: [{field, reason}]")
+    current_status: str | None = Field(default=None, description="409: the case's status now")
+    allowed_actions: dict[str, list[str]] | None = Field(default=None, description="409: per role")
+    correlation_id: str | None = Field(default=None, description="5xx: the id to find in the logs")
+
+
+_MEANINGS = {
+    401: "no valid API key",
+    403: "the key or the actor may not do this",
+    404: "no such case",
+    409: "the case's state does not allow this now",
+    413: "the body is too large",
+    422: "invalid input, or an Idempotency-Key reused for another request",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": f"{meaning} (problem+json)",
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
+    }
+    for status, meaning in _MEANINGS.items()
+}
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+    """Register the handlers that turn every error into problem+json, and document them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDocument"] = (
+                ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)

@@ -251,3 +251,21 @@ async def test_limits_are_clear_413_and_422(dev_server_env: WorkflowEnvironment,
         )
         assert negative.status_code == 422
         assert negative.json()["errors"][0]["field"] == "solution.amount"
+
+
+async def test_a_server_fault_is_a_problem_with_a_correlation_id_in_the_logs(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("visibility store on fire: secret internals")
+
+    monkeypatch.setattr("api.visibility.executions", broken)
+    with caplog.at_level("ERROR"):
+        failed = await api.get("/v1/disputes", headers={"X-Request-Id": "req-42"})
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    body = failed.json()
+    assert body["correlation_id"] == failed.headers["x-request-id"] == "req-42"
+    assert "secret internals" not in failed.text and "Traceback" not in failed.text
+    logged = [r for r in caplog.records if "req-42" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None  # logged once, with the traceback

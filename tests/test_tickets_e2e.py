@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,9 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.webhooks import WebhookActivities, webhook_store
 from core.settings import Settings
+from core.temporal import WORKFLOWS, case_activities
+from domain.events import CaseEvent
 from tests.support import AS_CARE, eventually, serving
 
 CARE = {"role": "care", "id": "agent-7"}
@@ -141,3 +147,38 @@ async def test_report_about_an_order_in_dispute_links_both_ways(api: httpx.Async
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"user_id", "topic"}
     assert (await api.get("/v1/tickets/care-ticket-nope")).status_code == 404
+
+
+async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Regression: notices queued while the workflow was dispatching an event were left unsent."""
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    real = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+
+    @activity.defn(name="dispatch_event")
+    async def slow_dispatch(event: CaseEvent) -> int:
+        await asyncio.sleep(1)  # a slow webhook store, or many subscribers
+        return await real.dispatch_event(event)
+
+    others = [a for a in real.all() if getattr(a, "__name__", "") != "dispatch_event"]
+    worker = Worker(
+        dev_server_env.client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[*case_activities(settings).all(), *others, slow_dispatch],
+    )
+    async with serving(settings, dev_server_env, worker=False) as api, worker:
+        user = f"u-{uuid.uuid4().hex[:8]}"
+        ticket = (await api.post("/v1/tickets", json=report(user))).json()["id"]
+        await asyncio.sleep(0.5)  # the 'opened' notice is out; the 'opened' event is being dispatched
+        replied = await api.post(
+            f"/v1/tickets/{ticket}/care/replies", json={"actor": CARE, "text": "Refunded"}, headers=AS_CARE
+        )
+        assert replied.status_code == 200, replied.text
+
+        async def delivered() -> list[Any]:
+            items: list[Any] = (await api.get(f"/v1/users/{user}/inbox")).json()["items"]
+            return items
+
+        assert [m["text"] for m in await eventually(delivered, seconds=10)] == ["Refunded"]

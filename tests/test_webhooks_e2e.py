@@ -134,3 +134,16 @@ async def test_subscriptions_are_validated_and_removable(api: httpx.AsyncClient)
     subscription_id = created.json()["id"]
     assert (await api.delete(f"/v1/webhooks/{subscription_id}")).status_code == 204
     assert (await api.delete(f"/v1/webhooks/{subscription_id}")).status_code == 404
+
+
+async def test_a_keyed_subscription_is_created_once(api: httpx.AsyncClient) -> None:
+    body = {"url": "http://127.0.0.1:9/once", "event_types": ["dispute.resolved"]}
+    key = {"Idempotency-Key": f"sub-{uuid.uuid4()}"}
+    first = await api.post("/v1/webhooks", json=body, headers=key)
+    again = await api.post("/v1/webhooks", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()  # the first response, secret included
+    listed = [s["id"] for s in (await api.get("/v1/webhooks")).json()["items"]]
+    assert listed.count(first.json()["id"]) == 1
+    other = await api.post("/v1/webhooks", json=body | {"url": "http://127.0.0.1:9/other"}, headers=key)
+    assert other.status_code == 422

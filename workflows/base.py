@@ -188,12 +188,15 @@ class CaseWorkflow(Generic[CaseT]):
             await self._run(CaseActivities.escalate_care_breach, target, "care reply breach escalation")
 
     async def _flush(self) -> None:
-        """Send the queued notices, then hand the queued events to the webhook dispatcher."""
-        await self._send_notices()
-        while self._events_sent < len(self._events):
-            event = self._events[self._events_sent]
-            self._events_sent += 1
-            await self._run(WebhookActivities.dispatch_event, event, f"publish {event.type.value}")
+        """Send the queued notices and hand the queued events to the webhook dispatcher, until
+        both queues are empty: an update handled while an activity ran may have queued more, and
+        the caller starts waiting for the next change right after this returns."""
+        while self._notices_sent < len(self._notices) or self._events_sent < len(self._events):
+            await self._send_notices()
+            if self._events_sent < len(self._events):
+                event = self._events[self._events_sent]
+                self._events_sent += 1
+                await self._run(WebhookActivities.dispatch_event, event, f"publish {event.type.value}")
 
     async def _send_notices(self) -> None:
         while self._notices_sent < len(self._notices):

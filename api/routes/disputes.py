@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.models import Effect
 from api import visibility
 from api.auth import ReadAsDep
-from api.cases import DISPUTES, CasesDep
+from api.cases import DISPUTES, CasesDep, ReadCasesDep
 from api.deps import OutboxDep, TemporalClientDep
 from api.problems import Problem
 from core import search_attributes as sa
@@ -133,13 +133,15 @@ async def list_disputes(
 
 
 @router.get("/{dispute_id}")
-async def get_dispute(dispute_id: str, cases: CasesDep, reader: ReadAsDep) -> Dispute:
+async def get_dispute(dispute_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> Dispute:
     """The whole dispute: status, offers, allowed actions per role, deadlines, timeline."""
     return await cases.read(DISPUTES, dispute_id, reader)
 
 
 @router.get("/{dispute_id}/effects")
-async def list_effects(dispute_id: str, cases: CasesDep, outbox: OutboxDep, reader: ReadAsDep) -> EffectList:
+async def list_effects(
+    dispute_id: str, cases: ReadCasesDep, outbox: OutboxDep, reader: ReadAsDep
+) -> EffectList:
     """The outside effects (refunds, releases, notifications, care desk) this dispute caused."""
     await cases.read(DISPUTES, dispute_id, reader)  # 404 / 403 before any effect
     return EffectList(items=await outbox.for_case(dispute_id))

@@ -76,9 +76,16 @@ def _parse_type(event_type: str) -> tuple[str, Role | None, Action | None]:
 
 async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
     event_id, event_type = raw.get("id"), raw.get("type")
-    result = EventResult(id=str(event_id) if event_id else None, type=event_type, status=Outcome.INVALID)
+    result = EventResult(
+        id=event_id if isinstance(event_id, str) else None,
+        type=event_type if isinstance(event_type, str) else None,
+        status=Outcome.INVALID,
+    )
     if not isinstance(event_id, str) or not event_id or raw.get("specversion") != "1.0":
-        result.detail = "a CloudEvents 1.0 event needs specversion '1.0' and an id"
+        result.detail = "a CloudEvents 1.0 event needs specversion '1.0' and a string id"
+        return result
+    if not isinstance(event_type, str):
+        result.detail = "type must be a string"
         return result
     try:
         event = CloudEvent(dict((k, v) for k, v in raw.items() if k != "data"), raw.get("data"))
@@ -185,4 +192,5 @@ async def ingest(
 
     Events are handled in order; the result says, per event, whether it was delivered. A case
     dedupes events by id, and records an event its state does not allow as rejected."""
+    await cases.claim_key()  # a keyed retry re-delivers the same events, which cases dedupe by id
     return BatchResult(items=[await _deliver(cases, raw) for raw in batch])

@@ -14,7 +14,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
-from api.cases import DISPUTES, TICKETS, Cases, CasesDep
+from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
 from api.deps import SettingsDep, TemporalClientDep
 from api.problems import Problem
 from domain.dispute import Dispute
@@ -213,7 +213,7 @@ CaseIdQuery = Annotated[
     responses={200: {"content": {media: {} for media in ACCEPTED_TYPES}, "description": "the file"}},
 )
 async def download(
-    reference: str, case_id: CaseIdQuery, cases: CasesDep, reader: ReadAsDep, store: EvidenceStoreDep
+    reference: str, case_id: CaseIdQuery, cases: ReadCasesDep, reader: ReadAsDep, store: EvidenceStoreDep
 ) -> Response:
     """The file, for a case that cites it, read by a party to that case (any cited file for care)."""
     meta = await _citing(reference, case_id, cases, reader, store)
@@ -234,7 +234,7 @@ async def download(
 
 @router.get("/{reference}/meta")
 async def metadata(
-    reference: str, case_id: CaseIdQuery, cases: CasesDep, reader: ReadAsDep, store: EvidenceStoreDep
+    reference: str, case_id: CaseIdQuery, cases: ReadCasesDep, reader: ReadAsDep, store: EvidenceStoreDep
 ) -> EvidenceMeta:
     """Who uploaded the file, when, its type, size and SHA-256; the same checks as the download."""
     return await _citing(reference, case_id, cases, reader, store)

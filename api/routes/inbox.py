@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from activities.models import InboxItem
-from api.auth import CallerDep, ReadAsDep
+from api.auth import ReadAsDep
+from api.cases import CasesDep
 from api.deps import OutboxDep
 from api.problems import Problem
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
@@ -39,9 +40,10 @@ async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
 
 
 @router.post("/{user_id}/inbox/{message_id}/read")
-async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, caller: CallerDep) -> InboxItem:
+async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, cases: CasesDep) -> InboxItem:
     """Mark one message read (repeating it is harmless); the platform does this for its user."""
-    caller.authorize(Actor(role=Role.USER, id=user_id))
+    cases.caller.authorize(Actor(role=Role.USER, id=user_id))
+    await cases.claim_key()
     if not await outbox.mark_read(user_id, message_id):
         raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
     return next(item for item in await outbox.inbox(user_id) if item.id == message_id)

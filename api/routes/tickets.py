@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import visibility
 from api.auth import ReadAsDep
-from api.cases import TICKETS, CasesDep
+from api.cases import TICKETS, CasesDep, ReadCasesDep
 from api.deps import TemporalClientDep
 from core import search_attributes as sa
 from domain.ids import ticket_workflow_id
@@ -105,7 +105,7 @@ async def list_reports(
 
 
 @router.get("/{ticket_id}")
-async def get_report(ticket_id: str, cases: CasesDep, reader: ReadAsDep) -> Ticket:
+async def get_report(ticket_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> Ticket:
     """The whole report: status, messages, reply target, linked dispute, timeline."""
     return await cases.read(TICKETS, ticket_id, reader)
 

@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from activities.webhooks import DeliveryAttempt, PublicSubscription, WebhookStore, webhook_store
 from api.auth import CallerDep
+from api.cases import CasesDep
 from api.deps import SettingsDep
 from api.problems import Problem
 from core.settings import KeyRole
@@ -70,9 +71,13 @@ async def _public(store: WebhookStore) -> list[PublicSubscription]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def subscribe(body: NewSubscription, settings: SettingsDep, caller: CallerDep) -> CreatedSubscription:
-    """Subscribe a URL to event types; deliveries are signed with the returned secret."""
-    created = await _store(settings, caller).add(str(body.url), body.event_types, body.secret, caller.name)
+async def subscribe(body: NewSubscription, cases: CasesDep) -> CreatedSubscription:
+    """Subscribe a URL to event types; deliveries are signed with the returned secret. With an
+    Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new."""
+    store = _store(cases.settings, cases.caller)
+    await cases.claim_key()
+    keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
+    created = await store.add(str(body.url), body.event_types, body.secret, cases.caller.name, keyed_id)
     return CreatedSubscription(
         id=created.id, url=created.url, event_types=created.event_types, source="api", secret=created.secret
     )

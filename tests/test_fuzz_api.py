@@ -1,0 +1,358 @@
+"""Property-based fuzz of the OpenAPI schema over real HTTP (schemathesis + hypothesis).
+
+Every operation gets generated valid and invalid inputs, as each kind of API key, against the API
+served by uvicorn with a worker on a real Temporal dev server. Path parameters and actors are often
+swapped for real cases and their parties, so generated actions reach the workflows' validators and
+handlers. No response may be a 5xx, and every error must be RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+from schemathesis import APIOperation, Case, CheckContext, CheckFunction, GenerationMode, Response
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Err
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from core.settings import Settings
+from core.temporal import build_worker, case_activities
+from tests.support import ADMIN_KEY, API_KEYS, CARE_KEY, PLATFORM_KEY, eventually, listening
+
+SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(api_keys=API_KEYS)).openapi())
+
+
+def _operations() -> dict[str, APIOperation[Any, Any, Any, Any]]:
+    operations = {}
+    for result in SCHEMA.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        operations[result.ok().label] = result.ok()
+    return operations
+
+
+OPERATIONS = _operations()
+KEYS = {"platform": PLATFORM_KEY, "care": CARE_KEY, "admin": ADMIN_KEY}
+#: Examples per operation and key: the platform and care keys act, so they get more; admin only reads.
+MAX_EXAMPLES = {"platform": 25, "care": 25, "admin": 10}
+
+BUYER = {"role": "buyer", "id": "b-1"}
+SELLER = {"role": "seller", "id": "s-1"}
+CARE = {"role": "care", "id": "agent-7"}
+USER = {"role": "user", "id": "b-1"}
+#: Real parties to swap into generated actions, mostly ones the key may act as.
+ACTORS = {
+    "platform": [BUYER, SELLER, USER, BUYER, SELLER, CARE],
+    "care": [CARE, CARE, BUYER],
+    "admin": [BUYER, SELLER, USER, CARE],
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """The API's base URL, and real values for path and query parameters so fuzzing gets past 404."""
+
+    base_url: str
+    known: dict[str, list[str]]
+
+
+def problem_details(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
+    """Every error is application/problem+json with type, title, status (the response's) and detail."""
+    if response.status_code < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    assert content_type.split(";")[0].strip() == "application/problem+json", (
+        f"error {response.status_code} has Content-Type {content_type!r}, not application/problem+json"
+    )
+    body = json.loads(response.content)
+    assert isinstance(body, dict), f"the problem is not a JSON object: {body!r}"
+    missing = {"type", "title", "status", "detail"} - body.keys()
+    assert not missing, f"the problem lacks {sorted(missing)}: {body!r}"
+    assert body["status"] == response.status_code, (
+        f"problem status {body['status']} != {response.status_code}"
+    )
+    assert all(isinstance(body[member], str) for member in ("type", "title", "detail")), body
+    return True
+
+
+CHECKS: list[CheckFunction] = [not_a_server_error, problem_details]
+
+
+@pytest.fixture(scope="module")
+async def served(
+    dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Served]:
+    settings = Settings(
+        task_queue=f"tq-{uuid.uuid4()}", data_dir=tmp_path_factory.mktemp("fuzz"), api_keys=API_KEYS
+    )
+    async with (
+        listening(create_app(settings, client=dev_server_env.client)) as base_url,
+        build_worker(dev_server_env.client, settings, case_activities(settings)),
+        httpx.AsyncClient(
+            base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
+        ) as http,
+    ):
+        yield Served(base_url, await _seed(http, dev_server_env.client))
+
+
+async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]:
+    """Real cases in several states, an inbox message, cited evidence and a webhook subscription."""
+
+    async def post(url: str, body: dict[str, Any], key: str = PLATFORM_KEY, **kwargs: Any) -> dict[str, Any]:
+        response = await http.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, **kwargs)
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    uploaded = await http.post(
+        "/v1/evidence",
+        data={"actor_role": "buyer", "actor_id": "b-1"},
+        files={"file": ("receipt.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    reference = uploaded.json()["reference"]
+
+    def claim(solution: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "order_id": f"o-fuzz-{uuid.uuid4().hex[:10]}",
+            "buyer_id": "b-1",
+            "seller_id": "s-1",
+            "order_total": 150000,
+            "reason": "DAMAGED",
+            "requested_solution": solution,
+            "description": "Broken screen",
+            "evidence": [reference],
+        }
+
+    refund = {"kind": "REFUND_TO_BUYER", "amount": 150000}
+    waiting = (await post("/v1/disputes", claim(refund)))["id"]  # AWAITING_SELLER
+    mediated = (await post("/v1/disputes", claim(refund)))["id"]
+    await post(f"/v1/disputes/{mediated}/appeal", {"actor": SELLER, "reason": "Delivered"})
+    await post(f"/v1/disputes/{mediated}/help", {"actor": BUYER, "note": "It was not"})  # IN_MEDIATION
+    exchanged = (await post("/v1/disputes", claim({"kind": "EXCHANGE"})))["id"]
+    await post(f"/v1/disputes/{exchanged}/accept", {"actor": SELLER})  # AWAITING_FULFILMENT
+
+    report = {"user_id": "b-1", "role": "buyer", "details": "Charged twice", "attachments": [reference]}
+    replied = (await post("/v1/tickets", report | {"topic": "PAYMENT"}))["id"]
+    urgent = (await post("/v1/tickets", report | {"topic": "ACCOUNT_SECURITY"}))["id"]
+    await post(f"/v1/tickets/{replied}/care/replies", {"actor": CARE, "text": "Refunded"}, key=CARE_KEY)
+
+    async def inbox() -> list[str]:
+        return [message["id"] for message in (await http.get("/v1/users/b-1/inbox")).json()["items"]]
+
+    messages = await eventually(inbox)
+    hook = await post("/v1/webhooks", {"url": "http://127.0.0.1:9/hooks", "event_types": ["ticket.solved"]})
+    disputes, tickets = [waiting, mediated, exchanged], [replied, urgent]
+    return {
+        "dispute_id": disputes,
+        "ticket_id": tickets,
+        "case_id": disputes + tickets,
+        "user_id": ["b-1", "s-1"],
+        "message_id": messages,
+        "reference": [reference],
+        "subscription_id": [hook["id"]],
+    }
+
+
+#: Any JSON value, for attributes and data that should not matter to the server's health.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+#: CloudEvents types (after ``com.marketplace.``, ``{role}`` filled in from the actor) and the REST
+#: operation whose request body is the event's data.
+EVENT_TYPES = {
+    "dispute.opened": "POST /v1/disputes",
+    "ticket.opened": "POST /v1/tickets",
+    **{
+        f"dispute.{{role}}.{action}": f"POST /v1/disputes/{{dispute_id}}/{route}"
+        for action, route in [
+            ("message", "messages"),
+            ("offer", "offers"),
+            ("accept", "accept"),
+            ("reject", "reject"),
+            ("appeal", "appeal"),
+            ("help", "help"),
+            ("cancel", "cancel"),
+            ("reply", "care/replies"),
+            ("decide", "care/decision"),
+            ("ship", "shipments"),
+            ("confirm_receipt", "confirm-receipt"),
+        ]
+    },
+    **{
+        f"ticket.{{role}}.{action}": f"POST /v1/tickets/{{ticket_id}}/{route}"
+        for action, route in [("message", "messages"), ("reply", "care/replies"), ("solve", "solve")]
+    },
+}
+
+
+def _often(draw: st.DrawFn) -> bool:
+    """Three times in four."""
+    return draw(st.integers(0, 3)) > 0
+
+
+@st.composite
+def _cloud_events(
+    draw: st.DrawFn, known: dict[str, list[str]], actors: list[dict[str, str]]
+) -> dict[str, Any]:
+    """A CloudEvent of a known type whose data is a generated request body of the matching route,
+    often from a real party about a real case; any attribute may be missing or any JSON at all."""
+    event_type, label = draw(st.sampled_from(sorted(EVENT_TYPES.items())))
+    data: Any = draw(OPERATIONS[label].as_strategy(GenerationMode.POSITIVE)).body
+    actor = data.get("actor") if isinstance(data, dict) else None
+    if isinstance(actor, dict) and _often(draw):
+        actor = data["actor"] = dict(draw(st.sampled_from(actors)))
+    role = actor.get("role") if isinstance(actor, dict) else None
+    kind = event_type.split(".")[0]
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": f"ev-{draw(st.integers(0, 9))}",  # repeats: the cases dedupe by id
+        "source": "fuzz",
+        "type": "com.marketplace." + event_type.format(role=role),
+        "subject": draw(st.sampled_from(known[f"{kind}_id"]) | st.text(max_size=12)),
+        "data": data,
+    }
+    for name in list(event):
+        choice = draw(st.integers(0, 7))
+        if choice == 0:
+            del event[name]
+        elif choice == 1:
+            event[name] = draw(JSON)
+    return event
+
+
+@st.composite
+def _cases(
+    draw: st.DrawFn,
+    strategy: st.SearchStrategy[Case[Any]],
+    known: dict[str, list[str]],
+    actors: list[dict[str, str]],
+    fresh_key: Callable[[], str],
+) -> Case[Any]:
+    """A generated case, with parameters, actors and Idempotency-Key often swapped for real ones."""
+    case = draw(strategy)
+    for container in (case.path_parameters, case.query):
+        for name in list(container or {}):
+            if name in known and _often(draw):
+                container[name] = draw(st.sampled_from(known[name]))
+    actor = draw(st.sampled_from(actors))
+    if isinstance(case.body, dict) and _often(draw):
+        if "actor" in case.body:
+            case.body["actor"] = dict(actor)
+        if "actor_role" in case.body:  # the multipart evidence upload
+            case.body["actor_role"], case.body["actor_id"] = actor["role"], actor["id"]
+    if case.query and "actor_role" in case.query and _often(draw):
+        case.query["actor_role"], case.query["actor_id"] = actor["role"], actor["id"]
+    if case.operation.label == "POST /v1/events" and _often(draw):
+        # The schema says only "objects": real CloudEvents get past the envelope to the cases.
+        events: list[Any] = draw(st.lists(_cloud_events(known, actors), min_size=1, max_size=3))
+        case.body = events
+    if case.operation.label == "POST /v1/webhooks" and isinstance(case.body, dict):
+        case.body["url"] = _nowhere(case.body.get("url"))
+    if case.headers and "Idempotency-Key" in case.headers and _often(draw):
+        # Generated keys repeat ("0", "00"...): mostly use a new one so a body reaches the case,
+        # sometimes keep it so retries and reuse with another body are exercised too.
+        case.headers["Idempotency-Key"] = fresh_key()
+    return case
+
+
+def _nowhere(url: Any) -> Any:
+    """A generated webhook URL with its host swapped for a closed loopback port: the worker delivers
+    to every subscription, and a fuzz must not post to whatever hosts it made up."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        return url
+    return parts._replace(netloc="127.0.0.1:9").geturl() if parts and parts.netloc else url
+
+
+def _fuzz(served: Served, label: str, key: str) -> None:
+    """Run hypothesis over one operation as one key (synchronously: requests is blocking)."""
+    operation = OPERATIONS[label]
+    positive = operation.as_strategy(GenerationMode.POSITIVE)
+    counter = itertools.count()
+    run = uuid.uuid4().hex[:8]
+    # Two in three cases are valid input: those reach the workflows, where a fault would hide.
+    strategy = _cases(
+        st.one_of(positive, positive, operation.as_strategy(GenerationMode.NEGATIVE)),
+        served.known,
+        ACTORS[key],
+        lambda: f"fuzz-{run}-{next(counter)}",
+    )
+    headers = {"Authorization": f"Bearer {KEYS[key]}"}
+
+    with requests.Session() as session:
+
+        @hypothesis.settings(
+            max_examples=MAX_EXAMPLES[key],
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @hypothesis.given(case=strategy)
+        def check(case: Case[Any]) -> None:
+            response = case.call(base_url=served.base_url, session=session, headers=headers, timeout=30)
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+        check()
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+@pytest.mark.parametrize("label", list(OPERATIONS))
+async def test_no_server_errors_and_every_error_is_a_problem(served: Served, label: str, key: str) -> None:
+    # Send from a thread while this event loop serves the API and runs the worker.
+    await asyncio.to_thread(_fuzz, served, label, key)
+
+
+async def test_an_event_whose_type_is_not_a_string_is_reported_invalid(served: Served) -> None:
+    async with httpx.AsyncClient(
+        base_url=served.base_url, headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
+    ) as http:
+        response = await http.post(
+            "/v1/events", json=[{"specversion": "1.0", "id": "e-1", "source": "x", "type": 5}]
+        )
+    assert response.status_code == 202, response.text
+    [result] = response.json()["items"]
+    assert (result["id"], result["status"]) == ("e-1", "invalid")
+
+
+def _response(status: int, content_type: str, body: dict[str, Any]) -> Response:
+    request = requests.Request("GET", "http://api.test/v1/disputes/dispute-o-1").prepare()
+    content = json.dumps(body).encode()
+    return Response(status, {"content-type": [content_type]}, content, request, elapsed=0.01, verify=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (404, "application/json", {"detail": "Not Found"}),  # FastAPI's own error shape
+        (409, "application/problem+json", {"type": "/x", "title": "X", "status": 409}),
+        (422, "application/problem+json", {"type": "/x", "title": "X", "status": 400, "detail": "d"}),
+        (500, "application/problem+json", {"type": "/x", "title": "X", "status": 500, "detail": "d"}),
+    ],
+)
+def test_the_checks_catch_what_they_are_for(status: int, content_type: str, body: dict[str, Any]) -> None:
+    case = OPERATIONS["GET /v1/disputes/{dispute_id}"].Case(path_parameters={"dispute_id": "dispute-o-1"})
+    with pytest.raises(FailureGroup):
+        case.validate_response(_response(status, content_type, body), checks=CHECKS)
+    problem = {"type": "/x", "title": "X", "status": 404, "detail": "no dispute dispute-o-1"}
+    case.validate_response(_response(404, "application/problem+json", problem), checks=CHECKS)
