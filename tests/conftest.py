@@ -7,12 +7,15 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core import binaries
 from core import search_attributes as sa
+from core.settings import Settings
+from tests.support import serving
 
 
 @pytest.fixture
@@ -48,6 +51,20 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
 def task_queue() -> str:
     """A fresh task queue so tests never pick up each other's tasks."""
     return f"tq-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def settings(task_queue: str, tmp_path: Path) -> Settings:
+    """The service's settings for one test: its own task queue and data folder (override the
+    fixture in a module to change a setting)."""
+    return Settings(task_queue=task_queue, data_dir=tmp_path)
+
+
+@pytest.fixture
+async def api(dev_server_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over real HTTP plus a worker, against the session's dev server (platform key)."""
+    async with serving(settings, dev_server_env) as http:
+        yield http
 
 
 @pytest.fixture

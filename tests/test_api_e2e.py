@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core import search_attributes as sa
@@ -19,14 +17,6 @@ from tests.support import AS_CARE, eventually, serving
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
 CARE = {"role": "care", "id": "agent-7"}
-
-
-@pytest.fixture
-async def api(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(Settings(task_queue=task_queue, data_dir=tmp_path), dev_server_env) as http:
-        yield http
 
 
 def claim(order_id: str, **overrides: Any) -> dict[str, Any]:

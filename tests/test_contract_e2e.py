@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,17 +17,6 @@ from tests.support import AS_ADMIN, AS_CARE, eventually, serving
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
 CARE = {"role": "care", "id": "agent-7"}
-
-
-@pytest.fixture
-def settings(task_queue: str, tmp_path: Path) -> Settings:
-    return Settings(task_queue=task_queue, data_dir=tmp_path)
-
-
-@pytest.fixture
-async def api(dev_server_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings, dev_server_env) as http:
-        yield http
 
 
 def claim(order_id: str, **overrides: Any) -> dict[str, Any]:

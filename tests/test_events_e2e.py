@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from core.settings import Settings
-from tests.support import AS_CARE, eventually, serving
+from tests.support import AS_CARE, eventually
 
 BATCH = {"Content-Type": "application/cloudevents-batch+json"}
-
-
-@pytest.fixture
-async def api(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(Settings(task_queue=task_queue, data_dir=tmp_path), dev_server_env) as http:
-        yield http
 
 
 def cloud_event(

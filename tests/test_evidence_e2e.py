@@ -16,12 +16,11 @@ import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
-from temporalio.testing import WorkflowEnvironment
 
 from activities.blobstore import EvidenceStore, LocalBlobStore, S3BlobStore, blob_store
 from core.settings import Settings
 from domain.types import Actor, Role
-from tests.support import AS_ADMIN, AS_CARE, serving
+from tests.support import AS_ADMIN, AS_CARE
 
 LIMIT = 1024
 BUYER = {"actor_role": "buyer", "actor_id": "b-1"}
@@ -42,12 +41,6 @@ def png(width: int = 1) -> bytes:
 @pytest.fixture
 def settings(task_queue: str, tmp_path: Path) -> Settings:
     return Settings(task_queue=task_queue, data_dir=tmp_path, evidence_max_bytes=LIMIT)
-
-
-@pytest.fixture
-async def api(dev_server_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings, dev_server_env) as http:
-        yield http
 
 
 async def upload(

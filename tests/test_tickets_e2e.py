@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,14 +19,6 @@ from domain.events import CaseEvent
 from tests.support import AS_CARE, eventually, serving
 
 CARE = {"role": "care", "id": "agent-7"}
-
-
-@pytest.fixture
-async def api(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(Settings(task_queue=task_queue, data_dir=tmp_path), dev_server_env) as http:
-        yield http
 
 
 def report(user_id: str, topic: str = "PAYMENT", **overrides: Any) -> dict[str, Any]:

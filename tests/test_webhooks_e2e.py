@@ -18,10 +18,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.support import AS_CARE, eventually, listening, serving
+from tests.support import AS_CARE, eventually, listening
 
 
 def verify(secret: str, header: str, body: bytes, now: float, tolerance: int = 300) -> bool:
@@ -63,14 +62,9 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 @pytest.fixture
-async def api(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        task_queue=task_queue, data_dir=tmp_path, webhook_max_retry_interval=timedelta(seconds=2)
-    )
-    async with serving(settings, dev_server_env) as http:
-        yield http
+def settings(task_queue: str, tmp_path: Path) -> Settings:
+    """Receivers recover within seconds here, so retry at most every 2 s."""
+    return Settings(task_queue=task_queue, data_dir=tmp_path, webhook_max_retry_interval=timedelta(seconds=2))
 
 
 async def test_every_event_arrives_signed_and_once_after_the_receiver_recovers(

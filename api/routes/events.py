@@ -121,10 +121,7 @@ async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
         result.detail = f"subject must name the case ({prefix}...)"
         return result
     result.case_id = case_id
-    try:
-        cases.caller.authorize(command.actor)
-    except Problem as refused:
-        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+    if not _authorized(cases, command.actor, result):
         return result
     signal = DisputeWorkflow.ingest if kind == "dispute" else CareTicketWorkflow.ingest
     ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
@@ -145,14 +142,21 @@ async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
     return result
 
 
+def _authorized(cases: Cases, actor: Actor, result: EventResult) -> bool:
+    """Whether the API key may act as the event's actor; if not, the result says so."""
+    try:
+        cases.caller.authorize(actor)
+    except Problem as refused:
+        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+        return False
+    return True
+
+
 async def _open_dispute(
     cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
 ) -> EventResult:
     claim = DisputeClaim.model_validate(data)
-    try:
-        cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
-    except Problem as refused:
-        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+    if not _authorized(cases, Actor(role=Role.BUYER, id=claim.buyer_id), result):
         return result
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
     result.status, result.case_id = Outcome.ACCEPTED, await cases.start_dispute(claim, opened_by=opener)
@@ -163,10 +167,7 @@ async def _open_ticket(
     cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
 ) -> EventResult:
     report = TicketReport.model_validate(data)
-    try:
-        cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
-    except Problem as refused:
-        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+    if not _authorized(cases, Actor(role=Role.USER, id=report.user_id), result):
         return result
     # The report's id derives from the event's source and id: a redelivered event files nothing new.
     digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
