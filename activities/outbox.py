@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +33,19 @@ CREATE TABLE IF NOT EXISTS inbox_reads (
     read_at TEXT NOT NULL
 );
 """
+
+
+@asynccontextmanager
+async def sqlite_db(path: Path, schema: str) -> AsyncIterator[aiosqlite.Connection]:
+    """One connection to a local SQLite store, with its schema, closed whatever happens (an
+    activity cancelled at worker shutdown included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(path, timeout=30) as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.executescript(schema)
+        yield db
+
+
 _COLUMNS = "case_id, kind, party, party_id, amount, text, category, idempotency_key, created_at"
 
 
@@ -40,18 +55,13 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def _connect(self) -> aiosqlite.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, timeout=30)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.executescript(_SCHEMA)
-        return db
+    def _db(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return sqlite_db(self.path, _SCHEMA)
 
     async def record(self, effect: Effect) -> Effect:
         """Insert ``effect`` unless its key is already recorded; return the stored row."""
         now = datetime.now(UTC).isoformat()
-        db = await self._connect()
-        try:
+        async with self._db() as db:
             await db.execute(
                 f"INSERT OR IGNORE INTO effects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -68,22 +78,16 @@ class Outbox:
             )
             await db.commit()
             rows = await self._select(db, "idempotency_key = ?", effect.idempotency_key)
-        finally:
-            await db.close()
         return rows[0]
 
     async def for_case(self, case_id: str) -> list[Effect]:
         """Every effect of one case, oldest first."""
-        db = await self._connect()
-        try:
+        async with self._db() as db:
             return await self._select(db, "case_id = ?", case_id)
-        finally:
-            await db.close()
 
     async def inbox(self, user_id: str) -> list[InboxItem]:
         """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state."""
-        db = await self._connect()
-        try:
+        async with self._db() as db:
             cursor = await db.execute(
                 "SELECT e.seq, e.case_id, e.text, e.created_at, r.read_at FROM effects e"
                 " LEFT JOIN inbox_reads r ON r.seq = e.seq"
@@ -91,8 +95,6 @@ class Outbox:
                 (user_id, EffectKind.NOTIFICATION.value, CARE_REPLY),
             )
             rows = await cursor.fetchall()
-        finally:
-            await db.close()
         return [
             InboxItem(
                 id=f"msg-{seq}", case_id=case_id, text=text, created_at=created_at, read=read_at is not None
@@ -103,8 +105,7 @@ class Outbox:
     async def mark_read(self, user_id: str, message_id: str) -> bool:
         """Mark one of the user's inbox messages read (idempotent); False if it is not theirs."""
         seq = int(message_id.removeprefix("msg-")) if message_id.removeprefix("msg-").isdigit() else -1
-        db = await self._connect()
-        try:
+        async with self._db() as db:
             cursor = await db.execute(
                 "SELECT 1 FROM effects WHERE seq = ? AND party_id = ? AND kind = ? AND category = ?",
                 (seq, user_id, EffectKind.NOTIFICATION.value, CARE_REPLY),
@@ -116,8 +117,6 @@ class Outbox:
                 (seq, datetime.now(UTC).isoformat()),
             )
             await db.commit()
-        finally:
-            await db.close()
         return True
 
     @staticmethod

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
@@ -20,6 +19,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities.outbox import sqlite_db
 from core.settings import Settings, WebhookSubscription
 from domain.events import CaseEvent
 
@@ -111,21 +111,11 @@ class WebhookStore:
         self.path = path
         self.configured = {s.id: s for s in configured}
 
-    async def _connect(self) -> aiosqlite.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, timeout=30)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.executescript(_SCHEMA)
-        return db
-
     async def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        db = await self._connect()
-        try:
+        async with sqlite_db(self.path, _SCHEMA) as db:
             cursor = await db.execute(sql, args)
             rows = [tuple(row) for row in await cursor.fetchall()]
             await db.commit()
-        finally:
-            await db.close()
         return rows
 
     async def subscriptions(self) -> list[WebhookSubscription]:
