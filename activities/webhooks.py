@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -34,6 +36,35 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def signature_header(secret: str, timestamp: int, body: bytes) -> str:
     """``t=<unix seconds>,v1=<hex signature>``: what receivers verify (README, Webhooks)."""
     return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+
+
+async def internal_address(url: str) -> str | None:
+    """The loopback, private, link-local or otherwise internal address ``url`` points at (its host,
+    or what the host resolves to), if any: webhooks must not be a way into internal services."""
+    host = httpx.URL(url).host
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return host
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not address.is_global or address.is_multicast:
+            return str(address)
+    return None
+
+
+def literal_internal_address(url: str) -> str | None:
+    """As ``internal_address``, without resolving names (for checks made while answering a request)."""
+    host = httpx.URL(url).host
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return None if address.is_global and not address.is_multicast else str(address)
 
 
 def body_of(event: CaseEvent) -> bytes:
@@ -275,12 +306,18 @@ class WebhookActivities:
         }
         status_code: int | None = None
         error: str | None = None
+        refused: str | None = None
         try:
-            response = await self.http.post(
-                subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
-            )
-            status_code = response.status_code
-        except httpx.HTTPError as failure:
+            if not self.settings.webhook_allow_private_hosts:
+                refused = await internal_address(subscription.url)
+            if refused is None:
+                response = await self.http.post(
+                    subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
+                )
+                status_code = response.status_code
+            else:
+                error = f"refused: {subscription.url} points at the internal address {refused}"
+        except (httpx.HTTPError, OSError) as failure:
             error = f"{type(failure).__name__}: {failure}"
         delivered = status_code is not None and 200 <= status_code < 300
         await self.store.record(
@@ -296,6 +333,8 @@ class WebhookActivities:
                 at=datetime.now(UTC),
             )
         )
+        if refused is not None:
+            raise ApplicationError(error or "refused", type="WebhookTargetRefused", non_retryable=True)
         if not delivered:
             raise ApplicationError(
                 f"receiver answered {status_code or error}; retrying", type="WebhookNotAccepted"

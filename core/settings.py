@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     )
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_max_retry_interval: timedelta = timedelta(minutes=5)
+    webhook_allow_private_hosts: bool = Field(
+        default=False,
+        description="deliver to loopback / private / link-local addresses (make run allows it locally)",
+    )
     effects: Literal["outbox", "http"] = Field(
         default="outbox", description="record effects in the local outbox, or POST them to the platform"
     )

@@ -101,6 +101,8 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     ui_url = None
     keys_note = "API keys:     from DISPUTES_API_KEYS"
+    # Locally, webhook receivers run on this machine: let deliveries reach loopback addresses.
+    env.setdefault("DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")
     if "DISPUTES_API_KEYS" not in env:
         keys = local_api_keys(settings)
         env["DISPUTES_API_KEYS"] = json.dumps(keys)

@@ -57,7 +57,7 @@ def task_queue() -> str:
 def settings(task_queue: str, tmp_path: Path) -> Settings:
     """The service's settings for one test: its own task queue and data folder (override the
     fixture in a module to change a setting)."""
-    return Settings(task_queue=task_queue, data_dir=tmp_path)
+    return Settings(task_queue=task_queue, data_dir=tmp_path, webhook_allow_private_hosts=True)
 
 
 @pytest.fixture

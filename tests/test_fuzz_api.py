@@ -99,7 +99,10 @@ async def served(
     dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Served]:
     settings = Settings(
-        task_queue=f"tq-{uuid.uuid4()}", data_dir=tmp_path_factory.mktemp("fuzz"), api_keys=API_KEYS
+        task_queue=f"tq-{uuid.uuid4()}",
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        api_keys=API_KEYS,
+        webhook_allow_private_hosts=True,  # subscriptions point at a closed loopback port
     )
     async with (
         listening(create_app(settings, client=dev_server_env.client)) as base_url,

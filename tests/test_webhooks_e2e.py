@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from core.settings import Settings
-from tests.support import AS_CARE, eventually, listening
+from activities.webhooks import Delivery, WebhookActivities, webhook_store
+from core.settings import Settings, WebhookSubscription
+from domain.events import CaseEvent, EventType
+from tests.support import AS_CARE, eventually, listening, serving
 
 
 def verify(secret: str, header: str, body: bytes, now: float, tolerance: int = 300) -> bool:
@@ -64,7 +68,12 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 @pytest.fixture
 def settings(task_queue: str, tmp_path: Path) -> Settings:
     """Receivers recover within seconds here, so retry at most every 2 s."""
-    return Settings(task_queue=task_queue, data_dir=tmp_path, webhook_max_retry_interval=timedelta(seconds=2))
+    return Settings(
+        task_queue=task_queue,
+        data_dir=tmp_path,
+        webhook_max_retry_interval=timedelta(seconds=2),
+        webhook_allow_private_hosts=True,  # the receiver runs on loopback
+    )
 
 
 async def test_every_event_arrives_signed_and_once_after_the_receiver_recovers(
@@ -141,3 +150,44 @@ async def test_a_keyed_subscription_is_created_once(api: httpx.AsyncClient) -> N
     assert listed.count(first.json()["id"]) == 1
     other = await api.post("/v1/webhooks", json=body | {"url": "http://127.0.0.1:9/other"}, headers=key)
     assert other.status_code == 422
+
+
+async def test_internal_addresses_are_refused_unless_allowed(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Webhooks must not be a way into internal services (SSRF): refused at subscription for a
+    literal internal address, and at delivery for whatever the host turns out to be."""
+    guarded = Settings(task_queue=task_queue, data_dir=tmp_path / "api")
+    async with serving(guarded, dev_server_env) as api:
+        for url in ("http://127.0.0.1:9/x", "http://10.0.0.7/x", "http://localhost/x", "http://[::1]/x"):
+            refused = await api.post("/v1/webhooks", json={"url": url})
+            assert refused.status_code == 422, url
+            assert refused.json()["errors"][0]["field"] == "url"
+
+    configured = WebhookSubscription(id="wh-internal", url="http://169.254.169.254/latest", secret="s" * 20)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path / "worker", webhooks=[configured])
+    activities = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+
+    def never(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no request may leave for {request.url}")
+
+    activities.http = httpx.AsyncClient(transport=httpx.MockTransport(never))
+    event = CaseEvent(
+        id="dispute-o-1:1",
+        type=EventType.DISPUTE_OPENED,
+        case_id="dispute-o-1",
+        occurred_at=datetime.now(UTC),
+        data={},
+    )
+    delivery = Delivery(
+        delivery_id="wh-internal:dispute-o-1:1",
+        subscription_id="wh-internal",
+        event=event,
+        timeout=timedelta(seconds=5),
+        max_retry_interval=timedelta(seconds=5),
+    )
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(activities.deliver_webhook, delivery)
+    assert failure.value.type == "WebhookTargetRefused" and failure.value.non_retryable
+    [attempt] = await webhook_store(settings).attempts(event_id="dispute-o-1:1")
+    assert "169.254.169.254" in (attempt.error or "") and not attempt.delivered

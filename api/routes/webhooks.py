@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
-from activities.webhooks import DeliveryAttempt, PublicSubscription, WebhookStore, webhook_store
+from activities.webhooks import (
+    DeliveryAttempt,
+    PublicSubscription,
+    WebhookStore,
+    literal_internal_address,
+    webhook_store,
+)
 from api.auth import CallerDep
 from api.cases import CasesDep
 from api.deps import SettingsDep
@@ -75,6 +81,10 @@ async def subscribe(body: NewSubscription, cases: CasesDep) -> CreatedSubscripti
     """Subscribe a URL to event types; deliveries are signed with the returned secret. With an
     Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new."""
     store = _store(cases.settings, cases.caller)
+    internal = literal_internal_address(str(body.url))
+    if internal and not cases.settings.webhook_allow_private_hosts:
+        reason = f"{internal} is an internal address (set DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS to allow)"
+        raise Problem(422, "Invalid input", f"url: {reason}", errors=[{"field": "url", "reason": reason}])
     await cases.claim_key()
     keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
     created = await store.add(str(body.url), body.event_types, body.secret, cases.caller.name, keyed_id)
