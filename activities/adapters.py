@@ -89,19 +89,20 @@ class OutboxAdapters:
         )
         return MediationCase(case_ref=f"med-{request.case_id}")
 
-    async def assign(self, request: AssignInput) -> Assignment:
-        """Record the assignment to the care mediation queue."""
+    async def assign(self, request: AssignInput, assignee: str | None = None) -> Assignment:
+        """Record the assignment, to the care mediation queue unless the care desk named another."""
+        assignee = assignee or self.care_queue
         await self.outbox.record(
             Effect(
                 case_id=request.case_id,
                 kind=EffectKind.CARE_ASSIGNED,
                 party="care",
-                party_id=self.care_queue,
-                text=f"{request.case_ref} assigned to {self.care_queue}",
+                party_id=assignee,
+                text=f"{request.case_ref} assigned to {assignee}",
                 idempotency_key=request.idempotency_key,
             )
         )
-        return Assignment(assignee=self.care_queue)
+        return Assignment(assignee=assignee)
 
     async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect:
         """Record a reply-target warning or breach escalation for the care supervisor."""

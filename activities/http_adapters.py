@@ -104,19 +104,7 @@ class HttpAdapters:
         """Have the platform's care desk assign the case; the assignee comes back."""
         reply = await self._post("care-desk/assignments", request.idempotency_key, request)
         assignee = reply.get("assignee")
-        if not (isinstance(assignee, str) and assignee):
-            assignee = OutboxAdapters.care_queue
-        await self.record.outbox.record(
-            Effect(
-                case_id=request.case_id,
-                kind=EffectKind.CARE_ASSIGNED,
-                party="care",
-                party_id=assignee,
-                text=f"{request.case_ref} assigned to {assignee}",
-                idempotency_key=request.idempotency_key,
-            )
-        )
-        return Assignment(assignee=assignee)
+        return await self.record.assign(request, assignee if isinstance(assignee, str) else None)
 
     async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect:
         """Tell the platform's care desk that a reply target is near or missed."""

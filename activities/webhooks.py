@@ -38,33 +38,36 @@ def signature_header(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={sign(secret, timestamp, body)}"
 
 
-async def internal_address(url: str) -> str | None:
-    """The loopback, private, link-local or otherwise internal address ``url`` points at (its host,
-    or what the host resolves to), if any: webhooks must not be a way into internal services."""
-    host = httpx.URL(url).host
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return host
+def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not address.is_global or address.is_multicast
+
+
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        addresses = [ipaddress.ip_address(host)]
+        return ipaddress.ip_address(host)
     except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if not address.is_global or address.is_multicast:
-            return str(address)
-    return None
+        return None
 
 
 def literal_internal_address(url: str) -> str | None:
-    """As ``internal_address``, without resolving names (for checks made while answering a request)."""
+    """The internal address ``url``'s host is, without resolving names (for checks made while
+    answering a request): localhost, or a loopback, private, link-local or multicast literal."""
     host = httpx.URL(url).host
     if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
         return host
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return None if address.is_global and not address.is_multicast else str(address)
+    address = _literal(host)
+    return str(address) if address is not None and _internal(address) else None
+
+
+async def internal_address(url: str) -> str | None:
+    """As ``literal_internal_address``, and also what a host name resolves to: webhooks must not
+    be a way into internal services."""
+    host = httpx.URL(url).host
+    if (found := literal_internal_address(url)) or _literal(host) is not None:
+        return found
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    resolved = [ipaddress.ip_address(info[4][0]) for info in infos]
+    return next((str(address) for address in resolved if _internal(address)), None)
 
 
 def body_of(event: CaseEvent) -> bytes:

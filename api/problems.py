@@ -94,7 +94,7 @@ async def _update_failed(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WorkflowUpdateFailedError)
     cause = error.cause
     if not (isinstance(cause, ApplicationError) and cause.type in _BY_TYPE):
-        return await _unexpected(request, error)
+        return await unexpected(request, error)
     status, title = _BY_TYPE[cause.type]
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
     return _response(Problem(status, title, cause.message, **details))
@@ -110,10 +110,6 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
     """A 5xx problem for a fault no handler knows, logged with the request's correlation id."""
-    return await _unexpected(request, error)
-
-
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     correlation_id = request_id.get() or uuid.uuid4().hex
     if isinstance(error, RPCError) and error.status is RPCStatusCode.UNAVAILABLE:
         log.error("temporal unavailable correlation_id=%s: %s", correlation_id, error)
@@ -174,4 +170,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)
