@@ -20,7 +20,7 @@ async def main() -> None:
     configure_logging(settings)
     setup_tracing(settings)
     client = await connect(runtime=worker_runtime(settings))
-    worker = build_worker(client, settings, case_activities(settings))
+    worker = build_worker(client, settings, case_activities(settings, client))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.adapters import CareDesk, Notifier, Payments
 from activities.models import (
@@ -15,19 +16,70 @@ from activities.models import (
     EffectKind,
     MediationCase,
     MediationInput,
-    NotifyInput,
     PayoutInput,
+    PublishInput,
+    PublishResult,
+    RefusedNotice,
     ReplyTargetInput,
 )
+from domain.case import TimelineEntry
+from domain.outbound import CaseEvent
+
+#: The error type adapters raise when the receiving system refuses an effect for good.
+EFFECT_REJECTED = "EffectRejected"
+
+
+class Timelines(Protocol):
+    """Where a case's timeline entries are kept once the workflow hands them over."""
+
+    async def append_timeline(self, case_id: str, entries: list[TimelineEntry]) -> None: ...
+
+    async def timeline(self, case_id: str) -> list[TimelineEntry]: ...
+
+
+class EventPublisher(Protocol):
+    """Hands a case event to its webhook subscribers; returns how many deliveries it started."""
+
+    async def publish(self, event: CaseEvent) -> int: ...
 
 
 class CaseActivities:
     """Activities for disputes and help-center reports, built on the adapters they are given."""
 
-    def __init__(self, payments: Payments, notifier: Notifier, care_desk: CareDesk) -> None:
+    def __init__(
+        self,
+        payments: Payments,
+        notifier: Notifier,
+        care_desk: CareDesk,
+        timelines: Timelines,
+        publisher: EventPublisher,
+    ) -> None:
         self.payments = payments
         self.notifier = notifier
         self.care_desk = care_desk
+        self.timelines = timelines
+        self.publisher = publisher
+
+    @activity.defn
+    async def publish_change(self, change: PublishInput) -> PublishResult:
+        """Hand out one change of a case: keep its timeline entries, notify the parties, start the
+        webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
+        await self.timelines.append_timeline(change.case_id, change.timeline)
+        result = PublishResult()
+        for notice in change.notices:
+            try:
+                await self.notifier.notify(notice)
+            except ApplicationError as error:
+                if error.type != EFFECT_REJECTED:
+                    raise
+                # Refused for good (e.g. the platform answered 400): the case records it; a lost
+                # notification must not hold back the rest of the change.
+                result.refused.append(
+                    RefusedNotice(idempotency_key=notice.idempotency_key, reason=error.message)
+                )
+        for event in change.events:
+            result.deliveries += await self.publisher.publish(event)
+        return result
 
     @activity.defn
     async def refund_buyer(self, request: PayoutInput) -> Effect:
@@ -38,11 +90,6 @@ class CaseActivities:
     async def release_to_seller(self, request: PayoutInput) -> Effect:
         """Release held order funds to the seller."""
         return await self.payments.release_to_seller(request)
-
-    @activity.defn
-    async def notify_party(self, request: NotifyInput) -> Effect:
-        """Notify a buyer, seller or user."""
-        return await self.notifier.notify(request)
 
     @activity.defn
     async def open_mediation_case(self, request: MediationInput) -> MediationCase:
@@ -67,9 +114,9 @@ class CaseActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for the worker."""
         return [
+            self.publish_change,
             self.refund_buyer,
             self.release_to_seller,
-            self.notify_party,
             self.open_mediation_case,
             self.assign_to_care,
             self.warn_care_reply,

@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.case import TimelineEntry
+from domain.outbound import CaseEvent
+
 
 class EffectKind(StrEnum):
     """Every kind of outside effect this service causes."""
@@ -103,3 +106,27 @@ class InboxItem(BaseModel):
     text: str
     read: bool
     created_at: datetime
+
+
+class PublishInput(BaseModel):
+    """One change of a case, handed out in one step: its timeline entries for the store, its
+    notices for the parties and its events for the webhook subscribers (each item idempotent)."""
+
+    case_id: str
+    timeline: list[TimelineEntry] = []
+    notices: list[NotifyInput] = []
+    events: list[CaseEvent] = []
+
+
+class RefusedNotice(BaseModel):
+    """A notice the receiving system refused for good; the case records it."""
+
+    idempotency_key: str
+    reason: str
+
+
+class PublishResult(BaseModel):
+    """What became of a published change: how many deliveries started, which notices were refused."""
+
+    deliveries: int = 0
+    refused: list[RefusedNotice] = []

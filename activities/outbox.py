@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
+from pydantic import BaseModel
 
 from activities.models import Effect, EffectKind, InboxItem
+from domain.case import TimelineEntry
 
 CARE_REPLY = "care_reply"
 
@@ -32,6 +34,20 @@ CREATE TABLE IF NOT EXISTS inbox_reads (
     seq INTEGER PRIMARY KEY REFERENCES effects (seq),
     read_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    digest TEXT PRIMARY KEY,
+    request_line TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status_code INTEGER,
+    response TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS timeline_entries (
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
 """
 
 
@@ -44,6 +60,15 @@ async def sqlite_db(path: Path, schema: str) -> AsyncIterator[aiosqlite.Connecti
         await db.execute("PRAGMA journal_mode=WAL")
         await db.executescript(schema)
         yield db
+
+
+class KeyRecord(BaseModel):
+    """An earlier request with the same Idempotency-Key, and its response once it has one."""
+
+    request_line: str
+    fingerprint: str
+    status_code: int | None
+    response: str | None
 
 
 _COLUMNS = "case_id, kind, party, party_id, amount, text, category, idempotency_key, created_at"
@@ -118,6 +143,61 @@ class Outbox:
             )
             await db.commit()
         return True
+
+    async def append_timeline(self, case_id: str, entries: list[TimelineEntry]) -> None:
+        """Keep a case's timeline entries; writing an entry again (a retried step) changes nothing."""
+        if not entries:
+            return
+        async with self._db() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO timeline_entries (case_id, seq, entry) VALUES (?, ?, ?)",
+                [(case_id, entry.seq, entry.model_dump_json()) for entry in entries],
+            )
+            await db.commit()
+
+    async def timeline(self, case_id: str) -> list[TimelineEntry]:
+        """Every stored timeline entry of one case, in order."""
+        async with self._db() as db:
+            cursor = await db.execute(
+                "SELECT entry FROM timeline_entries WHERE case_id = ? ORDER BY seq", (case_id,)
+            )
+            return [TimelineEntry.model_validate_json(row[0]) for row in await cursor.fetchall()]
+
+    async def claim_key(self, digest: str, request_line: str, fingerprint: str) -> KeyRecord | None:
+        """Record a keyed request unless its key is recorded already; the earlier record if it is."""
+        async with self._db() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO idempotency_keys (digest, request_line, fingerprint, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (digest, request_line, fingerprint, datetime.now(UTC).isoformat()),
+            )
+            await db.commit()
+            cursor = await db.execute(
+                "SELECT request_line, fingerprint, status_code, response FROM idempotency_keys"
+                " WHERE digest = ?",
+                (digest,),
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        record = KeyRecord(request_line=row[0], fingerprint=row[1], status_code=row[2], response=row[3])
+        return None if record.fingerprint == fingerprint and record.status_code is None else record
+
+    async def complete_key(self, digest: str, status_code: int, response: str) -> None:
+        """Keep the response of a keyed request, for its retries."""
+        async with self._db() as db:
+            await db.execute(
+                "UPDATE idempotency_keys SET status_code = ?, response = ? WHERE digest = ?",
+                (status_code, response, digest),
+            )
+            await db.commit()
+
+    async def release_key(self, digest: str) -> None:
+        """Forget a keyed request that was refused, so the key can be sent again."""
+        async with self._db() as db:
+            await db.execute(
+                "DELETE FROM idempotency_keys WHERE digest = ? AND status_code IS NULL", (digest,)
+            )
+            await db.commit()
 
     @staticmethod
     async def _select(db: aiosqlite.Connection, where: str, value: str) -> list[Effect]:

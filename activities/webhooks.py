@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.outbox import sqlite_db
 from core.settings import Settings, WebhookSubscription
-from domain.events import CaseEvent
+from domain.outbound import CaseEvent
 
 SIGNATURE_HEADER = "Webhook-Signature"
 
@@ -249,20 +249,15 @@ def webhook_store(settings: Settings) -> WebhookStore:
     return WebhookStore(settings.data_dir / "webhooks.sqlite3", settings.webhooks)
 
 
-class WebhookActivities:
-    """Fans each case event out to its subscribers, and POSTs one signed delivery."""
+class WebhookDispatcher:
+    """Fans a case event out to its subscribers: one delivery workflow per subscriber."""
 
-    def __init__(
-        self, store: WebhookStore, client: Client, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
         self.store = store
         self.client = client
         self.settings = settings
-        self.clock = clock
-        self.http = httpx.AsyncClient(follow_redirects=False)
 
-    @activity.defn
-    async def dispatch_event(self, event: CaseEvent) -> int:
+    async def publish(self, event: CaseEvent) -> int:
         """Start one delivery workflow per subscriber of the event's type; return how many."""
         started = 0
         for subscription in await self.store.subscriptions():
@@ -285,9 +280,21 @@ class WebhookActivities:
                     static_summary=f"deliver {event.type.value} {event.id} to {subscription.url}",
                 )
             except WorkflowAlreadyStartedError:
-                pass  # this activity was retried after starting it: one delivery per event
+                pass  # the publishing step was retried after starting it: one delivery per event
             started += 1
         return started
+
+
+class WebhookActivities:
+    """POSTs one signed delivery of a case event to one subscriber."""
+
+    def __init__(
+        self, store: WebhookStore, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.http = httpx.AsyncClient(follow_redirects=False)
 
     @activity.defn
     async def deliver_webhook(self, delivery: Delivery) -> DeliveryResult:
@@ -346,4 +353,4 @@ class WebhookActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for the worker."""
-        return [self.dispatch_event, self.deliver_webhook]
+        return [self.deliver_webhook]

@@ -1,48 +1,83 @@
-"""The API's way into case workflows: authorization, idempotent retries, not found vs closed."""
+"""The API's way into case workflows: authorization, Idempotency-Key, opening, acting, reading."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Request
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.outbox import Outbox
 from api.auth import Caller, CallerDep
-from api.deps import SettingsDep, TemporalClientDep
+from api.deps import OutboxDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from core.settings import Settings
 from domain.commands import Command, IngestedEvent
-from domain.dispute import Dispute, DisputeClaim, OpenDisputeInput
+from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeClaim, OpenDisputeInput
 from domain.ids import dispute_workflow_id, ticket_workflow_id
-from domain.ticket import OpenTicketInput, Ticket, TicketReport
+from domain.registry import ActionRegistry
+from domain.ticket import TICKET_ACTIONS, OpenTicketInput, Ticket, TicketReport
 from domain.types import Actor
-from workflows.dispute import DisputeWorkflow
-from workflows.idempotency import IdempotencyKeyWorkflow, KeyRecord
-from workflows.ticket import CareTicketWorkflow
+from domain.views import (
+    DisputeView,
+    TicketView,
+    dispute_details,
+    dispute_summary,
+    merge_timeline,
+    ticket_details,
+    ticket_summary,
+)
+from workflows.base import Ack
+from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
+from workflows.requests import RequestId
+from workflows.ticket import CareTicketWorkflow, TicketRun, ticket_search_attributes
 
 StateT = TypeVar("StateT", Dispute, Ticket)
+ViewT = TypeVar("ViewT", DisputeView, TicketView)
 
 
 @dataclass(frozen=True)
-class CaseType(Generic[StateT]):
-    """A kind of case: its workflow id prefix, what users call it, its state model and query."""
+class CaseType(Generic[StateT, ViewT]):
+    """A kind of case: its workflow id prefix, what users call it, its actions, state and view."""
 
     prefix: str
     noun: str
-    model: type[StateT]
+    path_param: str
+    actions: ActionRegistry[Any]
     state: Callable[[Any], StateT]
+    view: Callable[[StateT, list[Any]], ViewT]
 
 
-DISPUTES = CaseType[Dispute]("dispute-", "dispute", Dispute, DisputeWorkflow.state)
-TICKETS = CaseType[Ticket]("care-ticket-", "report", Ticket, CareTicketWorkflow.state)
+DISPUTES = CaseType[Dispute, DisputeView](
+    "dispute-", "dispute", "dispute_id", DISPUTE_ACTIONS, DisputeWorkflow.state, DisputeView.of
+)
+TICKETS = CaseType[Ticket, TicketView](
+    "care-ticket-", "report", "ticket_id", TICKET_ACTIONS, CareTicketWorkflow.state, TicketView.of
+)
+
+Outcome = tuple[BaseModel, int]
+
+
+def _typed(values: dict[SearchAttributeKey[Any], Any]) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [SearchAttributePair(key, value) for key, value in values.items() if value is not None]
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +86,7 @@ class Cases:
 
     client: Client
     settings: Settings
+    store: Outbox
     caller: Caller
     idempotency_key: str | None
     request_line: str
@@ -63,76 +99,107 @@ class Cases:
             return None
         return hashlib.sha256(f"{self.caller.name}\0{self.idempotency_key}".encode()).hexdigest()[:40]
 
-    async def claim_key(self) -> bool:
-        """Record the key with this request's fingerprint; True when it was seen before (a retry).
+    @property
+    def request_id(self) -> RequestId | None:
+        """The keyed request as a case sees it (in the update id), if a key was sent."""
+        digest = self.key_digest
+        return RequestId(digest, self.fingerprint[:32]) if digest else None
 
-        A key used before with a different request is refused (422). The record is a workflow
-        whose id cannot be reused while the namespace retains it, so this holds across API
-        restarts and replicas without a database of our own."""
+    async def keyed(self, run: Callable[[], Awaitable[Outcome]]) -> JSONResponse:
+        """Answer a POST, once per Idempotency-Key: a retry with the same request gets the first
+        response; the same key with another request is refused (422). The key is recorded only
+        for a request that validated, and forgotten again when the request is refused (4xx), so
+        a corrected retry can use it; a crash in between leaves the case to dedupe the retry."""
         digest = self.key_digest
         if digest is None:
-            return False
-        record_id = f"idempotency-{digest}"
+            result, status = await run()
+            return JSONResponse(result.model_dump(mode="json"), status_code=status)
+        earlier = await self.store.claim_key(digest, self.request_line, self.fingerprint)
+        if earlier is not None:
+            if earlier.fingerprint != self.fingerprint:
+                raise _key_reused(f"already used for a different request ({earlier.request_line}) or body")
+            assert earlier.status_code is not None and earlier.response is not None
+            return JSONResponse(json.loads(earlier.response), status_code=earlier.status_code)
         try:
-            await self.client.start_workflow(
-                IdempotencyKeyWorkflow.run,
-                KeyRecord(caller=self.caller.name, request=self.request_line, fingerprint=self.fingerprint),
-                id=record_id,
-                task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={"fingerprint": self.fingerprint, "request": self.request_line},
-                static_summary=f"Idempotency-Key of {self.caller.name} for {self.request_line}",
-            )
-            return False
-        except WorkflowAlreadyStartedError:
-            memo = await (await self.client.get_workflow_handle(record_id).describe()).memo()
-        if memo.get("fingerprint") != self.fingerprint:
-            reason = f"already used for a different request ({memo.get('request')}) or body"
-            raise Problem(
-                422,
-                "Idempotency key reused",
-                f"Idempotency-Key was {reason}; use a new key for a new request",
-                errors=[{"field": "Idempotency-Key", "reason": reason}],
-            )
-        return True
+            result, status = await run()
+        except (Problem, WorkflowUpdateFailedError):
+            await self.store.release_key(digest)
+            raise
+        body = result.model_dump(mode="json")
+        await self.store.complete_key(digest, status, json.dumps(body))
+        return JSONResponse(body, status_code=status)
 
-    async def start_dispute(self, claim: DisputeClaim, opened_by: IngestedEvent | None = None) -> str:
-        """Start the order's dispute workflow; its id. Without ``opened_by`` an existing dispute
-        raises WorkflowAlreadyStartedError; with it (an event), the event is signalled to the
-        existing dispute instead, which dedupes it or records it as refused."""
+    # -- opening -------------------------------------------------------------------------------
+
+    async def open_dispute(self, claim: DisputeClaim, opened_by: IngestedEvent | None = None) -> Outcome:
+        """Start the order's dispute and answer with its first state (201), computed by the same
+        rules the workflow runs; a dispute the order already has is returned (200) unless it
+        is between other parties (409). One round trip to Temporal."""
         case_id = dispute_workflow_id(claim.order_id)
-        request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy())
-        summary, details = claim.summary(), request.details()
-        await self._start(DisputeWorkflow.run, request, case_id, opened_by, summary, details)
-        return case_id
+        now = datetime.now(UTC)
+        request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy(), opened_at=now)
+        dispute = Dispute.open(case_id, request, now)
+        try:
+            await self._start(
+                DisputeWorkflow.run,
+                DisputeRun(open=request),
+                case_id,
+                opened_by,
+                _typed(dispute_search_attributes(dispute)),
+                dispute_summary(claim),
+                dispute_details(request),
+            )
+        except WorkflowAlreadyStartedError:
+            existing = await self.read(DISPUTES, case_id)
+            if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
+                raise Problem(
+                    409,
+                    "Dispute exists",
+                    f"order {claim.order_id} already has dispute {case_id} between other parties",
+                ) from None
+            return existing, 201 if await self._opened_by_this_key(case_id) else 200
+        return DisputeView.of(dispute, dispute.timeline), 201
 
-    async def start_ticket(
-        self, report: TicketReport, ticket_id: str, opened_by: IngestedEvent | None = None
-    ) -> str:
-        """Start a report's workflow (as ``start_dispute``), linked to the order's open dispute."""
-        case_id = ticket_workflow_id(ticket_id)
+    async def file_report(
+        self, report: TicketReport, ticket_key: str, opened_by: IngestedEvent | None = None
+    ) -> Outcome:
+        """Start a report's workflow (as ``open_dispute``), linked to the order's open dispute."""
+        case_id = ticket_workflow_id(ticket_key)
+        now = datetime.now(UTC)
         request = OpenTicketInput(
             **report.model_dump(),
             dispute_id=await self._open_dispute_for(report.order_id),
             policy=self.settings.ticket_policy(),
+            opened_at=now,
         )
-        await self._start(
-            CareTicketWorkflow.run, request, case_id, opened_by, report.summary(), request.details_markdown()
-        )
-        return case_id
+        ticket = Ticket.open(case_id, request, now)
+        try:
+            await self._start(
+                CareTicketWorkflow.run,
+                TicketRun(open=request),
+                case_id,
+                opened_by,
+                _typed(ticket_search_attributes(ticket)),
+                ticket_summary(report),
+                ticket_details(request),
+            )
+        except WorkflowAlreadyStartedError:
+            return await self.read(TICKETS, case_id), 201  # the retry of a keyed request
+        return TicketView.of(ticket, ticket.timeline), 201
 
     async def _start(
         self,
         run: Any,
-        request: OpenDisputeInput | OpenTicketInput,
+        arg: DisputeRun | TicketRun,
         case_id: str,
         opened_by: IngestedEvent | None,
+        search_attributes: TypedSearchAttributes,
         summary: str,
         details: str,
     ) -> None:
         await self.client.start_workflow(
             run,
-            request,
+            arg,
             id=case_id,
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -141,10 +208,17 @@ class Cases:
             ),
             start_signal="ingest" if opened_by else None,
             start_signal_args=[opened_by] if opened_by else [],
+            search_attributes=search_attributes,
             memo={"opened_with": self.key_digest},
             static_summary=summary,
             static_details=details,
         )
+
+    async def _opened_by_this_key(self, case_id: str) -> bool:
+        if self.key_digest is None:
+            return False
+        memo = await (await self.client.get_workflow_handle(case_id).describe()).memo()
+        return bool(memo.get("opened_with") == self.key_digest)
 
     async def _open_dispute_for(self, order_id: str | None) -> str | None:
         """The id of the order's dispute if one is open, so a report about it can link to it."""
@@ -157,10 +231,13 @@ class Cases:
             if error.status is RPCStatusCode.NOT_FOUND:
                 return None
             raise
-        return dispute_id if described.status == WorkflowExecutionStatus.RUNNING else None
+        return dispute_id if described.close_time is None else None
 
-    async def read(self, kind: CaseType[StateT], case_id: str, reader: Actor | None = None) -> StateT:
-        """The case's current state (open or closed); 403 when ``reader`` is no party to it."""
+    # -- reading and acting -------------------------------------------------------------------
+
+    async def read(self, kind: CaseType[StateT, ViewT], case_id: str, reader: Actor | None = None) -> ViewT:
+        """The whole case (open or closed): its state and full timeline; 403 when ``reader`` is no
+        party to it."""
         try:
             state = await _handle(self.client, kind, case_id).query(kind.state)
         except RPCError as error:
@@ -169,54 +246,73 @@ class Cases:
             raise
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
-        return state
+        stored = await self.store.timeline(case_id)
+        return kind.view(state, merge_timeline(stored, state.timeline))
 
-    async def act(
-        self,
-        kind: CaseType[StateT],
-        case_id: str,
-        update: UpdateMethodMultiParam[[Any, Any], StateT],
-        command: Command,
-    ) -> StateT:
-        """Run one action as a workflow update and return the case as it stands after it.
+    async def act(self, kind: CaseType[StateT, ViewT], case_id: str, command: Command) -> Outcome:
+        """Run one action as the case's update of that name; answer with the case read after it.
 
-        With an Idempotency-Key the update id derives from it: Temporal runs an update id once
-        and answers a retry with the first outcome, even after the case has closed."""
+        With an Idempotency-Key the update id carries the key and the request's fingerprint, so
+        the case runs a keyed request once, even when the API's own record of it was lost."""
         self.caller.authorize(command.actor)
-        await self.claim_key()
-        update_id = f"idem-{self.key_digest}" if self.key_digest else None
         handle = _handle(self.client, kind, case_id)
+        request = self.request_id
+        update_id = request.update_id() if request else None
         try:
-            return await handle.execute_update(update, command, id=update_id)
+            await handle.execute_update(command.action, command, id=update_id, result_type=Ack)
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
+            await self._closed(kind, case_id, update_id)
+        return await self.read(kind, case_id), 200
+
+    async def _closed(self, kind: CaseType[StateT, ViewT], case_id: str, update_id: str | None) -> None:
+        """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else
+        is refused with the state it closed in."""
+        handle = _handle(self.client, kind, case_id)
         if update_id is not None:
             try:
-                replay: StateT = await handle.get_update_handle(update_id, result_type=kind.model).result()
-                return replay
+                await handle.get_update_handle(update_id, result_type=Ack).result()
+                return
             except RPCError:
-                pass  # not an earlier run of this key: the case is closed or unknown
+                pass  # not an earlier run of this request
         closed = await self.read(kind, case_id)  # 404 here when it never existed
         raise Problem(
             409,
             "Invalid transition",
-            f"{kind.noun} {case_id} is {closed.status.value}: no further action is allowed",
-            current_status=closed.status.value,
+            f"{kind.noun} {case_id} is {closed.status}: no further action is allowed",
+            current_status=closed.status,
             allowed_actions=closed.allowed_actions,
         )
 
 
-def _handle(client: Client, kind: CaseType[Any], case_id: str) -> WorkflowHandle[Any, Any]:
+def _key_reused(reason: str) -> Problem:
+    return Problem(
+        422,
+        "Idempotency key reused",
+        f"Idempotency-Key was {reason}; use a new key for a new request",
+        errors=[{"field": "Idempotency-Key", "reason": reason}],
+    )
+
+
+def _handle(client: Client, kind: CaseType[Any, Any], case_id: str) -> WorkflowHandle[Any, Any]:
     if not case_id.startswith(kind.prefix):
         raise Problem(404, "Not found", f"no {kind.noun} {case_id}")
     return client.get_workflow_handle(case_id)
+
+
+def _canonical(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        return body.decode(errors="replace")
 
 
 async def _cases(
     request: Request,
     client: TemporalClientDep,
     settings: SettingsDep,
+    store: OutboxDep,
     caller: CallerDep,
     idempotency_key: Annotated[
         str | None,
@@ -228,18 +324,15 @@ async def _cases(
         ),
     ] = None,
 ) -> Cases:
-    body = await request.body()
-    try:
-        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
-    except ValueError:
-        canonical = body.decode(errors="replace")
     request_line = f"{request.method} {request.url.path}"
-    fingerprint = hashlib.sha256(f"{request_line}\n{canonical}".encode()).hexdigest()
-    return Cases(client, settings, caller, idempotency_key, request_line, fingerprint)
+    fingerprint = hashlib.sha256(f"{request_line}\n{_canonical(await request.body())}".encode()).hexdigest()
+    return Cases(client, settings, store, caller, idempotency_key, request_line, fingerprint)
 
 
-async def _reading(client: TemporalClientDep, settings: SettingsDep, caller: CallerDep) -> Cases:
-    return Cases(client, settings, caller, None, "", "")
+async def _reading(
+    client: TemporalClientDep, settings: SettingsDep, store: OutboxDep, caller: CallerDep
+) -> Cases:
+    return Cases(client, settings, store, caller, None, "", "")
 
 
 CasesDep = Annotated[Cases, Depends(_cases)]

@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
     app.include_router(health.router)
     for router in (
-        disputes.router,
-        tickets.router,
+        disputes.router(),
+        tickets.router(),
         inbox.router,
         care.router,
         webhooks.router,

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import REQUEST_ID_HEADER, request_id
-from domain.errors import InvalidInput, InvalidTransition, NotAParty
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,10 @@ def _response(problem: Problem) -> JSONResponse:
 _BY_TYPE = {
     NotAParty.code: (403, "Not a party"),
     InvalidTransition.code: (409, "Invalid transition"),
+    LimitReached.code: (409, "Limit reached"),
     InvalidInput.code: (422, "Invalid input"),
+    "IdempotencyKeyReused": (422, "Idempotency key reused"),
+    "UnknownAction": (404, "Not found"),
 }
 
 
@@ -113,12 +116,22 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
     correlation_id = request_id.get() or uuid.uuid4().hex
     if isinstance(error, RPCError) and error.status is RPCStatusCode.UNAVAILABLE:
         log.error("temporal unavailable correlation_id=%s: %s", correlation_id, error)
-        problem = Problem(503, "Service unavailable", "Temporal is not reachable; retry later")
+        problem = Problem(
+            503, "Service unavailable", "Temporal is not reachable; retry later", headers={"Retry-After": "5"}
+        )
+    elif isinstance(error, RPCError) and error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+        log.warning("temporal busy correlation_id=%s: %s", correlation_id, error)
+        problem = Problem(
+            429,
+            "Too many requests",
+            "the case is busy with other requests; retry shortly",
+            headers={"Retry-After": "1"},
+        )
     else:
         log.exception("unhandled error correlation_id=%s", correlation_id, exc_info=error)
         problem = Problem(500, "Internal error", "An unexpected error occurred")
     problem.extra["correlation_id"] = correlation_id
-    problem.headers = {REQUEST_ID_HEADER: correlation_id}
+    problem.headers = (problem.headers or {}) | {REQUEST_ID_HEADER: correlation_id}
     return _response(problem)
 
 
@@ -139,7 +152,7 @@ _MEANINGS = {
     401: "no valid API key",
     403: "the key or the actor may not do this",
     404: "no such case",
-    409: "the case's state does not allow this now",
+    409: "the case's state does not allow this now, or a limit of the case is reached",
     413: "the body is too large",
     422: "invalid input, or an Idempotency-Key reused for another request",
 }

@@ -12,7 +12,7 @@ from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters, effects_client
 from activities.outbox import Outbox
-from activities.webhooks import WebhookActivities, webhook_store
+from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_store
 from core.observability import client_interceptors
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
@@ -37,25 +37,35 @@ async def connect(runtime: Runtime | None = None) -> Client:
     )
 
 
-def case_activities(settings: Settings) -> CaseActivities:
-    """The activities wired to the configured adapters: the embedded outbox, or the platform's
-    HTTP endpoints (which also record into the outbox)."""
+def effect_adapters(settings: Settings) -> OutboxAdapters | HttpAdapters:
+    """The configured adapters for payments, notifications and the care desk: the embedded
+    outbox, or the platform's HTTP endpoints (which also record into the outbox)."""
     outbox = Outbox(settings.outbox_path)
-    adapters: OutboxAdapters | HttpAdapters
     if settings.effects == "http":
         if not settings.effects_base_url:
             raise ValueError(
                 "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_BASE_URL (the platform's endpoints)"
             )
-        adapters = HttpAdapters(effects_client(settings.effects_base_url, settings.activity_timeout), outbox)
-    else:
-        adapters = OutboxAdapters(outbox)
-    return CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
+        return HttpAdapters(effects_client(settings.effects_base_url, settings.activity_timeout), outbox)
+    return OutboxAdapters(outbox)
+
+
+def case_activities(settings: Settings, client: Client) -> CaseActivities:
+    """The activities wired to the configured adapters; timelines are kept in the outbox's
+    store, and case events go to webhook subscribers (one delivery workflow each)."""
+    adapters = effect_adapters(settings)
+    return CaseActivities(
+        payments=adapters,
+        notifier=adapters,
+        care_desk=adapters,
+        timelines=Outbox(settings.outbox_path),
+        publisher=WebhookDispatcher(webhook_store(settings), client, settings),
+    )
 
 
 def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
     """A worker for every workflow and activity of the service on the configured task queue."""
-    webhooks = WebhookActivities(webhook_store(settings), client, settings)
+    webhooks = WebhookActivities(webhook_store(settings), settings)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -1,15 +1,20 @@
-"""What every care case shares: the care reply target (1x24 hours), its breaches, the timeline."""
+"""What every care case shares: actions through a registry, the care reply target (1x24 hours),
+its breaches, and the audit timeline."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, computed_field
 
 from domain.commands import Command
-from domain.types import Actor, CasePolicy, ReplyPolicy, at_minute, short_duration
+from domain.errors import InvalidTransition, LimitReached, NotAParty
+from domain.events import Acted, CareReplyDue, DomainEvent
+from domain.registry import ActionRegistry
+from domain.types import Actor, CasePolicy, ReplyPolicy, Role
 
 
 class DeadlineEvent(StrEnum):
@@ -60,8 +65,9 @@ class ReplyClock(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    """One line of a case's read-only audit trail."""
+    """One line of a case's read-only audit trail; ``seq`` numbers a case's entries from 1."""
 
+    seq: int
     at: datetime
     event: str
     actor: Actor | None = None
@@ -70,14 +76,25 @@ class TimelineEntry(BaseModel):
 
 
 class CareCase(BaseModel):
-    """State and rules shared by disputes and help-center tickets."""
+    """State and rules shared by disputes and help-center reports.
+
+    ``timeline`` holds the entries recorded since the workflow last handed them to the store
+    (all of them when the rules are used on their own); ``timeline_seq`` is the last one's number."""
+
+    #: The actions of this kind of case (``domain/registry.py``).
+    actions: ClassVar[ActionRegistry[Any]]
+    #: The roles that act on this kind of case, in the order ``allowed_actions`` lists them.
+    roles: ClassVar[tuple[Role, ...]]
 
     id: str
     status: str
     care_clock: ReplyClock | None = None
     sla_breached: bool = False
     sla_breaches: int = 0
+    message_count: int = 0
+    timeline_seq: int = 0
     timeline: list[TimelineEntry] = []
+    policy: CasePolicy
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -85,62 +102,106 @@ class CareCase(BaseModel):
         """When care's reply is due, while care owes one."""
         return self.care_clock.due_at if self.care_clock else None
 
-    policy: ReplyPolicy
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allowed_actions(self) -> dict[Role, list[str]]:
+        """What each role may do now (PayPal-style per-party allowed actions)."""
+        return self.allowed_actions_at(None)
 
-    # -- the case-specific clocks, which each kind of case adds to the care reply clock -----------
+    def allowed_actions_at(self, now: datetime | None) -> dict[Role, list[str]]:
+        """What each role may do at ``now`` (``None``: by the recorded state only)."""
+        if self.closed:
+            return {role: [] for role in self.roles}
+        return self.actions.allowed_actions(self, list(self.roles), now)
 
+    # -- what each kind of case adds ------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """True once nothing more can happen to the case."""
+
+    @abstractmethod
+    def is_party(self, actor: Actor) -> bool:
+        """Whether ``actor`` may act on or read this case at all."""
+
+    @abstractmethod
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The earliest clock that can still run out, and what happens when it does."""
-        raise NotImplementedError
 
-    def describe_deadline(self, event: DeadlineEvent) -> str:
-        """Name a clock the way the timer summary and on-call see it."""
-        if event is DeadlineEvent.CARE_REPLY_WARNING:
-            return f"care reply warning at {short_duration(self.policy.care_reply_warning)}"
-        return f"care reply target {short_duration(self.policy.care_reply_target)}"
+    @abstractmethod
+    def tick(self, now: datetime) -> list[DomainEvent]:
+        """Mark every clock that ran out by ``now``; return what newly happened."""
 
-    def deadline_effect(self, event: DeadlineEvent) -> str:
-        """What happens when the clock for ``event`` runs out, in words."""
-        return {
-            DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
-            DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
-        }.get(event, "")
+    def _check_rules(self, command: Command, now: datetime) -> None:
+        """Refuse a command the general checks let through (e.g. an amount above the total)."""
 
-    def clock_lines(self) -> list[str]:
-        """Markdown lines for the UI's current details: the next deadline and what happens then,
-        the breaches so far, and since when a breached reply is owed (no timer shows that)."""
-        lines = []
-        if deadline := self.next_deadline():
-            at, event = deadline
-            lines.append(
-                f"**Next deadline:** {at_minute(at)} ({self.describe_deadline(event)}):"
-                f" {self.deadline_effect(event)}"
+    def _before(self, command: Command, now: datetime) -> None:
+        """Whatever every action changes before its own rule runs (e.g. the turn clock)."""
+
+    def _after(self, now: datetime) -> list[DomainEvent]:
+        """What follows from the new state after any change (e.g. a settlement now due)."""
+        return []
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def check(self, command: Command, now: datetime) -> None:
+        """Raise the error ``apply`` would raise at ``now``, without changing anything."""
+        actor = command.actor
+        if not self.is_party(actor):
+            raise NotAParty(f"{actor.role.value} {actor.id} is not a party to {self.id}")
+        allowed = self.allowed_actions_at(now)
+        if command.action not in allowed.get(actor.role, []):
+            raise InvalidTransition(
+                f"{actor.role.value} may not {command.action} while {self.id} is {self.status}",
+                current_status=self.status,
+                allowed_actions={role.value: list(names) for role, names in allowed.items()},
             )
-        if self.sla_breached:
-            lines.append(f"**Care reply target breached** {self.sla_breaches} time(s)")
-        if self.care_clock is not None and self.care_clock.breached:
-            lines.append(f"**Care reply overdue** since {at_minute(self.care_clock.due_at)}")
-        return lines
+        if command.counts_as_message and self.message_count >= self.policy.max_messages:
+            raise LimitReached(
+                f"{self.id} has reached its limit of {self.policy.max_messages} messages",
+                limit=self.policy.max_messages,
+            )
+        self._check_rules(command, now)
+
+    def apply(self, command: Command, now: datetime) -> list[DomainEvent]:
+        """Check ``command`` and carry it out by its registered rule; record it on the timeline
+        and return what happened."""
+        self.check(command, now)
+        spec = self.actions.get(command.action)
+        assert spec is not None, "check() refuses an action the registry does not know"
+        self._before(command, now)
+        if command.counts_as_message:
+            self.message_count += 1
+        happened: list[DomainEvent] = [Acted(actor=command.actor, action=spec.name)]
+        happened += spec.apply(self, command, now)
+        self._record(now, spec.name, command.actor, **command.model_dump(mode="json", exclude={"actor"}))
+        return happened + self._after(now)
+
+    # -- clocks and records shared by every case -----------------------------------------------
 
     def _care_deadline(self) -> list[tuple[datetime, DeadlineEvent]]:
         pending = self.care_clock.next_deadline() if self.care_clock else None
         return [pending] if pending else []
 
-    def _tick_care_clock(self, now: datetime) -> list[DeadlineEvent]:
-        if self.care_clock is None:
+    def _tick_care_clock(self, now: datetime) -> list[DomainEvent]:
+        clock = self.care_clock
+        if clock is None:
             return []
-        passed = self.care_clock.tick(now)
-        for event in passed:
-            if event is DeadlineEvent.CARE_REPLY_BREACHED:
+        happened: list[DomainEvent] = []
+        for passed in clock.tick(now):
+            breached = passed is DeadlineEvent.CARE_REPLY_BREACHED
+            if breached:
                 self.sla_breached = True
                 self.sla_breaches += 1
-            self._record(now, event.value, None, due_at=self.care_clock.due_at.isoformat())
-        return passed
+            self._record(now, passed.value, None, due_at=clock.due_at.isoformat())
+            happened.append(CareReplyDue(due_at=clock.due_at, started_at=clock.started_at, breached=breached))
+        return happened
 
-    def _care_owes_reply(self, now: datetime, policy: ReplyPolicy) -> None:
+    def _care_owes_reply(self, now: datetime) -> None:
         """Start the reply clock unless one runs: the target counts from the oldest unanswered message."""
         if self.care_clock is None:
-            self.care_clock = ReplyClock.start(now, policy)
+            self.care_clock = ReplyClock.start(now, self.policy)
 
     def record_rejected_event(self, event_id: str, event_type: str, reason: str, now: datetime) -> None:
         """An action that came as an event but that the case does not allow stays on the record."""
@@ -150,36 +211,15 @@ class CareCase(BaseModel):
         """An outside effect the receiving system refused for good (e.g. a notification)."""
         self._record(now, "effect_failed", None, idempotency_key=idempotency_key, reason=reason)
 
-    def _record(self, now: datetime, event: str, actor: Actor | None, **detail: Any) -> None:
-        self.timeline.append(
-            TimelineEntry(at=now, event=event, actor=actor, status=self.status, detail=detail)
+    def forget_timeline(self, upto: int) -> None:
+        """Drop the entries up to ``upto`` once the store holds them (the workflow's history stays
+        bounded; readers merge the store's entries with the ones still here)."""
+        self.timeline = [entry for entry in self.timeline if entry.seq > upto]
+
+    def _record(self, now: datetime, event: str, actor: Actor | None, **detail: Any) -> TimelineEntry:
+        self.timeline_seq += 1
+        entry = TimelineEntry(
+            seq=self.timeline_seq, at=now, event=event, actor=actor, status=self.status, detail=detail
         )
-
-
-class Case(Protocol):
-    """What a case workflow needs from a case's rules: commands, clocks and words for on-call."""
-
-    id: str
-    care_clock: ReplyClock | None
-
-    @property
-    def policy(self) -> CasePolicy: ...
-
-    @property
-    def closed(self) -> bool: ...
-
-    def check(self, command: Command, now: datetime) -> None: ...
-
-    def apply(self, command: Command, now: datetime) -> None: ...
-
-    def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None: ...
-
-    def tick(self, now: datetime) -> list[DeadlineEvent]: ...
-
-    def describe_deadline(self, event: DeadlineEvent) -> str: ...
-
-    def current_details(self) -> str: ...
-
-    def record_rejected_event(self, event_id: str, event_type: str, reason: str, now: datetime) -> None: ...
-
-    def record_failed_effect(self, idempotency_key: str, reason: str, now: datetime) -> None: ...
+        self.timeline.append(entry)
+        return entry

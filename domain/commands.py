@@ -1,4 +1,6 @@
-"""One input model per dispute action; the API accepts them as bodies, the workflow as updates."""
+"""One input model per dispute action; the API accepts them as bodies, the workflow as updates.
+
+Each is registered, with its rule, in ``domain/dispute.py`` (see ``domain/registry.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from domain.types import Actor, EvidenceList, Identifier, Note, Solution, Text
 
 
 class Action(StrEnum):
-    """The action names reported in ``allowed_actions``."""
+    """The names of the built-in actions, as reported in ``allowed_actions`` and used as update names."""
 
     MESSAGE = "message"
     OFFER = "offer"
@@ -28,10 +30,12 @@ class Action(StrEnum):
 
 
 class Command(BaseModel):
-    """An action on a dispute by a named actor."""
+    """An action on a case by a named actor; ``action`` names it in the case's registry."""
 
     model_config = ConfigDict(extra="forbid")
-    action: ClassVar[Action]
+    action: ClassVar[str]
+    #: Whether the command counts toward the case's message limit (a party's free text).
+    counts_as_message: ClassVar[bool] = False
 
     actor: Actor
 
@@ -40,6 +44,7 @@ class SendMessage(Command):
     """Buyer or seller adds a message and evidence (any open stage)."""
 
     action = Action.MESSAGE
+    counts_as_message = True
     text: Text
     evidence: EvidenceList = []
 
@@ -121,23 +126,5 @@ class IngestedEvent(BaseModel):
 
     id: str
     type: str
-    action: Action | None = Field(default=None, description="None for the event that opened the case")
+    action: str | None = Field(default=None, description="None for the event that opened the case")
     body: dict[str, Any] = {}
-
-
-DISPUTE_COMMANDS: dict[Action, type[Command]] = {
-    command.action: command
-    for command in (
-        SendMessage,
-        MakeOffer,
-        Accept,
-        Reject,
-        Appeal,
-        RequestHelp,
-        Cancel,
-        CareReply,
-        Decide,
-        Ship,
-        ConfirmReceipt,
-    )
-}

@@ -1,17 +1,20 @@
-"""The dispute rules (Pusat Resolusi): who may do what in which state, and what follows."""
+"""The dispute rules (Pusat Resolusi): who may do what in which state, and what follows.
+
+Each action is registered below with the rule that allows it and the rule that carries it out;
+``domain/reactions.py`` says who is told what and which outside effects follow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from domain.case import CareCase, DeadlineEvent, ReplyClock
 from domain.commands import (
     Accept,
-    Action,
     Appeal,
     Cancel,
     CareReply,
@@ -24,7 +27,18 @@ from domain.commands import (
     SendMessage,
     Ship,
 )
-from domain.errors import InvalidInput, InvalidTransition, NotAParty
+from domain.errors import InvalidInput
+from domain.events import (
+    Cancelled,
+    CareSpoke,
+    Decided,
+    DomainEvent,
+    Escalated,
+    PartyInactive,
+    Resolved,
+    SettlementDue,
+)
+from domain.registry import ActionRegistry
 from domain.types import (
     Actor,
     DisputePolicy,
@@ -34,7 +48,6 @@ from domain.types import (
     Solution,
     SolutionKind,
     Text,
-    short_duration,
 )
 
 
@@ -72,7 +85,7 @@ class DisputeClaim(BaseModel):
     order_id: Identifier
     buyer_id: Identifier
     seller_id: Identifier
-    order_total: int = Field(gt=0, description="integer rupiah")
+    order_total: int = Field(gt=0, le=10**15, description="integer rupiah")
     reason: Reason
     requested_solution: Solution
     description: Text
@@ -87,33 +100,16 @@ class DisputeClaim(BaseModel):
             raise ValueError("buyer_id and seller_id must differ")
         return self
 
-    def summary(self) -> str:
-        """One line for the Temporal UI's static summary."""
-        return (
-            f"Dispute on order {self.order_id}: buyer {self.buyer_id} vs seller {self.seller_id},"
-            f" {self.reason.value}, asks to {self.requested_solution.describe()}"
-        )
-
 
 class OpenDisputeInput(DisputeClaim):
-    """The workflow input: the claim plus the policy in force when it was opened."""
+    """The claim plus the policy in force when it was opened, and the moment it was accepted."""
+
+    model_config = ConfigDict(extra="forbid")
 
     policy: DisputePolicy = DisputePolicy()
-
-    def details(self) -> str:
-        """Markdown for the Temporal UI's static details: the claim and the policy it runs under."""
-        policy = self.policy
-        return "\n\n".join(
-            [
-                f"**Order** {self.order_id} · total {self.order_total}",
-                f"**Buyer** {self.buyer_id} · **Seller** {self.seller_id}",
-                f"**Reason** {self.reason.value}: {self.description}",
-                f"**Requested** {self.requested_solution.describe()}",
-                f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
-                f" {short_duration(policy.care_reply_target)} (warning at"
-                f" {short_duration(policy.care_reply_warning)})",
-            ]
-        )
+    opened_at: datetime | None = Field(
+        default=None, description="when the API accepted the claim; the workflow's start time if unset"
+    )
 
 
 class LinkTicket(BaseModel):
@@ -166,7 +162,9 @@ def _other(role: Role) -> Role:
 
 
 class Dispute(CareCase):
-    """A dispute's whole state; every change goes through ``apply`` or a clock method."""
+    """A dispute's whole state; every change goes through ``apply``, ``tick`` or a reported effect."""
+
+    roles: ClassVar[tuple[Role, ...]] = (Role.BUYER, Role.SELLER, Role.CARE)
 
     order_id: str
     buyer_id: str
@@ -180,7 +178,6 @@ class Dispute(CareCase):
     status: DisputeStatus = DisputeStatus.AWAITING_SELLER
     requested_solution: Solution
     current_offer: Proposal | None = None
-    proposals: list[Proposal] = []
     response_due_at: datetime | None = Field(
         default=None, description="when the party whose turn it is counts as inactive"
     )
@@ -195,6 +192,7 @@ class Dispute(CareCase):
     decided_by: str | None = None
     shipments: list[Shipment] = []
     received_at: datetime | None = None
+    settling: bool = Field(default=False, description="the payouts are being carried out")
     outcome: Outcome | None = None
     linked_tickets: list[str] = Field(default=[], description="help-center reports about this order")
 
@@ -249,42 +247,9 @@ class Dispute(CareCase):
         """When the buyer's silence lets the seller ask for help (only while it is the buyer's turn)."""
         return self.response_due_at if self.status is DisputeStatus.AWAITING_BUYER else None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def allowed_actions(self) -> dict[Role, list[Action]]:
-        """What each role may do now (PayPal-style per-party allowed actions)."""
-        return self.allowed_actions_at(None)
-
-    def allowed_actions_at(self, now: datetime | None) -> dict[Role, list[Action]]:
-        """What each role may do at ``now``, counting a turn clock that ran out but whose timer
-        the workflow has not handled yet; ``None`` reads the recorded state only."""
-        allowed: dict[Role, list[Action]] = {Role.BUYER: [], Role.SELLER: [], Role.CARE: []}
-        if self.closed:
-            return allowed
-        buyer, seller, care = allowed[Role.BUYER], allowed[Role.SELLER], allowed[Role.CARE]
-        buyer.append(Action.MESSAGE)
-        seller.append(Action.MESSAGE)
-        if self.status is DisputeStatus.AWAITING_SELLER:
-            seller += [Action.ACCEPT, Action.OFFER, Action.APPEAL]
-            buyer += [Action.OFFER, Action.CANCEL]
-        elif self.status is DisputeStatus.AWAITING_BUYER:
-            buyer += [Action.ACCEPT, Action.REJECT, Action.OFFER, Action.CANCEL]
-            seller += [Action.OFFER]
-        elif self.status is DisputeStatus.IN_MEDIATION:
-            care += [Action.REPLY, Action.DECIDE]
-        elif self.status is DisputeStatus.AWAITING_FULFILMENT:
-            for role in (Role.BUYER, Role.SELLER):
-                if self._next_shipper() is role:
-                    allowed[role].append(Action.SHIP)
-            if self._replacement_shipped() and self.received_at is None:
-                buyer.append(Action.CONFIRM_RECEIPT)
-        for role in (Role.BUYER, Role.SELLER):
-            if self.may_request_help(role, now):
-                allowed[role].append(Action.HELP)
-        return allowed
-
     def may_request_help(self, role: Role, now: datetime | None = None) -> bool:
-        """A party may escalate once its solution was declined or the other party went silent."""
+        """A party may escalate once its solution was declined or the other party went silent,
+        counting a turn clock that ran out but whose timer the workflow has not handled yet."""
         if self.status not in NEGOTIATING:
             return False
         other = _other(role)
@@ -303,6 +268,10 @@ class Dispute(CareCase):
         if actor.role is Role.SELLER:
             return actor.id == self.seller_id
         return actor.role is Role.CARE
+
+    def party_id(self, role: Role) -> str:
+        """The buyer's or the seller's id."""
+        return self.buyer_id if role is Role.BUYER else self.seller_id
 
     def settlement(self) -> list[Payout] | None:
         """The payouts that settle the dispute once it is ready to, else ``None``."""
@@ -330,134 +299,55 @@ class Dispute(CareCase):
             candidates.append((self.response_due_at, DeadlineEvent.PARTY_INACTIVE))
         return min(candidates + self._care_deadline(), default=None)
 
-    def describe_deadline(self, event: DeadlineEvent) -> str:
-        """Name a clock the way the timer summary and on-call see it."""
-        if event is DeadlineEvent.PARTY_INACTIVE:
-            return f"{self.turn} inactivity {short_duration(self.policy.buyer_inactivity)}"
-        return super().describe_deadline(event)
+    def next_shipper(self) -> Role | None:
+        """Who must ship next for an exchange (the buyer returns first) or the remaining items."""
+        kind = self.agreed_solution.kind if self.agreed_solution else None
+        shipped_by = [s.by for s in self.shipments]
+        if kind is SolutionKind.EXCHANGE:
+            if Role.BUYER not in shipped_by:
+                return Role.BUYER
+            return None if Role.SELLER in shipped_by else Role.SELLER
+        if kind is SolutionKind.SEND_REMAINING and Role.SELLER not in shipped_by:
+            return Role.SELLER
+        return None
 
-    def deadline_effect(self, event: DeadlineEvent) -> str:
-        """What happens when the clock for ``event`` runs out, in words."""
-        if event is DeadlineEvent.PARTY_INACTIVE:
-            return (
-                f"the {self.turn} counts as inactive and the {_other(self.turn or Role.BUYER)}"
-                " may ask care for help"
-            )
-        return super().deadline_effect(event)
+    def replacement_shipped(self) -> bool:
+        """Whether the seller has shipped the replacement or the remaining items."""
+        return any(s.by is Role.SELLER for s in self.shipments)
 
-    def current_details(self) -> str:
-        """Markdown for the Temporal UI: status, whose move it is, the next deadline and its effect."""
-        lines = [
-            f"**Status:** {self.status.value}",
-            f"**Order:** {self.order_id} · buyer {self.buyer_id} · seller {self.seller_id}"
-            f" · total {self.order_total}",
-            f"**Requested:** {self.requested_solution.describe()}",
-        ]
-        if self.current_offer:
-            kind = "appeal" if self.current_offer.appeal else "offer"
-            lines.append(f"**Current {kind}:** {self.current_offer.solution.describe()}")
-        waiting = {
-            DisputeStatus.AWAITING_SELLER: "the seller: accept, offer another solution or appeal",
-            DisputeStatus.AWAITING_BUYER: "the buyer: accept, reject or revise",
-            DisputeStatus.IN_MEDIATION: "care: reply to the parties and decide a solution",
-            DisputeStatus.AWAITING_FULFILMENT: self._fulfilment_waits_for(),
-        }.get(self.status)
-        if waiting:
-            lines.append(f"**Waiting for:** {waiting}")
-        lines += self.clock_lines()
-        if self.linked_tickets:
-            lines.append(f"**Help-center reports:** {', '.join(self.linked_tickets)}")
-        if self.outcome:
-            lines.append(f"**Outcome:** {self.outcome.decided_by}, {self._outcome_text()}")
-        return "\n\n".join(lines)
+    # -- what every action shares -------------------------------------------------------------
 
-    # -- commands -----------------------------------------------------------------------------
-
-    def check(self, command: Command, now: datetime) -> None:
-        """Raise the error ``apply`` would raise at ``now``, without changing anything."""
-        actor = command.actor
-        if not self.is_party(actor):
-            raise NotAParty(f"{actor.role.value} {actor.id} is not a party to dispute {self.id}")
-        allowed = self.allowed_actions_at(now)
-        if command.action not in allowed[actor.role]:
-            raise InvalidTransition(
-                f"{actor.role.value} may not {command.action.value} while the dispute is {self.status.value}",
-                current_status=self.status.value,
-                allowed_actions={role.value: [a.value for a in acts] for role, acts in allowed.items()},
-            )
+    def _check_rules(self, command: Command, now: datetime) -> None:
         solution = getattr(command, "solution", None)
         if isinstance(solution, Solution) and (solution.amount or 0) > self.order_total:
             raise InvalidInput(
                 "solution.amount", f"{solution.amount} is above the order total {self.order_total}"
             )
 
-    def apply(self, command: Command, now: datetime) -> None:
-        """Check ``command`` and carry it out, recording it on the timeline."""
-        self.check(command, now)
-        actor = command.actor
-        if actor.role is self.turn:
+    def _before(self, command: Command, now: datetime) -> None:
+        if command.actor.role is self.turn:
             # Any action by the party whose turn it is counts as activity, even one that
             # arrives in the same instant as the inactivity timer.
             self._restart_turn_clock(now)
-        match command:
-            case SendMessage():
-                self._on_message(command, now)
-            case MakeOffer():
-                self._on_offer(command, now)
-            case Accept():
-                agreed = self.requested_solution if actor.role is Role.SELLER else self._offer_solution()
-                self._agree(agreed, "agreement", now)
-            case Reject():
-                self._help_earned(Role.SELLER)
-                self.current_offer = None
-                self._set_status(DisputeStatus.AWAITING_SELLER, now)
-            case Appeal():
-                proposal = Proposal(
-                    by=Role.SELLER,
-                    solution=Solution(kind=SolutionKind.RELEASE_TO_SELLER),
-                    note=command.reason,
-                    appeal=True,
-                    at=now,
-                )
-                self._propose(proposal, now)
-            case RequestHelp():
-                self._escalate(actor.role, now)
-            case Cancel():
-                self._close(
-                    DisputeStatus.CANCELLED,
-                    Outcome(status=DisputeStatus.CANCELLED, decided_by="buyer_cancelled", at=now),
-                    now,
-                )
-            case CareReply():
-                self.care_clock = None
-            case Decide():
-                self.care_clock = None
-                self._agree(command.solution, "care", now)
-            case Ship():
-                self.shipments.append(
-                    Shipment(
-                        by=actor.role,
-                        tracking_number=command.tracking_number,
-                        carrier=command.carrier,
-                        at=now,
-                    )
-                )
-            case ConfirmReceipt():
-                self.received_at = now
-        detail = command.model_dump(mode="json", exclude={"actor"})
-        self._record(now, command.action.value, actor, **detail)
+
+    def _after(self, now: datetime) -> list[DomainEvent]:
+        if not self.settling and self.settlement() is not None:
+            self.settling = True
+            return [SettlementDue()]
+        return []
 
     # -- clocks and effects reported back by the workflow -------------------------------------
 
-    def tick(self, now: datetime) -> list[DeadlineEvent]:
+    def tick(self, now: datetime) -> list[DomainEvent]:
         """Mark every clock that ran out by ``now``; return what newly happened."""
-        events: list[DeadlineEvent] = []
+        happened: list[DomainEvent] = []
         due = self.response_due_at
-        if self.status in NEGOTIATING and due and due <= now and self.inactive_party is None:
-            self.inactive_party = self.turn
-            events.append(DeadlineEvent.PARTY_INACTIVE)
-            self._record(now, "party_inactive", None, party=self.turn, since=due.isoformat())
-        return events + self._tick_care_clock(now)
+        silent = self.turn
+        if silent is not None and due and due <= now and self.inactive_party is None:
+            self.inactive_party = silent
+            happened.append(PartyInactive(party=silent))
+            self._record(now, "party_inactive", None, party=silent, since=due.isoformat())
+        return happened + self._tick_care_clock(now)
 
     def link_ticket(self, ticket_id: str, now: datetime) -> None:
         """Record a help-center report about this dispute's order (once)."""
@@ -470,12 +360,11 @@ class Dispute(CareCase):
         self.mediation_case_ref = case_ref
         self._record(now, "mediation_opened", None, case_ref=case_ref, assignee=assignee)
 
-    def settled(self, payouts: list[Payout], now: datetime) -> None:
+    def settled(self, payouts: list[Payout], now: datetime) -> list[DomainEvent]:
         """Close the dispute after its payouts have been carried out."""
-        solution = self.agreed_solution
         outcome = Outcome(
             status=DisputeStatus.RESOLVED,
-            solution=solution,
+            solution=self.agreed_solution,
             decided_by=self.decided_by or "agreement",
             refunded_to_buyer=sum(p.amount for p in payouts if p.party is Role.BUYER),
             released_to_seller=sum(p.amount for p in payouts if p.party is Role.SELLER),
@@ -483,35 +372,14 @@ class Dispute(CareCase):
         )
         self._close(DisputeStatus.RESOLVED, outcome, now)
         self._record(now, "resolved", None, **outcome.model_dump(mode="json", exclude={"at", "status"}))
+        return [Resolved()]
 
-    # -- internals ----------------------------------------------------------------------------
-
-    def _on_message(self, command: SendMessage, now: datetime) -> None:
-        if self.status is DisputeStatus.IN_MEDIATION:
-            self._care_owes_reply(now, self.policy)
-
-    def _on_offer(self, command: MakeOffer, now: datetime) -> None:
-        if command.actor.role is Role.BUYER:
-            if self.status is DisputeStatus.AWAITING_BUYER:
-                self._help_earned(Role.SELLER)  # a revision counters the seller's solution
-            self.requested_solution = command.solution
-            self.current_offer = None
-            self.proposals.append(
-                Proposal(by=Role.BUYER, solution=command.solution, note=command.note, at=now)
-            )
-            self._set_status(DisputeStatus.AWAITING_SELLER, now, new_proposal=True)
-            return
-        self._propose(Proposal(by=Role.SELLER, solution=command.solution, note=command.note, at=now), now)
+    # -- internals used by the action rules ---------------------------------------------------
 
     def _propose(self, proposal: Proposal, now: datetime) -> None:
         self._help_earned(Role.BUYER)  # the seller countered or contested the buyer's solution
         self.current_offer = proposal
-        self.proposals.append(proposal)
         self._set_status(DisputeStatus.AWAITING_BUYER, now, new_proposal=True)
-
-    def _offer_solution(self) -> Solution:
-        assert self.current_offer is not None, "AWAITING_BUYER always has a current offer"
-        return self.current_offer.solution
 
     def _agree(self, solution: Solution, decided_by: str, now: datetime) -> None:
         self.agreed_solution = solution
@@ -552,35 +420,134 @@ class Dispute(CareCase):
             kind=SolutionKind.RELEASE_TO_SELLER, party=Role.SELLER, party_id=self.seller_id, amount=amount
         )
 
-    def _next_shipper(self) -> Role | None:
-        kind = self.agreed_solution.kind if self.agreed_solution else None
-        shipped_by = [s.by for s in self.shipments]
-        if kind is SolutionKind.EXCHANGE:
-            if Role.BUYER not in shipped_by:
-                return Role.BUYER  # the buyer returns the product first
-            return None if Role.SELLER in shipped_by else Role.SELLER
-        if kind is SolutionKind.SEND_REMAINING and Role.SELLER not in shipped_by:
-            return Role.SELLER
-        return None
 
-    def _replacement_shipped(self) -> bool:
-        return any(s.by is Role.SELLER for s in self.shipments)
+# -- the actions: who may take each one when, and what it does ---------------------------------
 
-    def _fulfilment_waits_for(self) -> str:
-        shipper = self._next_shipper()
-        if shipper is Role.BUYER:
-            return "the buyer to ship the product back (tracking number)"
-        if shipper is Role.SELLER:
-            return "the seller to ship the items (tracking number)"
-        if self._replacement_shipped() and self.received_at is None:
-            return "the buyer to confirm receipt"
-        return "the payouts to complete"
+DISPUTE_ACTIONS: ActionRegistry[Dispute] = ActionRegistry("dispute")
+Dispute.actions = DISPUTE_ACTIONS
 
-    def _outcome_text(self) -> str:
-        assert self.outcome is not None
-        if self.outcome.status is DisputeStatus.CANCELLED:
-            return "cancelled by the buyer"
-        return (
-            f"refunded {self.outcome.refunded_to_buyer} to buyer,"
-            f" released {self.outcome.released_to_seller} to seller"
-        )
+
+def _in(table: dict[DisputeStatus, set[Role]]) -> Callable[[Dispute, Role, datetime | None], bool]:
+    """Allowed for the roles the table lists for the dispute's status."""
+    return lambda dispute, role, now: role in table.get(dispute.status, set())
+
+
+PARTIES = {Role.BUYER, Role.SELLER}
+NEGOTIATION = {DisputeStatus.AWAITING_SELLER: PARTIES, DisputeStatus.AWAITING_BUYER: PARTIES}
+
+
+@DISPUTE_ACTIONS.action(SendMessage, roles=PARTIES, path="messages", allowed=lambda d, role, now: True)
+def _message(dispute: Dispute, command: SendMessage, now: datetime) -> list[DomainEvent]:
+    if dispute.status is DisputeStatus.IN_MEDIATION:
+        dispute._care_owes_reply(now)
+    return []
+
+
+@DISPUTE_ACTIONS.action(
+    Accept,
+    roles=PARTIES,
+    path="accept",
+    allowed=_in({DisputeStatus.AWAITING_SELLER: {Role.SELLER}, DisputeStatus.AWAITING_BUYER: {Role.BUYER}}),
+)
+def _accept(dispute: Dispute, command: Accept, now: datetime) -> list[DomainEvent]:
+    if command.actor.role is Role.SELLER:
+        agreed = dispute.requested_solution
+    else:
+        assert dispute.current_offer is not None, "AWAITING_BUYER always has a current offer"
+        agreed = dispute.current_offer.solution
+    dispute._agree(agreed, "agreement", now)
+    return []
+
+
+@DISPUTE_ACTIONS.action(
+    Reject, roles={Role.BUYER}, path="reject", allowed=_in({DisputeStatus.AWAITING_BUYER: {Role.BUYER}})
+)
+def _reject(dispute: Dispute, command: Reject, now: datetime) -> list[DomainEvent]:
+    dispute._help_earned(Role.SELLER)
+    dispute.current_offer = None
+    dispute._set_status(DisputeStatus.AWAITING_SELLER, now)
+    return []
+
+
+@DISPUTE_ACTIONS.action(MakeOffer, roles=PARTIES, path="offers", allowed=_in(NEGOTIATION))
+def _offer(dispute: Dispute, command: MakeOffer, now: datetime) -> list[DomainEvent]:
+    if command.actor.role is Role.BUYER:
+        if dispute.status is DisputeStatus.AWAITING_BUYER:
+            dispute._help_earned(Role.SELLER)  # a revision counters the seller's solution
+        dispute.requested_solution = command.solution
+        dispute.current_offer = None
+        dispute._set_status(DisputeStatus.AWAITING_SELLER, now, new_proposal=True)
+    else:
+        dispute._propose(Proposal(by=Role.SELLER, solution=command.solution, note=command.note, at=now), now)
+    return []
+
+
+@DISPUTE_ACTIONS.action(
+    Appeal, roles={Role.SELLER}, path="appeal", allowed=_in({DisputeStatus.AWAITING_SELLER: {Role.SELLER}})
+)
+def _appeal(dispute: Dispute, command: Appeal, now: datetime) -> list[DomainEvent]:
+    release = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
+    dispute._propose(
+        Proposal(by=Role.SELLER, solution=release, note=command.reason, appeal=True, at=now), now
+    )
+    return []
+
+
+@DISPUTE_ACTIONS.action(
+    Cancel, roles={Role.BUYER}, path="cancel", allowed=_in({status: {Role.BUYER} for status in NEGOTIATING})
+)
+def _cancel(dispute: Dispute, command: Cancel, now: datetime) -> list[DomainEvent]:
+    outcome = Outcome(status=DisputeStatus.CANCELLED, decided_by="buyer_cancelled", at=now)
+    dispute._close(DisputeStatus.CANCELLED, outcome, now)
+    return [Cancelled()]
+
+
+@DISPUTE_ACTIONS.action(
+    RequestHelp, roles=PARTIES, path="help", allowed=lambda d, role, now: d.may_request_help(role, now)
+)
+def _help(dispute: Dispute, command: RequestHelp, now: datetime) -> list[DomainEvent]:
+    dispute._escalate(command.actor.role, now)
+    return [Escalated(by=command.actor.role.value)]
+
+
+MEDIATION = {DisputeStatus.IN_MEDIATION: {Role.CARE}}
+
+
+@DISPUTE_ACTIONS.action(CareReply, roles={Role.CARE}, path="care/replies", allowed=_in(MEDIATION))
+def _care_reply(dispute: Dispute, command: CareReply, now: datetime) -> list[DomainEvent]:
+    dispute.care_clock = None
+    return [CareSpoke(text=command.text)]
+
+
+@DISPUTE_ACTIONS.action(Decide, roles={Role.CARE}, path="care/decision", allowed=_in(MEDIATION))
+def _decide(dispute: Dispute, command: Decide, now: datetime) -> list[DomainEvent]:
+    dispute.care_clock = None
+    dispute._agree(command.solution, "care", now)
+    return [Decided(solution=command.solution, note=command.note)]
+
+
+@DISPUTE_ACTIONS.action(
+    Ship,
+    roles=PARTIES,
+    path="shipments",
+    allowed=lambda d, role, now: d.status is DisputeStatus.AWAITING_FULFILMENT and d.next_shipper() is role,
+)
+def _ship(dispute: Dispute, command: Ship, now: datetime) -> list[DomainEvent]:
+    shipment = Shipment(
+        by=command.actor.role, tracking_number=command.tracking_number, carrier=command.carrier, at=now
+    )
+    dispute.shipments.append(shipment)
+    return []
+
+
+@DISPUTE_ACTIONS.action(
+    ConfirmReceipt,
+    roles={Role.BUYER},
+    path="confirm-receipt",
+    allowed=lambda d, role, now: (
+        d.status is DisputeStatus.AWAITING_FULFILMENT and d.replacement_shipped() and d.received_at is None
+    ),
+)
+def _confirm_receipt(dispute: Dispute, command: ConfirmReceipt, now: datetime) -> list[DomainEvent]:
+    dispute.received_at = now
+    return []

@@ -35,3 +35,9 @@ class InvalidInput(DomainError):
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+class LimitReached(DomainError):
+    """The case has reached a limit of its policy (e.g. its number of messages)."""
+
+    code = "LimitReached"

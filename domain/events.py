@@ -1,90 +1,92 @@
-"""What the outside world is told about a case: event types and their payloads (for webhooks)."""
+"""What happened to a case: the domain events that actions, clocks and reported effects return.
+
+The rules only say what happened; ``domain/reactions.py`` derives from these, in one place, who
+is told what, which webhook events go out and which outside effects run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
-from pydantic import BaseModel
-
-from domain.commands import Cancel, Command, RequestHelp
-from domain.dispute import Dispute
-from domain.ticket import Solve, Ticket, TicketReply
+from domain.types import Actor, Role, Solution
 
 
-class EventType(StrEnum):
-    """The event types webhook subscribers choose from."""
-
-    DISPUTE_OPENED = "dispute.opened"
-    DISPUTE_UPDATED = "dispute.updated"
-    DISPUTE_ESCALATED = "dispute.escalated"
-    DISPUTE_RESOLVED = "dispute.resolved"
-    DISPUTE_CANCELLED = "dispute.cancelled"
-    CARE_REPLY_WARNING = "care.reply_warning"
-    CARE_REPLY_BREACHED = "care.reply_breached"
-    TICKET_OPENED = "ticket.opened"
-    TICKET_REPLIED = "ticket.replied"
-    TICKET_SOLVED = "ticket.solved"
-    TICKET_CLOSED = "ticket.closed"
+@dataclass(frozen=True)
+class DomainEvent:
+    """Something that happened to a case."""
 
 
-class CaseEvent(BaseModel):
-    """One event about one case; ``id`` is stable (case id and sequence), so receivers dedupe on it."""
-
-    id: str
-    type: EventType
-    case_id: str
-    occurred_at: datetime
-    data: dict[str, Any]
+@dataclass(frozen=True)
+class Opened(DomainEvent):
+    """The case was opened (a dispute filed, a report received)."""
 
 
-_DISPUTE_FIELDS = {
-    "id",
-    "order_id",
-    "buyer_id",
-    "seller_id",
-    "status",
-    "requested_solution",
-    "current_offer",
-    "agreed_solution",
-    "outcome",
-    "care_reply_due_at",
-    "sla_breached",
-    "linked_tickets",
-}
-_TICKET_FIELDS = {
-    "id",
-    "user_id",
-    "role",
-    "topic",
-    "priority",
-    "status",
-    "order_id",
-    "dispute_id",
-    "care_reply_due_at",
-    "sla_breached",
-    "closes_at",
-}
+@dataclass(frozen=True)
+class Acted(DomainEvent):
+    """A party or care took an action; every action returns this one first."""
+
+    actor: Actor
+    action: str
 
 
-def snapshot(case: Dispute | Ticket) -> dict[str, Any]:
-    """The case as an event carries it: ids, status, solutions, deadlines; never message text."""
-    fields = _DISPUTE_FIELDS if isinstance(case, Dispute) else _TICKET_FIELDS
-    return case.model_dump(mode="json", include=fields)
+@dataclass(frozen=True)
+class Escalated(DomainEvent):
+    """The case went to care for mediation; ``by`` is the party's role or ``"system"``."""
+
+    by: str
 
 
-def after_dispute_command(command: Command) -> list[EventType]:
-    """Every dispute action is an update; escalation and cancellation are also told as such."""
-    extra = {RequestHelp: EventType.DISPUTE_ESCALATED, Cancel: EventType.DISPUTE_CANCELLED}
-    special = extra.get(type(command))
-    return [EventType.DISPUTE_UPDATED] + ([special] if special else [])
+@dataclass(frozen=True)
+class CareSpoke(DomainEvent):
+    """Care wrote to the parties (a dispute in mediation) or to the reporting user (a report)."""
+
+    text: str
 
 
-def after_ticket_command(command: Command) -> list[EventType]:
-    """Care's replies and solving are told; the user's own messages are not."""
-    if isinstance(command, TicketReply):
-        return [EventType.TICKET_REPLIED]
-    if isinstance(command, Solve):
-        return [EventType.TICKET_SOLVED]
-    return []
+@dataclass(frozen=True)
+class Decided(DomainEvent):
+    """Care decided the solution of a dispute."""
+
+    solution: Solution
+    note: str
+
+
+@dataclass(frozen=True)
+class Cancelled(DomainEvent):
+    """The buyer withdrew the dispute."""
+
+
+@dataclass(frozen=True)
+class PartyInactive(DomainEvent):
+    """The party whose turn it was stayed silent for the whole inactivity period."""
+
+    party: Role
+
+
+@dataclass(frozen=True)
+class CareReplyDue(DomainEvent):
+    """Care's reply target is near (``breached`` False) or was missed (True)."""
+
+    due_at: datetime
+    started_at: datetime
+    breached: bool
+
+
+@dataclass(frozen=True)
+class SettlementDue(DomainEvent):
+    """The agreed or decided solution is ready to be paid out."""
+
+
+@dataclass(frozen=True)
+class Resolved(DomainEvent):
+    """The payouts were carried out and the dispute is closed."""
+
+
+@dataclass(frozen=True)
+class Solved(DomainEvent):
+    """Care marked a report solved; it closes after the quiet period."""
+
+
+@dataclass(frozen=True)
+class Closed(DomainEvent):
+    """A solved report stayed quiet for the whole quiet period and closed."""

@@ -94,10 +94,17 @@ class ReplyPolicy(BaseModel):
 
 
 class CasePolicy(ReplyPolicy):
-    """The durations every case runs under, its effect activities' timeouts included."""
+    """The durations and limits every case runs under, its effect activities' timeouts included."""
 
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+    max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
+    history_max_events: int = Field(
+        default=10_000, ge=100, description="a run continues as new once its history has this many events"
+    )
+    history_max_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
+    )
 
 
 class DisputePolicy(CasePolicy):

@@ -55,7 +55,7 @@ async def serving(
     async with AsyncExitStack() as stack:
         base_url = await stack.enter_async_context(listening(create_app(settings, client=client)))
         if worker:
-            await stack.enter_async_context(build_worker(client, settings, case_activities(settings)))
+            await stack.enter_async_context(build_worker(client, settings, case_activities(settings, client)))
         yield await stack.enter_async_context(
             httpx.AsyncClient(base_url=base_url, timeout=30, headers=AS_PLATFORM)
         )

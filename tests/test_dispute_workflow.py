@@ -15,16 +15,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
-from activities.effects import CaseActivities
 from activities.models import Effect, EffectKind, PayoutInput
 from activities.outbox import Outbox
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import build_worker
+from core.temporal import build_worker, case_activities
 from domain.commands import (
     Accept,
     Appeal,
     CareReply,
+    Command,
     ConfirmReceipt,
     Decide,
     MakeOffer,
@@ -36,7 +36,9 @@ from domain.commands import (
 from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
-from workflows.dispute import DisputeWorkflow
+from domain.views import DisputeView, merge_timeline
+from workflows.base import Ack
+from workflows.dispute import DisputeRun, DisputeWorkflow
 
 BUYER = Actor(role=Role.BUYER, id="b-1")
 SELLER = Actor(role=Role.SELLER, id="s-1")
@@ -80,20 +82,23 @@ class Case:
         self.handle = handle
         self.outbox = outbox
 
-    async def act(self, update: Any, command: Any) -> Dispute:
-        result: Dispute = await self.handle.execute_update(update, command)
-        return result
+    async def act(self, command: Command) -> DisputeView:
+        await self.handle.execute_update(command.action, command, result_type=Ack)
+        return await self.state()
 
-    async def refused(self, update: Any, command: Any) -> ApplicationError:
+    async def refused(self, command: Command) -> ApplicationError:
         with pytest.raises(WorkflowUpdateFailedError) as failure:
-            await self.handle.execute_update(update, command)
+            await self.handle.execute_update(command.action, command, result_type=Ack)
         cause = failure.value.cause
         assert isinstance(cause, ApplicationError)
         return cause
 
-    async def state(self) -> Dispute:
-        result: Dispute = await self.handle.query(DisputeWorkflow.state)
-        return result
+    async def state(self) -> DisputeView:
+        """The dispute as the API shows it: the state merged with the stored timeline."""
+        dispute: Dispute = await self.handle.query(DisputeWorkflow.state)
+        return DisputeView.of(
+            dispute, merge_timeline(await self.outbox.timeline(self.handle.id), dispute.timeline)
+        )
 
     async def effects(self, kind: EffectKind | None = None) -> list[Effect]:
         effects = await self.outbox.for_case(self.handle.id)
@@ -106,7 +111,8 @@ async def worker_and_payments(
 ) -> AsyncIterator[FlakyPayments]:
     settings = Settings(task_queue=task_queue, data_dir=outbox_path.parent)
     adapters = FlakyPayments(Outbox(settings.outbox_path))
-    activities = CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
+    activities = case_activities(settings, time_skipping_env.client)
+    activities.payments = adapters
     worker: Worker = build_worker(time_skipping_env.client, settings, activities)
     async with worker:
         yield adapters
@@ -120,16 +126,18 @@ async def open_case(
         order_id = f"o-{uuid.uuid4().hex[:8]}"
         handle = await time_skipping_env.client.start_workflow(
             DisputeWorkflow.run,
-            OpenDisputeInput(
-                order_id=order_id,
-                buyer_id=BUYER.id,
-                seller_id=SELLER.id,
-                order_total=order_total,
-                reason=Reason.NOT_RECEIVED,
-                requested_solution=solution,
-                description="The parcel never arrived",
-                evidence=["ev-tracking-screenshot"],
-                policy=POLICY,
+            DisputeRun(
+                open=OpenDisputeInput(
+                    order_id=order_id,
+                    buyer_id=BUYER.id,
+                    seller_id=SELLER.id,
+                    order_total=order_total,
+                    reason=Reason.NOT_RECEIVED,
+                    requested_solution=solution,
+                    description="The parcel never arrived",
+                    evidence=["ev-tracking-screenshot"],
+                    policy=POLICY,
+                )
             ),
             id=dispute_workflow_id(order_id),
             task_queue=task_queue,
@@ -142,11 +150,10 @@ async def open_case(
 async def test_seller_help_refused_until_buyer_silent_three_days(open_case: Any) -> None:
     case: Case = await open_case()
     await case.act(
-        DisputeWorkflow.offer,
         MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=50_000)),
     )
 
-    refused = await case.refused(DisputeWorkflow.help, RequestHelp(actor=SELLER))
+    refused = await case.refused(RequestHelp(actor=SELLER))
     assert refused.type == "InvalidTransition"
 
     await case.env.sleep(timedelta(days=3, minutes=1))
@@ -156,38 +163,36 @@ async def test_seller_help_refused_until_buyer_silent_three_days(open_case: Any)
     told = [e for e in await case.effects(EffectKind.NOTIFICATION) if e.party == "seller"]
     assert any("ask care for help" in (e.text or "") for e in told)
 
-    escalated = await case.act(DisputeWorkflow.help, RequestHelp(actor=SELLER, note="buyer is gone"))
+    escalated = await case.act(RequestHelp(actor=SELLER, note="buyer is gone"))
     assert escalated.status is DisputeStatus.IN_MEDIATION
     assert escalated.escalated_by is Role.SELLER
 
 
 async def test_buyer_action_restarts_the_inactivity_clock(open_case: Any) -> None:
     case: Case = await open_case()
-    await case.act(DisputeWorkflow.appeal, Appeal(actor=SELLER, reason="Tracking shows delivered"))
+    await case.act(Appeal(actor=SELLER, reason="Tracking shows delivered"))
 
     await case.env.sleep(timedelta(days=2))
-    after_message = await case.act(DisputeWorkflow.message, SendMessage(actor=BUYER, text="Still waiting"))
+    after_message = await case.act(SendMessage(actor=BUYER, text="Still waiting"))
     assert after_message.buyer_inactive_at is not None
 
     await case.env.sleep(timedelta(days=2))  # four days since the appeal, two since the message
-    refused = await case.refused(DisputeWorkflow.help, RequestHelp(actor=SELLER))
+    refused = await case.refused(RequestHelp(actor=SELLER))
     assert refused.type == "InvalidTransition"
     assert refused.details[0]["allowed_actions"]["seller"] == ["message", "offer"]
 
     await case.env.sleep(timedelta(days=1, minutes=1))
-    escalated = await case.act(DisputeWorkflow.help, RequestHelp(actor=SELLER))
+    escalated = await case.act(RequestHelp(actor=SELLER))
     assert escalated.status is DisputeStatus.IN_MEDIATION
 
 
 async def test_care_reply_in_time_has_no_warning_and_no_breach(open_case: Any) -> None:
     case: Case = await open_case()
-    await case.act(
-        DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING))
-    )
-    await case.act(DisputeWorkflow.help, RequestHelp(actor=BUYER))
+    await case.act(MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING)))
+    await case.act(RequestHelp(actor=BUYER))
 
     await case.env.sleep(timedelta(hours=19))
-    replied = await case.act(DisputeWorkflow.reply, CareReply(actor=CARE, text="Looking into it"))
+    replied = await case.act(CareReply(actor=CARE, text="Looking into it"))
     assert replied.care_reply_due_at is None
 
     await case.env.sleep(timedelta(days=2))
@@ -201,10 +206,8 @@ async def test_care_reply_in_time_has_no_warning_and_no_breach(open_case: Any) -
 
 async def test_missed_care_reply_warns_then_breaches_and_escalates(open_case: Any) -> None:
     case: Case = await open_case()
-    await case.act(
-        DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING))
-    )
-    escalated = await case.act(DisputeWorkflow.help, RequestHelp(actor=BUYER))
+    await case.act(MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING)))
+    escalated = await case.act(RequestHelp(actor=BUYER))
     assert escalated.care_reply_due_at == escalated.escalated_at + timedelta(hours=24)  # type: ignore[operator]
 
     await case.env.sleep(timedelta(hours=20, minutes=1))
@@ -221,20 +224,18 @@ async def test_missed_care_reply_warns_then_breaches_and_escalates(open_case: An
     assert described.typed_search_attributes.get(sa.SLA_BREACHED) is True
 
     # A breach never loses the case: care can still reply and decide.
-    await case.act(DisputeWorkflow.decide, Decide(actor=CARE, solution=REFUND))
+    await case.act(Decide(actor=CARE, solution=REFUND))
     assert (await case.handle.result()).refunded_to_buyer == 150_000
 
 
 async def test_party_message_in_mediation_starts_the_next_reply_target(open_case: Any) -> None:
     case: Case = await open_case()
-    await case.act(
-        DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING))
-    )
-    await case.act(DisputeWorkflow.help, RequestHelp(actor=BUYER))
-    await case.act(DisputeWorkflow.reply, CareReply(actor=CARE, text="Please send photos"))
+    await case.act(MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.SEND_REMAINING)))
+    await case.act(RequestHelp(actor=BUYER))
+    await case.act(CareReply(actor=CARE, text="Please send photos"))
 
     await case.env.sleep(timedelta(hours=30))
-    sent = await case.act(DisputeWorkflow.message, SendMessage(actor=BUYER, text="Photos", evidence=["ev-2"]))
+    sent = await case.act(SendMessage(actor=BUYER, text="Photos", evidence=["ev-2"]))
     assert sent.care_reply_due_at is not None
     await case.env.sleep(timedelta(hours=24, minutes=1))
     assert (await case.state()).sla_breached is True
@@ -252,8 +253,8 @@ async def test_agreed_money_solution_is_paid_exactly_once(
     open_case: Any, worker_and_payments: FlakyPayments, solution: Solution, refunded: int, released: int
 ) -> None:
     case: Case = await open_case()
-    await case.act(DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=solution))
-    await case.act(DisputeWorkflow.accept, Accept(actor=BUYER))
+    await case.act(MakeOffer(actor=SELLER, solution=solution))
+    await case.act(Accept(actor=BUYER))
 
     outcome = await case.handle.result()
     assert (outcome.refunded_to_buyer, outcome.released_to_seller) == (refunded, released)
@@ -269,18 +270,16 @@ async def test_agreed_money_solution_is_paid_exactly_once(
 
 async def test_exchange_waits_for_both_shipments_and_receipt(open_case: Any) -> None:
     case: Case = await open_case(solution=Solution(kind=SolutionKind.EXCHANGE))
-    agreed = await case.act(DisputeWorkflow.accept, Accept(actor=SELLER))
+    agreed = await case.act(Accept(actor=SELLER))
     assert agreed.status is DisputeStatus.AWAITING_FULFILMENT
     assert agreed.allowed_actions[Role.BUYER] == ["message", "ship"]
 
-    refused = await case.refused(
-        DisputeWorkflow.ship, Ship(actor=SELLER, tracking_number="JNE1", carrier="jne")
-    )
+    refused = await case.refused(Ship(actor=SELLER, tracking_number="JNE1", carrier="jne"))
     assert refused.type == "InvalidTransition"
-    await case.act(DisputeWorkflow.ship, Ship(actor=BUYER, tracking_number="JNE-RET-1", carrier="jne"))
-    await case.act(DisputeWorkflow.ship, Ship(actor=SELLER, tracking_number="JNE-NEW-1", carrier="jne"))
+    await case.act(Ship(actor=BUYER, tracking_number="JNE-RET-1", carrier="jne"))
+    await case.act(Ship(actor=SELLER, tracking_number="JNE-NEW-1", carrier="jne"))
     assert await case.effects(EffectKind.RELEASE_TO_SELLER) == []
-    await case.act(DisputeWorkflow.confirm_receipt, ConfirmReceipt(actor=BUYER))
+    await case.act(ConfirmReceipt(actor=BUYER))
 
     outcome = await case.handle.result()
     assert outcome.released_to_seller == 150_000
@@ -290,13 +289,12 @@ async def test_exchange_waits_for_both_shipments_and_receipt(open_case: Any) -> 
 async def test_rejected_actions_leave_no_trace(open_case: Any) -> None:
     case: Case = await open_case()
     before = await case.state()
-    stranger = await case.refused(DisputeWorkflow.accept, Accept(actor=Actor(role=Role.SELLER, id="s-other")))
+    stranger = await case.refused(Accept(actor=Actor(role=Role.SELLER, id="s-other")))
     assert stranger.type == "NotAParty"
     too_much = await case.refused(
-        DisputeWorkflow.offer,
         MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_001)),
     )
     assert too_much.type == "InvalidInput"
-    wrong_turn = await case.refused(DisputeWorkflow.reject, Reject(actor=BUYER))
+    wrong_turn = await case.refused(Reject(actor=BUYER))
     assert wrong_turn.type == "InvalidTransition"
     assert (await case.state()).timeline == before.timeline

@@ -106,7 +106,7 @@ async def served(
     )
     async with (
         listening(create_app(settings, client=dev_server_env.client)) as base_url,
-        build_worker(dev_server_env.client, settings, case_activities(settings)),
+        build_worker(dev_server_env.client, settings, case_activities(settings, dev_server_env.client)),
         httpx.AsyncClient(
             base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
         ) as http,

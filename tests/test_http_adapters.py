@@ -20,9 +20,8 @@ from starlette.routing import Route
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 
-from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters
 from activities.models import (
     AssignInput,
@@ -34,13 +33,14 @@ from activities.models import (
 )
 from activities.outbox import Outbox
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
+from core.temporal import build_worker, case_activities, effect_adapters
 from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from tests.support import eventually
-from workflows.dispute import DisputeWorkflow
+from workflows.base import Ack
+from workflows.dispute import DisputeRun, DisputeWorkflow
 
 BUYER = Actor(role=Role.BUYER, id="b-1")
 SELLER = Actor(role=Role.SELLER, id="s-1")
@@ -112,11 +112,11 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def http_activities(receiver: Receiver, tmp_path: Path) -> AsyncIterator[CaseActivities]:
-    activities = case_activities(Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path))
-    assert isinstance(activities.payments, HttpAdapters)
-    yield activities
-    await activities.payments.aclose()
+async def http_adapters(receiver: Receiver, tmp_path: Path) -> AsyncIterator[HttpAdapters]:
+    adapters = effect_adapters(Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path))
+    assert isinstance(adapters, HttpAdapters)
+    yield adapters
+    await adapters.aclose()
 
 
 def outbox(tmp_path: Path) -> Outbox:
@@ -130,15 +130,17 @@ async def start_dispute(env: WorkflowEnvironment, task_queue: str) -> Any:
     order_id = f"o-{uuid.uuid4().hex[:8]}"
     return await env.client.start_workflow(
         DisputeWorkflow.run,
-        OpenDisputeInput(
-            order_id=order_id,
-            buyer_id=BUYER.id,
-            seller_id=SELLER.id,
-            order_total=150_000,
-            reason=Reason.NOT_RECEIVED,
-            requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000),
-            description="The parcel never arrived",
-            policy=DisputePolicy(),
+        DisputeRun(
+            open=OpenDisputeInput(
+                order_id=order_id,
+                buyer_id=BUYER.id,
+                seller_id=SELLER.id,
+                order_total=150_000,
+                reason=Reason.NOT_RECEIVED,
+                requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000),
+                description="The parcel never arrived",
+                policy=DisputePolicy(),
+            )
         ),
         id=dispute_workflow_id(order_id),
         task_queue=task_queue,
@@ -151,7 +153,7 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     settings = Settings(
         effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
     )
-    activities = case_activities(settings)
+    activities = case_activities(settings, time_skipping_env.client)
     assert isinstance(activities.payments, HttpAdapters)
     # the provider applies the first two refund calls and the first release call, then the
     # responses are lost: only the stable key keeps the retries from paying again
@@ -160,8 +162,8 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
         async with build_worker(time_skipping_env.client, settings, activities):
             handle = await start_dispute(time_skipping_env, task_queue)
             offer = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=40_000)
-            await handle.execute_update(DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=offer))
-            await handle.execute_update(DisputeWorkflow.accept, Accept(actor=BUYER))
+            await handle.execute_update("offer", MakeOffer(actor=SELLER, solution=offer), result_type=Ack)
+            await handle.execute_update("accept", Accept(actor=BUYER), result_type=Ack)
             outcome = await handle.result()
     finally:
         await activities.payments.aclose()
@@ -185,58 +187,56 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     assert notified == {c.key for c in receiver.seen("/notifications")} and notified
 
 
-async def test_refused_notification_fails_the_activity_without_retries(
+async def test_refused_notification_is_recorded_and_the_case_goes_on(
     time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     settings = Settings(
         effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
     )
-    activities = case_activities(settings)
+    activities = case_activities(settings, time_skipping_env.client)
     assert isinstance(activities.payments, HttpAdapters)
     receiver.refuse["/notifications"] = (400, {})
-
-    async def activity_failure() -> Any:
-        async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-                return event.activity_task_failed_event_attributes.failure
-        return None
 
     try:
         async with build_worker(time_skipping_env.client, settings, activities):
             handle = await start_dispute(time_skipping_env, task_queue)
-            # with a retryable failure (and the workflows retry forever) this event never comes
-            failure = await eventually(activity_failure, seconds=5)
 
             async def recorded_on_the_case() -> list[Any]:
+                stored = await outbox(tmp_path).timeline(handle.id)
                 state = await handle.query(DisputeWorkflow.state)
-                return [e for e in state.timeline if e.event == "effect_failed"]
+                return [e for e in [*stored, *state.timeline] if e.event == "effect_failed"]
 
             # the refusal is recorded on the case, which goes on (a lost notice must not fail it)
             failed = await eventually(recorded_on_the_case, seconds=5)
             assert failed[0].detail["idempotency_key"] == f"{handle.id}:notice:1"
+            assert "answered 400" in failed[0].detail["reason"]
             described = await handle.describe()
             assert described.status == WorkflowExecutionStatus.RUNNING
+            # the publish step itself succeeded: nothing was retried, nothing failed in history
+            failures = [
+                event
+                async for event in handle.fetch_history_events()
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+            ]
+            assert failures == []
     finally:
         await activities.payments.aclose()
 
-    assert failure.application_failure_info.type == "EffectRejected"
-    assert failure.application_failure_info.non_retryable
-    assert "answered 400" in failure.message
     assert len(receiver.seen("/notifications")) == 1
-    assert await outbox(tmp_path).for_case(handle.id) == []
+    assert [e for e in await outbox(tmp_path).for_case(handle.id) if e.kind is EffectKind.NOTIFICATION] == []
 
 
 # -- one activity at a time ----------------------------------------------------------------------
 
 
 async def test_payout_is_posted_as_json_under_its_key(
-    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path
 ) -> None:
     request = PayoutInput(
         case_id="dispute-o-9", party_id="b-9", amount=25_000, idempotency_key="dispute-o-9:k"
     )
 
-    effect = await ActivityEnvironment().run(http_activities.refund_buyer, request)
+    effect = await http_adapters.refund_buyer(request)
 
     [seen] = receiver.requests
     assert seen == Seen(
@@ -255,13 +255,12 @@ async def test_payout_is_posted_as_json_under_its_key(
 
 
 async def test_care_desk_answers_are_used(
-    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path
 ) -> None:
     receiver.replies = {
         "/care-desk/mediations": {"case_ref": "CD-77"},
         "/care-desk/assignments": {"assignee": "agent-42"},
     }
-    env = ActivityEnvironment()
     mediation = MediationInput(
         case_id="dispute-o-9", order_id="o-9", buyer_id="b-9", seller_id="s-9", escalated_by="buyer",
         idempotency_key="dispute-o-9:mediation",
@@ -271,12 +270,11 @@ async def test_care_desk_answers_are_used(
         case_id="dispute-o-9", due_at=due, summary="reply due", idempotency_key="k-warn"
     )
 
-    case = await env.run(http_activities.open_mediation_case, mediation)
-    assigned = await env.run(
-        http_activities.assign_to_care,
+    case = await http_adapters.open_mediation(mediation)
+    assigned = await http_adapters.assign(
         AssignInput(case_id="dispute-o-9", case_ref=case.case_ref, idempotency_key="dispute-o-9:assign"),
     )
-    await env.run(http_activities.warn_care_reply, target)
+    await http_adapters.reply_target(EffectKind.CARE_REPLY_WARNING, target)
 
     assert (case.case_ref, assigned.assignee) == ("CD-77", "agent-42")
     assert receiver.seen("/care-desk/assignments")[0].body == {"case_id": "dispute-o-9", "case_ref": "CD-77"}
@@ -296,13 +294,13 @@ async def test_care_desk_answers_are_used(
 
 
 async def test_mediation_reference_is_derived_when_the_desk_sends_none(
-    http_activities: CaseActivities, receiver: Receiver
+    http_adapters: HttpAdapters, receiver: Receiver
 ) -> None:
     mediation = MediationInput(
         case_id="dispute-o-8", order_id="o-8", buyer_id="b-8", seller_id="s-8", escalated_by="seller",
         idempotency_key="dispute-o-8:mediation",
     )  # fmt: skip
-    case = await ActivityEnvironment().run(http_activities.open_mediation_case, mediation)
+    case = await http_adapters.open_mediation(mediation)
     assert case.case_ref == "med-dispute-o-8"
 
 
@@ -323,7 +321,7 @@ NOTICE = NotifyInput(case_id="dispute-o-9", party="seller", party_id="s-9", text
     ],
 )
 async def test_only_final_client_errors_are_not_retried(
-    http_activities: CaseActivities,
+    http_adapters: HttpAdapters,
     receiver: Receiver,
     tmp_path: Path,
     status: int,
@@ -334,7 +332,7 @@ async def test_only_final_client_errors_are_not_retried(
     receiver.refuse["/notifications"] = (status, headers)
 
     with pytest.raises(ApplicationError) as failure:
-        await ActivityEnvironment().run(http_activities.notify_party, NOTICE)
+        await http_adapters.notify(NOTICE)
 
     assert failure.value.type == error_type
     assert failure.value.non_retryable is (error_type == "EffectRejected")
@@ -347,24 +345,24 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    activities = case_activities(
+    adapters = effect_adapters(
         Settings(effects="http", effects_base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
     )
-    assert isinstance(activities.payments, HttpAdapters)
+    assert isinstance(adapters, HttpAdapters)
     try:
         with pytest.raises(ApplicationError) as failure:
-            await ActivityEnvironment().run(activities.notify_party, NOTICE)
+            await adapters.notify(NOTICE)
         # retryable, short, and unchained (a long chain would outgrow the server's failure limit)
         assert failure.value.type == "EffectUnavailable"
         assert not failure.value.non_retryable
         assert "ConnectError" in failure.value.message and len(failure.value.message) <= 500
         assert failure.value.__cause__ is None
     finally:
-        await activities.payments.aclose()
+        await adapters.aclose()
     assert await outbox(tmp_path).for_case("dispute-o-9") == []
 
 
 @pytest.mark.parametrize("base_url", [None, "", "ftp://platform.example"])
 def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) -> None:
     with pytest.raises(ValueError, match=r"DISPUTES_EFFECTS_BASE_URL|http\(s\)"):
-        case_activities(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path))
+        effect_adapters(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path))

@@ -79,7 +79,7 @@ async def scenario_env(
     )
     try:
         async with (
-            build_worker(worker_client, settings, case_activities(settings)),
+            build_worker(worker_client, settings, case_activities(settings, worker_client)),
             serving(settings, api_client, worker=False) as http,
         ):
             yield http, f"http://127.0.0.1:{settings.worker_metrics_port}/metrics", logs
@@ -154,7 +154,7 @@ async def test_metrics_traces_and_logs_after_a_scenario(
         for expected in (
             "StartWorkflow:DisputeWorkflow",
             "RunWorkflow:DisputeWorkflow",
-            "RunActivity:notify_party",
+            "RunActivity:publish_change",
         ):
             assert expected in in_trace, in_trace
     accept = next(s for s in spans if s.name == "POST /v1/disputes/{dispute_id}/accept" and s.parent is None)

@@ -16,6 +16,7 @@ from activities.models import EffectKind
 from activities.outbox import Outbox
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
+from domain.commands import Command
 from domain.dispute import Dispute, OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import (
@@ -30,8 +31,10 @@ from domain.ticket import (
     UserMessage,
 )
 from domain.types import Actor, Role, Solution, SolutionKind
-from workflows.dispute import DisputeWorkflow
-from workflows.ticket import CareTicketWorkflow
+from domain.views import TicketView, current_details, merge_timeline
+from workflows.base import Ack
+from workflows.dispute import DisputeRun, DisputeWorkflow
+from workflows.ticket import CareTicketWorkflow, TicketRun
 
 USER = Actor(role=Role.USER, id="u-1")
 CARE = Actor(role=Role.CARE, id="agent-7")
@@ -50,13 +53,15 @@ class Report:
         self.handle = handle
         self.outbox = outbox
 
-    async def act(self, update: Any, command: Any) -> Ticket:
-        result: Ticket = await self.handle.execute_update(update, command)
-        return result
+    async def act(self, command: Command) -> TicketView:
+        await self.handle.execute_update(command.action, command, result_type=Ack)
+        return await self.state()
 
-    async def state(self) -> Ticket:
-        result: Ticket = await self.handle.query(CareTicketWorkflow.state)
-        return result
+    async def state(self) -> TicketView:
+        """The report as the API shows it: the state merged with the stored timeline."""
+        ticket: Ticket = await self.handle.query(CareTicketWorkflow.state)
+        stored = await self.outbox.timeline(self.handle.id)
+        return TicketView.of(ticket, merge_timeline(stored, ticket.timeline))
 
     async def effects(self, kind: EffectKind) -> list[str]:
         return [e.text or "" for e in await self.outbox.for_case(self.handle.id) if e.kind is kind]
@@ -67,7 +72,9 @@ async def outbox(
     time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> AsyncIterator[Outbox]:
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    async with build_worker(time_skipping_env.client, settings, case_activities(settings)):
+    async with build_worker(
+        time_skipping_env.client, settings, case_activities(settings, time_skipping_env.client)
+    ):
         yield Outbox(settings.outbox_path)
 
 
@@ -76,15 +83,17 @@ def file_report(time_skipping_env: WorkflowEnvironment, task_queue: str, outbox:
     async def _file(topic: TicketTopic = TicketTopic.PAYMENT, dispute_id: str | None = None) -> Report:
         handle = await time_skipping_env.client.start_workflow(
             CareTicketWorkflow.run,
-            OpenTicketInput(
-                user_id=USER.id,
-                role=ReporterRole.BUYER,
-                topic=topic,
-                order_id="o-1" if dispute_id else None,
-                details="My payment was taken twice",
-                attachments=["ev-bank-statement"],
-                dispute_id=dispute_id,
-                policy=POLICY,
+            TicketRun(
+                open=OpenTicketInput(
+                    user_id=USER.id,
+                    role=ReporterRole.BUYER,
+                    topic=topic,
+                    order_id="o-1" if dispute_id else None,
+                    details="My payment was taken twice",
+                    attachments=["ev-bank-statement"],
+                    dispute_id=dispute_id,
+                    policy=POLICY,
+                )
             ),
             id=ticket_workflow_id(uuid.uuid4().hex[:12]),
             task_queue=task_queue,
@@ -97,7 +106,7 @@ def file_report(time_skipping_env: WorkflowEnvironment, task_queue: str, outbox:
 async def test_reply_in_time_reaches_the_inbox_without_warning_or_breach(file_report: Any) -> None:
     report: Report = await file_report()
     await report.env.sleep(timedelta(hours=19))
-    replied = await report.act(CareTicketWorkflow.reply, TicketReply(actor=CARE, text="Refund on its way"))
+    replied = await report.act(TicketReply(actor=CARE, text="Refund on its way"))
     assert replied.status is TicketStatus.AWAITING_USER
     assert replied.care_reply_due_at is None
 
@@ -125,15 +134,15 @@ async def test_missed_reply_warns_then_breaches_and_escalates_priority_reports(f
     assert len(breaches) == 1
     assert "PRIORITY account-security report" in breaches[0]
     # still answerable after the breach
-    replied = await report.act(CareTicketWorkflow.reply, TicketReply(actor=CARE, text="Account locked"))
+    replied = await report.act(TicketReply(actor=CARE, text="Account locked"))
     assert replied.care_reply_due_at is None
 
 
 async def test_user_message_starts_the_next_reply_target(file_report: Any) -> None:
     report: Report = await file_report()
-    await report.act(CareTicketWorkflow.reply, TicketReply(actor=CARE, text="Which card?"))
+    await report.act(TicketReply(actor=CARE, text="Which card?"))
     await report.env.sleep(timedelta(hours=30))
-    asked = await report.act(CareTicketWorkflow.message, UserMessage(actor=USER, text="The debit card"))
+    asked = await report.act(UserMessage(actor=USER, text="The debit card"))
     assert asked.status is TicketStatus.AWAITING_CARE
     assert asked.care_reply_due_at == asked.messages[-1].at + timedelta(hours=24)
 
@@ -145,8 +154,8 @@ async def test_user_message_starts_the_next_reply_target(file_report: Any) -> No
 
 async def test_solved_report_closes_after_the_quiet_period(file_report: Any) -> None:
     report: Report = await file_report()
-    await report.act(CareTicketWorkflow.reply, TicketReply(actor=CARE, text="Refunded"))
-    solved = await report.act(CareTicketWorkflow.solve, Solve(actor=CARE))
+    await report.act(TicketReply(actor=CARE, text="Refunded"))
+    solved = await report.act(Solve(actor=CARE))
     assert solved.status is TicketStatus.SOLVED
     assert solved.closes_at == solved.solved_at + timedelta(days=3)  # type: ignore[operator]
 
@@ -160,11 +169,9 @@ async def test_solved_report_closes_after_the_quiet_period(file_report: Any) -> 
 
 async def test_user_message_reopens_a_solved_report(file_report: Any) -> None:
     report: Report = await file_report()
-    await report.act(CareTicketWorkflow.solve, Solve(actor=CARE))
+    await report.act(Solve(actor=CARE))
     await report.env.sleep(timedelta(days=2))
-    reopened = await report.act(
-        CareTicketWorkflow.message, UserMessage(actor=USER, text="Still charged twice")
-    )
+    reopened = await report.act(UserMessage(actor=USER, text="Still charged twice"))
     assert reopened.status is TicketStatus.AWAITING_CARE
     assert reopened.closes_at is None
     assert reopened.care_reply_due_at is not None
@@ -181,14 +188,16 @@ async def test_report_about_an_open_dispute_links_both_ways(
 ) -> None:
     dispute = await time_skipping_env.client.start_workflow(
         DisputeWorkflow.run,
-        OpenDisputeInput(
-            order_id="o-1",
-            buyer_id=USER.id,
-            seller_id="s-1",
-            order_total=50_000,
-            reason=Reason.DAMAGED,
-            requested_solution=Solution(kind=SolutionKind.EXCHANGE),
-            description="Broken",
+        DisputeRun(
+            open=OpenDisputeInput(
+                order_id="o-1",
+                buyer_id=USER.id,
+                seller_id="s-1",
+                order_total=50_000,
+                reason=Reason.DAMAGED,
+                requested_solution=Solution(kind=SolutionKind.EXCHANGE),
+                description="Broken",
+            )
         ),
         id=dispute_workflow_id("o-1"),
         task_queue=task_queue,
@@ -206,4 +215,4 @@ async def test_report_about_an_open_dispute_links_both_ways(
         await time_skipping_env.sleep(timedelta(seconds=1))
     assert await linked() == [report.handle.id]
     state: Dispute = await dispute.query(DisputeWorkflow.state)
-    assert report.handle.id in state.current_details()
+    assert report.handle.id in current_details(state)

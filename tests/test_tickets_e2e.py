@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.webhooks import WebhookActivities, webhook_store
 from core.settings import Settings
-from core.temporal import WORKFLOWS, case_activities
-from domain.events import CaseEvent
+from core.temporal import build_worker, case_activities
+from domain.outbound import CaseEvent
 from tests.support import AS_CARE, eventually, serving
 
 CARE = {"role": "care", "id": "agent-7"}
@@ -142,22 +139,18 @@ async def test_report_about_an_order_in_dispute_links_both_ways(api: httpx.Async
 async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox(
     dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    """Regression: notices queued while the workflow was dispatching an event were left unsent."""
+    """Regression: notices queued while the workflow was publishing a change were left unsent."""
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    real = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+    activities = case_activities(settings, dev_server_env.client)
+    real = activities.publisher
 
-    @activity.defn(name="dispatch_event")
-    async def slow_dispatch(event: CaseEvent) -> int:
-        await asyncio.sleep(1)  # a slow webhook store, or many subscribers
-        return await real.dispatch_event(event)
+    class SlowPublisher:
+        async def publish(self, event: CaseEvent) -> int:
+            await asyncio.sleep(1)  # a slow webhook store, or many subscribers
+            return await real.publish(event)
 
-    others = [a for a in real.all() if getattr(a, "__name__", "") != "dispatch_event"]
-    worker = Worker(
-        dev_server_env.client,
-        task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
-        activities=[*case_activities(settings).all(), *others, slow_dispatch],
-    )
+    activities.publisher = SlowPublisher()
+    worker = build_worker(dev_server_env.client, settings, activities)
     async with serving(settings, dev_server_env, worker=False) as api, worker:
         user = f"u-{uuid.uuid4().hex[:8]}"
         ticket = (await api.post("/v1/tickets", json=report(user))).json()["id"]

@@ -26,6 +26,7 @@ from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
 from domain.dispute import DisputeClaim
+from domain.views import dispute_summary
 from tests.support import eventually, serving
 from tests.test_api_e2e import BUYER, SELLER, claim
 
@@ -153,7 +154,7 @@ async def test_web_ui_shows_summary_current_details_and_search_attributes_of_a_m
         dispute = await _open_dispute_in_mediation(api)
         dispute_id = dispute["id"]
         run_id = (await env.client.get_workflow_handle(dispute_id).describe()).run_id
-        summary = DisputeClaim.model_validate(claim(ORDER)).summary()  # what the API set at start
+        summary = dispute_summary(DisputeClaim.model_validate(claim(ORDER)))  # what the API set at start
         assert summary.startswith(f"Dispute on order {ORDER}: buyer b-1 vs seller s-1")
 
         async with async_playwright() as playwright:

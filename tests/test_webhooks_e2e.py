@@ -23,7 +23,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.webhooks import Delivery, WebhookActivities, webhook_store
 from core.settings import Settings, WebhookSubscription
-from domain.events import CaseEvent, EventType
+from domain.outbound import CaseEvent, EventType
 from tests.support import AS_CARE, eventually, listening, serving
 
 
@@ -166,7 +166,7 @@ async def test_internal_addresses_are_refused_unless_allowed(
 
     configured = WebhookSubscription(id="wh-internal", url="http://169.254.169.254/latest", secret="s" * 20)
     settings = Settings(task_queue=task_queue, data_dir=tmp_path / "worker", webhooks=[configured])
-    activities = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+    activities = WebhookActivities(webhook_store(settings), settings)
 
     def never(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"no request may leave for {request.url}")

@@ -1,31 +1,104 @@
-"""Orchestration every care case shares: commands, the timer loop, notices, reply-target effects."""
+"""The skeleton every case workflow shares: actions as updates, one timer over the next deadline,
+effects in lanes that never hold back a clock, and continue-as-new before history grows large.
+
+A step is small: an action applies its rule, answers with an acknowledgement, and queues what
+follows (one publish step for its timeline entries, notices and webhook events; money and care
+desk steps in lanes of their own). The main loop only waits and ticks the clocks."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
-from typing import Any, Generic, TypeVar
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar
 
+from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.effects import CaseActivities
-    from activities.models import NotifyInput, ReplyTargetInput
-    from activities.webhooks import WebhookActivities
-    from domain.case import Case, DeadlineEvent, ReplyClock
-    from domain.commands import Action, Command, IngestedEvent
+    from activities.models import (
+        AssignInput,
+        MediationInput,
+        NotifyInput,
+        PayoutInput,
+        PublishInput,
+        ReplyTargetInput,
+    )
+    from domain.case import CareCase, DeadlineEvent
+    from domain.commands import Command, IngestedEvent
+    from domain.dispute import Payout
     from domain.errors import DomainError
-    from domain.events import CaseEvent, EventType, snapshot
-    from domain.notices import Notice
+    from domain.events import CareReplyDue, DomainEvent
+    from domain.outbound import CaseEvent
+    from domain.reactions import Consequences, consequences, snapshot
+    from domain.types import Role, SolutionKind
+    from domain.views import current_details, deadline_name
     from workflows.errors import as_application_error
+    from workflows.requests import REQUEST_MEMORY, RequestId
 
-CaseT = TypeVar("CaseT", bound=Case)
-ArgT = TypeVar("ArgT")
+CaseT = TypeVar("CaseT", bound=CareCase)
 ResultT = TypeVar("ResultT")
+ArgT = TypeVar("ArgT")
+OutT = TypeVar("OutT")
+
+
+class Ack(BaseModel):
+    """What an action's update answers: small, so history grows by the request, not the case."""
+
+    status: str
+    version: int
+    allowed_actions: dict[Role, list[str]]
+    entry: int = Field(description="the seq of the action's timeline entry")
+    duplicate: bool = Field(default=False, description="a retry of a request this case already ran")
+
+
+class CareJob(BaseModel):
+    """One step for the care desk: open and assign a mediation, or a reply-target alert."""
+
+    kind: Literal["mediation", "warning", "breach"]
+    mediation: MediationInput | None = None
+    target: ReplyTargetInput | None = None
+
+
+class MoneyJob(BaseModel):
+    """The payouts that settle a dispute, in order."""
+
+    payouts: list[Payout]
+
+
+class Jobs(BaseModel):
+    """The effect lanes' queues; the head of each is the step in flight."""
+
+    publish: list[PublishInput] = []
+    care: list[CareJob] = []
+    money: list[MoneyJob] = []
+
+
+class SeenRequest(BaseModel):
+    """A keyed request this case ran: retries with the same fingerprint get its answer again."""
+
+    fingerprint: str
+    entry: int
+
+
+class Carried(BaseModel, Generic[CaseT]):
+    """What a case takes into its next run when it continues as new."""
+
+    case: CaseT
+    version: int
+    jobs: Jobs
+    notices: int = Field(description="notices numbered so far (their idempotency keys)")
+    events: int = Field(description="webhook events numbered so far (their ids)")
+    queued_seq: int = Field(description="the last timeline entry handed to the publish lane")
+    requests: dict[str, SeenRequest] = {}
+    ingested: list[str] = Field(default=[], description="recent CloudEvent ids, for dedupe")
+    runs: int = 1
 
 
 class _LazyCounter:
@@ -40,194 +113,436 @@ class _LazyCounter:
 
 
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
+_INGESTED_MEMORY = 1000
 
 
-class CaseWorkflow(Generic[CaseT]):
-    """Base of the case workflows: subclasses own the handlers and their case-specific steps."""
+class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
+    """Base of the case workflows: owns the run skeleton; subclasses give their case's steps."""
 
     _case: CaseT
 
-    def _start(self, case: CaseT, first_notices: list[Notice], first_event: EventType) -> None:
-        self._case = case
-        self._version = 0
-        self._notices = list(first_notices)
-        self._notices_sent = 0
-        self._events: list[CaseEvent] = []
-        self._events_sent = 0
-        self._published: dict[str, Any] = {}
-        self._ingested: set[str] = set()
-        self._running = False  # set by run(): signals handled before it came with the start
-        self._emit([first_event])
+    # -- what each kind of case provides ------------------------------------------------------
 
-    # -- hooks for subclasses ------------------------------------------------------------------
-
-    def _notices_after(self, command: Command) -> list[Notice]:
-        """Who is told what after ``command``."""
-        raise NotImplementedError
-
-    def _events_after(self, command: Command) -> list[EventType]:
-        """Which events the outside world gets after ``command``."""
-        raise NotImplementedError
-
+    @abstractmethod
     def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
         """The search attribute values that describe the case now (``None`` unsets one)."""
+
+    @abstractmethod
+    def _result(self) -> ResultT:
+        """What the workflow returns once the case is closed."""
+
+    @abstractmethod
+    def _continue(self, carried: Carried[CaseT]) -> None:
+        """Continue as new with ``carried`` (the subclass knows its run input type)."""
+
+    async def _on_start(self) -> None:
+        """A case's own first step, once per case (e.g. a report links its dispute)."""
+
+    def _reply_target_summary(self, due_at: datetime) -> str:
+        """How a reply-target warning or breach reads on the care desk."""
+        return f"care reply on {self._case.id} due {due_at.isoformat()}"
+
+    def _mediation(self) -> MediationInput:
+        """The care desk's mediation request (disputes only)."""
         raise NotImplementedError
 
-    async def _on_case_deadline(self, event: DeadlineEvent) -> None:
-        """React to a case-specific clock (the reply-target clock is handled here)."""
+    def _settlement(self) -> list[Payout]:
+        """The payouts due now (disputes only)."""
+        raise NotImplementedError
 
-    def _reply_target_summary(self, clock: ReplyClock) -> str:
-        return f"care reply on {self._case.id} due {clock.due_at.isoformat()}"
+    def _settled(self, payouts: list[Payout]) -> list[DomainEvent]:
+        """Record that the payouts were made (disputes only)."""
+        raise NotImplementedError
 
-    # -- commands ------------------------------------------------------------------------------
+    def _mediation_opened(self, case_ref: str, assignee: str) -> None:
+        """Record the care desk's mediation case (disputes only)."""
+        raise NotImplementedError
 
-    def _check(self, command: Command) -> None:
+    # -- start, run, finish -------------------------------------------------------------------
+
+    def _begin(self, case: CaseT, carried: Carried[CaseT] | None, happened: list[DomainEvent]) -> None:
+        """Set up a run: a new case with what its opening caused, or the state carried over."""
+        if carried is not None:
+            case = carried.case
+        self._case = case
+        self._version = carried.version if carried else 0
+        self._jobs = carried.jobs if carried else Jobs()
+        self._notices = carried.notices if carried else 0
+        self._events = carried.events if carried else 0
+        self._queued_seq = carried.queued_seq if carried else 0
+        self._requests: dict[str, SeenRequest] = carried.requests if carried else {}
+        self._ingested: list[str] = carried.ingested if carried else []
+        self._runs = carried.runs + 1 if carried else 1
+        self._first_run = carried is None
+        self._running = False
+        self._busy: set[str] = set()
+        self._alarm: asyncio.Task[None] | None = None
+        self._alarm_at: datetime | None = None
+        self._rang = False
+        self._changed(happened)
+
+    async def _run_case(self) -> ResultT:
+        """The skeleton: lanes start, the case waits for changes and deadlines until it closes,
+        continuing as new whenever its history grows past the bound, then the lanes drain."""
+        self._running = True
+        self._sync_search_attributes()
+        for lane in (self._publish_lane, self._care_lane, self._money_lane):
+            asyncio.create_task(lane())  # noqa: RUF006 - lanes live as long as the run
+        if self._first_run:
+            await self._on_start()
+        while not self._case.closed:
+            await self._wait_for_change_or_deadline()
+            if self._should_continue_as_new():
+                self._continue_as_new()
+        await workflow.wait_condition(lambda: self._idle() and workflow.all_handlers_finished())
+        return self._result()
+
+    def _idle(self) -> bool:
+        return not self._busy and not (self._jobs.publish or self._jobs.care or self._jobs.money)
+
+    def _should_continue_as_new(self) -> bool:
+        """Continue as new past the history bound once no effect step is in flight (a step still
+        queued goes along and runs in the next run: every effect is idempotent by its key); at
+        twice the bound, at once, even with a step in flight."""
+        info = workflow.info()
+        policy = self._case.policy
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if events >= 2 * policy.history_max_events or size >= 2 * policy.history_max_bytes:
+            return True
+        full = (
+            info.is_continue_as_new_suggested()
+            or events >= policy.history_max_events
+            or size >= policy.history_max_bytes
+        )
+        return full and not self._busy and workflow.all_handlers_finished()
+
+    def _continue_as_new(self) -> None:
+        workflow.logger.info(
+            "continuing as new after %d events", workflow.info().get_current_history_length()
+        )
+        self._continue(
+            Carried(
+                case=self._case,
+                version=self._version,
+                jobs=self._jobs,
+                notices=self._notices,
+                events=self._events,
+                queued_seq=self._queued_seq,
+                requests=self._requests,
+                ingested=self._ingested,
+                runs=self._runs,
+            )
+        )
+
+    # -- actions: one dynamic update, driven by the case's registry ---------------------------
+
+    @workflow.update(dynamic=True)
+    def act(self, name: str, args: Sequence[RawValue]) -> Ack:
+        """Any registered action (the update's name is the action's): apply it, answer small."""
+        command = self._command(name, args)
+        request = RequestId.current()
+        if request is not None and (seen := self._requests.get(request.key)) is not None:
+            return self._ack(seen.entry, duplicate=True)
+        try:
+            happened = self._case.apply(command, workflow.now())
+        except DomainError as error:
+            # The validator ran against the same state; re-checked here so nothing is half-applied.
+            raise as_application_error(error) from None
+        workflow.logger.info(
+            "%s by %s %s", name, command.actor.role.value, command.actor.id, extra={"case_id": self._case.id}
+        )
+        entry = self._case.timeline_seq
+        if request is not None:
+            self._remember(request, entry)
+        self._changed(happened)
+        return self._ack(entry)
+
+    @act.validator
+    def _validate(self, name: str, args: Sequence[RawValue]) -> None:
+        command = self._command(name, args)
+        request = RequestId.current()
+        if request is not None and (seen := self._requests.get(request.key)) is not None:
+            if seen.fingerprint != request.fingerprint:
+                raise ApplicationError(
+                    "Idempotency-Key was already used for a different request on this case",
+                    {
+                        "errors": [
+                            {"field": "Idempotency-Key", "reason": "already used for a different request"}
+                        ]
+                    },
+                    type="IdempotencyKeyReused",
+                    non_retryable=True,
+                )
+            return  # a retry: answered with the first outcome
         try:
             self._case.check(command, workflow.now())
         except DomainError as error:
             raise as_application_error(error) from None
 
-    def _act(self, command: Command) -> CaseT:
-        # Validators ran against the same state, but the rules are applied (and re-checked) here
-        # so that nothing is half-applied if the state moved in between.
+    def _command(self, name: str, args: Sequence[RawValue]) -> Command:
+        spec = self._case.actions.get(name)
+        if spec is None or len(args) != 1:
+            raise ApplicationError(
+                f"{self._case.id} has no action {name!r}", {}, type="UnknownAction", non_retryable=True
+            )
         try:
-            self._apply(command)
-        except DomainError as error:
-            raise as_application_error(error) from None
-        return self._case
+            command: Command = workflow.payload_converter().from_payload(args[0].payload, spec.command)
+        except (ValidationError, ValueError) as error:
+            raise ApplicationError(
+                f"invalid {name}: {error}", {}, type="InvalidInput", non_retryable=True
+            ) from None
+        return command
 
-    def _apply(self, command: Command) -> None:
-        self._case.apply(command, workflow.now())
-        actor = command.actor
-        workflow.logger.info(
-            "%s by %s %s", command.action.value, actor.role.value, actor.id, extra={"case_id": self._case.id}
+    def _ack(self, entry: int, *, duplicate: bool = False) -> Ack:
+        return Ack(
+            status=self._case.status,
+            version=self._version,
+            allowed_actions=self._case.allowed_actions,
+            entry=entry,
+            duplicate=duplicate,
         )
-        self._notices += self._notices_after(command)
-        self._emit(self._events_after(command))
-        self._changed()
 
-    def _ingest(self, event: IngestedEvent, commands: Mapping[Action, type[Command]]) -> None:
+    def _remember(self, request: RequestId, entry: int) -> None:
+        self._requests[request.key] = SeenRequest(fingerprint=request.fingerprint, entry=entry)
+        while len(self._requests) > REQUEST_MEMORY:
+            del self._requests[next(iter(self._requests))]
+
+    def _ingest(self, event: IngestedEvent) -> None:
         """Apply an action that came as an event (CloudEvents), once per event id; an action the
         case does not allow is recorded on its timeline as rejected, never silently dropped."""
         if event.id in self._ingested:
             return
-        self._ingested.add(event.id)
+        self._ingested.append(event.id)
+        del self._ingested[:-_INGESTED_MEMORY]
         if event.action is None:  # an "opened" event: only the one that started the case is fine
             if self._running:
                 self._reject(event, f"{self._case.id} is already open")
             return
+        spec = self._case.actions.get(event.action)
         try:
-            self._apply(commands[event.action].model_validate(event.body))
+            if spec is None:
+                raise ValueError(f"{self._case.id} has no action {event.action}")
+            happened = self._case.apply(spec.command.model_validate(event.body), workflow.now())
         except DomainError as error:
             self._reject(event, error.message)
         except ValidationError as error:
             self._reject(event, f"invalid data: {error.errors(include_url=False)[0]['msg']}")
+        except ValueError as error:
+            self._reject(event, str(error))
+        else:
+            self._changed(happened)
 
     def _reject(self, event: IngestedEvent, reason: str) -> None:
         self._case.record_rejected_event(event.id, event.type, reason, workflow.now())
-        self._changed()
+        self._changed([])
 
-    def _emit(self, types: list[EventType]) -> None:
-        """Queue events for the webhook subscribers; ids are the case id and a sequence number."""
-        for event_type in types:
-            self._events.append(
+    # -- every change: queue what follows, keep on-call's view in step ------------------------
+
+    def _changed(self, happened: list[DomainEvent]) -> None:
+        """Queue the effects of one change and bump the version the main loop waits on."""
+        follows = consequences(self._case, happened)
+        self._queue_publish(follows)
+        if follows.open_mediation:
+            self._jobs.care.append(CareJob(kind="mediation", mediation=self._mediation()))
+        for alert in follows.care_alerts:
+            self._jobs.care.append(self._alert(alert))
+        if follows.settle:
+            self._jobs.money.append(MoneyJob(payouts=self._settlement()))
+        self._version += 1
+        if self._running:
+            self._sync_search_attributes()
+        workflow.set_current_details(current_details(self._case))
+
+    def _queue_publish(self, follows: Consequences) -> None:
+        case = self._case
+        entries = [entry for entry in case.timeline if entry.seq > self._queued_seq]
+        notices = []
+        for notice in follows.notices:
+            self._notices += 1
+            notices.append(
+                NotifyInput(
+                    case_id=case.id,
+                    party=notice.party.value,
+                    party_id=notice.party_id,
+                    text=notice.text,
+                    category=notice.category.value,
+                    idempotency_key=f"{case.id}:notice:{self._notices}",
+                )
+            )
+        events = []
+        data = snapshot(case) if follows.published else {}
+        for event_type in follows.published:
+            self._events += 1
+            events.append(
                 CaseEvent(
-                    id=f"{self._case.id}:{len(self._events) + 1}",
+                    id=f"{case.id}:{self._events}",
                     type=event_type,
-                    case_id=self._case.id,
+                    case_id=case.id,
                     occurred_at=workflow.now(),
-                    data=snapshot(self._case),  # type: ignore[arg-type]
+                    data=data,
                 )
             )
             # Business metrics, on the worker's /metrics (the SDK skips them while replaying):
             # cases opened, escalated, resolved, cancelled, reply-target warnings and breaches.
             _CASE_EVENTS.add(1, {"type": event_type.value})
+        if entries or notices or events:
+            self._queued_seq = case.timeline_seq
+            self._jobs.publish.append(
+                PublishInput(case_id=case.id, timeline=entries, notices=notices, events=events)
+            )
 
-    # -- the main loop's shared steps ----------------------------------------------------------
+    def _alert(self, alert: CareReplyDue) -> CareJob:
+        kind: Literal["warning", "breach"] = "breach" if alert.breached else "warning"
+        return CareJob(
+            kind=kind,
+            target=ReplyTargetInput(
+                case_id=self._case.id,
+                due_at=alert.due_at,
+                summary=self._reply_target_summary(alert.due_at),
+                idempotency_key=f"{self._case.id}:care_reply_{'breached' if alert.breached else 'warning'}:"
+                f"{alert.started_at.isoformat()}",
+            ),
+        )
+
+    def _sync_search_attributes(self) -> None:
+        """Send the search attributes that differ from what the workflow carries (the start or
+        the previous run set them; only changes add to history)."""
+        current = workflow.info().typed_search_attributes
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key, value in self._search_attributes().items():
+            if current.get(key) != value:
+                updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    # -- the main loop's wait: one timer over the next deadline --------------------------------
 
     async def _wait_for_change_or_deadline(self) -> None:
         seen = self._version
         deadline = self._case.next_deadline()
-        if deadline is None:
-            await workflow.wait_condition(lambda: self._version != seen)
-            return
-        at, event = deadline
-        remaining = at - workflow.now()
-        if remaining > timedelta(0):
-            try:
-                await workflow.wait_condition(
-                    lambda: self._version != seen,
-                    timeout=remaining,
-                    timeout_summary=self._case.describe_deadline(event),
-                )
-            except TimeoutError:
-                pass
+        self._set_alarm(deadline)
+        await workflow.wait_condition(
+            lambda: self._version != seen or self._rang or self._should_continue_as_new()
+        )
+        self._rang = False
         # Decided on the state, not on which wake-up came first: an action handled in the same
         # instant as the timer has already moved the deadline.
-        for passed in self._case.tick(workflow.now()):
-            await self._on_deadline(passed)
-        self._changed()
+        happened = self._case.tick(workflow.now())
+        if happened or self._case.timeline_seq > self._queued_seq:
+            self._changed(happened)
 
-    async def _on_deadline(self, event: DeadlineEvent) -> None:
-        clock = self._case.care_clock
-        if event not in (DeadlineEvent.CARE_REPLY_WARNING, DeadlineEvent.CARE_REPLY_BREACHED):
-            await self._on_case_deadline(event)
+    def _set_alarm(self, deadline: tuple[datetime, DeadlineEvent] | None) -> None:
+        """Keep one timer on the next deadline; a change that leaves it in place adds nothing to
+        history, one that moves it replaces the timer."""
+        at = deadline[0] if deadline else None
+        if at == self._alarm_at and self._alarm is not None and not self._alarm.done():
             return
-        assert clock is not None
-        target = ReplyTargetInput(
-            case_id=self._case.id,
-            due_at=clock.due_at,
-            summary=self._reply_target_summary(clock),
-            idempotency_key=f"{self._case.id}:{event.value}:{clock.started_at.isoformat()}",
-        )
-        if event is DeadlineEvent.CARE_REPLY_WARNING:
-            self._emit([EventType.CARE_REPLY_WARNING])
-            await self._run(CaseActivities.warn_care_reply, target, "care reply warning")
-        else:
-            self._emit([EventType.CARE_REPLY_BREACHED])
-            await self._run(CaseActivities.escalate_care_breach, target, "care reply breach escalation")
+        if self._alarm is not None and not self._alarm.done():
+            self._alarm.cancel()
+        self._alarm, self._alarm_at = None, at
+        if deadline is not None:
+            self._alarm = asyncio.create_task(self._ring(*deadline))
 
-    async def _flush(self) -> None:
-        """Send the queued notices and hand the queued events to the webhook dispatcher, until
-        both queues are empty: an update handled while an activity ran may have queued more, and
-        the caller starts waiting for the next change right after this returns."""
-        while self._notices_sent < len(self._notices) or self._events_sent < len(self._events):
-            await self._send_notices()
-            if self._events_sent < len(self._events):
-                event = self._events[self._events_sent]
-                self._events_sent += 1
-                await self._run(WebhookActivities.dispatch_event, event, f"publish {event.type.value}")
+    async def _ring(self, at: datetime, event: DeadlineEvent) -> None:
+        remaining = at - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining, summary=deadline_name(self._case, event))
+        self._rang = True
 
-    async def _send_notices(self) -> None:
-        while self._notices_sent < len(self._notices):
-            notice = self._notices[self._notices_sent]
-            self._notices_sent += 1
-            key = f"{self._case.id}:notice:{self._notices_sent}"
+    # -- the effect lanes ----------------------------------------------------------------------
+
+    async def _lane(
+        self, name: str, queue: Callable[[], list[Any]], step: Callable[[], Awaitable[None]]
+    ) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(queue()))
+            self._busy.add(name)
             try:
-                await self._run(
-                    CaseActivities.notify_party,
-                    NotifyInput(
-                        case_id=self._case.id,
-                        party=notice.party.value,
-                        party_id=notice.party_id,
-                        text=notice.text,
-                        category=notice.category.value,
-                        idempotency_key=key,
-                    ),
-                    f"notify {notice.party.value} {notice.party_id}",
-                )
-            except ActivityError as error:
-                # Retryable failures are retried for ever; this one was refused for good (e.g. the
-                # platform answered 400). A lost notification must not fail the case: record it.
-                self._case.record_failed_effect(key, str(error.cause or error), workflow.now())
-                self._changed()
+                await step()
+            finally:
+                self._busy.discard(name)
 
-    async def _run(
+    async def _publish_lane(self) -> None:
+        async def step() -> None:
+            # Changes queued while the previous step ran go out together, in order, in one step.
+            batch = list(self._jobs.publish)
+            merged = PublishInput(
+                case_id=self._case.id,
+                timeline=[entry for change in batch for entry in change.timeline],
+                notices=[notice for change in batch for notice in change.notices],
+                events=[event for change in batch for event in change.events],
+            )
+            summary = (
+                f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
+                f" {len(merged.events)} events"
+            )
+            result = await self._execute(CaseActivities.publish_change, merged, summary)
+            del self._jobs.publish[: len(batch)]
+            if merged.timeline:
+                self._case.forget_timeline(upto=merged.timeline[-1].seq)
+            for refused in result.refused:
+                self._case.record_failed_effect(refused.idempotency_key, refused.reason, workflow.now())
+            if result.refused:
+                self._changed([])
+
+        await self._lane("publish", lambda: self._jobs.publish, step)
+
+    async def _care_lane(self) -> None:
+        async def step() -> None:
+            job = self._jobs.care[0]
+            if job.kind == "mediation":
+                assert job.mediation is not None
+                case = await self._execute(
+                    CaseActivities.open_mediation_case, job.mediation, "open mediation case"
+                )
+                assign = AssignInput(
+                    case_id=self._case.id, case_ref=case.case_ref, idempotency_key=f"{self._case.id}:assign"
+                )
+                assigned = await self._execute(
+                    CaseActivities.assign_to_care, assign, f"assign {case.case_ref} to care"
+                )
+                self._mediation_opened(case.case_ref, assigned.assignee)
+                self._jobs.care.pop(0)
+                self._changed([])
+                return
+            assert job.target is not None
+            if job.kind == "warning":
+                await self._execute(CaseActivities.warn_care_reply, job.target, "care reply warning")
+            else:
+                await self._execute(
+                    CaseActivities.escalate_care_breach, job.target, "care reply breach escalation"
+                )
+            self._jobs.care.pop(0)
+
+        await self._lane("care", lambda: self._jobs.care, step)
+
+    async def _money_lane(self) -> None:
+        async def step() -> None:
+            job = self._jobs.money[0]
+            for payout in job.payouts:
+                request = PayoutInput(
+                    case_id=self._case.id,
+                    party_id=payout.party_id,
+                    amount=payout.amount,
+                    idempotency_key=f"{self._case.id}:{payout.kind.value.lower()}",
+                )
+                if payout.kind is SolutionKind.REFUND_TO_BUYER:
+                    summary = f"refund {payout.amount} to {payout.party_id}"
+                    await self._execute(CaseActivities.refund_buyer, request, summary)
+                else:
+                    summary = f"release {payout.amount} to {payout.party_id}"
+                    await self._execute(CaseActivities.release_to_seller, request, summary)
+            self._jobs.money.pop(0)
+            self._changed(self._settled(job.payouts))
+
+        await self._lane("money", lambda: self._jobs.money, step)
+
+    async def _execute(
         self,
-        activity: Callable[[Any, ArgT], Awaitable[ResultT]],
+        activity: Callable[[Any, ArgT], Awaitable[OutT]],
         arg: ArgT,
         summary: str,
-    ) -> ResultT:
+    ) -> OutT:
         policy = self._case.policy
         return await workflow.execute_activity_method(
             activity,
@@ -236,23 +551,3 @@ class CaseWorkflow(Generic[CaseT]):
             retry_policy=RetryPolicy(maximum_interval=policy.activity_max_retry_interval),
             summary=summary,
         )
-
-    # -- what on-call sees ---------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        self._version += 1
-        self._publish()
-
-    def _publish(self) -> None:
-        """Keep search attributes and the UI's current details in step with the state."""
-        values = self._search_attributes()
-        # Only changes are sent, and a value never set is not "unset" (an empty attribute).
-        updates: list[SearchAttributeUpdate[Any]] = [
-            key.value_unset() if value is None else key.value_set(value)
-            for key, value in values.items()
-            if self._published.get(key.name) != value
-        ]
-        if updates:
-            workflow.upsert_search_attributes(updates)
-            self._published = {key.name: value for key, value in values.items()}
-        workflow.set_current_details(self._case.current_details())

@@ -5,37 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.models import Effect
 from api import visibility
 from api.auth import ReadAsDep
 from api.cases import DISPUTES, CasesDep, ReadCasesDep
 from api.deps import OutboxDep, TemporalClientDep
-from api.problems import Problem
+from api.routes.actions import add_action_routes
 from core import search_attributes as sa
-from domain.commands import (
-    Accept,
-    Appeal,
-    Cancel,
-    CareReply,
-    ConfirmReceipt,
-    Decide,
-    MakeOffer,
-    Reject,
-    RequestHelp,
-    SendMessage,
-    Ship,
-)
-from domain.dispute import Dispute, DisputeClaim, DisputeStatus
-from domain.ids import dispute_workflow_id
+from domain.dispute import DisputeClaim, DisputeStatus
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from workflows.dispute import DisputeWorkflow
-
-router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+from domain.views import DisputeView
 
 IdFilter = Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)]
 
@@ -79,35 +63,13 @@ def _summary(execution: WorkflowExecution) -> DisputeSummary:
     )
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "a dispute for this order already exists and is returned"}},
-)
-async def open_dispute(claim: DisputeClaim, cases: CasesDep, response: Response) -> Dispute:
+async def open_dispute(claim: DisputeClaim, cases: CasesDep) -> JSONResponse:
     """The buyer opens a dispute on one order; a repeat for the same order returns the existing one
     (200), except a retry with the Idempotency-Key that opened it, which gets the first 201."""
     cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
-    await cases.claim_key()
-    workflow_id = dispute_workflow_id(claim.order_id)
-    try:
-        await cases.start_dispute(claim)
-    except WorkflowAlreadyStartedError:
-        existing = await cases.read(DISPUTES, workflow_id)
-        if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
-            raise Problem(
-                409,
-                "Dispute exists",
-                f"order {claim.order_id} already has dispute {workflow_id} between other parties",
-            ) from None
-        memo = await (await cases.client.get_workflow_handle(workflow_id).describe()).memo()
-        if cases.key_digest is None or memo.get("opened_with") != cases.key_digest:
-            response.status_code = status.HTTP_200_OK
-        return existing
-    return await cases.read(DISPUTES, workflow_id)
+    return await cases.keyed(lambda: cases.open_dispute(claim))
 
 
-@router.get("")
 async def list_disputes(
     client: TemporalClientDep,
     reader: ReadAsDep,
@@ -132,13 +94,11 @@ async def list_disputes(
     return DisputeList(items=items)
 
 
-@router.get("/{dispute_id}")
-async def get_dispute(dispute_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> Dispute:
+async def get_dispute(dispute_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> DisputeView:
     """The whole dispute: status, offers, allowed actions per role, deadlines, timeline."""
     return await cases.read(DISPUTES, dispute_id, reader)
 
 
-@router.get("/{dispute_id}/effects")
 async def list_effects(
     dispute_id: str, cases: ReadCasesDep, outbox: OutboxDep, reader: ReadAsDep
 ) -> EffectList:
@@ -147,67 +107,19 @@ async def list_effects(
     return EffectList(items=await outbox.for_case(dispute_id))
 
 
-@router.post("/{dispute_id}/messages")
-async def send_message(dispute_id: str, command: SendMessage, cases: CasesDep) -> Dispute:
-    """Buyer or seller adds a message with evidence references."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.message, command)
-
-
-@router.post("/{dispute_id}/offers")
-async def make_offer(dispute_id: str, command: MakeOffer, cases: CasesDep) -> Dispute:
-    """Seller offers another solution; buyer revises the requested solution."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.offer, command)
-
-
-@router.post("/{dispute_id}/accept")
-async def accept(dispute_id: str, command: Accept, cases: CasesDep) -> Dispute:
-    """Accept the other party's solution (Terima Solusi)."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.accept, command)
-
-
-@router.post("/{dispute_id}/reject")
-async def reject(dispute_id: str, command: Reject, cases: CasesDep) -> Dispute:
-    """Buyer declines the seller's offer or appeal."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.reject, command)
-
-
-@router.post("/{dispute_id}/appeal")
-async def appeal(dispute_id: str, command: Appeal, cases: CasesDep) -> Dispute:
-    """Seller contests the claim (Ajukan Banding)."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.appeal, command)
-
-
-@router.post("/{dispute_id}/help")
-async def request_help(dispute_id: str, command: RequestHelp, cases: CasesDep) -> Dispute:
-    """A party asks care to mediate (Minta Bantuan)."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.help, command)
-
-
-@router.post("/{dispute_id}/cancel")
-async def cancel(dispute_id: str, command: Cancel, cases: CasesDep) -> Dispute:
-    """Buyer cancels before any agreement or mediation."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.cancel, command)
-
-
-@router.post("/{dispute_id}/care/replies")
-async def care_reply(dispute_id: str, command: CareReply, cases: CasesDep) -> Dispute:
-    """Care messages the parties during mediation."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.reply, command)
-
-
-@router.post("/{dispute_id}/care/decision")
-async def care_decision(dispute_id: str, command: Decide, cases: CasesDep) -> Dispute:
-    """Care decides the solution that will be carried out."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.decide, command)
-
-
-@router.post("/{dispute_id}/shipments")
-async def ship(dispute_id: str, command: Ship, cases: CasesDep) -> Dispute:
-    """A party reports a shipment with its tracking number (resi)."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.ship, command)
-
-
-@router.post("/{dispute_id}/confirm-receipt")
-async def confirm_receipt(dispute_id: str, command: ConfirmReceipt, cases: CasesDep) -> Dispute:
-    """Buyer confirms the replacement or remaining items arrived."""
-    return await cases.act(DISPUTES, dispute_id, DisputeWorkflow.confirm_receipt, command)
+def router() -> APIRouter:
+    """/v1/disputes: open, list, read, the effects, and one POST per registered action."""
+    routes = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+    routes.add_api_route(
+        "",
+        open_dispute,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=DisputeView,
+        responses={200: {"description": "a dispute for this order already exists and is returned"}},
+    )
+    routes.add_api_route("", list_disputes, methods=["GET"])
+    routes.add_api_route("/{dispute_id}", get_dispute, methods=["GET"])
+    routes.add_api_route("/{dispute_id}/effects", list_effects, methods=["GET"])
+    add_action_routes(routes, DISPUTES, DisputeView)
+    return routes

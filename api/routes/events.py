@@ -9,17 +9,16 @@ from typing import Annotated, Any
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import APIRouter, Body, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.cases import Cases, CasesDep
+from api.cases import DISPUTES, TICKETS, Cases, CasesDep, CaseType
 from api.problems import Problem
-from domain.commands import DISPUTE_COMMANDS, Action, Command, IngestedEvent
+from domain.commands import Command, IngestedEvent
 from domain.dispute import DisputeClaim
-from domain.ticket import TICKET_COMMANDS, TicketReport
+from domain.ticket import TicketReport
 from domain.types import Actor, Role
-from workflows.dispute import DisputeWorkflow
-from workflows.ticket import CareTicketWorkflow
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -61,16 +60,22 @@ def _errors(error: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def _parse_type(event_type: str) -> tuple[str, Role | None, Action | None]:
-    """``com.marketplace.dispute.buyer.message`` → (dispute, buyer, message); opened → (kind, None, None)."""
+KINDS: dict[str, CaseType[Any, Any]] = {"dispute": DISPUTES, "ticket": TICKETS}
+
+
+def _parse_type(event_type: str) -> tuple[str, Role | None, str | None]:
+    """``com.marketplace.dispute.buyer.message`` → (dispute, buyer, message); opened → (kind, None, None).
+
+    The actions are the case kind's registered ones, each for the roles that may take it."""
     if not event_type.startswith(PREFIX):
         raise ValueError(f"type must start with {PREFIX}")
     parts = event_type.removeprefix(PREFIX).split(".")
-    if len(parts) == 2 and parts[0] in ("dispute", "ticket") and parts[1] == "opened":
+    if len(parts) == 2 and parts[0] in KINDS and parts[1] == "opened":
         return parts[0], None, None
-    if len(parts) == 3 and parts[0] in ("dispute", "ticket"):
-        if parts[1] in set(Role) and parts[2] in set(Action):
-            return parts[0], Role(parts[1]), Action(parts[2])
+    if len(parts) == 3 and parts[0] in KINDS and parts[1] in set(Role):
+        spec = KINDS[parts[0]].actions.get(parts[2])
+        if spec is not None and Role(parts[1]) in spec.roles:
+            return parts[0], Role(parts[1]), spec.name
     raise ValueError(f"unknown event type {event_type}")
 
 
@@ -102,10 +107,9 @@ async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
             return await (_open_dispute if kind == "dispute" else _open_ticket)(
                 cases, event_id, raw, data, result
             )
-        commands = DISPUTE_COMMANDS if kind == "dispute" else TICKET_COMMANDS
-        if action not in commands:
-            raise ValueError(f"{kind} has no action {action.value}")
-        command: Command = commands[action].model_validate(data)
+        spec = KINDS[kind].actions.get(action)
+        assert spec is not None, "_parse_type accepts registered actions only"
+        command: Command = spec.command.model_validate(data)
     except ValidationError as error:
         result.detail, result.errors = "data does not validate", _errors(error)
         return result
@@ -116,17 +120,16 @@ async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
         result.detail = f"the type names the {role} but data.actor is the {command.actor.role.value}"
         return result
     case_id = event.get_subject()
-    prefix = "dispute-" if kind == "dispute" else "care-ticket-"
+    prefix = KINDS[kind].prefix
     if not case_id or not case_id.startswith(prefix):
         result.detail = f"subject must name the case ({prefix}...)"
         return result
     result.case_id = case_id
     if not _authorized(cases, command.actor, result):
         return result
-    signal = DisputeWorkflow.ingest if kind == "dispute" else CareTicketWorkflow.ingest
     ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
     try:
-        await cases.client.get_workflow_handle(case_id).signal(signal, ingested)
+        await cases.client.get_workflow_handle(case_id).signal("ingest", ingested)
     except RPCError as error:
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise
@@ -159,7 +162,8 @@ async def _open_dispute(
     if not _authorized(cases, Actor(role=Role.BUYER, id=claim.buyer_id), result):
         return result
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
-    result.status, result.case_id = Outcome.ACCEPTED, await cases.start_dispute(claim, opened_by=opener)
+    opened, _ = await cases.open_dispute(claim, opened_by=opener)
+    result.status, result.case_id = Outcome.ACCEPTED, getattr(opened, "id", None)
     return result
 
 
@@ -172,12 +176,12 @@ async def _open_ticket(
     # The report's id derives from the event's source and id: a redelivered event files nothing new.
     digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
-    result.case_id = await cases.start_ticket(report, digest, opened_by=opener)
-    result.status = Outcome.ACCEPTED
+    filed, _ = await cases.file_report(report, digest, opened_by=opener)
+    result.status, result.case_id = Outcome.ACCEPTED, getattr(filed, "id", None)
     return result
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=BatchResult)
 async def ingest(
     cases: CasesDep,
     batch: Annotated[
@@ -188,10 +192,13 @@ async def ingest(
             description="CloudEvents 1.0 in structured JSON mode (application/cloudevents-batch+json)",
         ),
     ],
-) -> BatchResult:
+) -> JSONResponse:
     """Deliver each event to its case as a Temporal signal (signal-with-start for an 'opened' event).
 
     Events are handled in order; the result says, per event, whether it was delivered. A case
     dedupes events by id, and records an event its state does not allow as rejected."""
-    await cases.claim_key()  # a keyed retry re-delivers the same events, which cases dedupe by id
-    return BatchResult(items=[await _deliver(cases, raw) for raw in batch])
+
+    async def deliver() -> tuple[BaseModel, int]:
+        return BatchResult(items=[await _deliver(cases, raw) for raw in batch]), status.HTTP_202_ACCEPTED
+
+    return await cases.keyed(deliver)

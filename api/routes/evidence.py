@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -15,11 +16,11 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
-from api.deps import SettingsDep, TemporalClientDep
+from api.deps import OutboxDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from domain.dispute import Dispute
-from domain.ticket import Ticket
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
+from domain.views import DisputeView, TicketView
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 
@@ -128,6 +129,7 @@ def _uploader(form: FormData) -> Actor:
     "",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_FORM,
+    response_model=EvidenceReceipt,
     responses={413: {"description": "the file is too large"}, 415: {"description": "not an accepted type"}},
 )
 async def upload(
@@ -136,11 +138,12 @@ async def upload(
     settings: SettingsDep,
     client: TemporalClientDep,
     store: EvidenceStoreDep,
+    outbox: OutboxDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description="retry safely"),
     ] = None,
-) -> EvidenceReceipt:
+) -> JSONResponse:
     """Store an evidence file for a buyer, seller, user or care agent; the type is read from the bytes."""
     limit = settings.evidence_max_bytes
     form = await _read_form(request, limit)
@@ -170,13 +173,16 @@ async def upload(
     digest = hashlib.sha256(data).hexdigest()
     request_line = f"{request.method} {request.url.path}"
     fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
-    keyed = Cases(client, settings, caller, idempotency_key, request_line, fingerprint.hexdigest())
-    await keyed.claim_key()
-    meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
-    return EvidenceReceipt.model_validate(meta.model_dump())
+    keyed = Cases(client, settings, outbox, caller, idempotency_key, request_line, fingerprint.hexdigest())
+
+    async def save() -> tuple[BaseModel, int]:
+        meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
+        return EvidenceReceipt.model_validate(meta.model_dump()), status.HTTP_201_CREATED
+
+    return await keyed.keyed(save)
 
 
-def _cited(case: Dispute | Ticket) -> set[str]:
+def _cited(case: DisputeView | TicketView) -> set[str]:
     """Every evidence reference the case cites: on the case itself and anywhere on its timeline."""
     cited = set(case.evidence if isinstance(case, Dispute) else case.attachments)
     for entry in case.timeline:
@@ -191,7 +197,7 @@ async def _citing(
     reference: str, case_id: str, cases: Cases, reader: Actor | None, store: EvidenceStore
 ) -> EvidenceMeta:
     """The file's metadata, if ``case_id`` cites it and ``reader`` (when given) is party to it."""
-    case: Dispute | Ticket
+    case: DisputeView | TicketView
     if case_id.startswith(DISPUTES.prefix):
         case = await cases.read(DISPUTES, case_id, reader)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.models import InboxItem
@@ -39,11 +40,14 @@ async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
     return Inbox(items=await outbox.inbox(user_id))
 
 
-@router.post("/{user_id}/inbox/{message_id}/read")
-async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, cases: CasesDep) -> InboxItem:
+@router.post("/{user_id}/inbox/{message_id}/read", response_model=InboxItem)
+async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, cases: CasesDep) -> JSONResponse:
     """Mark one message read (repeating it is harmless); the platform does this for its user."""
     cases.caller.authorize(Actor(role=Role.USER, id=user_id))
-    await cases.claim_key()
-    if not await outbox.mark_read(user_id, message_id):
-        raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
-    return next(item for item in await outbox.inbox(user_id) if item.id == message_id)
+
+    async def mark() -> tuple[BaseModel, int]:
+        if not await outbox.mark_read(user_id, message_id):
+            raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
+        return next(item for item in await outbox.inbox(user_id) if item.id == message_id), 200
+
+    return await cases.keyed(mark)

@@ -7,29 +7,19 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import visibility
 from api.auth import ReadAsDep
 from api.cases import TICKETS, CasesDep, ReadCasesDep
 from api.deps import TemporalClientDep
+from api.routes.actions import add_action_routes
 from core import search_attributes as sa
-from domain.ids import ticket_workflow_id
-from domain.ticket import (
-    Solve,
-    Ticket,
-    TicketReply,
-    TicketReport,
-    TicketStatus,
-    TicketTopic,
-    UserMessage,
-)
+from domain.ticket import TicketReport, TicketStatus, TicketTopic
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from workflows.ticket import CareTicketWorkflow
-
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+from domain.views import TicketView
 
 
 class TicketSummary(BaseModel):
@@ -67,23 +57,15 @@ def _summary(execution: WorkflowExecution) -> TicketSummary:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def file_report(report: TicketReport, cases: CasesDep) -> Ticket:
+async def file_report(report: TicketReport, cases: CasesDep) -> JSONResponse:
     """A user files a report to care; care owes a reply within the reply target.
 
     With an Idempotency-Key the report's id derives from it, so a retry files nothing new."""
     cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
-    await cases.claim_key()
     ticket_key = (cases.key_digest or uuid.uuid4().hex)[:16]
-    try:
-        await cases.start_ticket(report, ticket_key)
-    except WorkflowAlreadyStartedError:
-        pass  # the retry of a keyed request: answer with the report it filed
-    ticket_id = ticket_workflow_id(ticket_key)
-    return await cases.read(TICKETS, ticket_id)
+    return await cases.keyed(lambda: cases.file_report(report, ticket_key))
 
 
-@router.get("")
 async def list_reports(
     client: TemporalClientDep,
     reader: ReadAsDep,
@@ -104,25 +86,18 @@ async def list_reports(
     return TicketList(items=[_summary(execution) for execution in found])
 
 
-@router.get("/{ticket_id}")
-async def get_report(ticket_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> Ticket:
+async def get_report(ticket_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> TicketView:
     """The whole report: status, messages, reply target, linked dispute, timeline."""
     return await cases.read(TICKETS, ticket_id, reader)
 
 
-@router.post("/{ticket_id}/messages")
-async def user_message(ticket_id: str, command: UserMessage, cases: CasesDep) -> Ticket:
-    """The reporting user writes (as {"role": "user", "id": user_id}); reopens a solved report."""
-    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.message, command)
-
-
-@router.post("/{ticket_id}/care/replies")
-async def care_reply(ticket_id: str, command: TicketReply, cases: CasesDep) -> Ticket:
-    """Care replies; the reply lands in the user's inbox."""
-    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.reply, command)
-
-
-@router.post("/{ticket_id}/solve")
-async def solve(ticket_id: str, command: Solve, cases: CasesDep) -> Ticket:
-    """Care marks the report solved; it closes after the quiet period unless the user writes."""
-    return await cases.act(TICKETS, ticket_id, CareTicketWorkflow.solve, command)
+def router() -> APIRouter:
+    """/v1/tickets: file, list, read, and one POST per registered action."""
+    routes = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+    routes.add_api_route(
+        "", file_report, methods=["POST"], status_code=status.HTTP_201_CREATED, response_model=TicketView
+    )
+    routes.add_api_route("", list_reports, methods=["GET"])
+    routes.add_api_route("/{ticket_id}", get_report, methods=["GET"])
+    add_action_routes(routes, TICKETS, TicketView)
+    return routes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from activities.webhooks import (
@@ -19,7 +20,7 @@ from api.cases import CasesDep
 from api.deps import SettingsDep
 from api.problems import Problem
 from core.settings import KeyRole
-from domain.events import EventType
+from domain.outbound import EventType
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -76,8 +77,8 @@ async def _public(store: WebhookStore) -> list[PublicSubscription]:
     ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def subscribe(body: NewSubscription, cases: CasesDep) -> CreatedSubscription:
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedSubscription)
+async def subscribe(body: NewSubscription, cases: CasesDep) -> JSONResponse:
     """Subscribe a URL to event types; deliveries are signed with the returned secret. With an
     Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new."""
     store = _store(cases.settings, cases.caller)
@@ -85,12 +86,19 @@ async def subscribe(body: NewSubscription, cases: CasesDep) -> CreatedSubscripti
     if internal and not cases.settings.webhook_allow_private_hosts:
         reason = f"{internal} is an internal address (set DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS to allow)"
         raise Problem(422, "Invalid input", f"url: {reason}", errors=[{"field": "url", "reason": reason}])
-    await cases.claim_key()
     keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
-    created = await store.add(str(body.url), body.event_types, body.secret, cases.caller.name, keyed_id)
-    return CreatedSubscription(
-        id=created.id, url=created.url, event_types=created.event_types, source="api", secret=created.secret
-    )
+
+    async def add() -> tuple[BaseModel, int]:
+        created = await store.add(str(body.url), body.event_types, body.secret, cases.caller.name, keyed_id)
+        return CreatedSubscription(
+            id=created.id,
+            url=created.url,
+            event_types=created.event_types,
+            source="api",
+            secret=created.secret,
+        ), status.HTTP_201_CREATED
+
+    return await cases.keyed(add)
 
 
 @router.get("")

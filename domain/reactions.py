@@ -1,0 +1,204 @@
+"""What follows from each domain event, in one place: who is told what (notices), which webhook
+events go out, and which outside effects the workflow must carry out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from domain.case import CareCase
+from domain.dispute import Dispute
+from domain.events import (
+    Acted,
+    Cancelled,
+    CareReplyDue,
+    CareSpoke,
+    Closed,
+    Decided,
+    DomainEvent,
+    Escalated,
+    Opened,
+    PartyInactive,
+    Resolved,
+    SettlementDue,
+    Solved,
+)
+from domain.outbound import DISPUTE_FIELDS, TICKET_FIELDS, EventType
+from domain.ticket import Ticket
+from domain.types import Role, short_duration
+
+
+class NoticeCategory(StrEnum):
+    """Care's replies land in the user's inbox (Pesan Bantuan); updates are plain notifications."""
+
+    UPDATE = "update"
+    CARE_REPLY = "care_reply"
+
+
+class Notice(BaseModel):
+    """A message for one party of a case."""
+
+    party: Role
+    party_id: str
+    text: str
+    category: NoticeCategory = NoticeCategory.UPDATE
+
+
+@dataclass
+class Consequences:
+    """Everything one change of a case asks of the outside world."""
+
+    notices: list[Notice] = field(default_factory=list)
+    published: list[EventType] = field(default_factory=list)
+    open_mediation: bool = False
+    care_alerts: list[CareReplyDue] = field(default_factory=list)
+    settle: bool = False
+
+    def __iadd__(self, other: Consequences) -> Consequences:
+        self.notices += other.notices
+        self.published += other.published
+        self.open_mediation = self.open_mediation or other.open_mediation
+        self.care_alerts += other.care_alerts
+        self.settle = self.settle or other.settle
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.notices or self.published or self.open_mediation or self.care_alerts or self.settle)
+
+
+def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
+    """What ``happened`` to ``case`` asks of the outside world, in the order it happened."""
+    result = Consequences()
+    for event in happened:
+        if isinstance(event, CareReplyDue):
+            result.care_alerts.append(event)
+            result.published.append(
+                EventType.CARE_REPLY_BREACHED if event.breached else EventType.CARE_REPLY_WARNING
+            )
+        elif isinstance(case, Dispute):
+            result += _dispute(case, event)
+        elif isinstance(case, Ticket):
+            result += _ticket(case, event)
+    return result
+
+
+def snapshot(case: CareCase) -> dict[str, Any]:
+    """The case as a webhook event carries it: ids, status, solutions, deadlines; never free text."""
+    fields = DISPUTE_FIELDS if isinstance(case, Dispute) else TICKET_FIELDS
+    data = case.model_dump(mode="json", include=set(fields))
+    if isinstance(data.get("current_offer"), dict):
+        data["current_offer"].pop("note", None)
+    return data
+
+
+# -- disputes -------------------------------------------------------------------------------------
+
+
+def _to(dispute: Dispute, party: Role, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
+    return Notice(party=party, party_id=dispute.party_id(party), text=text, category=category)
+
+
+def _both(dispute: Dispute, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Notice]:
+    return [_to(dispute, Role.BUYER, text, category), _to(dispute, Role.SELLER, text, category)]
+
+
+def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
+    match event:
+        case Opened():
+            text = (
+                f"Buyer {dispute.buyer_id} opened dispute {dispute.id} on order {dispute.order_id}"
+                f" ({dispute.reason.value}) asking to {dispute.requested_solution.describe()}."
+            )
+            return Consequences(
+                notices=[_to(dispute, Role.SELLER, text)], published=[EventType.DISPUTE_OPENED]
+            )
+        case Acted(actor=actor, action=action):
+            told: list[Notice] = []
+            # Care's words and escalations are told to both parties below; a party's own
+            # action is told to the other party.
+            if actor.role in (Role.BUYER, Role.SELLER) and action != "help":
+                other = Role.SELLER if actor.role is Role.BUYER else Role.BUYER
+                told.append(
+                    _to(
+                        dispute,
+                        other,
+                        f"The {actor.role.value} did '{action}' on dispute {dispute.id};"
+                        f" it is now {dispute.status.value}.",
+                    )
+                )
+            return Consequences(notices=told, published=[EventType.DISPUTE_UPDATED])
+        case Escalated(by=by):
+            text = (
+                f"Dispute {dispute.id} is now mediated by care (requested by the {by}); care replies"
+                f" within {short_duration(dispute.policy.care_reply_target)}."
+            )
+            return Consequences(
+                notices=_both(dispute, text), published=[EventType.DISPUTE_ESCALATED], open_mediation=True
+            )
+        case CareSpoke(text=text):
+            said = f"Care replied on dispute {dispute.id}: {text}"
+            return Consequences(notices=_both(dispute, said, NoticeCategory.CARE_REPLY))
+        case Decided(solution=solution, note=note):
+            decided = f"Care decided dispute {dispute.id}: {solution.describe()}. {note}".strip()
+            return Consequences(notices=_both(dispute, decided, NoticeCategory.CARE_REPLY))
+        case Cancelled():
+            return Consequences(published=[EventType.DISPUTE_CANCELLED])
+        case PartyInactive(party=silent):
+            other = Role.SELLER if silent is Role.BUYER else Role.BUYER
+            text = (
+                f"The {silent.value} has not responded on dispute {dispute.id} for"
+                f" {short_duration(dispute.policy.buyer_inactivity)}: you may now ask care for help"
+                " (Minta Bantuan)."
+            )
+            return Consequences(notices=[_to(dispute, other, text)], published=[EventType.DISPUTE_UPDATED])
+        case SettlementDue():
+            return Consequences(settle=True)
+        case Resolved():
+            outcome = dispute.outcome
+            assert outcome is not None
+            text = (
+                f"Dispute {dispute.id} is resolved: refunded {outcome.refunded_to_buyer} to the buyer,"
+                f" released {outcome.released_to_seller} to the seller."
+            )
+            return Consequences(
+                notices=_both(dispute, text),
+                published=[EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED],
+            )
+    return Consequences()
+
+
+# -- help-center reports --------------------------------------------------------------------------
+
+
+def _to_user(ticket: Ticket, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
+    return Notice(party=Role.USER, party_id=ticket.user_id, text=text, category=category)
+
+
+def _ticket(ticket: Ticket, event: DomainEvent) -> Consequences:
+    match event:
+        case Opened():
+            text = (
+                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
+                f" {short_duration(ticket.policy.care_reply_target)}."
+            )
+            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
+        case CareSpoke(text=text):
+            return Consequences(
+                notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY)],
+                published=[EventType.TICKET_REPLIED],
+            )
+        case Solved():
+            text = (
+                f"Care marked your report {ticket.id} solved. It closes in"
+                f" {short_duration(ticket.policy.solved_quiet_period)} unless you write again."
+            )
+            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_SOLVED])
+        case Closed():
+            return Consequences(
+                notices=[_to_user(ticket, f"Your report {ticket.id} is closed.")],
+                published=[EventType.TICKET_CLOSED],
+            )
+    return Consequences()

@@ -1,0 +1,230 @@
+"""How cases are shown: the Temporal UI's summaries and details for on-call, and the whole case as
+the API answers it (the state merged with its full timeline)."""
+
+from __future__ import annotations
+
+from domain.case import CareCase, DeadlineEvent, TimelineEntry
+from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput, Proposal
+from domain.ticket import OpenTicketInput, Priority, Ticket, TicketMessage, TicketReport, TicketStatus
+from domain.types import Role, Solution, SolutionKind, at_minute, short_duration
+
+# -- the whole case, as the API answers it -----------------------------------------------------
+
+
+def merge_timeline(stored: list[TimelineEntry], pending: list[TimelineEntry]) -> list[TimelineEntry]:
+    """The full timeline: what the store holds, then what the case has not handed over yet."""
+    seen = {entry.seq for entry in stored}
+    return sorted([*stored, *(entry for entry in pending if entry.seq not in seen)], key=lambda e: e.seq)
+
+
+class DisputeView(Dispute):
+    """A dispute with its full timeline and the offer history read from it."""
+
+    proposals: list[Proposal] = []
+
+    @classmethod
+    def of(cls, dispute: Dispute, timeline: list[TimelineEntry]) -> DisputeView:
+        """Show ``dispute`` with ``timeline`` (its full audit trail)."""
+        proposals = [
+            _proposal(entry) for entry in timeline if entry.event in ("offer", "appeal") and entry.actor
+        ]
+        return cls.model_validate(dispute.model_dump() | {"timeline": timeline, "proposals": proposals})
+
+
+def _proposal(entry: TimelineEntry) -> Proposal:
+    assert entry.actor is not None
+    if entry.event == "appeal":
+        release = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
+        return Proposal(
+            by=Role.SELLER, solution=release, note=entry.detail.get("reason", ""), appeal=True, at=entry.at
+        )
+    solution = Solution.model_validate(entry.detail["solution"])
+    return Proposal(by=entry.actor.role, solution=solution, note=entry.detail.get("note", ""), at=entry.at)
+
+
+class TicketView(Ticket):
+    """A report with its full timeline and the conversation read from it."""
+
+    messages: list[TicketMessage] = []
+
+    @classmethod
+    def of(cls, ticket: Ticket, timeline: list[TimelineEntry]) -> TicketView:
+        """Show ``ticket`` with ``timeline`` (its full audit trail)."""
+        said = [
+            TicketMessage(
+                author=entry.actor.role, author_id=entry.actor.id, text=entry.detail["text"], at=entry.at
+            )
+            for entry in timeline
+            if entry.event in ("opened", "message", "reply") and entry.actor and "text" in entry.detail
+        ]
+        return cls.model_validate(ticket.model_dump() | {"timeline": timeline, "messages": said})
+
+
+# -- the Temporal UI: static summary and details at start ----------------------------------------
+
+
+def dispute_summary(claim: DisputeClaim) -> str:
+    """One line for the Temporal UI's static summary."""
+    return (
+        f"Dispute on order {claim.order_id}: buyer {claim.buyer_id} vs seller {claim.seller_id},"
+        f" {claim.reason.value}, asks to {claim.requested_solution.describe()}"
+    )
+
+
+def dispute_details(request: OpenDisputeInput) -> str:
+    """Markdown for the Temporal UI's static details: the claim and the policy it runs under."""
+    policy = request.policy
+    return "\n\n".join(
+        [
+            f"**Order** {request.order_id} · total {request.order_total}",
+            f"**Buyer** {request.buyer_id} · **Seller** {request.seller_id}",
+            f"**Reason** {request.reason.value}: {request.description}",
+            f"**Requested** {request.requested_solution.describe()}",
+            f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
+            f" {short_duration(policy.care_reply_target)} (warning at"
+            f" {short_duration(policy.care_reply_warning)})",
+        ]
+    )
+
+
+def ticket_summary(report: TicketReport) -> str:
+    """One line for the Temporal UI's static summary."""
+    about = f" about order {report.order_id}" if report.order_id else ""
+    raised = " [priority]" if report.priority is Priority.HIGH else ""
+    return (
+        f"Help-center report{raised}: {report.topic.value} from {report.role.value} {report.user_id}{about}"
+    )
+
+
+def ticket_details(request: OpenTicketInput) -> str:
+    """Markdown for the Temporal UI's static details."""
+    policy = request.policy
+    lines = [
+        f"**Topic** {request.topic.value} · **Priority** {request.priority.value}",
+        f"**User** {request.user_id} ({request.role.value})",
+        f"**Details** {request.details}",
+    ]
+    if request.order_id:
+        lines.append(f"**Order** {request.order_id}")
+    if request.dispute_id:
+        lines.append(f"**Linked dispute** {request.dispute_id}")
+    lines.append(
+        f"**Policy** care reply target {short_duration(policy.care_reply_target)} (warning at"
+        f" {short_duration(policy.care_reply_warning)}) · solved reports close after"
+        f" {short_duration(policy.solved_quiet_period)} of quiet"
+    )
+    return "\n\n".join(lines)
+
+
+# -- the Temporal UI: clocks and current details on every change ---------------------------------
+
+
+def deadline_name(case: CareCase, event: DeadlineEvent) -> str:
+    """Name a clock the way the timer summary and on-call see it."""
+    policy = case.policy
+    if event is DeadlineEvent.PARTY_INACTIVE and isinstance(case, Dispute):
+        return f"{case.turn} inactivity {short_duration(case.policy.buyer_inactivity)}"
+    if event is DeadlineEvent.QUIET_PERIOD_OVER and isinstance(case, Ticket):
+        return f"close after quiet period {short_duration(case.policy.solved_quiet_period)}"
+    if event is DeadlineEvent.CARE_REPLY_WARNING:
+        return f"care reply warning at {short_duration(policy.care_reply_warning)}"
+    return f"care reply target {short_duration(policy.care_reply_target)}"
+
+
+def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
+    """What happens when the clock for ``event`` runs out, in words."""
+    if event is DeadlineEvent.PARTY_INACTIVE and isinstance(case, Dispute):
+        silent = case.turn or Role.BUYER
+        other = Role.SELLER if silent is Role.BUYER else Role.BUYER
+        return f"the {silent} counts as inactive and the {other} may ask care for help"
+    return {
+        DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
+        DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
+        DeadlineEvent.QUIET_PERIOD_OVER: "the report closes",
+    }.get(event, "")
+
+
+def _clock_lines(case: CareCase) -> list[str]:
+    """The next deadline and what happens then, the breaches so far, and since when a breached
+    reply is owed (no timer shows that)."""
+    lines = []
+    if deadline := case.next_deadline():
+        at, event = deadline
+        name, effect = deadline_name(case, event), deadline_effect(case, event)
+        lines.append(f"**Next deadline:** {at_minute(at)} ({name}): {effect}")
+    if case.sla_breached:
+        lines.append(f"**Care reply target breached** {case.sla_breaches} time(s)")
+    if case.care_clock is not None and case.care_clock.breached:
+        lines.append(f"**Care reply overdue** since {at_minute(case.care_clock.due_at)}")
+    return lines
+
+
+def current_details(case: CareCase) -> str:
+    """Markdown for the Temporal UI: status, whom the case waits for, the next deadline and its effect."""
+    if isinstance(case, Dispute):
+        return _dispute_details_now(case)
+    assert isinstance(case, Ticket)
+    return _ticket_details_now(case)
+
+
+def _dispute_details_now(dispute: Dispute) -> str:
+    lines = [
+        f"**Status:** {dispute.status.value}",
+        f"**Order:** {dispute.order_id} · buyer {dispute.buyer_id} · seller {dispute.seller_id}"
+        f" · total {dispute.order_total}",
+        f"**Requested:** {dispute.requested_solution.describe()}",
+    ]
+    if dispute.current_offer:
+        kind = "appeal" if dispute.current_offer.appeal else "offer"
+        lines.append(f"**Current {kind}:** {dispute.current_offer.solution.describe()}")
+    waiting = {
+        DisputeStatus.AWAITING_SELLER: "the seller: accept, offer another solution or appeal",
+        DisputeStatus.AWAITING_BUYER: "the buyer: accept, reject or revise",
+        DisputeStatus.IN_MEDIATION: "care: reply to the parties and decide a solution",
+        DisputeStatus.AWAITING_FULFILMENT: _fulfilment_waits_for(dispute),
+    }.get(dispute.status)
+    if waiting:
+        lines.append(f"**Waiting for:** {waiting}")
+    lines += _clock_lines(dispute)
+    if dispute.linked_tickets:
+        lines.append(f"**Help-center reports:** {', '.join(dispute.linked_tickets)}")
+    if dispute.outcome:
+        lines.append(f"**Outcome:** {dispute.outcome.decided_by}, {_outcome_text(dispute)}")
+    return "\n\n".join(lines)
+
+
+def _fulfilment_waits_for(dispute: Dispute) -> str:
+    shipper = dispute.next_shipper()
+    if shipper is Role.BUYER:
+        return "the buyer to ship the product back (tracking number)"
+    if shipper is Role.SELLER:
+        return "the seller to ship the items (tracking number)"
+    if dispute.replacement_shipped() and dispute.received_at is None:
+        return "the buyer to confirm receipt"
+    return "the payouts to complete"
+
+
+def _outcome_text(dispute: Dispute) -> str:
+    outcome = dispute.outcome
+    assert outcome is not None
+    if outcome.status is DisputeStatus.CANCELLED:
+        return "cancelled by the buyer"
+    return f"refunded {outcome.refunded_to_buyer} to buyer, released {outcome.released_to_seller} to seller"
+
+
+def _ticket_details_now(ticket: Ticket) -> str:
+    waiting = {
+        TicketStatus.AWAITING_CARE: "care: reply to the user",
+        TicketStatus.AWAITING_USER: "the user (care has replied)",
+        TicketStatus.SOLVED: "nothing: solved; a user message reopens it",
+    }.get(ticket.status)
+    lines = [
+        f"**Status:** {ticket.status.value} · **Priority:** {ticket.priority.value}",
+        f"**Topic:** {ticket.topic.value} · user {ticket.user_id} ({ticket.role.value})",
+    ]
+    if ticket.dispute_id:
+        lines.append(f"**Linked dispute:** {ticket.dispute_id}")
+    if waiting:
+        lines.append(f"**Waiting for:** {waiting}")
+    lines += _clock_lines(ticket)
+    return "\n\n".join(lines)
