@@ -77,7 +77,7 @@ def body_of(event: CaseEvent) -> bytes:
         "type": event.type.value,
         "created_at": event.occurred_at.isoformat(),
         "case_id": event.case_id,
-        "data": event.data,
+        "data": event.wire_data(),
     }
     return json.dumps(payload, separators=(",", ":")).encode()
 

@@ -64,6 +64,7 @@ _BY_TYPE = {
     InvalidInput.code: (422, "Invalid input"),
     "IdempotencyKeyReused": (422, "Idempotency key reused"),
     "UnknownAction": (404, "Not found"),
+    "CaseBusy": (429, "Too many requests"),
 }
 
 
@@ -100,7 +101,8 @@ async def _update_failed(request: Request, error: Exception) -> JSONResponse:
         return await unexpected(request, error)
     status, title = _BY_TYPE[cause.type]
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-    return _response(Problem(status, title, cause.message, **details))
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return _response(Problem(status, title, cause.message, headers=headers, **details))
 
 
 async def _http(request: Request, error: Exception) -> JSONResponse:

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+    max_messages: int = Field(default=2000, ge=1, description="party messages one case accepts (409 above)")
+    history_max_events: int = Field(
+        default=10_000, ge=100, description="a case's run continues as new past this many history events"
+    )
+    history_max_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, description="... or past this many bytes of history"
+    )
 
     # -- limits --------------------------------------------------------------------------------
     max_body_bytes: int = Field(default=256 * 1024, description="largest JSON request body (413 above)")
@@ -106,9 +113,17 @@ class Settings(BaseSettings):
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
             solved_quiet_period=self.ticket_quiet_period,
-            activity_timeout=self.activity_timeout,
-            activity_max_retry_interval=self.activity_max_retry_interval,
+            **self._case_limits(),
         )
+
+    def _case_limits(self) -> dict[str, object]:
+        return {
+            "activity_timeout": self.activity_timeout,
+            "activity_max_retry_interval": self.activity_max_retry_interval,
+            "max_messages": self.max_messages,
+            "history_max_events": self.history_max_events,
+            "history_max_bytes": self.history_max_bytes,
+        }
 
     @property
     def outbox_path(self) -> Path:
@@ -121,8 +136,7 @@ class Settings(BaseSettings):
             buyer_inactivity=self.buyer_inactivity,
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
-            activity_timeout=self.activity_timeout,
-            activity_max_retry_interval=self.activity_max_retry_interval,
+            **self._case_limits(),
         )
 
 

@@ -16,11 +16,10 @@ from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_st
 from core.observability import client_interceptors
 from core.settings import Settings
 from workflows.dispute import DisputeWorkflow
-from workflows.idempotency import IdempotencyKeyWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
-WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow, IdempotencyKeyWorkflow]
+WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow]
 
 
 async def connect(runtime: Runtime | None = None) -> Client:

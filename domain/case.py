@@ -112,7 +112,15 @@ class CareCase(BaseModel):
         """What each role may do at ``now`` (``None``: by the recorded state only)."""
         if self.closed:
             return {role: [] for role in self.roles}
-        return self.actions.allowed_actions(self, list(self.roles), now)
+        allowed = self.actions.allowed_actions(self, list(self.roles), now)
+        if self.message_count >= self.policy.max_messages:  # no more messages: say so up front
+            for role, names in allowed.items():
+                allowed[role] = [name for name in names if not self._sends_message(name)]
+        return allowed
+
+    def _sends_message(self, name: str) -> bool:
+        spec = self.actions.get(name)
+        return spec is not None and spec.command.counts_as_message
 
     # -- what each kind of case adds ------------------------------------------------------------
 
@@ -146,23 +154,33 @@ class CareCase(BaseModel):
     # -- actions ------------------------------------------------------------------------------
 
     def check(self, command: Command, now: datetime) -> None:
-        """Raise the error ``apply`` would raise at ``now``, without changing anything."""
+        """Raise the error ``apply`` would raise at ``now``, without changing anything: not a
+        party (403), not allowed now (409), the message limit reached (409), a rule of the case."""
         actor = command.actor
         if not self.is_party(actor):
             raise NotAParty(f"{actor.role.value} {actor.id} is not a party to {self.id}")
-        allowed = self.allowed_actions_at(now)
-        if command.action not in allowed.get(actor.role, []):
+        spec = self.actions.get(command.action)
+        by_rules = (
+            []
+            if self.closed or spec is None or not isinstance(command, spec.command)
+            else self.actions.allowed_actions(self, [actor.role], now)[actor.role]
+        )
+        if command.action not in by_rules:
+            allowed = self.allowed_actions_at(now)
             raise InvalidTransition(
                 f"{actor.role.value} may not {command.action} while {self.id} is {self.status}",
                 current_status=self.status,
                 allowed_actions={role.value: list(names) for role, names in allowed.items()},
             )
-        if command.counts_as_message and self.message_count >= self.policy.max_messages:
+        if self._at_message_limit(command):
             raise LimitReached(
                 f"{self.id} has reached its limit of {self.policy.max_messages} messages",
                 limit=self.policy.max_messages,
             )
         self._check_rules(command, now)
+
+    def _at_message_limit(self, command: Command) -> bool:
+        return command.counts_as_message and self.message_count >= self.policy.max_messages
 
     def apply(self, command: Command, now: datetime) -> list[DomainEvent]:
         """Check ``command`` and carry it out by its registered rule; record it on the timeline
@@ -175,7 +193,8 @@ class CareCase(BaseModel):
             self.message_count += 1
         happened: list[DomainEvent] = [Acted(actor=command.actor, action=spec.name)]
         happened += spec.apply(self, command, now)
-        self._record(now, spec.name, command.actor, **command.model_dump(mode="json", exclude={"actor"}))
+        detail = command.model_dump(mode="json", exclude={"actor"}, exclude_defaults=True)
+        self._record(now, spec.name, command.actor, **detail)
         return happened + self._after(now)
 
     # -- clocks and records shared by every case -----------------------------------------------

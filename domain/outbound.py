@@ -26,13 +26,21 @@ class EventType(StrEnum):
 
 
 class CaseEvent(BaseModel):
-    """One event about one case; ``id`` is stable (case id and sequence), so receivers dedupe on it."""
+    """One event about one case; ``id`` is stable (case id and sequence), so receivers dedupe on it.
+
+    ``data`` leaves out empty fields (it is carried in the case's history); receivers get every
+    field of the case's kind, empty ones as null (``wire_data``)."""
 
     id: str
     type: EventType
     case_id: str
     occurred_at: datetime
     data: dict[str, Any]
+
+    def wire_data(self) -> dict[str, Any]:
+        """``data`` as receivers get it: every field of the case's kind, in a stable order."""
+        fields = DISPUTE_FIELDS if self.case_id.startswith("dispute-") else TICKET_FIELDS
+        return {name: self.data.get(name) for name in sorted(fields)}
 
 
 #: What an event carries of each kind of case: ids, status, solutions and deadlines, never text.
@@ -49,6 +57,7 @@ DISPUTE_FIELDS = frozenset(
         "outcome",
         "care_reply_due_at",
         "sla_breached",
+        "linked_tickets",
     }
 )
 TICKET_FIELDS = frozenset(

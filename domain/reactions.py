@@ -88,7 +88,7 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
 def snapshot(case: CareCase) -> dict[str, Any]:
     """The case as a webhook event carries it: ids, status, solutions, deadlines; never free text."""
     fields = DISPUTE_FIELDS if isinstance(case, Dispute) else TICKET_FIELDS
-    data = case.model_dump(mode="json", include=set(fields))
+    data = case.model_dump(mode="json", include=set(fields), exclude_none=True)
     if isinstance(data.get("current_offer"), dict):
         data["current_offer"].pop("note", None)
     return data

@@ -1,139 +1,111 @@
-"""The pure dispute rules with plain objects: transitions, help, clocks, settlement, validation."""
+"""The pure dispute rules with plain objects: the action registry and every transition, the help
+rule, clocks, settlement, the message limit, validation, what each change sets off, and the
+words on-call staff read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from domain.case import DeadlineEvent
+from domain.case import DeadlineEvent, TimelineEntry
 from domain.commands import (
     Accept,
     Action,
-    Appeal,
     Cancel,
     CareReply,
     Command,
     ConfirmReceipt,
     Decide,
-    MakeOffer,
-    Reject,
     RequestHelp,
     SendMessage,
     Ship,
 )
-from domain.dispute import (
-    Dispute,
-    DisputeStatus,
-    OpenDisputeInput,
-    Payout,
-    Reason,
+from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Payout, Proposal
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.events import (
+    Acted,
+    Cancelled,
+    CareSpoke,
+    Decided,
+    DomainEvent,
+    Escalated,
+    Opened,
+    PartyInactive,
+    Resolved,
+    SettlementDue,
 )
-from domain.errors import InvalidInput, InvalidTransition, NotAParty
+from domain.outbound import EventType
+from domain.reactions import Consequences, Notice, NoticeCategory, consequences, snapshot
+from domain.ticket import Solve, UserMessage
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from domain.views import (
+    DisputeView,
+    current_details,
+    deadline_effect,
+    deadline_name,
+    dispute_details,
+    dispute_summary,
+    merge_timeline,
+)
+from tests.factories import (
+    ACTORS,
+    BUYER,
+    CARE,
+    DESCRIPTION,
+    DISPUTE_COMMANDS,
+    DISPUTE_POLICY,
+    EXCHANGE,
+    FULL_REFUND,
+    INACTIVITY,
+    PARTIAL_REFUND,
+    RELEASE,
+    SELLER,
+    SEND_REMAINING,
+    SMALL_REFUND,
+    STEP,
+    T0,
+    TARGET,
+    TOO_MUCH,
+    TOTAL,
+    WARNING,
+    after,
+    appeal,
+    ask_help,
+    breached,
+    decide,
+    dispute_request,
+    message,
+    offer,
+    ship,
+    warned,
+)
+from tests.factories import drive_dispute as drive
 
-# -- fixtures as plain values -----------------------------------------------------------------
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-STEP = timedelta(hours=1)
-TOTAL = 200_000
-INACTIVITY = timedelta(days=3)
-TARGET = timedelta(hours=24)
-WARNING = timedelta(hours=20)
-POLICY = DisputePolicy(buyer_inactivity=INACTIVITY, care_reply_target=TARGET, care_reply_warning=WARNING)
-
-BUYER = Actor(role=Role.BUYER, id="b-1")
-SELLER = Actor(role=Role.SELLER, id="s-1")
-CARE = Actor(role=Role.CARE, id="agent-7")
-ACTORS = {Role.BUYER: BUYER, Role.SELLER: SELLER, Role.CARE: CARE}
-
-FULL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL)
-PARTIAL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000)
-SMALL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=50_000)
-RELEASE = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
-EXCHANGE = Solution(kind=SolutionKind.EXCHANGE)
-SEND_REMAINING = Solution(kind=SolutionKind.SEND_REMAINING)
-DISPUTE_ACTIONS = [action for action in Action if action is not Action.SOLVE]  # solve is a ticket's
-TOO_MUCH = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL + 1)
-
-
-def request(solution: Solution = PARTIAL_REFUND, **overrides: Any) -> OpenDisputeInput:
-    """A valid complaint for order o-1 (total 200,000) unless ``overrides`` say otherwise."""
-    fields: dict[str, Any] = {
-        "order_id": "o-1",
-        "buyer_id": BUYER.id,
-        "seller_id": SELLER.id,
-        "order_total": TOTAL,
-        "reason": Reason.DAMAGED,
-        "requested_solution": solution,
-        "description": "the screen arrived cracked",
-        "evidence": ["blob:photo-1"],
-        "policy": POLICY,
-    }
-    fields.update(overrides)
-    return OpenDisputeInput(**fields)
-
-
-def drive(*steps: Command, solution: Solution = PARTIAL_REFUND) -> Dispute:
-    """Open a dispute at T0 asking for ``solution`` and apply ``steps`` one hour apart."""
-    dispute = Dispute.open("d-1", request(solution), T0)
-    for index, step in enumerate(steps, start=1):
-        dispute.apply(step, T0 + index * STEP)
-    return dispute
-
-
-def after(dispute: Dispute) -> datetime:
-    """A moment one minute after the dispute's last recorded event (before any deadline)."""
-    return dispute.timeline[-1].at + timedelta(minutes=1)
-
-
-def settle(dispute: Dispute) -> list[Payout]:
-    """Carry out the dispute's settlement as the workflow does, and return the payouts."""
-    payouts = dispute.settlement()
-    assert payouts is not None
-    dispute.settled(payouts, after(dispute))
-    return payouts
+MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
+    Action.MESSAGE,
+    Action.OFFER,
+    Action.ACCEPT,
+    Action.REJECT,
+    Action.APPEAL,
+    Action.HELP,
+    Action.CANCEL,
+)
+REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
+PARTIES = {Role.BUYER, Role.SELLER}
+#: A help-center user carrying the buyer's id: no party to a dispute.
+HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
 
 
-def message(actor: Actor) -> SendMessage:
-    return SendMessage(actor=actor, text="see the photo", evidence=["blob:photo-2"])
-
-
-def offer(actor: Actor, solution: Solution = SMALL_REFUND) -> MakeOffer:
-    return MakeOffer(actor=actor, solution=solution, note="how about this")
-
-
-def ship(actor: Actor) -> Ship:
-    return Ship(actor=actor, tracking_number="JNE-0001", carrier="jne")
-
-
-def decide(solution: Solution = PARTIAL_REFUND) -> Decide:
-    return Decide(actor=CARE, solution=solution, note="evidence supports the buyer")
-
-
-COMMANDS: dict[Action, Callable[[Actor], Command]] = {
-    Action.MESSAGE: message,
-    Action.OFFER: offer,
-    Action.ACCEPT: lambda actor: Accept(actor=actor),
-    Action.REJECT: lambda actor: Reject(actor=actor, note="no"),
-    Action.APPEAL: lambda actor: Appeal(actor=actor, reason="item was intact when shipped"),
-    Action.HELP: lambda actor: RequestHelp(actor=actor, note="we cannot agree"),
-    Action.CANCEL: lambda actor: Cancel(actor=actor, note="sorted it out"),
-    Action.REPLY: lambda actor: CareReply(actor=actor, text="please send the unboxing video"),
-    Action.DECIDE: lambda actor: Decide(actor=actor, solution=PARTIAL_REFUND),
-    Action.SHIP: ship,
-    Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
-}
-
-
-def command(action: Action, actor: Actor) -> Command:
+def command(action: str, actor: Actor) -> Command:
     """A valid command of ``action`` by ``actor`` (solutions within the order total)."""
-    built = COMMANDS[action](actor)
-    assert built.action is action
+    built = DISPUTE_COMMANDS[action](actor)
+    assert built.action == action
     return built
 
 
@@ -146,21 +118,74 @@ def allowed(
 
 def as_details(expected: dict[Role, list[Action]]) -> dict[str, list[str]]:
     """``allowed_actions`` the way InvalidTransition reports it in its details."""
-    return {role.value: [action.value for action in actions] for role, actions in expected.items()}
+    return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
 
 
-# -- the transition table (the spec) ----------------------------------------------------------
+def to(actor: Actor, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
+    """A notice for the buyer or the seller of dispute d-1."""
+    return Notice(party=actor.role, party_id=actor.id, text=text, category=category)
 
-MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
-    Action.MESSAGE,
-    Action.OFFER,
-    Action.ACCEPT,
-    Action.REJECT,
-    Action.APPEAL,
-    Action.HELP,
-    Action.CANCEL,
-)
-REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
+
+def to_both(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Notice]:
+    """The same notice for both parties, buyer first."""
+    return [to(BUYER, text, category), to(SELLER, text, category)]
+
+
+def other(role: Role) -> Actor:
+    """The other party."""
+    return SELLER if role is Role.BUYER else BUYER
+
+
+# -- the registry: every dispute action is one registered thing --------------------------------
+
+#: The documented actions (docs/rules.md, README), in the order ``allowed_actions`` lists them:
+#: the roles that may ever take each one and the path it is posted to under /v1/disputes/{id}/.
+REGISTERED: dict[str, tuple[set[Role], str]] = {
+    MSG: (PARTIES, "messages"),
+    ACCEPT: (PARTIES, "accept"),
+    REJECT: ({Role.BUYER}, "reject"),
+    OFFER: (PARTIES, "offers"),
+    APPEAL: ({Role.SELLER}, "appeal"),
+    CANCEL: ({Role.BUYER}, "cancel"),
+    HELP: (PARTIES, "help"),
+    REPLY: ({Role.CARE}, "care/replies"),
+    DECIDE: ({Role.CARE}, "care/decision"),
+    SHIP: (PARTIES, "shipments"),
+    CONFIRM: ({Role.BUYER}, "confirm-receipt"),
+}
+
+
+def test_the_registry_holds_the_documented_actions() -> None:
+    """Names, order, roles and paths of the registry are the documented ones."""
+    assert [spec.name for spec in DISPUTE_ACTIONS] == list(REGISTERED)
+    for spec in DISPUTE_ACTIONS:
+        assert (set(spec.roles), spec.path) == REGISTERED[spec.name], spec.name
+        assert spec.command.action == spec.name
+        assert spec.summary == (spec.command.__doc__ or "").strip().splitlines()[0]
+        assert DISPUTE_ACTIONS.get(spec.name) is spec
+        assert spec.name in DISPUTE_ACTIONS
+    assert DISPUTE_ACTIONS.get(Action.SOLVE) is None  # a report's action, not a dispute's
+    assert Dispute.roles == (Role.BUYER, Role.SELLER, Role.CARE)
+
+
+def test_every_registered_action_has_a_test_command() -> None:
+    """The tests hold one command per registered action, of the registered command type."""
+    assert set(DISPUTE_COMMANDS) == {spec.name for spec in DISPUTE_ACTIONS}
+    for spec in DISPUTE_ACTIONS:
+        assert type(command(spec.name, BUYER)) is spec.command
+
+
+def test_registering_an_action_twice_is_refused() -> None:
+    """A name is registered once."""
+    register = DISPUTE_ACTIONS.action(SendMessage, roles=PARTIES, path="again", allowed=lambda d, r, n: True)
+    with pytest.raises(ValueError, match="dispute already has an action 'message'"):
+        register(lambda dispute, cmd, now: [])
+    spec = DISPUTE_ACTIONS.get(MSG)
+    assert spec is not None
+    assert spec.path == "messages"
+
+
+# -- the transition table (the spec, from docs/rules.md) ----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -201,7 +226,7 @@ STATES = [
     State(
         "awaiting_buyer_after_appeal",
         DisputeStatus.AWAITING_BUYER,
-        lambda: drive(command(APPEAL, SELLER)),
+        lambda: drive(appeal()),
         allowed(buyer=[MSG, ACCEPT, REJECT, OFFER, CANCEL, HELP], seller=[MSG, OFFER]),
     ),
     State(
@@ -219,13 +244,13 @@ STATES = [
     State(
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
-        lambda: drive(offer(SELLER), command(HELP, BUYER)),
+        lambda: drive(offer(SELLER), ask_help(BUYER)),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
     ),
     State(
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
-        lambda: drive(offer(SELLER), command(HELP, BUYER), command(REPLY, CARE)),
+        lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
     ),
     State(
@@ -237,13 +262,13 @@ STATES = [
     State(
         "fulfilment_release",
         DisputeStatus.AWAITING_FULFILMENT,
-        lambda: drive(command(APPEAL, SELLER), Accept(actor=BUYER)),
+        lambda: drive(appeal(), Accept(actor=BUYER)),
         allowed(buyer=[MSG], seller=[MSG]),
     ),
     State(
         "fulfilment_decided_by_care",
         DisputeStatus.AWAITING_FULFILMENT,
-        lambda: drive(offer(SELLER), command(HELP, BUYER), decide()),
+        lambda: drive(offer(SELLER), ask_help(BUYER), decide()),
         allowed(buyer=[MSG], seller=[MSG]),
     ),
     State(
@@ -296,68 +321,158 @@ STATES = [
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
 ]
 
+#: Every (role, action) the registry can be asked about: each registered action for every role.
+ROLE_ACTIONS = [(role, spec.name) for spec in DISPUTE_ACTIONS for role in Dispute.roles]
+
 
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
 def test_allowed_actions_per_state(state: State) -> None:
-    """Each state reports exactly the allowed actions of the table."""
+    """Each state reports exactly the allowed actions of the table, as plain action names."""
     dispute = state.build()
     assert dispute.status is state.status
     assert dispute.allowed_actions == state.allowed
     assert dispute.allowed_actions_at(after(dispute)) == state.allowed
+    assert dispute.model_dump(mode="json")["allowed_actions"] == as_details(state.allowed)
+    assert all(type(name) is str for names in dispute.allowed_actions.values() for name in names)
+    assert dispute.closed is (state.status in (DisputeStatus.RESOLVED, DisputeStatus.CANCELLED))
 
 
-@pytest.mark.parametrize("action", DISPUTE_ACTIONS, ids=str)
-@pytest.mark.parametrize("role", [Role.BUYER, Role.SELLER, Role.CARE], ids=str)
+@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS, ids=lambda v: str(v))
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: Action) -> None:
-    """check() passes for an allowed action (and apply carries it out), else InvalidTransition."""
+def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: str) -> None:
+    """check() passes for an allowed action and apply carries it out; anything else is refused
+    with InvalidTransition, the allowed actions in its details, and nothing changed."""
     dispute = state.build()
-    cmd = command(action, ACTORS[role])
+    actor = ACTORS[role]
+    cmd = command(action, actor)
     now = after(dispute)
     if action in state.allowed[role]:
         dispute.check(cmd, now)
-        dispute.apply(cmd, now)
-        assert dispute.timeline[-1].event == action.value
-        assert dispute.timeline[-1].actor == ACTORS[role]
+        last_seq = dispute.timeline_seq
+        happened = dispute.apply(cmd, now)
+        assert happened[0] == Acted(actor=actor, action=action)
+        entry = dispute.timeline[-1]
+        assert (entry.event, entry.actor, entry.at, entry.status) == (action, actor, now, dispute.status)
+        assert entry.seq == dispute.timeline_seq > last_seq
+        # every action is told to subscribers; a party's own action (help aside) to the other party
+        follows = consequences(dispute, happened)
+        assert follows.published[0] is EventType.DISPUTE_UPDATED
+        if role in PARTIES and action != HELP:
+            assert follows.notices[0] == to(
+                other(role), f"The {role} did '{action}' on dispute d-1; it is now {dispute.status}."
+            )
         return
+    before = dispute.model_dump()
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(cmd, now)
     assert refused.value.code == "InvalidTransition"
-    assert refused.value.details["allowed_actions"] == as_details(state.allowed)
-    assert state.status.value in refused.value.details.values()
-    assert f"{role.value} may not {action.value}" in refused.value.message
+    assert refused.value.details == {
+        "current_status": state.status.value,
+        "allowed_actions": as_details(state.allowed),
+    }
+    assert f"{role.value} may not {action} while d-1 is {state.status.value}" in refused.value.message
+    with pytest.raises(InvalidTransition):
+        dispute.apply(cmd, now)
+    assert dispute.model_dump() == before
 
 
-@pytest.mark.parametrize("action", DISPUTE_ACTIONS, ids=str)
-def test_a_help_center_user_is_no_party_to_a_dispute(action: Action) -> None:
-    """The help-center ``user`` role cannot act on a dispute, even with the buyer's id."""
-    with pytest.raises(NotAParty):
-        drive().check(command(action, Actor(role=Role.USER, id=BUYER.id)), T0 + STEP)
-
-
-def test_the_table_covers_every_status() -> None:
-    """The table reaches every status and every solution kind in fulfilment."""
+def test_the_table_covers_every_status_and_every_registered_action() -> None:
+    """The table reaches every status, every solution kind in fulfilment, and allows each
+    registered action to each of its roles somewhere (so the matrix above exercises it)."""
     assert {state.status for state in STATES} == set(DisputeStatus)
     fulfilled = {s.build().agreed_solution for s in STATES if s.status is DisputeStatus.AWAITING_FULFILMENT}
     assert {solution.kind for solution in fulfilled if solution} == set(SolutionKind)
+    exercised = {
+        (role, action) for state in STATES for role, actions in state.allowed.items() for action in actions
+    }
+    assert exercised == {(role, spec.name) for spec in DISPUTE_ACTIONS for role in spec.roles}
+
+
+@pytest.mark.parametrize("action", [spec.name for spec in DISPUTE_ACTIONS], ids=str)
+def test_a_help_center_user_is_no_party_to_a_dispute(action: str) -> None:
+    """The help-center ``user`` role cannot act on a dispute, even with the buyer's id."""
+    with pytest.raises(NotAParty):
+        drive().check(command(action, HELP_CENTER_USER), T0 + STEP)
+
+
+def test_a_reports_action_is_refused_by_a_dispute() -> None:
+    """``solve`` belongs to reports: even care in mediation may not take it on a dispute."""
+    dispute = drive(offer(SELLER), ask_help(BUYER))
+    with pytest.raises(InvalidTransition) as refused:
+        dispute.check(Solve(actor=CARE), after(dispute))
+    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide"]
+
+
+# -- a new action is one registered thing ------------------------------------------------------
+
+
+class RequestReturnLabel(Command):
+    """Buyer asks for a prepaid return label (an action only this test registers)."""
+
+    action = "request_return_label"
+
+
+@pytest.fixture
+def return_label() -> Iterator[str]:
+    """Register the test-only action for the buyer during an exchange, and take it out again."""
+
+    @DISPUTE_ACTIONS.action(
+        RequestReturnLabel,
+        roles={Role.BUYER},
+        path="return-label",
+        allowed=lambda d, role, now: d.status is DisputeStatus.AWAITING_FULFILMENT,
+    )
+    def _request(dispute: Dispute, cmd: RequestReturnLabel, now: datetime) -> list[DomainEvent]:
+        return []
+
+    try:
+        yield RequestReturnLabel.action
+    finally:
+        DISPUTE_ACTIONS.remove(RequestReturnLabel.action)
+
+
+def test_a_registered_action_is_allowed_checked_applied_and_told(return_label: str) -> None:
+    """Registering an action with its rule is all it takes for the rules to offer, check, apply,
+    record and tell it; only the roles it names are offered it."""
+    dispute = drive(Accept(actor=SELLER), solution=EXCHANGE)
+    assert dispute.allowed_actions == {
+        Role.BUYER: ["message", "ship", return_label],
+        Role.SELLER: ["message"],
+        Role.CARE: [],
+    }
+    with pytest.raises(InvalidTransition):
+        dispute.check(RequestReturnLabel(actor=SELLER), after(dispute))
+    now = after(dispute)
+    happened = dispute.apply(RequestReturnLabel(actor=BUYER), now)
+    assert happened == [Acted(actor=BUYER, action=return_label)]
+    assert (dispute.timeline[-1].event, dispute.timeline[-1].actor) == (return_label, BUYER)
+    follows = consequences(dispute, happened)
+    assert follows.notices == [
+        to(SELLER, "The buyer did 'request_return_label' on dispute d-1; it is now AWAITING_FULFILMENT.")
+    ]
+    assert follows.published == [EventType.DISPUTE_UPDATED]
+    DISPUTE_ACTIONS.remove(return_label)
+    assert return_label not in dispute.allowed_actions[Role.BUYER]
+    with pytest.raises(InvalidTransition):
+        dispute.check(RequestReturnLabel(actor=BUYER), after(dispute))
 
 
 # -- parties and amounts ----------------------------------------------------------------------
 
+STRANGERS = [
+    Actor(role=Role.BUYER, id="b-2"),
+    Actor(role=Role.SELLER, id="s-2"),
+    Actor(role=Role.BUYER, id=SELLER.id),
+    Actor(role=Role.SELLER, id=BUYER.id),
+]
+
 
 @pytest.mark.parametrize(
-    "stranger",
-    [
-        Actor(role=Role.BUYER, id="b-2"),
-        Actor(role=Role.SELLER, id="s-2"),
-        Actor(role=Role.BUYER, id=SELLER.id),
-        Actor(role=Role.SELLER, id=BUYER.id),
-    ],
-    ids=["other-buyer", "other-seller", "seller-as-buyer", "buyer-as-seller"],
+    "stranger", STRANGERS, ids=["other-buyer", "other-seller", "seller-as-buyer", "buyer-as-seller"]
 )
-@pytest.mark.parametrize("action", [MSG, OFFER, ACCEPT, CANCEL, HELP], ids=str)
-def test_not_a_party(stranger: Actor, action: Action) -> None:
-    """A buyer or seller id that is not the dispute's own is refused as NotAParty."""
+@pytest.mark.parametrize("action", [spec.name for spec in DISPUTE_ACTIONS], ids=str)
+def test_not_a_party(stranger: Actor, action: str) -> None:
+    """A buyer or seller id that is not the dispute's own is refused as NotAParty, for every action."""
     dispute = drive()
     with pytest.raises(NotAParty) as refused:
         dispute.check(command(action, stranger), after(dispute))
@@ -374,7 +489,7 @@ def test_not_a_party_comes_before_the_state_check() -> None:
 
 def test_care_acts_on_any_dispute() -> None:
     """Any care agent id is accepted (care is not a party of one case)."""
-    dispute = drive(offer(SELLER), command(HELP, BUYER))
+    dispute = drive(offer(SELLER), ask_help(BUYER))
     dispute.check(CareReply(actor=Actor(role=Role.CARE, id="agent-99"), text="hello"), after(dispute))
 
 
@@ -384,7 +499,7 @@ def test_care_acts_on_any_dispute() -> None:
         ((), offer(SELLER, TOO_MUCH)),
         ((), offer(BUYER, TOO_MUCH)),
         ((offer(SELLER),), offer(BUYER, TOO_MUCH)),
-        ((offer(SELLER), command(HELP, BUYER)), decide(TOO_MUCH)),
+        ((offer(SELLER), ask_help(BUYER)), decide(TOO_MUCH)),
     ],
     ids=["seller-offer", "buyer-revision", "buyer-counter", "care-decision"],
 )
@@ -393,6 +508,7 @@ def test_solution_above_order_total_is_invalid_input(steps: tuple[Command, ...],
     dispute = drive(*steps)
     with pytest.raises(InvalidInput) as error:
         dispute.check(refused, after(dispute))
+    assert error.value.code == "InvalidInput"
     assert error.value.details == {
         "errors": [{"field": "solution.amount", "reason": f"{TOTAL + 1} is above the order total {TOTAL}"}]
     }
@@ -400,7 +516,7 @@ def test_solution_above_order_total_is_invalid_input(steps: tuple[Command, ...],
 
 def test_solution_of_exactly_the_order_total_is_accepted() -> None:
     """A refund of the whole order total is within the limit (offer and decision)."""
-    dispute = drive(offer(SELLER, FULL_REFUND), command(HELP, BUYER))
+    dispute = drive(offer(SELLER, FULL_REFUND), ask_help(BUYER))
     dispute.apply(decide(FULL_REFUND), after(dispute))
     assert dispute.agreed_solution == FULL_REFUND
 
@@ -408,32 +524,39 @@ def test_solution_of_exactly_the_order_total_is_accepted() -> None:
 # -- the help rule and the turn clock ----------------------------------------------------------
 
 
-def test_buyer_may_ask_help_after_seller_offer_or_appeal() -> None:
+@pytest.mark.parametrize("step", [offer(SELLER), appeal()], ids=["offer", "appeal"])
+def test_buyer_may_ask_help_after_seller_offer_or_appeal(step: Command) -> None:
     """A seller offer or appeal earns the buyer the right to ask for help."""
-    for step in (offer(SELLER), command(APPEAL, SELLER)):
-        dispute = drive(step)
-        assert dispute.help_earned == [Role.BUYER]
-        assert dispute.may_request_help(Role.BUYER)
-        assert not dispute.may_request_help(Role.SELLER)
-        dispute.apply(RequestHelp(actor=BUYER), after(dispute))
-        assert dispute.status is DisputeStatus.IN_MEDIATION
-        assert dispute.escalated_by is Role.BUYER
+    dispute = drive(step)
+    assert dispute.help_earned == [Role.BUYER]
+    assert dispute.may_request_help(Role.BUYER)
+    assert not dispute.may_request_help(Role.SELLER)
+    now = after(dispute)
+    happened = dispute.apply(RequestHelp(actor=BUYER), now)
+    assert happened == [Acted(actor=BUYER, action=HELP), Escalated(by="buyer")]
+    assert dispute.status is DisputeStatus.IN_MEDIATION
+    assert (dispute.escalated_by, dispute.escalated_at) == (Role.BUYER, now)
 
 
-def test_seller_may_ask_help_after_buyer_rejects_or_revises() -> None:
+@pytest.mark.parametrize(
+    "step", [command(REJECT, BUYER), offer(BUYER, FULL_REFUND)], ids=["reject", "revise"]
+)
+def test_seller_may_ask_help_after_buyer_rejects_or_revises(step: Command) -> None:
     """A buyer rejection or revision of a seller offer earns the seller the right to ask for help."""
-    for step in (command(REJECT, BUYER), offer(BUYER, FULL_REFUND)):
-        dispute = drive(offer(SELLER), step)
-        assert dispute.status is DisputeStatus.AWAITING_SELLER
-        assert Role.SELLER in dispute.help_earned
-        assert dispute.may_request_help(Role.SELLER)
-        dispute.apply(RequestHelp(actor=SELLER), after(dispute))
-        assert dispute.escalated_by is Role.SELLER
+    dispute = drive(offer(SELLER), step)
+    assert dispute.status is DisputeStatus.AWAITING_SELLER
+    assert dispute.current_offer is None
+    assert Role.SELLER in dispute.help_earned
+    assert dispute.may_request_help(Role.SELLER)
+    happened = dispute.apply(RequestHelp(actor=SELLER), after(dispute))
+    assert happened == [Acted(actor=SELLER, action=HELP), Escalated(by="seller")]
+    assert dispute.escalated_by is Role.SELLER
 
 
 def test_buyer_revision_before_any_offer_earns_seller_nothing() -> None:
     """A buyer changing the request on the seller's turn does not let the seller escalate."""
     dispute = drive(offer(BUYER, FULL_REFUND))
+    assert dispute.requested_solution == FULL_REFUND
     assert dispute.help_earned == []
     assert HELP not in dispute.allowed_actions[Role.SELLER]
 
@@ -443,6 +566,7 @@ def test_turn_clock_starts_at_open_and_at_each_turn() -> None:
     dispute = drive()
     assert dispute.response_due_at == T0 + INACTIVITY
     assert dispute.buyer_inactive_at is None  # the seller's turn
+    assert dispute.next_deadline() == (T0 + INACTIVITY, DeadlineEvent.PARTY_INACTIVE)
     dispute.apply(offer(SELLER), T0 + STEP)
     assert dispute.response_due_at == T0 + STEP + INACTIVITY
     assert dispute.buyer_inactive_at == T0 + STEP + INACTIVITY
@@ -473,13 +597,15 @@ def test_seller_may_ask_help_once_buyer_deadline_passed_before_the_timer() -> No
 
 
 def test_tick_marks_the_buyer_inactive_once() -> None:
-    """tick() at the deadline reports PARTY_INACTIVE once and lets the seller ask for help."""
+    """tick() at the deadline reports the buyer's silence once and lets the seller ask for help."""
     dispute = drive(offer(SELLER))
     due = T0 + STEP + INACTIVITY
     assert dispute.tick(due - timedelta(seconds=1)) == []
-    assert dispute.tick(due) == [DeadlineEvent.PARTY_INACTIVE]
+    assert dispute.tick(due) == [PartyInactive(party=Role.BUYER)]
     assert dispute.inactive_party is Role.BUYER
-    assert dispute.timeline[-1].event == "party_inactive"
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.at) == ("party_inactive", None, due)
+    assert entry.detail == {"party": Role.BUYER, "since": due.isoformat()}
     assert dispute.allowed_actions[Role.SELLER] == [MSG, OFFER, HELP]
     assert dispute.tick(due + timedelta(days=1)) == []
     assert dispute.next_deadline() is None
@@ -489,7 +615,7 @@ def test_tick_marks_the_buyer_inactive_once() -> None:
 def test_buyer_may_ask_help_when_seller_is_silent() -> None:
     """The seller's own turn has the same clock: once it runs out the buyer may escalate."""
     dispute = drive()
-    assert dispute.tick(T0 + INACTIVITY) == [DeadlineEvent.PARTY_INACTIVE]
+    assert dispute.tick(T0 + INACTIVITY) == [PartyInactive(party=Role.SELLER)]
     assert dispute.inactive_party is Role.SELLER
     assert dispute.allowed_actions[Role.BUYER] == [MSG, OFFER, CANCEL, HELP]
 
@@ -501,7 +627,7 @@ def test_buyer_action_restarts_the_clock(handled: bool, late: timedelta) -> None
     dispute = drive(offer(SELLER))
     now = T0 + STEP + INACTIVITY + late
     if handled:
-        assert dispute.tick(now) == [DeadlineEvent.PARTY_INACTIVE]
+        assert dispute.tick(now) == [PartyInactive(party=Role.BUYER)]
     dispute.apply(message(BUYER), now)
     assert dispute.response_due_at == now + INACTIVITY
     assert dispute.inactive_party is None
@@ -531,12 +657,21 @@ def test_seller_message_does_not_restart_the_buyer_clock() -> None:
     assert dispute.response_due_at == T0 + STEP + INACTIVITY
 
 
+def test_no_turn_clock_outside_negotiation() -> None:
+    """Mediation and fulfilment have no turn: the clock stops and tick() marks nobody inactive."""
+    for dispute in (drive(offer(SELLER), ask_help(BUYER)), drive(Accept(actor=SELLER))):
+        assert (dispute.response_due_at, dispute.inactive_party) == (None, None)
+        happened = dispute.tick(T0 + 10 * INACTIVITY)
+        assert not [event for event in happened if isinstance(event, PartyInactive)]
+        assert dispute.inactive_party is None
+
+
 # -- the care reply clock ----------------------------------------------------------------------
 
 
 def mediated() -> tuple[Dispute, datetime]:
     """A dispute the buyer escalated, and the escalation time."""
-    dispute = drive(offer(SELLER), command(HELP, BUYER))
+    dispute = drive(offer(SELLER), ask_help(BUYER))
     assert dispute.escalated_at is not None
     return dispute, dispute.escalated_at
 
@@ -546,6 +681,7 @@ def test_escalation_starts_the_care_clock() -> None:
     dispute, escalated = mediated()
     assert escalated == T0 + 2 * STEP
     assert dispute.care_reply_due_at == escalated + TARGET
+    assert dispute.model_dump()["care_reply_due_at"] == escalated + TARGET
     assert dispute.next_deadline() == (escalated + WARNING, DeadlineEvent.CARE_REPLY_WARNING)
     assert not dispute.sla_breached
 
@@ -554,30 +690,32 @@ def test_care_clock_warns_once_then_breaches_once() -> None:
     """tick() reports the warning at warn time and the breach at due time, each once."""
     dispute, escalated = mediated()
     assert dispute.tick(escalated + WARNING - timedelta(seconds=1)) == []
-    assert dispute.tick(escalated + WARNING) == [DeadlineEvent.CARE_REPLY_WARNING]
+    assert dispute.tick(escalated + WARNING) == [warned(escalated)]
+    assert dispute.timeline[-1].event == "care_reply_warning"
     assert dispute.tick(escalated + WARNING + STEP) == []
     assert not dispute.sla_breached
     assert dispute.next_deadline() == (escalated + TARGET, DeadlineEvent.CARE_REPLY_BREACHED)
-    assert dispute.tick(escalated + TARGET) == [DeadlineEvent.CARE_REPLY_BREACHED]
+    assert dispute.tick(escalated + TARGET) == [breached(escalated)]
     assert dispute.sla_breached
     assert dispute.sla_breaches == 1
     assert dispute.tick(escalated + 2 * TARGET) == []
     assert dispute.sla_breaches == 1
     assert dispute.next_deadline() is None
-    assert dispute.timeline[-1].event == "care_reply_breached"
+    breach = dispute.timeline[-1]
+    assert (breach.event, breach.actor, breach.at) == ("care_reply_breached", None, escalated + TARGET)
+    assert breach.detail == {"due_at": (escalated + TARGET).isoformat()}
     # no timer is left to show it, so the UI's details say since when the reply is owed
-    assert "**Care reply overdue** since" in dispute.current_details()
-    dispute.apply(command(Action.REPLY, CARE), escalated + 2 * TARGET)
-    assert "overdue" not in dispute.current_details()
+    assert "**Care reply overdue** since 2026-01-02 02:00 UTC" in current_details(dispute)
+    assert "**Care reply target breached** 1 time(s)" in current_details(dispute)
+    dispute.apply(command(REPLY, CARE), escalated + 2 * TARGET)
+    assert "overdue" not in current_details(dispute)
+    assert "**Care reply target breached** 1 time(s)" in current_details(dispute)
 
 
 def test_late_tick_reports_warning_and_breach_together() -> None:
-    """A tick past the due time reports both events in order."""
+    """A tick past the due time reports both, in order."""
     dispute, escalated = mediated()
-    assert dispute.tick(escalated + TARGET + STEP) == [
-        DeadlineEvent.CARE_REPLY_WARNING,
-        DeadlineEvent.CARE_REPLY_BREACHED,
-    ]
+    assert dispute.tick(escalated + TARGET + STEP) == [warned(escalated), breached(escalated)]
     assert dispute.sla_breaches == 1
 
 
@@ -587,6 +725,8 @@ def test_breach_never_loses_the_case() -> None:
     dispute.tick(escalated + TARGET)
     assert dispute.status is DisputeStatus.IN_MEDIATION
     assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    dispute.apply(decide(), escalated + TARGET + STEP)
+    assert (dispute.agreed_solution, dispute.decided_by) == (PARTIAL_REFUND, "care")
 
 
 @pytest.mark.parametrize("answer", [CareReply(actor=CARE, text="looking into it"), decide()], ids=str)
@@ -624,37 +764,45 @@ def test_each_missed_target_counts_as_a_breach() -> None:
     dispute.apply(CareReply(actor=CARE, text="sorry for the wait"), replied)
     asked = replied + STEP
     dispute.apply(message(BUYER), asked)
-    assert dispute.tick(asked + TARGET) == [
-        DeadlineEvent.CARE_REPLY_WARNING,
-        DeadlineEvent.CARE_REPLY_BREACHED,
-    ]
+    assert dispute.tick(asked + TARGET) == [warned(asked), breached(asked)]
     assert dispute.sla_breached
     assert dispute.sla_breaches == 2
 
 
 def test_messages_outside_mediation_start_no_care_clock() -> None:
-    """Care owes nothing while the parties negotiate."""
-    dispute = drive(message(BUYER), message(SELLER))
-    assert dispute.care_clock is None
-    assert dispute.care_reply_due_at is None
+    """Care owes nothing while the parties negotiate or the solution is carried out."""
+    for dispute in (drive(message(BUYER), message(SELLER)), drive(Accept(actor=SELLER), message(BUYER))):
+        assert dispute.care_clock is None
+        assert dispute.care_reply_due_at is None
 
 
 # -- settlement and closing --------------------------------------------------------------------
 
 
 def refund(amount: int) -> Payout:
+    """A refund to buyer b-1."""
     return Payout(kind=SolutionKind.REFUND_TO_BUYER, party=Role.BUYER, party_id=BUYER.id, amount=amount)
 
 
 def release(amount: int) -> Payout:
+    """A release to seller s-1."""
     return Payout(kind=SolutionKind.RELEASE_TO_SELLER, party=Role.SELLER, party_id=SELLER.id, amount=amount)
 
 
+def settle(dispute: Dispute) -> list[Payout]:
+    """Carry out the dispute's settlement as the workflow does, and return the payouts."""
+    payouts = dispute.settlement()
+    assert payouts is not None
+    assert dispute.settled(payouts, after(dispute)) == [Resolved()]
+    return payouts
+
+
 def test_no_settlement_before_agreement() -> None:
-    """Negotiation and mediation have nothing to pay out."""
+    """Negotiation and mediation have nothing to pay out, and no action there makes one due."""
     assert drive().settlement() is None
     assert drive(offer(SELLER)).settlement() is None
     assert mediated()[0].settlement() is None
+    assert not drive(offer(SELLER), ask_help(BUYER)).settling
 
 
 def test_full_refund_is_one_refund() -> None:
@@ -680,9 +828,29 @@ def test_buyer_accepting_seller_offer_agrees_that_offer() -> None:
 
 def test_release_is_one_release() -> None:
     """Accepting the seller's appeal releases the whole total to the seller."""
-    dispute = drive(command(APPEAL, SELLER), Accept(actor=BUYER))
+    dispute = drive(appeal(), Accept(actor=BUYER))
     assert dispute.agreed_solution == RELEASE
     assert dispute.settlement() == [release(TOTAL)]
+
+
+@pytest.mark.parametrize(
+    "agree",
+    [
+        (Accept(actor=SELLER),),
+        (offer(SELLER), Accept(actor=BUYER)),
+        (offer(SELLER), ask_help(BUYER), decide()),
+    ],
+    ids=["seller-accepts", "buyer-accepts", "care-decides"],
+)
+def test_a_money_solution_is_due_for_settlement_as_it_is_agreed(agree: tuple[Command, ...]) -> None:
+    """The action that agrees a refund or release returns SettlementDue, once."""
+    dispute = drive(*agree[:-1])
+    happened = dispute.apply(agree[-1], after(dispute))
+    assert happened[0] == Acted(actor=agree[-1].actor, action=agree[-1].action)
+    assert happened[-1] == SettlementDue()
+    assert dispute.settling
+    # a message while the payouts run does not ask for them again
+    assert dispute.apply(message(BUYER), after(dispute)) == [Acted(actor=BUYER, action=MSG)]
 
 
 @pytest.mark.parametrize(
@@ -692,16 +860,21 @@ def test_release_is_one_release() -> None:
 )
 def test_goods_settle_only_after_shipments_and_receipt(solution: Solution, shippers: list[Actor]) -> None:
     """Goods need every shipment and the buyer's receipt before the total is released."""
-    dispute = drive(Accept(actor=SELLER), solution=solution)
+    dispute = drive(solution=solution)
+    assert dispute.apply(Accept(actor=SELLER), T0 + STEP) == [Acted(actor=SELLER, action=ACCEPT)]
     now = after(dispute)
     for shipper in shippers:
         assert dispute.settlement() is None
-        dispute.apply(ship(shipper), now)
+        assert dispute.apply(ship(shipper), now) == [Acted(actor=shipper, action=SHIP)]
         now += STEP
     assert [s.by for s in dispute.shipments] == [s.role for s in shippers]
     assert dispute.shipments[-1].tracking_number == "JNE-0001"
     assert dispute.settlement() is None
-    dispute.apply(ConfirmReceipt(actor=BUYER), now)
+    assert not dispute.settling
+    assert dispute.apply(ConfirmReceipt(actor=BUYER), now) == [
+        Acted(actor=BUYER, action=CONFIRM),
+        SettlementDue(),
+    ]
     assert dispute.received_at == now
     assert dispute.settlement() == [release(TOTAL)]
 
@@ -719,7 +892,7 @@ def test_settled_closes_as_resolved_with_amounts() -> None:
     """settled() records the outcome with the amounts paid to each side."""
     dispute = drive(Accept(actor=SELLER))
     now = after(dispute)
-    dispute.settled([refund(150_000), release(50_000)], now)
+    assert dispute.settled([refund(150_000), release(50_000)], now) == [Resolved()]
     assert dispute.status is DisputeStatus.RESOLVED
     assert dispute.closed
     assert dispute.outcome is not None
@@ -741,7 +914,12 @@ def test_settled_closes_as_resolved_with_amounts() -> None:
 def test_care_decision_settles_as_decided_by_care() -> None:
     """A care decision is carried out and recorded as decided by care."""
     dispute, escalated = mediated()
-    dispute.apply(decide(RELEASE), escalated + STEP)
+    happened = dispute.apply(decide(RELEASE), escalated + STEP)
+    assert happened == [
+        Acted(actor=CARE, action=DECIDE),
+        Decided(solution=RELEASE, note="evidence supports the buyer"),
+        SettlementDue(),
+    ]
     assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
     assert settle(dispute) == [release(TOTAL)]
     assert dispute.outcome is not None
@@ -755,7 +933,10 @@ def test_cancel_closes_as_cancelled(steps: tuple[Command, ...]) -> None:
     """The buyer's cancel closes the dispute with decided_by 'buyer_cancelled' and no money."""
     dispute = drive(*steps)
     now = after(dispute)
-    dispute.apply(Cancel(actor=BUYER, note="resolved by chat"), now)
+    assert dispute.apply(Cancel(actor=BUYER, note="resolved by chat"), now) == [
+        Acted(actor=BUYER, action=CANCEL),
+        Cancelled(),
+    ]
     assert dispute.status is DisputeStatus.CANCELLED
     assert dispute.closed
     assert dispute.outcome is not None
@@ -770,6 +951,532 @@ def test_cancel_closes_as_cancelled(steps: tuple[Command, ...]) -> None:
     assert dispute.response_due_at is None
     assert dispute.next_deadline() is None
     assert dispute.settlement() is None
+    assert not dispute.settling
+
+
+# -- the message limit -------------------------------------------------------------------------
+
+LIMITED = DisputePolicy(
+    buyer_inactivity=INACTIVITY, care_reply_target=TARGET, care_reply_warning=WARNING, max_messages=3
+)
+
+
+def test_messages_are_counted() -> None:
+    """Only the parties' messages count; offers, appeals, help and care's words do not."""
+    dispute = drive(message(BUYER), offer(SELLER), message(SELLER), ask_help(BUYER), command(REPLY, CARE))
+    assert dispute.message_count == 2
+    dispute.apply(message(BUYER), after(dispute))
+    assert dispute.message_count == 3
+
+
+def test_a_message_beyond_the_limit_is_refused_and_changes_nothing() -> None:
+    """Once ``max_messages`` messages were accepted the next one is LimitReached, for either party."""
+    dispute = drive(message(BUYER), message(SELLER), message(BUYER), policy=LIMITED)
+    assert dispute.message_count == 3
+    before = dispute.model_dump()
+    for actor in (BUYER, SELLER):
+        with pytest.raises(LimitReached) as refused:
+            dispute.check(message(actor), after(dispute))
+        assert refused.value.code == "LimitReached"
+        assert refused.value.details == {"limit": 3}
+        assert refused.value.message == "d-1 has reached its limit of 3 messages"
+        with pytest.raises(LimitReached):
+            dispute.apply(message(actor), after(dispute))
+    assert dispute.model_dump() == before
+
+
+def test_the_limit_leaves_every_other_action_open() -> None:
+    """At the limit the dispute still moves on: offers, acceptance, help and care's words."""
+    dispute = drive(message(BUYER), message(SELLER), message(BUYER), policy=LIMITED)
+    for step in (offer(SELLER), ask_help(BUYER), command(REPLY, CARE), decide()):
+        dispute.apply(step, after(dispute))
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+    assert dispute.message_count == 3
+
+
+def test_the_limit_is_checked_after_the_party_and_the_state() -> None:
+    """A stranger is NotAParty and a closed dispute InvalidTransition, limit or not."""
+    dispute = drive(message(BUYER), message(SELLER), message(BUYER), policy=LIMITED)
+    with pytest.raises(NotAParty):
+        dispute.check(message(Actor(role=Role.BUYER, id="b-2")), after(dispute))
+    dispute.apply(command(CANCEL, BUYER), after(dispute))
+    with pytest.raises(InvalidTransition):
+        dispute.check(message(BUYER), after(dispute))
+
+
+def test_the_default_limit_is_a_setting_of_at_least_one() -> None:
+    """The policy carries the limit (2000 by default); zero is refused."""
+    assert DisputePolicy().max_messages == 2000
+    with pytest.raises(ValidationError, match="max_messages"):
+        DisputePolicy(max_messages=0)
+
+
+# -- what each change sets off (domain/reactions.py) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """An action on a state, what it returns and what follows from it."""
+
+    name: str
+    build: Callable[[], Dispute]
+    cmd: Command
+    happened: list[DomainEvent]
+    notices: list[Notice]
+    published: list[EventType]
+    open_mediation: bool = False
+    settle: bool = False
+
+
+def _escalated() -> Dispute:
+    return drive(offer(SELLER), ask_help(BUYER))
+
+
+REACTIONS = [
+    Reaction(
+        "buyer-message",
+        drive,
+        message(BUYER),
+        [Acted(actor=BUYER, action=MSG)],
+        [to(SELLER, "The buyer did 'message' on dispute d-1; it is now AWAITING_SELLER.")],
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "seller-offer",
+        drive,
+        offer(SELLER),
+        [Acted(actor=SELLER, action=OFFER)],
+        [to(BUYER, "The seller did 'offer' on dispute d-1; it is now AWAITING_BUYER.")],
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "seller-appeal",
+        drive,
+        appeal(),
+        [Acted(actor=SELLER, action=APPEAL)],
+        [to(BUYER, "The seller did 'appeal' on dispute d-1; it is now AWAITING_BUYER.")],
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "buyer-help",
+        lambda: drive(offer(SELLER)),
+        ask_help(BUYER),
+        [Acted(actor=BUYER, action=HELP), Escalated(by="buyer")],
+        to_both("Dispute d-1 is now mediated by care (requested by the buyer); care replies within 24h."),
+        [EventType.DISPUTE_UPDATED, EventType.DISPUTE_ESCALATED],
+        open_mediation=True,
+    ),
+    Reaction(
+        "seller-help",
+        lambda: drive(offer(SELLER), command(REJECT, BUYER)),
+        ask_help(SELLER),
+        [Acted(actor=SELLER, action=HELP), Escalated(by="seller")],
+        to_both("Dispute d-1 is now mediated by care (requested by the seller); care replies within 24h."),
+        [EventType.DISPUTE_UPDATED, EventType.DISPUTE_ESCALATED],
+        open_mediation=True,
+    ),
+    Reaction(
+        "buyer-cancel",
+        drive,
+        command(CANCEL, BUYER),
+        [Acted(actor=BUYER, action=CANCEL), Cancelled()],
+        [to(SELLER, "The buyer did 'cancel' on dispute d-1; it is now CANCELLED.")],
+        [EventType.DISPUTE_UPDATED, EventType.DISPUTE_CANCELLED],
+    ),
+    Reaction(
+        "seller-accepts-refund",
+        drive,
+        Accept(actor=SELLER),
+        [Acted(actor=SELLER, action=ACCEPT), SettlementDue()],
+        [to(BUYER, "The seller did 'accept' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [EventType.DISPUTE_UPDATED],
+        settle=True,
+    ),
+    Reaction(
+        "seller-accepts-exchange",
+        lambda: drive(solution=EXCHANGE),
+        Accept(actor=SELLER),
+        [Acted(actor=SELLER, action=ACCEPT)],
+        [to(BUYER, "The seller did 'accept' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "buyer-ships-return",
+        lambda: drive(Accept(actor=SELLER), solution=EXCHANGE),
+        ship(BUYER),
+        [Acted(actor=BUYER, action=SHIP)],
+        [to(SELLER, "The buyer did 'ship' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "buyer-confirms-receipt",
+        lambda: drive(Accept(actor=SELLER), ship(SELLER), solution=SEND_REMAINING),
+        ConfirmReceipt(actor=BUYER),
+        [Acted(actor=BUYER, action=CONFIRM), SettlementDue()],
+        [to(SELLER, "The buyer did 'confirm_receipt' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [EventType.DISPUTE_UPDATED],
+        settle=True,
+    ),
+    Reaction(
+        "care-reply",
+        _escalated,
+        CareReply(actor=CARE, text="please send the unboxing video"),
+        [Acted(actor=CARE, action=REPLY), CareSpoke(text="please send the unboxing video")],
+        to_both("Care replied on dispute d-1: please send the unboxing video", NoticeCategory.CARE_REPLY),
+        [EventType.DISPUTE_UPDATED],
+    ),
+    Reaction(
+        "care-decides-refund",
+        _escalated,
+        decide(),
+        [
+            Acted(actor=CARE, action=DECIDE),
+            Decided(solution=PARTIAL_REFUND, note="evidence supports the buyer"),
+            SettlementDue(),
+        ],
+        to_both(
+            "Care decided dispute d-1: refund 150000 to buyer. evidence supports the buyer",
+            NoticeCategory.CARE_REPLY,
+        ),
+        [EventType.DISPUTE_UPDATED],
+        settle=True,
+    ),
+    Reaction(
+        "care-decides-exchange-without-note",
+        _escalated,
+        Decide(actor=CARE, solution=EXCHANGE),
+        [Acted(actor=CARE, action=DECIDE), Decided(solution=EXCHANGE, note="")],
+        to_both("Care decided dispute d-1: exchange the product.", NoticeCategory.CARE_REPLY),
+        [EventType.DISPUTE_UPDATED],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REACTIONS, ids=lambda r: r.name)
+def test_what_an_action_returns_and_sets_off(case: Reaction) -> None:
+    """apply() returns what happened; consequences() says who is told what, which webhook events
+    go out, and whether mediation opens or payouts start."""
+    dispute = case.build()
+    happened = dispute.apply(case.cmd, after(dispute))
+    assert happened == case.happened
+    follows = consequences(dispute, happened)
+    assert follows.notices == case.notices
+    assert follows.published == case.published
+    assert follows.open_mediation is case.open_mediation
+    assert follows.settle is case.settle
+    assert follows.care_alerts == []
+
+
+def test_opening_tells_the_seller() -> None:
+    """The seller learns of the complaint (Pesanan Dikomplain); subscribers get dispute.opened."""
+    follows = consequences(drive(), [Opened()])
+    assert follows.notices == [
+        to(SELLER, "Buyer b-1 opened dispute d-1 on order o-1 (DAMAGED) asking to refund 150000 to buyer.")
+    ]
+    assert follows.published == [EventType.DISPUTE_OPENED]
+    assert not (follows.open_mediation or follows.settle or follows.care_alerts)
+
+
+@pytest.mark.parametrize(
+    ("build", "due", "silent"),
+    [
+        (lambda: drive(offer(SELLER)), T0 + STEP + INACTIVITY, Role.BUYER),
+        (lambda: drive(), T0 + INACTIVITY, Role.SELLER),
+    ],
+    ids=["buyer-silent", "seller-silent"],
+)
+def test_a_silent_party_lets_the_other_ask_for_help(
+    build: Callable[[], Dispute], due: datetime, silent: Role
+) -> None:
+    """The other party learns that it may now ask care for help; subscribers get an update."""
+    dispute = build()
+    happened = dispute.tick(due)
+    assert happened == [PartyInactive(party=silent)]
+    follows = consequences(dispute, happened)
+    assert follows.notices == [
+        to(
+            other(silent),
+            f"The {silent} has not responded on dispute d-1 for 3d: you may now ask care for help"
+            " (Minta Bantuan).",
+        )
+    ]
+    assert follows.published == [EventType.DISPUTE_UPDATED]
+
+
+def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
+    """The warning and the breach go to care (not to the parties) and out as webhook events, in order."""
+    dispute, escalated = mediated()
+    happened = dispute.tick(escalated + TARGET)
+    follows = consequences(dispute, happened)
+    assert follows.care_alerts == [warned(escalated), breached(escalated)]
+    assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
+    assert follows.notices == []
+    assert not (follows.open_mediation or follows.settle)
+
+
+def test_resolution_tells_both_parties_the_amounts() -> None:
+    """Both parties learn how the dispute was settled; subscribers get an update and dispute.resolved."""
+    dispute = drive(Accept(actor=SELLER))
+    payouts = dispute.settlement()
+    assert payouts is not None
+    follows = consequences(dispute, dispute.settled(payouts, after(dispute)))
+    assert follows.notices == to_both(
+        "Dispute d-1 is resolved: refunded 150000 to the buyer, released 50000 to the seller."
+    )
+    assert follows.published == [EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED]
+    assert not follows.settle
+
+
+def test_consequences_add_up_and_nothing_is_falsy() -> None:
+    """No events ask nothing of the outside world; several add up in order."""
+    dispute = drive()
+    assert not consequences(dispute, [])
+    total = Consequences()
+    total += consequences(dispute, [Opened()])
+    total += consequences(dispute, [Acted(actor=BUYER, action=MSG)])
+    assert total
+    assert total.published == [EventType.DISPUTE_OPENED, EventType.DISPUTE_UPDATED]
+    assert [n.party for n in total.notices] == [Role.SELLER, Role.SELLER]
+
+
+# -- what webhook events carry -----------------------------------------------------------------
+
+#: What a webhook event may carry of a dispute (ids, status, solutions, deadlines), and what it
+#: always carries.
+SNAPSHOT_FIELDS = {
+    "id",
+    "order_id",
+    "buyer_id",
+    "seller_id",
+    "status",
+    "requested_solution",
+    "current_offer",
+    "agreed_solution",
+    "outcome",
+    "care_reply_due_at",
+    "sla_breached",
+    "linked_tickets",
+}
+ALWAYS = {"id", "order_id", "buyer_id", "seller_id", "status", "requested_solution", "sla_breached"}
+SECRET_NOTE = "my-private-offer-note"
+SECRET_REASON = "my-private-appeal-reason"
+SECRET_MESSAGE = "my-private-message"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: drive(message(BUYER, SECRET_MESSAGE), offer(SELLER, note=SECRET_NOTE)),
+        lambda: drive(message(SELLER, SECRET_MESSAGE), appeal(SECRET_REASON)),
+        lambda: drive(offer(SELLER, note=SECRET_NOTE), ask_help(BUYER), decide(note=SECRET_NOTE)),
+        lambda: drive(offer(SELLER, note=SECRET_NOTE), Accept(actor=BUYER), message(BUYER, SECRET_MESSAGE)),
+    ],
+    ids=["offer", "appeal", "decided", "agreed"],
+)
+def test_snapshot_carries_no_free_text(build: Callable[[], Dispute]) -> None:
+    """A webhook event carries ids, status, solutions and deadlines: never the description, a
+    message, an offer's note, an appeal's reason or a decision's note."""
+    dispute = build()
+    data = snapshot(dispute)
+    assert ALWAYS <= set(data) <= SNAPSHOT_FIELDS
+    text = json.dumps(data)
+    for secret in (DESCRIPTION, SECRET_MESSAGE, SECRET_NOTE, SECRET_REASON):
+        assert secret not in text
+    assert (data["id"], data["order_id"], data["status"]) == ("d-1", "o-1", dispute.status.value)
+    assert Solution.model_validate(data["requested_solution"]) == dispute.requested_solution
+
+
+def test_snapshot_keeps_the_offer_without_its_note() -> None:
+    """The current offer goes out with who made it and the solution, its note left out."""
+    dispute = drive(appeal())
+    offered = snapshot(dispute)["current_offer"]
+    assert "note" not in offered
+    assert (offered["by"], offered["appeal"]) == ("seller", True)
+    assert Solution.model_validate(offered["solution"]) == RELEASE
+    assert dispute.current_offer is not None
+    assert dispute.current_offer.note == "item was intact when shipped"  # the state itself keeps it
+
+
+def test_snapshot_carries_the_agreement_and_the_care_deadline() -> None:
+    """What subscribers act on: the agreed solution, the outcome and care's reply deadline."""
+    mediation, escalated = mediated()
+    assert datetime.fromisoformat(snapshot(mediation)["care_reply_due_at"]) == escalated + TARGET
+    dispute = drive(Accept(actor=SELLER))
+    settle(dispute)
+    data = snapshot(dispute)
+    assert Solution.model_validate(data["agreed_solution"]) == PARTIAL_REFUND
+    assert (data["outcome"]["refunded_to_buyer"], data["outcome"]["released_to_seller"]) == (150_000, 50_000)
+
+
+def test_snapshot_names_the_linked_reports() -> None:
+    """The help-center reports linked to the dispute go out with it, as before the restructuring."""
+    dispute = drive()
+    dispute.link_ticket("care-ticket-t-1", after(dispute))
+    assert snapshot(dispute)["linked_tickets"] == ["care-ticket-t-1"]
+
+
+# -- how the dispute is shown (domain/views.py) ------------------------------------------------
+
+
+def test_the_offer_history_is_read_from_the_timeline() -> None:
+    """Offers, revisions and appeals, with their author and note, in the order they were made."""
+    dispute = drive(offer(SELLER), offer(BUYER, FULL_REFUND, note="all of it"), appeal(), message(BUYER))
+    view = DisputeView.of(dispute, dispute.timeline)
+    assert view.proposals == [
+        Proposal(by=Role.SELLER, solution=SMALL_REFUND, note="how about this", at=T0 + STEP),
+        Proposal(by=Role.BUYER, solution=FULL_REFUND, note="all of it", at=T0 + 2 * STEP),
+        Proposal(
+            by=Role.SELLER,
+            solution=RELEASE,
+            note="item was intact when shipped",
+            appeal=True,
+            at=T0 + 3 * STEP,
+        ),
+    ]
+    assert view.timeline == dispute.timeline
+    assert (view.status, view.allowed_actions) == (dispute.status, dispute.allowed_actions)
+    assert "proposals" not in Dispute.model_fields
+
+
+def test_the_view_reads_the_full_timeline_from_the_store_and_the_case() -> None:
+    """Entries already stored and the ones the case still holds are merged by seq, once each."""
+    dispute = drive(offer(SELLER), offer(BUYER, FULL_REFUND), appeal())
+    stored = dispute.timeline[:2]
+    dispute.forget_timeline(upto=2)
+    assert [entry.seq for entry in dispute.timeline] == [3, 4]
+    full = merge_timeline(stored, [*dispute.timeline, stored[1]])
+    assert [entry.seq for entry in full] == [1, 2, 3, 4]
+    assert [entry.event for entry in full] == ["opened", "offer", "offer", "appeal"]
+    assert len(DisputeView.of(dispute, full).proposals) == 3
+    assert len(DisputeView.of(dispute, dispute.timeline).proposals) == 2
+
+
+def test_timeline_entries_are_numbered_from_one() -> None:
+    """Every recorded entry gets the next seq, clock and effect records included."""
+    dispute = drive(offer(SELLER))
+    dispute.tick(T0 + STEP + INACTIVITY)
+    dispute.record_failed_effect("d-1:notify", "410 Gone", T0 + 4 * INACTIVITY)
+    dispute.record_rejected_event("ev-1", "dispute.accept", "not allowed", T0 + 4 * INACTIVITY)
+    assert [(e.seq, e.event) for e in dispute.timeline] == [
+        (1, "opened"),
+        (2, "offer"),
+        (3, "party_inactive"),
+        (4, "effect_failed"),
+        (5, "event_rejected"),
+    ]
+    assert isinstance(dispute.timeline[0], TimelineEntry)
+    assert dispute.timeline_seq == 5
+
+
+def test_summary_and_static_details() -> None:
+    """The Temporal UI's summary line and the claim with its policy."""
+    claim = dispute_request()
+    assert dispute_summary(claim) == (
+        "Dispute on order o-1: buyer b-1 vs seller s-1, DAMAGED, asks to refund 150000 to buyer"
+    )
+    assert dispute_details(claim).split("\n\n") == [
+        "**Order** o-1 · total 200000",
+        "**Buyer** b-1 · **Seller** s-1",
+        f"**Reason** DAMAGED: {DESCRIPTION}",
+        "**Requested** refund 150000 to buyer",
+        "**Policy** inactivity 3d · care reply target 24h (warning at 20h)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "lines"),
+    [
+        (
+            drive,
+            [
+                "**Waiting for:** the seller: accept, offer another solution or appeal",
+                "**Next deadline:** 2026-01-04 00:00 UTC (seller inactivity 3d): the seller counts as"
+                " inactive and the buyer may ask care for help",
+            ],
+        ),
+        (
+            lambda: drive(appeal()),
+            [
+                "**Current appeal:** release funds to seller",
+                "**Waiting for:** the buyer: accept, reject or revise",
+                "**Next deadline:** 2026-01-04 01:00 UTC (buyer inactivity 3d): the buyer counts as"
+                " inactive and the seller may ask care for help",
+            ],
+        ),
+        (
+            _escalated,
+            [
+                "**Current offer:** refund 50000 to buyer",
+                "**Waiting for:** care: reply to the parties and decide a solution",
+                "**Next deadline:** 2026-01-01 22:00 UTC (care reply warning at 20h): care is warned that"
+                " the reply target is near",
+            ],
+        ),
+        (
+            lambda: drive(Accept(actor=SELLER), solution=EXCHANGE),
+            ["**Waiting for:** the buyer to ship the product back (tracking number)"],
+        ),
+        (
+            lambda: drive(Accept(actor=SELLER), ship(BUYER), solution=EXCHANGE),
+            ["**Waiting for:** the seller to ship the items (tracking number)"],
+        ),
+        (
+            lambda: drive(Accept(actor=SELLER), ship(SELLER), solution=SEND_REMAINING),
+            ["**Waiting for:** the buyer to confirm receipt"],
+        ),
+        (lambda: drive(Accept(actor=SELLER)), ["**Waiting for:** the payouts to complete"]),
+        (_resolved, ["**Outcome:** agreement, refunded 150000 to buyer, released 50000 to seller"]),
+        (lambda: drive(command(CANCEL, BUYER)), ["**Outcome:** buyer_cancelled, cancelled by the buyer"]),
+    ],
+    ids=[
+        "awaiting-seller",
+        "appealed",
+        "mediation",
+        "exchange-return",
+        "exchange-replacement",
+        "remaining-receipt",
+        "payouts",
+        "resolved",
+        "cancelled",
+    ],
+)
+def test_current_details_say_what_the_dispute_waits_for(
+    build: Callable[[], Dispute], lines: list[str]
+) -> None:
+    """Status, the claim, whom it waits for, the next deadline with its effect, and the outcome."""
+    dispute = build()
+    shown = current_details(dispute).split("\n\n")
+    assert shown[:3] == [
+        f"**Status:** {dispute.status}",
+        "**Order:** o-1 · buyer b-1 · seller s-1 · total 200000",
+        f"**Requested:** {dispute.requested_solution.describe()}",
+    ]
+    assert shown[3:] == lines
+
+
+def test_current_details_name_the_linked_reports() -> None:
+    """A linked help-center report shows in the details, recorded once."""
+    dispute = drive()
+    dispute.link_ticket("care-ticket-t-1", after(dispute))
+    dispute.link_ticket("care-ticket-t-1", after(dispute))
+    assert dispute.linked_tickets == ["care-ticket-t-1"]
+    assert [entry.event for entry in dispute.timeline] == ["opened", "ticket_linked"]
+    assert current_details(dispute).endswith("**Help-center reports:** care-ticket-t-1")
+
+
+def test_deadline_names_and_effects() -> None:
+    """Each clock is named as the timer summary shows it, with what happens when it runs out."""
+    dispute, _ = mediated()
+    assert deadline_name(dispute, DeadlineEvent.CARE_REPLY_WARNING) == "care reply warning at 20h"
+    assert deadline_name(dispute, DeadlineEvent.CARE_REPLY_BREACHED) == "care reply target 24h"
+    assert deadline_effect(dispute, DeadlineEvent.CARE_REPLY_BREACHED) == (
+        "the reply target is breached and escalated"
+    )
+    awaiting_buyer = drive(offer(SELLER))
+    assert deadline_name(awaiting_buyer, DeadlineEvent.PARTY_INACTIVE) == "buyer inactivity 3d"
+    assert deadline_effect(awaiting_buyer, DeadlineEvent.PARTY_INACTIVE) == (
+        "the buyer counts as inactive and the seller may ask care for help"
+    )
 
 
 # -- input validation --------------------------------------------------------------------------
@@ -777,12 +1484,16 @@ def test_cancel_closes_as_cancelled(steps: tuple[Command, ...]) -> None:
 
 def test_valid_request_opens_a_dispute() -> None:
     """A valid request opens AWAITING_SELLER with the request's fields and policy."""
-    dispute = Dispute.open("d-1", request(), T0)
+    dispute = Dispute.open("d-1", dispute_request(), T0)
     assert dispute.status is DisputeStatus.AWAITING_SELLER
     assert (dispute.order_id, dispute.buyer_id, dispute.seller_id) == ("o-1", "b-1", "s-1")
     assert dispute.requested_solution == PARTIAL_REFUND
-    assert dispute.policy == POLICY
+    assert dispute.policy == DISPUTE_POLICY
+    assert (dispute.opened_at, dispute.message_count, dispute.settling) == (T0, 0, False)
+    opened = dispute.timeline[0]
     assert [entry.event for entry in dispute.timeline] == ["opened"]
+    assert (opened.seq, opened.actor, opened.at) == (1, BUYER, T0)
+    assert opened.detail["description"] == DESCRIPTION
 
 
 @pytest.mark.parametrize(
@@ -808,34 +1519,38 @@ def test_invalid_solution(fields: dict[str, Any], error: str) -> None:
         ({"requested_solution": TOO_MUCH}, "above order_total"),
         ({"seller_id": BUYER.id}, "buyer_id and seller_id must differ"),
         ({"order_total": 0}, "greater than 0"),
+        ({"order_total": 10**15 + 1}, "less than or equal to"),
         ({"order_id": "o 1"}, "order_id"),
         ({"buyer_id": "b/1"}, "buyer_id"),
         ({"seller_id": "-s"}, "seller_id"),
         ({"order_id": ""}, "order_id"),
         ({"order_id": "o" * 65}, "order_id"),
         ({"description": ""}, "description"),
+        ({"status": "RESOLVED"}, "Extra inputs are not permitted"),
     ],
     ids=[
         "refund-above-total",
         "buyer-is-seller",
         "zero-total",
+        "total-too-large",
         "space-in-id",
         "slash-in-id",
         "leading-dash",
         "empty-id",
         "id-too-long",
         "empty-description",
+        "unknown-field",
     ],
 )
 def test_invalid_open_request(overrides: dict[str, Any], error: str) -> None:
     """OpenDisputeInput refuses what no dispute may be opened with."""
     with pytest.raises(ValidationError, match=error):
-        request(**overrides)
+        dispute_request(**overrides)
 
 
 def test_refund_of_exactly_the_total_may_be_requested() -> None:
     """The order total itself is a valid requested refund; a 64-character id is valid."""
-    assert request(FULL_REFUND, order_id="o" * 64).requested_solution.amount == TOTAL
+    assert dispute_request(FULL_REFUND, order_id="o" * 64).requested_solution.amount == TOTAL
 
 
 @pytest.mark.parametrize(
@@ -887,11 +1602,12 @@ def test_default_policy_is_the_seed() -> None:
         ((), Accept(actor=BUYER), InvalidTransition),
         ((), RequestHelp(actor=SELLER), InvalidTransition),
         ((offer(SELLER),), RequestHelp(actor=SELLER), InvalidTransition),
-        ((offer(SELLER), command(HELP, BUYER)), Cancel(actor=BUYER), InvalidTransition),
+        ((offer(SELLER), ask_help(BUYER)), Cancel(actor=BUYER), InvalidTransition),
         ((command(CANCEL, BUYER),), message(BUYER), InvalidTransition),
         ((), message(Actor(role=Role.SELLER, id="s-2")), NotAParty),
+        ((), UserMessage(actor=HELP_CENTER_USER, text="hi"), NotAParty),
         ((), offer(SELLER, TOO_MUCH), InvalidInput),
-        ((offer(SELLER), command(HELP, BUYER)), decide(TOO_MUCH), InvalidInput),
+        ((offer(SELLER), ask_help(BUYER)), decide(TOO_MUCH), InvalidInput),
     ],
     ids=[
         "buyer-accepts-own",
@@ -900,6 +1616,7 @@ def test_default_policy_is_the_seed() -> None:
         "cancel-in-mediation",
         "message-after-cancel",
         "stranger",
+        "help-center-user",
         "offer-above-total",
         "decision-above-total",
     ],

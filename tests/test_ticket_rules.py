@@ -1,33 +1,27 @@
-"""The pure help-center ticket rules with plain objects: actions, reply clock, solve, notices, input."""
+"""The pure help-center report rules with plain objects: the action registry and every transition,
+the reply clock, solve and close, the message limit, what each change sets off, the words on-call
+staff read, and input validation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from domain.case import DeadlineEvent
-from domain.commands import (
-    Accept,
-    Action,
-    Appeal,
-    Cancel,
-    Command,
-    ConfirmReceipt,
-    Decide,
-    MakeOffer,
-    Reject,
-    RequestHelp,
-    Ship,
-)
-from domain.errors import InvalidTransition, NotAParty
-from domain.notices import Notice, NoticeCategory, on_ticket_command, on_ticket_open
+from domain.commands import Action, CareReply, Command, SendMessage
+from domain.dispute import DISPUTE_ACTIONS
+from domain.errors import InvalidTransition, LimitReached, NotAParty
+from domain.events import Acted, CareReplyDue, CareSpoke, Closed, DomainEvent, Opened, Solved
+from domain.outbound import EventType
+from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
-    OpenTicketInput,
+    TICKET_ACTIONS,
     Priority,
     ReporterRole,
     Solve,
@@ -40,103 +34,41 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import Actor, Role, Solution, SolutionKind
-
-# -- fixtures as plain values -----------------------------------------------------------------
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-STEP = timedelta(hours=1)
-TARGET = timedelta(hours=24)
-WARNING = timedelta(hours=20)
-QUIET = timedelta(days=3)
-POLICY = TicketPolicy(care_reply_target=TARGET, care_reply_warning=WARNING, solved_quiet_period=QUIET)
-
-TICKET_ID = "t-1"
-USER = Actor(role=Role.USER, id="u-1")
-CARE = Actor(role=Role.CARE, id="agent-7")
-ACTORS = {Role.USER: USER, Role.CARE: CARE}
-DETAILS = "I cannot withdraw my balance"
-
-
-def request(**overrides: Any) -> OpenTicketInput:
-    """A valid report by user u-1 about order o-1 unless ``overrides`` say otherwise."""
-    fields: dict[str, Any] = {
-        "user_id": USER.id,
-        "role": ReporterRole.BUYER,
-        "topic": TicketTopic.BALANCE_WITHDRAWAL,
-        "order_id": "o-1",
-        "details": DETAILS,
-        "attachments": ["blob:screenshot-1"],
-        "policy": POLICY,
-    }
-    fields.update(overrides)
-    return OpenTicketInput(**fields)
-
-
-def drive(*steps: Command, **overrides: Any) -> Ticket:
-    """Open a ticket at T0 and apply ``steps`` one hour apart."""
-    ticket = Ticket.open(TICKET_ID, request(**overrides), T0)
-    for index, step in enumerate(steps, start=1):
-        ticket.apply(step, T0 + index * STEP)
-    return ticket
-
-
-def after(ticket: Ticket) -> datetime:
-    """A moment one minute after the ticket's last recorded event (before any deadline)."""
-    return ticket.timeline[-1].at + timedelta(minutes=1)
-
-
-def status_of(ticket: Ticket) -> TicketStatus:
-    """The status, read through a call so mypy does not keep an earlier narrowing."""
-    return ticket.status
-
-
-def write(text: str = "any news?") -> UserMessage:
-    return UserMessage(actor=USER, text=text)
-
-
-def reply(text: str = "we are checking your withdrawal") -> TicketReply:
-    return TicketReply(actor=CARE, text=text)
-
-
-def solve() -> Solve:
-    return Solve(actor=CARE)
-
-
-# Every action name, ticket commands for the ticket's own actions and dispute commands for the rest.
-COMMANDS: dict[Action, Callable[[Actor], Command]] = {
-    Action.MESSAGE: lambda actor: UserMessage(actor=actor, text="hello"),
-    Action.REPLY: lambda actor: TicketReply(actor=actor, text="hello from care"),
-    Action.SOLVE: lambda actor: Solve(actor=actor),
-    Action.OFFER: lambda actor: MakeOffer(actor=actor, solution=Solution(kind=SolutionKind.EXCHANGE)),
-    Action.ACCEPT: lambda actor: Accept(actor=actor),
-    Action.REJECT: lambda actor: Reject(actor=actor),
-    Action.APPEAL: lambda actor: Appeal(actor=actor, reason="no"),
-    Action.HELP: lambda actor: RequestHelp(actor=actor),
-    Action.CANCEL: lambda actor: Cancel(actor=actor),
-    Action.DECIDE: lambda actor: Decide(actor=actor, solution=Solution(kind=SolutionKind.EXCHANGE)),
-    Action.SHIP: lambda actor: Ship(actor=actor, tracking_number="JNE-1", carrier="jne"),
-    Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
-}
-
-
-def command(action: Action, actor: Actor) -> Command:
-    built = COMMANDS[action](actor)
-    assert built.action is action
-    return built
-
-
-def allowed(user: list[Action] | None = None, care: list[Action] | None = None) -> dict[Role, list[Action]]:
-    return {Role.USER: user or [], Role.CARE: care or []}
-
-
-def as_details(expected: dict[Role, list[Action]]) -> dict[str, list[str]]:
-    return {role.value: [action.value for action in actions] for role, actions in expected.items()}
-
-
-# -- the transition table (the spec) ----------------------------------------------------------
+from domain.types import Actor, Role
+from domain.views import (
+    TicketView,
+    current_details,
+    deadline_effect,
+    deadline_name,
+    ticket_details,
+    ticket_summary,
+)
+from tests.factories import (
+    ACTORS,
+    CARE,
+    DETAILS,
+    DISPUTE_COMMANDS,
+    QUIET,
+    STEP,
+    T0,
+    TARGET,
+    TICKET_COMMANDS,
+    TICKET_ID,
+    TICKET_POLICY,
+    USER,
+    WARNING,
+    after,
+    breached,
+    reply,
+    solve,
+    ticket_request,
+    warned,
+    write,
+)
+from tests.factories import drive_ticket as drive
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
+#: What each action leaves the report in.
 AFTER_ACTION = {
     MSG: TicketStatus.AWAITING_CARE,
     REPLY: TicketStatus.AWAITING_USER,
@@ -144,15 +76,80 @@ AFTER_ACTION = {
 }
 
 
+def status_of(ticket: Ticket) -> TicketStatus:
+    """The status, read through a call so mypy does not keep an earlier narrowing."""
+    return ticket.status
+
+
+def command(action: str, actor: Actor) -> Command:
+    """A valid report command of ``action`` by ``actor``."""
+    built = TICKET_COMMANDS[action](actor)
+    assert built.action == action
+    return built
+
+
+def allowed(user: list[Action] | None = None, care: list[Action] | None = None) -> dict[Role, list[Action]]:
+    """An ``allowed_actions`` value, empty for every role not named."""
+    return {Role.USER: user or [], Role.CARE: care or []}
+
+
+def as_details(expected: dict[Role, list[Action]]) -> dict[str, list[str]]:
+    """``allowed_actions`` the way InvalidTransition reports it in its details."""
+    return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
+
+
+def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
+    """A notice for the reporting user u-1."""
+    return Notice(party=Role.USER, party_id=USER.id, text=text, category=category)
+
+
+def conversation(ticket: Ticket) -> list[TicketMessage]:
+    """The report's conversation as the API shows it (read from the timeline)."""
+    return TicketView.of(ticket, ticket.timeline).messages
+
+
+# -- the registry: every report action is one registered thing ---------------------------------
+
+#: The documented actions (docs/rules.md, README), in the order ``allowed_actions`` lists them:
+#: the roles that may ever take each one and the path it is posted to under /v1/tickets/{id}/.
+REGISTERED: dict[str, tuple[set[Role], str]] = {
+    MSG: ({Role.USER}, "messages"),
+    REPLY: ({Role.CARE}, "care/replies"),
+    SOLVE: ({Role.CARE}, "solve"),
+}
+
+
+def test_the_registry_holds_the_documented_actions() -> None:
+    """Names, order, roles and paths of the registry are the documented ones."""
+    assert [spec.name for spec in TICKET_ACTIONS] == list(REGISTERED)
+    for spec in TICKET_ACTIONS:
+        assert (set(spec.roles), spec.path) == REGISTERED[spec.name], spec.name
+        assert spec.command.action == spec.name
+        assert TICKET_ACTIONS.get(spec.name) is spec
+    assert Ticket.roles == (Role.USER, Role.CARE)
+
+
+def test_every_registered_action_has_a_test_command() -> None:
+    """The tests hold one command per registered action, of the registered command type."""
+    assert set(TICKET_COMMANDS) == {spec.name for spec in TICKET_ACTIONS}
+    for spec in TICKET_ACTIONS:
+        assert type(command(spec.name, USER)) is spec.command
+
+
+# -- the transition table (the spec, from docs/rules.md) ----------------------------------------
+
+
 def _closed() -> Ticket:
     ticket = drive(reply(), solve())
     assert ticket.closes_at is not None
-    ticket.tick(ticket.closes_at)
+    assert ticket.tick(ticket.closes_at) == [Closed()]
     return ticket
 
 
 @dataclass(frozen=True)
 class State:
+    """A named state, how to reach it, and what each role may do there."""
+
     name: str
     status: TicketStatus
     build: Callable[[], Ticket]
@@ -172,45 +169,91 @@ STATES = [
     ),
     State("care_replied", TicketStatus.AWAITING_USER, lambda: drive(reply()), allowed([MSG], [REPLY, SOLVE])),
     State("solved", TicketStatus.SOLVED, lambda: drive(reply(), solve()), allowed([MSG])),
+    State("solved_unanswered", TicketStatus.SOLVED, lambda: drive(solve()), allowed([MSG])),
     State("closed", TicketStatus.CLOSED, _closed, allowed()),
 ]
+
+#: Every (role, action) the registry can be asked about: each registered action for every role.
+ROLE_ACTIONS = [(role, spec.name) for spec in TICKET_ACTIONS for role in Ticket.roles]
 
 
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
 def test_allowed_actions_per_state(state: State) -> None:
-    """Each state reports exactly the allowed actions of the table."""
+    """Each state reports exactly the allowed actions of the table, as plain action names."""
     ticket = state.build()
     assert ticket.status is state.status
     assert ticket.allowed_actions == state.allowed
+    assert ticket.allowed_actions_at(after(ticket)) == state.allowed
+    assert ticket.model_dump(mode="json")["allowed_actions"] == as_details(state.allowed)
+    assert all(type(name) is str for names in ticket.allowed_actions.values() for name in names)
     assert ticket.closed is (state.status is TicketStatus.CLOSED)
 
 
-def test_the_table_covers_every_status() -> None:
+def test_the_table_covers_every_status_and_every_registered_action() -> None:
+    """The table reaches every status and allows each registered action to its roles somewhere."""
     assert {state.status for state in STATES} == set(TicketStatus)
+    exercised = {
+        (role, action) for state in STATES for role, actions in state.allowed.items() for action in actions
+    }
+    assert exercised == {(role, spec.name) for spec in TICKET_ACTIONS for role in spec.roles}
 
 
-@pytest.mark.parametrize("action", list(Action), ids=str)
-@pytest.mark.parametrize("role", [Role.USER, Role.CARE], ids=str)
+@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS, ids=lambda v: str(v))
 @pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: Action) -> None:
-    """check() passes for an allowed action (and apply carries it out), else InvalidTransition."""
+def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: str) -> None:
+    """check() passes for an allowed action and apply carries it out; anything else is refused
+    with InvalidTransition, the allowed actions in its details, and nothing changed."""
     ticket = state.build()
-    cmd = command(action, ACTORS[role])
+    actor = ACTORS[role]
+    cmd = command(action, actor)
     now = after(ticket)
     if action in state.allowed[role]:
         ticket.check(cmd, now)
-        ticket.apply(cmd, now)
-        assert ticket.status is AFTER_ACTION[action]
-        assert ticket.timeline[-1].event == action.value
-        assert ticket.timeline[-1].actor == ACTORS[role]
-        assert ticket.timeline[-1].at == now
+        last_seq = ticket.timeline_seq
+        happened = ticket.apply(cmd, now)
+        assert happened[0] == Acted(actor=actor, action=action)
+        assert ticket.status is AFTER_ACTION[Action(action)]
+        entry = ticket.timeline[-1]
+        assert (entry.event, entry.actor, entry.at, entry.status) == (action, actor, now, ticket.status)
+        assert entry.seq == ticket.timeline_seq > last_seq
         return
+    before = ticket.model_dump()
     with pytest.raises(InvalidTransition) as refused:
         ticket.check(cmd, now)
     assert refused.value.code == "InvalidTransition"
-    assert refused.value.details["allowed_actions"] == as_details(state.allowed)
-    assert refused.value.details["current_status"] == state.status.value
-    assert f"{role.value} may not {action.value}" in refused.value.message
+    assert refused.value.details == {
+        "current_status": state.status.value,
+        "allowed_actions": as_details(state.allowed),
+    }
+    assert f"{role.value} may not {action} while t-1 is {state.status.value}" in refused.value.message
+    with pytest.raises(InvalidTransition):
+        ticket.apply(cmd, now)
+    assert ticket.model_dump() == before
+
+
+DISPUTE_ONLY = [spec.name for spec in DISPUTE_ACTIONS if spec.name not in TICKET_ACTIONS]
+
+
+@pytest.mark.parametrize("role", Ticket.roles, ids=str)
+@pytest.mark.parametrize("action", DISPUTE_ONLY, ids=str)
+def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> None:
+    """Offers, acceptance, help, decisions, shipments... belong to disputes, not to reports."""
+    ticket = drive()
+    with pytest.raises(InvalidTransition) as refused:
+        ticket.check(DISPUTE_COMMANDS[action](ACTORS[role]), after(ticket))
+    assert refused.value.details["allowed_actions"] == {"user": ["message"], "care": ["reply", "solve"]}
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [SendMessage(actor=USER, text="hi", evidence=["blob:x"]), CareReply(actor=CARE, text="hi")],
+    ids=["dispute-message", "dispute-care-reply"],
+)
+def test_a_disputes_command_is_refused_by_a_report_even_under_the_same_name(foreign: Command) -> None:
+    """A command of another kind of case is refused, whatever its action is called."""
+    ticket = drive()
+    with pytest.raises(InvalidTransition):
+        ticket.check(foreign, after(ticket))
 
 
 @pytest.mark.parametrize(
@@ -223,9 +266,9 @@ def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, act
     ],
     ids=["other-user", "reporter-as-buyer", "reporter-as-seller", "some-buyer"],
 )
-@pytest.mark.parametrize("action", [MSG, REPLY, SOLVE], ids=str)
-def test_not_a_party(stranger: Actor, action: Action) -> None:
-    """Only the reporter (as ``user``) and care act on a ticket; buyer/seller roles are refused."""
+@pytest.mark.parametrize("action", [spec.name for spec in TICKET_ACTIONS], ids=str)
+def test_not_a_party(stranger: Actor, action: str) -> None:
+    """Only the reporter (as ``user``) and care act on a report; buyer/seller roles are refused."""
     ticket = drive()
     with pytest.raises(NotAParty) as refused:
         ticket.check(command(action, stranger), after(ticket))
@@ -234,17 +277,22 @@ def test_not_a_party(stranger: Actor, action: Action) -> None:
 
 
 def test_not_a_party_comes_before_the_state_check() -> None:
-    """Even on a closed ticket a stranger learns only that it is not a party."""
+    """Even on a closed report a stranger learns only that it is not a party."""
     ticket = _closed()
     with pytest.raises(NotAParty):
         ticket.check(UserMessage(actor=Actor(role=Role.USER, id="u-2"), text="hi"), after(ticket))
 
 
 def test_any_care_agent_may_reply() -> None:
+    """Care is not a party of one report: any agent id replies, and the conversation shows who."""
     ticket = drive()
-    ticket.apply(TicketReply(actor=Actor(role=Role.CARE, id="agent-99"), text="hello"), T0 + STEP)
+    happened = ticket.apply(TicketReply(actor=Actor(role=Role.CARE, id="agent-99"), text="hello"), T0 + STEP)
+    assert happened == [
+        Acted(actor=Actor(role=Role.CARE, id="agent-99"), action=REPLY),
+        CareSpoke(text="hello"),
+    ]
     assert ticket.status is TicketStatus.AWAITING_USER
-    assert ticket.messages[-1] == TicketMessage(
+    assert conversation(ticket)[-1] == TicketMessage(
         author=Role.CARE, author_id="agent-99", text="hello", at=T0 + STEP
     )
 
@@ -253,7 +301,7 @@ def test_any_care_agent_may_reply() -> None:
 
 
 def test_open_records_the_report() -> None:
-    """open() copies the report, starts with the details as the first message and records 'opened'."""
+    """open() copies the report, records 'opened' with the details as the first message."""
     ticket = drive(dispute_id="d-9")
     assert ticket.id == TICKET_ID
     assert (ticket.user_id, ticket.role, ticket.topic) == (
@@ -263,22 +311,44 @@ def test_open_records_the_report() -> None:
     )
     assert (ticket.order_id, ticket.dispute_id) == ("o-1", "d-9")
     assert ticket.attachments == ["blob:screenshot-1"]
-    assert ticket.policy == POLICY
+    assert ticket.policy == TICKET_POLICY
     assert ticket.opened_at == T0
     assert ticket.status is TicketStatus.AWAITING_CARE
-    assert ticket.messages == [TicketMessage(author=Role.USER, author_id="u-1", text=DETAILS, at=T0)]
+    assert conversation(ticket) == [TicketMessage(author=Role.USER, author_id="u-1", text=DETAILS, at=T0)]
     assert [entry.event for entry in ticket.timeline] == ["opened"]
     opened = ticket.timeline[0]
-    assert opened.actor == USER
+    assert (opened.seq, opened.actor, opened.at) == (1, USER, T0)
     assert opened.detail["dispute_id"] == "d-9"
     assert opened.detail["topic"] == "BALANCE_WITHDRAWAL"
     assert (ticket.solved_at, ticket.closes_at) == (None, None)
+    assert ticket.message_count == 0  # the report itself is not a message
+
+
+def test_the_conversation_is_read_from_the_timeline() -> None:
+    """The report's details, the user's messages and care's replies, in order; nothing else."""
+    ticket = drive(reply(), write("it still fails"), solve(), write("again"))
+    assert conversation(ticket) == [
+        TicketMessage(author=Role.USER, author_id="u-1", text=DETAILS, at=T0),
+        TicketMessage(
+            author=Role.CARE, author_id="agent-7", text="we are checking your withdrawal", at=T0 + STEP
+        ),
+        TicketMessage(author=Role.USER, author_id="u-1", text="it still fails", at=T0 + 2 * STEP),
+        TicketMessage(author=Role.USER, author_id="u-1", text="again", at=T0 + 4 * STEP),
+    ]
+    assert "messages" not in Ticket.model_fields
+    view = TicketView.of(ticket, ticket.timeline)
+    assert (view.status, view.allowed_actions, view.timeline) == (
+        ticket.status,
+        ticket.allowed_actions,
+        ticket.timeline,
+    )
 
 
 # -- the care reply target ----------------------------------------------------------------------
 
 
 def test_opening_starts_the_care_reply_clock() -> None:
+    """Care owes the first reply within the target from the moment the report was filed."""
     ticket = drive()
     assert ticket.care_clock is not None
     assert ticket.care_clock.started_at == T0
@@ -289,16 +359,17 @@ def test_opening_starts_the_care_reply_clock() -> None:
 
 
 def test_care_clock_warns_once_then_breaches_once() -> None:
+    """tick() reports the warning at warn time and the breach at due time, each once."""
     ticket = drive()
     assert ticket.tick(T0 + WARNING - timedelta(seconds=1)) == []
-    assert ticket.tick(T0 + WARNING) == [DeadlineEvent.CARE_REPLY_WARNING]
+    assert ticket.tick(T0 + WARNING) == [warned(T0)]
     assert ticket.timeline[-1].event == "care_reply_warning"
     assert ticket.tick(T0 + WARNING + STEP) == []
     assert not ticket.sla_breached
     assert ticket.sla_breaches == 0
     assert ticket.next_deadline() == (T0 + TARGET, DeadlineEvent.CARE_REPLY_BREACHED)
     assert ticket.tick(T0 + TARGET - timedelta(seconds=1)) == []
-    assert ticket.tick(T0 + TARGET) == [DeadlineEvent.CARE_REPLY_BREACHED]
+    assert ticket.tick(T0 + TARGET) == [breached(T0)]
     assert ticket.sla_breached
     assert ticket.sla_breaches == 1
     breach = ticket.timeline[-1]
@@ -309,18 +380,18 @@ def test_care_clock_warns_once_then_breaches_once() -> None:
     assert ticket.sla_breaches == 1
     assert ticket.next_deadline() is None
     assert ticket.status is TicketStatus.AWAITING_CARE
+    assert "**Care reply overdue** since 2026-01-02 00:00 UTC" in current_details(ticket)
 
 
 def test_late_tick_reports_warning_and_breach_together() -> None:
+    """A tick past the due time reports both, in order."""
     ticket = drive()
-    assert ticket.tick(T0 + TARGET + STEP) == [
-        DeadlineEvent.CARE_REPLY_WARNING,
-        DeadlineEvent.CARE_REPLY_BREACHED,
-    ]
+    assert ticket.tick(T0 + TARGET + STEP) == [warned(T0), breached(T0)]
     assert ticket.sla_breaches == 1
 
 
 def test_care_reply_before_the_warning_stops_the_clock() -> None:
+    """A reply in time leaves no clock: no warning, no breach, ever."""
     ticket = drive(reply())
     assert ticket.care_clock is None
     assert ticket.care_reply_due_at is None
@@ -334,29 +405,28 @@ def test_care_reply_before_the_warning_stops_the_clock() -> None:
 
 
 def test_care_reply_after_a_breach_keeps_the_breach() -> None:
+    """A late reply stops the clock; the breach stays on the record."""
     ticket = drive()
     ticket.tick(T0 + TARGET)
     ticket.apply(reply(), T0 + TARGET + STEP)
     assert ticket.care_clock is None
     assert ticket.sla_breached
     assert ticket.sla_breaches == 1
+    assert "overdue" not in current_details(ticket)
 
 
 def test_user_message_after_a_care_reply_starts_the_next_reply_target() -> None:
     """After care replied, the user's message starts a fresh clock counted from that message."""
     ticket = drive(reply())
     asked = T0 + 5 * STEP
-    ticket.apply(write("it still fails"), asked)
+    assert ticket.apply(write("it still fails"), asked) == [Acted(actor=USER, action=MSG)]
     assert ticket.status is TicketStatus.AWAITING_CARE
     assert ticket.care_clock is not None
     assert ticket.care_clock.started_at == asked
     assert ticket.care_reply_due_at == asked + TARGET
     assert ticket.next_deadline() == (asked + WARNING, DeadlineEvent.CARE_REPLY_WARNING)
     assert ticket.tick(asked + WARNING - timedelta(seconds=1)) == []
-    assert ticket.tick(asked + TARGET) == [
-        DeadlineEvent.CARE_REPLY_WARNING,
-        DeadlineEvent.CARE_REPLY_BREACHED,
-    ]
+    assert ticket.tick(asked + TARGET) == [warned(asked), breached(asked)]
     assert ticket.sla_breaches == 1
 
 
@@ -369,7 +439,7 @@ def test_second_user_message_does_not_move_a_running_clock() -> None:
     assert ticket.care_reply_due_at == first + TARGET
     ticket.apply(write("third"), first + 4 * STEP)
     assert ticket.care_reply_due_at == first + TARGET
-    assert [m.text for m in ticket.messages] == [
+    assert [m.text for m in conversation(ticket)] == [
         DETAILS,
         "we are checking your withdrawal",
         "first",
@@ -379,21 +449,20 @@ def test_second_user_message_does_not_move_a_running_clock() -> None:
 
 
 def test_user_message_right_after_opening_does_not_move_the_first_clock() -> None:
+    """Messages before care's first reply leave the filing's clock as it is."""
     ticket = drive(write(), write())
     assert ticket.care_reply_due_at == T0 + TARGET
 
 
 def test_each_missed_target_counts_as_a_breach() -> None:
+    """A second missed target after a reply raises sla_breaches to 2."""
     ticket = drive()
     ticket.tick(T0 + TARGET)
     replied = T0 + TARGET + STEP
     ticket.apply(reply(), replied)
     asked = replied + STEP
     ticket.apply(write(), asked)
-    assert ticket.tick(asked + TARGET) == [
-        DeadlineEvent.CARE_REPLY_WARNING,
-        DeadlineEvent.CARE_REPLY_BREACHED,
-    ]
+    assert ticket.tick(asked + TARGET) == [warned(asked), breached(asked)]
     assert ticket.sla_breaches == 2
 
 
@@ -401,9 +470,10 @@ def test_each_missed_target_counts_as_a_breach() -> None:
 
 
 def test_solve_starts_the_quiet_period() -> None:
+    """Solving stops care's clock and starts the quiet period after which the report closes."""
     ticket = drive(reply())
     solved = T0 + 2 * STEP
-    ticket.apply(solve(), solved)
+    assert ticket.apply(solve(), solved) == [Acted(actor=CARE, action=SOLVE), Solved()]
     assert ticket.status is TicketStatus.SOLVED
     assert ticket.solved_at == solved
     assert ticket.closes_at == solved + QUIET
@@ -415,6 +485,7 @@ def test_solve_starts_the_quiet_period() -> None:
 
 
 def test_solve_while_care_owes_a_reply_stops_the_clock() -> None:
+    """Care judged nothing more is owed: no breach follows."""
     ticket = drive()
     solved = T0 + STEP
     ticket.apply(solve(), solved)
@@ -425,12 +496,13 @@ def test_solve_while_care_owes_a_reply_stops_the_clock() -> None:
 
 
 def test_quiet_period_closes_the_ticket() -> None:
+    """tick() at the close time closes the report once; nothing can be done afterwards."""
     ticket = drive(reply(), solve())
     solved = T0 + 2 * STEP
     closes_at = solved + QUIET
     assert ticket.tick(closes_at - timedelta(seconds=1)) == []
     assert status_of(ticket) is TicketStatus.SOLVED
-    assert ticket.tick(closes_at) == [DeadlineEvent.QUIET_PERIOD_OVER]
+    assert ticket.tick(closes_at) == [Closed()]
     assert status_of(ticket) is TicketStatus.CLOSED
     assert ticket.closed
     closing = ticket.timeline[-1]
@@ -443,11 +515,12 @@ def test_quiet_period_closes_the_ticket() -> None:
 
 
 def test_user_message_reopens_a_solved_ticket() -> None:
+    """A user message on a solved report reopens it with a new reply target."""
     ticket = drive(reply(), solve())
     old_closes_at = ticket.closes_at
     assert old_closes_at == T0 + 2 * STEP + QUIET
     reopened = T0 + 10 * STEP
-    ticket.apply(write("it broke again"), reopened)
+    assert ticket.apply(write("it broke again"), reopened) == [Acted(actor=USER, action=MSG)]
     assert ticket.status is TicketStatus.AWAITING_CARE
     assert (ticket.solved_at, ticket.closes_at) == (None, None)
     assert ticket.care_clock is not None
@@ -472,15 +545,183 @@ def test_reopened_ticket_is_not_closed_by_the_old_quiet_period() -> None:
     old_closes_at = ticket.closes_at
     assert old_closes_at is not None
     ticket.apply(write("it broke again"), T0 + 10 * STEP)
-    events = ticket.tick(old_closes_at)
-    assert DeadlineEvent.QUIET_PERIOD_OVER not in events
+    happened = ticket.tick(old_closes_at)
+    assert Closed() not in happened
+    assert all(isinstance(event, CareReplyDue) for event in happened)
     assert ticket.status is TicketStatus.AWAITING_CARE
     assert not ticket.closed
 
 
 def test_a_message_that_is_not_a_reopen_records_no_reopened() -> None:
+    """Only a message on a solved report is recorded as reopening it."""
     ticket = drive(reply(), write())
     assert [entry.event for entry in ticket.timeline] == ["opened", "reply", "message"]
+    assert [entry.seq for entry in ticket.timeline] == [1, 2, 3]
+
+
+# -- the message limit -------------------------------------------------------------------------
+
+LIMITED = TicketPolicy(
+    care_reply_target=TARGET, care_reply_warning=WARNING, solved_quiet_period=QUIET, max_messages=2
+)
+
+
+def test_only_the_users_messages_are_counted() -> None:
+    """The report's details and care's replies do not count toward the limit."""
+    ticket = drive(reply(), write(), reply(), write(), solve())
+    assert ticket.message_count == 2
+
+
+def test_a_message_beyond_the_limit_is_refused_and_changes_nothing() -> None:
+    """Once ``max_messages`` messages were accepted the next one is LimitReached."""
+    ticket = drive(write(), reply(), write(), policy=LIMITED)
+    assert ticket.message_count == 2
+    before = ticket.model_dump()
+    with pytest.raises(LimitReached) as refused:
+        ticket.check(write(), after(ticket))
+    assert refused.value.code == "LimitReached"
+    assert refused.value.details == {"limit": 2}
+    assert refused.value.message == "t-1 has reached its limit of 2 messages"
+    with pytest.raises(LimitReached):
+        ticket.apply(write(), after(ticket))
+    assert ticket.model_dump() == before
+
+
+def test_care_may_still_reply_and_solve_at_the_limit() -> None:
+    """The limit holds the user's messages only; care finishes the report."""
+    ticket = drive(write(), write(), policy=LIMITED)
+    ticket.apply(reply(), after(ticket))
+    ticket.apply(solve(), after(ticket))
+    assert ticket.status is TicketStatus.SOLVED
+    # a report at its limit cannot be reopened by the user; it closes after the quiet period
+    with pytest.raises(LimitReached):
+        ticket.check(write(), after(ticket))
+    assert ticket.closes_at is not None
+    assert ticket.tick(ticket.closes_at) == [Closed()]
+
+
+def test_the_limit_is_checked_after_the_party_and_the_state() -> None:
+    """A stranger is NotAParty and a closed report InvalidTransition, limit or not."""
+    ticket = drive(write(), write(), solve(), policy=LIMITED)
+    with pytest.raises(NotAParty):
+        ticket.check(UserMessage(actor=Actor(role=Role.USER, id="u-2"), text="hi"), after(ticket))
+    assert ticket.closes_at is not None
+    ticket.tick(ticket.closes_at)
+    with pytest.raises(InvalidTransition):
+        ticket.check(write(), after(ticket))
+
+
+def test_the_default_limit_is_a_setting_of_at_least_one() -> None:
+    """The policy carries the limit (2000 by default); zero is refused."""
+    assert TicketPolicy().max_messages == 2000
+    with pytest.raises(ValidationError, match="max_messages"):
+        TicketPolicy(max_messages=0)
+
+
+# -- what each change sets off (domain/reactions.py) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "cmd", "happened", "notices", "published"),
+    [
+        (
+            drive,
+            reply("please reset your PIN"),
+            [Acted(actor=CARE, action=REPLY), CareSpoke(text="please reset your PIN")],
+            [to_user("please reset your PIN", NoticeCategory.CARE_REPLY)],
+            [EventType.TICKET_REPLIED],
+        ),
+        (
+            lambda: drive(reply()),
+            solve(),
+            [Acted(actor=CARE, action=SOLVE), Solved()],
+            [to_user("Care marked your report t-1 solved. It closes in 3d unless you write again.")],
+            [EventType.TICKET_SOLVED],
+        ),
+        (lambda: drive(reply()), write(), [Acted(actor=USER, action=MSG)], [], []),
+        (lambda: drive(reply(), solve()), write(), [Acted(actor=USER, action=MSG)], [], []),
+    ],
+    ids=["care-reply-to-inbox", "solve", "user-message", "user-reopens"],
+)
+def test_what_an_action_returns_and_sets_off(
+    build: Callable[[], Ticket],
+    cmd: Command,
+    happened: list[DomainEvent],
+    notices: list[Notice],
+    published: list[EventType],
+) -> None:
+    """Care's reply lands in the user's inbox; solving tells the user how to reopen; the user's own
+    messages tell nobody and publish nothing."""
+    ticket = build()
+    assert ticket.apply(cmd, after(ticket)) == happened
+    follows = consequences(ticket, happened)
+    assert follows.notices == notices
+    assert follows.published == published
+    assert not (follows.open_mediation or follows.settle or follows.care_alerts)
+
+
+def test_open_tells_the_user_the_reply_target() -> None:
+    """The user learns the report arrived and when care replies at the latest."""
+    follows = consequences(drive(topic=TicketTopic.ACCOUNT), [Opened()])
+    assert follows.notices == [to_user("We received your report t-1 (ACCOUNT); care replies within 24h.")]
+    assert follows.published == [EventType.TICKET_OPENED]
+
+
+def test_close_tells_the_user() -> None:
+    """The user learns the report is closed; subscribers get ticket.closed."""
+    ticket = drive(reply(), solve())
+    assert ticket.closes_at is not None
+    follows = consequences(ticket, ticket.tick(ticket.closes_at))
+    assert follows.notices == [to_user("Your report t-1 is closed.")]
+    assert follows.published == [EventType.TICKET_CLOSED]
+
+
+def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
+    """The warning and the breach go to care (not to the user) and out as webhook events, in order."""
+    ticket = drive()
+    follows = consequences(ticket, ticket.tick(T0 + TARGET))
+    assert follows.care_alerts == [warned(T0), breached(T0)]
+    assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
+    assert follows.notices == []
+
+
+SNAPSHOT_FIELDS = {
+    "id",
+    "user_id",
+    "role",
+    "topic",
+    "priority",
+    "status",
+    "order_id",
+    "dispute_id",
+    "care_reply_due_at",
+    "sla_breached",
+    "closes_at",
+}
+
+
+def test_snapshot_carries_no_free_text() -> None:
+    """A webhook event carries ids, status, topic and deadlines: never the details or a message."""
+    ticket = drive(
+        reply("my-private-care-reply"), write("my-private-user-message"), solve(), dispute_id="d-9"
+    )
+    data = snapshot(ticket)
+    assert (
+        {"id", "user_id", "role", "topic", "priority", "status", "sla_breached"}
+        <= set(data)
+        <= SNAPSHOT_FIELDS
+    )
+    text = json.dumps(data)
+    for secret in (DETAILS, "my-private-care-reply", "my-private-user-message", "blob:screenshot"):
+        assert secret not in text
+    assert (data["id"], data["status"], data["dispute_id"], data["topic"]) == (
+        "t-1",
+        "SOLVED",
+        "d-9",
+        "BALANCE_WITHDRAWAL",
+    )
+    assert ticket.closes_at is not None
+    assert datetime.fromisoformat(data["closes_at"]) == ticket.closes_at
 
 
 # -- priority and the Temporal UI texts ---------------------------------------------------------
@@ -488,81 +729,95 @@ def test_a_message_that_is_not_a_reopen_records_no_reopened() -> None:
 
 @pytest.mark.parametrize("topic", list(TicketTopic), ids=str)
 def test_priority_by_topic(topic: TicketTopic) -> None:
+    """Account-security reports are raised; every other topic is normal."""
     expected = Priority.HIGH if topic is TicketTopic.ACCOUNT_SECURITY else Priority.NORMAL
-    report = request(topic=topic)
+    report = ticket_request(topic=topic)
     assert report.priority is expected
     assert Ticket.open(TICKET_ID, report, T0).priority is expected
 
 
 def test_summary_marks_the_priority() -> None:
-    raised = request(topic=TicketTopic.ACCOUNT_SECURITY)
+    """The summary line names topic, reporter and order, and marks a raised report."""
+    raised = ticket_request(topic=TicketTopic.ACCOUNT_SECURITY)
     assert (
-        raised.summary() == "Help-center report [priority]: ACCOUNT_SECURITY from buyer u-1 about order o-1"
+        ticket_summary(raised)
+        == "Help-center report [priority]: ACCOUNT_SECURITY from buyer u-1 about order o-1"
     )
-    normal = request(topic=TicketTopic.PAYMENT, role=ReporterRole.SELLER, order_id=None)
-    assert normal.summary() == "Help-center report: PAYMENT from seller u-1"
-    assert "[priority]" not in normal.summary()
+    normal = ticket_request(topic=TicketTopic.PAYMENT, role=ReporterRole.SELLER, order_id=None)
+    assert ticket_summary(normal) == "Help-center report: PAYMENT from seller u-1"
 
 
 def test_plain_report_summary_marks_the_priority() -> None:
+    """The summary works on the report as filed, before it has a policy."""
     report = TicketReport(
         user_id="u-1", role=ReporterRole.BUYER, topic=TicketTopic.ACCOUNT_SECURITY, details="hacked"
     )
-    assert report.summary() == "Help-center report [priority]: ACCOUNT_SECURITY from buyer u-1"
+    assert ticket_summary(report) == "Help-center report [priority]: ACCOUNT_SECURITY from buyer u-1"
 
 
 def test_details_markdown_names_the_linked_dispute() -> None:
-    linked = request(dispute_id="dispute-o-1").details_markdown()
-    assert "**Linked dispute** dispute-o-1" in linked
-    assert "**Order** o-1" in linked
-    assert "**Topic** BALANCE_WITHDRAWAL · **Priority** NORMAL" in linked
-    assert "care reply target 24h (warning at 20h)" in linked
-    assert "solved reports close after 3d of quiet" in linked
-    assert "Linked dispute" not in request().details_markdown()
-
-
-# -- notices ------------------------------------------------------------------------------------
-
-
-def test_care_reply_goes_to_the_users_inbox() -> None:
-    ticket = drive()
-    cmd = reply("please reset your PIN")
-    ticket.apply(cmd, T0 + STEP)
-    assert on_ticket_command(ticket, cmd) == [
-        Notice(
-            party=Role.USER, party_id="u-1", text="please reset your PIN", category=NoticeCategory.CARE_REPLY
-        )
+    """The static details: topic, user, details, order, linked dispute and the policy."""
+    linked = ticket_details(ticket_request(dispute_id="dispute-o-1"))
+    assert linked.split("\n\n") == [
+        "**Topic** BALANCE_WITHDRAWAL · **Priority** NORMAL",
+        "**User** u-1 (buyer)",
+        f"**Details** {DETAILS}",
+        "**Order** o-1",
+        "**Linked dispute** dispute-o-1",
+        "**Policy** care reply target 24h (warning at 20h) · solved reports close after 3d of quiet",
     ]
+    assert "Linked dispute" not in ticket_details(ticket_request())
+    assert "**Order**" not in ticket_details(ticket_request(order_id=None))
 
 
-def test_solve_tells_the_user_about_the_quiet_period() -> None:
-    ticket = drive(reply())
-    cmd = solve()
-    ticket.apply(cmd, T0 + 2 * STEP)
-    notices = on_ticket_command(ticket, cmd)
-    assert len(notices) == 1
-    notice = notices[0]
-    assert (notice.party, notice.party_id, notice.category) == (Role.USER, "u-1", NoticeCategory.UPDATE)
-    assert notice.text == "Care marked your report t-1 solved. It closes in 3d unless you write again."
-
-
-def test_user_message_notifies_nobody() -> None:
-    ticket = drive(reply())
-    cmd = write()
-    ticket.apply(cmd, T0 + 2 * STEP)
-    assert on_ticket_command(ticket, cmd) == []
-
-
-def test_open_tells_the_user_the_reply_target() -> None:
-    ticket = drive(topic=TicketTopic.ACCOUNT)
-    assert on_ticket_open(ticket) == [
-        Notice(
-            party=Role.USER,
-            party_id="u-1",
-            text="We received your report t-1 (ACCOUNT); care replies within 24h.",
-            category=NoticeCategory.UPDATE,
-        )
+@pytest.mark.parametrize(
+    ("build", "lines"),
+    [
+        (
+            drive,
+            [
+                "**Waiting for:** care: reply to the user",
+                "**Next deadline:** 2026-01-01 20:00 UTC (care reply warning at 20h): care is warned that"
+                " the reply target is near",
+            ],
+        ),
+        (lambda: drive(reply()), ["**Waiting for:** the user (care has replied)"]),
+        (
+            lambda: drive(reply(), solve()),
+            [
+                "**Waiting for:** nothing: solved; a user message reopens it",
+                "**Next deadline:** 2026-01-04 02:00 UTC (close after quiet period 3d): the report closes",
+            ],
+        ),
+        (_closed, []),
+    ],
+    ids=["awaiting-care", "awaiting-user", "solved", "closed"],
+)
+def test_current_details_say_what_the_report_waits_for(build: Callable[[], Ticket], lines: list[str]) -> None:
+    """Status and priority, topic and user, whom it waits for, and the next deadline with its effect."""
+    ticket = build()
+    shown = current_details(ticket).split("\n\n")
+    assert shown[:2] == [
+        f"**Status:** {ticket.status} · **Priority:** NORMAL",
+        "**Topic:** BALANCE_WITHDRAWAL · user u-1 (buyer)",
     ]
+    assert shown[2:] == lines
+
+
+def test_current_details_name_the_linked_dispute() -> None:
+    """A report about a disputed order shows the dispute."""
+    assert "**Linked dispute:** dispute-o-1" in current_details(drive(dispute_id="dispute-o-1"))
+
+
+def test_deadline_names_and_effects() -> None:
+    """Each clock is named as the timer summary shows it, with what happens when it runs out."""
+    ticket = drive(solve())
+    assert deadline_name(ticket, DeadlineEvent.QUIET_PERIOD_OVER) == "close after quiet period 3d"
+    assert deadline_effect(ticket, DeadlineEvent.QUIET_PERIOD_OVER) == "the report closes"
+    assert deadline_name(ticket, DeadlineEvent.CARE_REPLY_BREACHED) == "care reply target 24h"
+    assert deadline_effect(ticket, DeadlineEvent.CARE_REPLY_WARNING) == (
+        "care is warned that the reply target is near"
+    )
 
 
 # -- input validation ---------------------------------------------------------------------------
@@ -600,16 +855,19 @@ def test_open_tells_the_user_the_reply_target() -> None:
     ],
 )
 def test_invalid_open_request(overrides: dict[str, Any], error: str) -> None:
+    """OpenTicketInput refuses what no report may be filed with."""
     with pytest.raises(ValidationError, match=error):
-        request(**overrides)
+        ticket_request(**overrides)
 
 
 def test_twenty_attachments_are_accepted() -> None:
+    """Twenty attachment references is the most a report carries."""
     attachments = [f"blob:{i}" for i in range(20)]
-    assert request(attachments=attachments).attachments == attachments
+    assert ticket_request(attachments=attachments).attachments == attachments
 
 
 def test_report_refuses_unknown_fields() -> None:
+    """A report with a field it does not have is refused, not ignored."""
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         TicketReport.model_validate(
             {"user_id": "u-1", "role": "buyer", "topic": "ACCOUNT", "details": "hi", "urgent": True}
@@ -626,12 +884,14 @@ def test_report_refuses_unknown_fields() -> None:
     ids=["unknown-field", "empty-text", "bad-actor-id"],
 )
 def test_invalid_ticket_commands(body: dict[str, Any]) -> None:
+    """Report commands refuse unknown fields, empty text and bad actor ids."""
     model = TicketReply if body["actor"]["role"] == "care" else UserMessage
     with pytest.raises(ValidationError):
         model.model_validate(body)
 
 
 def test_solve_refuses_unknown_fields() -> None:
+    """Solving takes no note."""
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         Solve.model_validate({"actor": CARE.model_dump(), "note": "done"})
 
@@ -642,11 +902,13 @@ def test_solve_refuses_unknown_fields() -> None:
     ids=["warning-equals-target", "warning-after-target", "zero-warning"],
 )
 def test_policy_warning_must_come_before_target(warning: timedelta, target: timedelta) -> None:
+    """TicketPolicy refuses a warning that is not strictly between zero and the target."""
     with pytest.raises(ValidationError, match="care_reply_warning must be positive and shorter"):
         TicketPolicy(care_reply_warning=warning, care_reply_target=target)
 
 
 def test_default_policy_is_the_seed() -> None:
+    """The defaults are the seed's 1x24 hours, and three quiet days before a solved report closes."""
     policy = TicketPolicy()
     assert policy.care_reply_target == timedelta(hours=24)
     assert policy.care_reply_warning < policy.care_reply_target
@@ -680,6 +942,7 @@ def test_default_policy_is_the_seed() -> None:
 def test_refused_command_changes_nothing(
     steps: tuple[Command, ...], refused: Command, error: type[Exception]
 ) -> None:
+    """apply() of a refused command raises and leaves the whole state as it was."""
     ticket = drive(*steps)
     before = ticket.model_dump()
     with pytest.raises(error):
@@ -688,6 +951,7 @@ def test_refused_command_changes_nothing(
 
 
 def test_refused_message_on_a_closed_ticket_changes_nothing() -> None:
+    """A closed report allows nothing to anyone."""
     ticket = _closed()
     before = ticket.model_dump()
     with pytest.raises(InvalidTransition) as refused:

@@ -114,6 +114,10 @@ class _LazyCounter:
 
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
 _INGESTED_MEMORY = 1000
+#: Timeline entries a case holds before its publish step has stored them. Past it, actions are
+#: refused for a moment (the API answers 429): the backlog, which continues as new with the
+#: case, stays far below Temporal's payload limit even when the store is down.
+UNPUBLISHED_LIMIT = 200
 
 
 class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
@@ -176,6 +180,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self._first_run = carried is None
         self._running = False
         self._busy: set[str] = set()
+        self._draining = False
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
         self._rang = False
@@ -201,20 +206,21 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         return not self._busy and not (self._jobs.publish or self._jobs.care or self._jobs.money)
 
     def _should_continue_as_new(self) -> bool:
-        """Continue as new past the history bound once no effect step is in flight (a step still
-        queued goes along and runs in the next run: every effect is idempotent by its key); at
-        twice the bound, at once, even with a step in flight."""
+        """Past the history bound the lanes start no new step; the run continues as new once the
+        steps in flight are done (what is still queued goes along and runs in the next run:
+        every effect is idempotent by its key). At twice the bound it goes at once, even with a
+        step in flight, which then runs again in the next run."""
         info = workflow.info()
         policy = self._case.policy
         events, size = info.get_current_history_length(), info.get_current_history_size()
         if events >= 2 * policy.history_max_events or size >= 2 * policy.history_max_bytes:
             return True
-        full = (
+        self._draining = self._draining or (
             info.is_continue_as_new_suggested()
             or events >= policy.history_max_events
             or size >= policy.history_max_bytes
         )
-        return full and not self._busy and workflow.all_handlers_finished()
+        return self._draining and not self._busy and workflow.all_handlers_finished()
 
     def _continue_as_new(self) -> None:
         workflow.logger.info(
@@ -274,6 +280,14 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                     non_retryable=True,
                 )
             return  # a retry: answered with the first outcome
+        if len(self._case.timeline) >= UNPUBLISHED_LIMIT:
+            raise ApplicationError(
+                f"{self._case.id} is catching up with {len(self._case.timeline)} unpublished changes;"
+                " retry shortly",
+                {},
+                type="CaseBusy",
+                non_retryable=True,
+            )
         try:
             self._case.check(command, workflow.now())
         except DomainError as error:
@@ -432,10 +446,13 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             self._changed(happened)
 
     def _set_alarm(self, deadline: tuple[datetime, DeadlineEvent] | None) -> None:
-        """Keep one timer on the next deadline; a change that leaves it in place adds nothing to
-        history, one that moves it replaces the timer."""
+        """Keep one timer on the next deadline. A deadline that moves later keeps the running
+        timer (it rings early, finds nothing due and is set again), so a conversation that
+        keeps restarting the turn clock adds no timer events to history; a deadline that moves
+        earlier, or goes away, replaces it."""
         at = deadline[0] if deadline else None
-        if at == self._alarm_at and self._alarm is not None and not self._alarm.done():
+        pending = self._alarm is not None and not self._alarm.done()
+        if pending and at is not None and self._alarm_at is not None and at >= self._alarm_at:
             return
         if self._alarm is not None and not self._alarm.done():
             self._alarm.cancel()
@@ -455,7 +472,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self, name: str, queue: Callable[[], list[Any]], step: Callable[[], Awaitable[None]]
     ) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(queue()))
+            await workflow.wait_condition(lambda: bool(queue()) and not self._draining)
             self._busy.add(name)
             try:
                 await step()

@@ -1,0 +1,213 @@
+"""Shared builders for the pure rule tests: the clock, actors, solutions, requests and commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.case import CareCase
+from domain.commands import (
+    Accept,
+    Action,
+    Appeal,
+    Cancel,
+    CareReply,
+    Command,
+    ConfirmReceipt,
+    Decide,
+    MakeOffer,
+    Reject,
+    RequestHelp,
+    SendMessage,
+    Ship,
+)
+from domain.dispute import Dispute, OpenDisputeInput, Reason
+from domain.events import CareReplyDue
+from domain.ticket import (
+    OpenTicketInput,
+    ReporterRole,
+    Solve,
+    Ticket,
+    TicketPolicy,
+    TicketReply,
+    TicketTopic,
+    UserMessage,
+)
+from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+
+# -- the clock and the policy the rule tests run under ------------------------------------------
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+STEP = timedelta(hours=1)
+INACTIVITY = timedelta(days=3)
+TARGET = timedelta(hours=24)
+WARNING = timedelta(hours=20)
+QUIET = timedelta(days=3)
+DISPUTE_POLICY = DisputePolicy(
+    buyer_inactivity=INACTIVITY, care_reply_target=TARGET, care_reply_warning=WARNING
+)
+TICKET_POLICY = TicketPolicy(care_reply_target=TARGET, care_reply_warning=WARNING, solved_quiet_period=QUIET)
+
+# -- who acts ---------------------------------------------------------------------------------
+
+BUYER = Actor(role=Role.BUYER, id="b-1")
+SELLER = Actor(role=Role.SELLER, id="s-1")
+CARE = Actor(role=Role.CARE, id="agent-7")
+USER = Actor(role=Role.USER, id="u-1")
+ACTORS = {Role.BUYER: BUYER, Role.SELLER: SELLER, Role.CARE: CARE, Role.USER: USER}
+
+# -- solutions on an order of 200,000 -----------------------------------------------------------
+
+TOTAL = 200_000
+FULL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL)
+PARTIAL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000)
+SMALL_REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=50_000)
+TOO_MUCH = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL + 1)
+RELEASE = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
+EXCHANGE = Solution(kind=SolutionKind.EXCHANGE)
+SEND_REMAINING = Solution(kind=SolutionKind.SEND_REMAINING)
+
+# -- cases ------------------------------------------------------------------------------------
+
+DISPUTE_ID = "d-1"
+TICKET_ID = "t-1"
+DESCRIPTION = "the screen arrived cracked"
+DETAILS = "I cannot withdraw my balance"
+
+
+def dispute_request(solution: Solution = PARTIAL_REFUND, **overrides: Any) -> OpenDisputeInput:
+    """A valid complaint about order o-1 (total 200,000) unless ``overrides`` say otherwise."""
+    fields: dict[str, Any] = {
+        "order_id": "o-1",
+        "buyer_id": BUYER.id,
+        "seller_id": SELLER.id,
+        "order_total": TOTAL,
+        "reason": Reason.DAMAGED,
+        "requested_solution": solution,
+        "description": DESCRIPTION,
+        "evidence": ["blob:photo-1"],
+        "policy": DISPUTE_POLICY,
+    }
+    fields.update(overrides)
+    return OpenDisputeInput(**fields)
+
+
+def drive_dispute(*steps: Command, solution: Solution = PARTIAL_REFUND, **overrides: Any) -> Dispute:
+    """Open a dispute at T0 asking for ``solution`` and apply ``steps`` one hour apart."""
+    dispute = Dispute.open(DISPUTE_ID, dispute_request(solution, **overrides), T0)
+    for index, step in enumerate(steps, start=1):
+        dispute.apply(step, T0 + index * STEP)
+    return dispute
+
+
+def ticket_request(**overrides: Any) -> OpenTicketInput:
+    """A valid report by user u-1 about order o-1 unless ``overrides`` say otherwise."""
+    fields: dict[str, Any] = {
+        "user_id": USER.id,
+        "role": ReporterRole.BUYER,
+        "topic": TicketTopic.BALANCE_WITHDRAWAL,
+        "order_id": "o-1",
+        "details": DETAILS,
+        "attachments": ["blob:screenshot-1"],
+        "policy": TICKET_POLICY,
+    }
+    fields.update(overrides)
+    return OpenTicketInput(**fields)
+
+
+def drive_ticket(*steps: Command, **overrides: Any) -> Ticket:
+    """Open a report at T0 and apply ``steps`` one hour apart."""
+    ticket = Ticket.open(TICKET_ID, ticket_request(**overrides), T0)
+    for index, step in enumerate(steps, start=1):
+        ticket.apply(step, T0 + index * STEP)
+    return ticket
+
+
+def warned(started: datetime) -> CareReplyDue:
+    """The care reply warning of a clock started at ``started`` under the tests' policy."""
+    return CareReplyDue(due_at=started + TARGET, started_at=started, breached=False)
+
+
+def breached(started: datetime) -> CareReplyDue:
+    """The care reply breach of a clock started at ``started`` under the tests' policy."""
+    return CareReplyDue(due_at=started + TARGET, started_at=started, breached=True)
+
+
+def after(case: CareCase) -> datetime:
+    """A moment one minute after the case's last recorded event (before any deadline)."""
+    return case.timeline[-1].at + timedelta(minutes=1)
+
+
+# -- dispute commands -------------------------------------------------------------------------
+
+
+def message(actor: Actor, text: str = "see the photo") -> SendMessage:
+    """A party's message with one piece of evidence."""
+    return SendMessage(actor=actor, text=text, evidence=["blob:photo-2"])
+
+
+def offer(actor: Actor, solution: Solution = SMALL_REFUND, note: str = "how about this") -> MakeOffer:
+    """A seller's offer or a buyer's revised request."""
+    return MakeOffer(actor=actor, solution=solution, note=note)
+
+
+def appeal(reason: str = "item was intact when shipped") -> Appeal:
+    """The seller contests the claim."""
+    return Appeal(actor=SELLER, reason=reason)
+
+
+def ask_help(actor: Actor) -> RequestHelp:
+    """A party asks care to mediate."""
+    return RequestHelp(actor=actor, note="we cannot agree")
+
+
+def ship(actor: Actor) -> Ship:
+    """A shipment with a tracking number."""
+    return Ship(actor=actor, tracking_number="JNE-0001", carrier="jne")
+
+
+def decide(solution: Solution = PARTIAL_REFUND, note: str = "evidence supports the buyer") -> Decide:
+    """Care's decision."""
+    return Decide(actor=CARE, solution=solution, note=note)
+
+
+#: One valid command per dispute action, by action name, for any actor (solutions within the total).
+DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
+    Action.MESSAGE: message,
+    Action.ACCEPT: lambda actor: Accept(actor=actor),
+    Action.REJECT: lambda actor: Reject(actor=actor, note="no"),
+    Action.OFFER: offer,
+    Action.APPEAL: lambda actor: Appeal(actor=actor, reason="item was intact when shipped"),
+    Action.CANCEL: lambda actor: Cancel(actor=actor, note="sorted it out"),
+    Action.HELP: ask_help,
+    Action.REPLY: lambda actor: CareReply(actor=actor, text="please send the unboxing video"),
+    Action.DECIDE: lambda actor: Decide(actor=actor, solution=PARTIAL_REFUND),
+    Action.SHIP: ship,
+    Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
+}
+
+# -- ticket commands --------------------------------------------------------------------------
+
+
+def write(text: str = "any news?") -> UserMessage:
+    """The reporting user writes."""
+    return UserMessage(actor=USER, text=text)
+
+
+def reply(text: str = "we are checking your withdrawal") -> TicketReply:
+    """Care replies to the user."""
+    return TicketReply(actor=CARE, text=text)
+
+
+def solve() -> Solve:
+    """Care marks the report solved."""
+    return Solve(actor=CARE)
+
+
+#: One valid command per report action, by action name, for any actor.
+TICKET_COMMANDS: dict[str, Callable[[Actor], Command]] = {
+    Action.MESSAGE: lambda actor: UserMessage(actor=actor, text="hello"),
+    Action.REPLY: lambda actor: TicketReply(actor=actor, text="hello from care"),
+    Action.SOLVE: lambda actor: Solve(actor=actor),
+}
