@@ -66,7 +66,8 @@ async def say(handle: WorkflowHandle[Any, Any], index: int, *, update_id: str | 
     command = SendMessage(actor=actor, text=f"{index} {TEXT}")
     while True:
         try:
-            return await handle.execute_update("message", command, id=update_id, result_type=Ack)
+            ack: Ack = await handle.execute_update("message", command, id=update_id, result_type=Ack)
+            return ack
         except WorkflowUpdateFailedError as error:
             if not (isinstance(error.cause, ApplicationError) and error.cause.type == "CaseBusy"):
                 raise
