@@ -47,7 +47,14 @@ def case_activities(settings: Settings) -> CaseActivities:
             raise ValueError(
                 "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_BASE_URL (the platform's endpoints)"
             )
-        adapters = HttpAdapters(effects_client(settings.effects_base_url, settings.activity_timeout), outbox)
+        if settings.effects_signing_secret is None:
+            raise ValueError(
+                "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_SIGNING_SECRET: effect requests move money"
+                " and are signed so the platform can refuse anyone else's"
+            )
+        bearer = settings.effects_bearer_token.get_secret_value() if settings.effects_bearer_token else None
+        client = effects_client(settings.effects_base_url, settings.activity_timeout, bearer)
+        adapters = HttpAdapters(client, outbox, settings.effects_signing_secret.get_secret_value().encode())
     else:
         adapters = OutboxAdapters(outbox)
     return CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
