@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
 from api import auth, observability, problems
-from api.limits import BodyLimit
+from api.limits import BodyLimit, install_rate_limit, rate_limited
 from api.routes import care, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
@@ -40,12 +40,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=(settings or get_settings()).max_body_bytes)
+    install_rate_limit(app, settings or get_settings())
     observability.install(app)
     if client is None:
         setup_tracing(settings or get_settings())
     if tracing_on():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
-    app.include_router(health.router)
+    app.include_router(health.router)  # /health and /metrics: no key, no rate limit
     for router in (
         disputes.router,
         tickets.router,
@@ -55,7 +56,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         evidence.router,
         events.router,
     ):
-        app.include_router(router, dependencies=[Depends(auth.caller)], responses=problems.PROBLEM_RESPONSES)
+        app.include_router(
+            router,
+            dependencies=[Depends(auth.caller), Depends(rate_limited)],
+            responses=problems.PROBLEM_RESPONSES,
+        )
     return app
 
 
