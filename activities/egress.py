@@ -100,7 +100,8 @@ class TargetRefused(Exception):
 
 class PinnedTransport(httpx.AsyncBaseTransport):
     """Resolve each request's host once, refuse it unless every address is public (or private
-    hosts are allowed), and send the request to the first checked address.
+    hosts are allowed), and send the request to the checked addresses in the resolver's order
+    (the next only when one refuses the connection, as for ``localhost``'s ::1 and 127.0.0.1).
 
     The URL's host is replaced by the address while the Host header (set by the client from the
     original URL) and the ``sni_hostname`` extension keep the name, so TLS verifies the name's
@@ -139,10 +140,19 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("the host name did not resolve", request=request)
         if not self.allow_private and not all(is_public(address) for address in addresses):
             raise TargetRefused()
-        if fixed is None:
-            request.url = request.url.copy_with(host=str(addresses[0]))
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        return await self.inner.handle_async_request(request)
+        if fixed is not None:
+            return await self.inner.handle_async_request(request)
+        request.extensions = {**request.extensions, "sni_hostname": host}
+        named = request.url
+        refused: httpx.ConnectError | None = None
+        for address in addresses:  # every one was checked; the next is tried only if one refuses
+            request.url = named.copy_with(host=str(address))
+            try:
+                return await self.inner.handle_async_request(request)
+            except httpx.ConnectError as error:
+                refused = error
+        assert refused is not None
+        raise refused
 
     async def aclose(self) -> None:
         """Close the inner transport."""

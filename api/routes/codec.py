@@ -51,17 +51,39 @@ def _loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+def _split_origin(origin: str) -> tuple[str, str, str]:
+    """(scheme, host, port) of ``scheme://host[:port]``."""
+    scheme, _, authority = origin.partition("://")
+    authority = authority.split("/", 1)[0]
+    if authority.endswith("]") or ":" not in authority:
+        return scheme, authority, ""
+    host, _, port = authority.rpartition(":")
+    return scheme, host, port
+
+
 def _loopback_origin(origin: str | None) -> bool:
     if not origin or not origin.startswith(("http://", "https://")):
         return False
-    authority = origin.split("://", 1)[1].split("/", 1)[0]
-    host = authority.rsplit(":", 1)[0] if not authority.endswith("]") else authority
-    return host in _LOOPBACK_NAMES
+    return _split_origin(origin)[1] in _LOOPBACK_NAMES
+
+
+def _ui_origin(settings: Settings, origin: str | None) -> bool:
+    """Whether ``origin`` is the configured UI's: exactly, or the same loopback port under another
+    loopback name (the local UI opened as localhost rather than 127.0.0.1)."""
+    configured = settings.codec_ui_origin
+    if not origin or not configured:
+        return False
+    if origin == configured:
+        return True
+    if not (_loopback_origin(origin) and _loopback_origin(configured)):
+        return False
+    (scheme, _, port), (want_scheme, _, want_port) = _split_origin(origin), _split_origin(configured)
+    return (scheme, port) == (want_scheme, want_port)
 
 
 def _cors(settings: Settings, origin: str | None) -> dict[str, str]:
     """CORS headers for the configured UI origin only."""
-    if not origin or origin != settings.codec_ui_origin:
+    if not origin or not _ui_origin(settings, origin):
         return {}
     return {
         "Access-Control-Allow-Origin": origin,

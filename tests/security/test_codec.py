@@ -191,6 +191,11 @@ async def test_the_local_ui_decodes_through_the_codec(codec_api: httpx.AsyncClie
     assert preflight.headers["access-control-allow-origin"] == UI
     assert "x-namespace" in preflight.headers["access-control-allow-headers"]
 
+    opened_as_localhost = await codec_api.options(
+        "/codec/decode", headers={"Origin": "http://localhost:8233"}
+    )
+    assert opened_as_localhost.headers["access-control-allow-origin"] == "http://localhost:8233"
+
     body = await sealed_json({"description": "The parcel never arrived"}, "b-1")
     decoded = await codec_api.post(
         "/codec/decode", json=body, headers={"Origin": UI, "X-Namespace": "default"}

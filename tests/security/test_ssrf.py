@@ -355,3 +355,18 @@ async def test_no_proxy_from_the_environment(tmp_path: Path, monkeypatch: pytest
         result = await deliver(activities)
     assert result.status_code == 200
     assert proxy.seen == [] and len(receiver.seen) == 1
+
+
+async def test_each_checked_address_is_tried_in_turn(tmp_path: Path) -> None:
+    """localhost answers ::1 and 127.0.0.1; a receiver on 127.0.0.1 alone is still reached, with
+    one lookup (the fallback never resolves again)."""
+    receiver = Receiver()
+    async with listening(receiver.app) as url:
+        port = httpx.URL(url).port
+        resolver = Resolver({"hooks.test": [["::1", "127.0.0.1"]]})
+        activities = hooks(
+            tmp_path, f"http://hooks.test:{port}/in", resolver, None, webhook_allow_private_hosts=True
+        )
+        result = await deliver(activities)
+    assert result.status_code == 200 and len(receiver.seen) == 1
+    assert resolver.lookups == ["hooks.test"]
