@@ -19,7 +19,7 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     setup_tracing(settings)
-    client = await connect(runtime=worker_runtime(settings))
+    client = await connect(runtime=worker_runtime(settings), settings=settings)
     worker = build_worker(client, settings, case_activities(settings, client))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

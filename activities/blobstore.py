@@ -74,9 +74,12 @@ class LocalBlobStore:
             return None
 
     def _write(self, path: Path, data: bytes) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        # Evidence is personal data: only the service's own user may list or read it.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.chmod(0o700)  # also a folder made by an older version (or before a umask change)
+        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=".upload-")  # created 0600
         try:
+            os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
                 file.flush()

@@ -17,6 +17,18 @@ Every request carries ``Idempotency-Key: <case id>:<step>`` (e.g. ``dispute-o-1:
 the same on every retry of the activity: the receiver must apply each key at most once and answer
 a repeat with success, so a retry after a lost response never pays twice.
 
+Every request is signed (``DISPUTES_EFFECTS_SIGNING_SECRET``, required in http mode)::
+
+    Effect-Timestamp: <unix seconds of this attempt>
+    Effect-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>\n<endpoint>\n<Idempotency-Key>\n" + body)>
+
+where ``<endpoint>`` is the path under the base URL (``refunds``, ``care-desk/mediations``, ...).
+The receiver recomputes it over the raw body, compares in constant time, refuses a timestamp more
+than a few minutes off, and only then looks at the key: readable keys are safe because an outsider
+cannot sign, so cannot claim a key first, move a body to another endpoint or pair it with another
+key; a captured request replayed as is only repeats an applied key. With
+``DISPUTES_EFFECTS_BEARER_TOKEN`` every request also carries ``Authorization: Bearer <token>``.
+
 - 2xx: applied. The effect is then recorded in the local outbox as well (once per key), which
   stays the service's own view of what it sent: ``GET /v1/disputes/{id}/effects`` and the users'
   inboxes read it.
@@ -28,6 +40,11 @@ a repeat with success, so a retry after a lost response never pays twice.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -57,22 +74,45 @@ TIMEOUT_MARGIN = timedelta(seconds=2)
 fails with the HTTP reason rather than being cut off by Temporal."""
 
 
-def effects_client(base_url: str, activity_timeout: timedelta) -> httpx.AsyncClient:
+TIMESTAMP_HEADER = "Effect-Timestamp"
+SIGNATURE_HEADER = "Effect-Signature"
+
+
+def effect_signature(secret: bytes, timestamp: int, endpoint: str, key: str, body: bytes) -> str:
+    """``v1=<hex>``: HMAC-SHA256 of ``"<timestamp>\n<endpoint>\n<key>\n" + body`` with the secret."""
+    signed = f"{timestamp}\n{endpoint}\n{key}\n".encode() + body
+    return "v1=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def effects_client(
+    base_url: str, activity_timeout: timedelta, bearer_token: str | None = None
+) -> httpx.AsyncClient:
     """The one HTTP client the adapters share, for the platform's effect endpoints."""
     if httpx.URL(base_url).scheme not in ("http", "https"):
         raise ValueError(f"the effects base URL must be http(s)://..., got {base_url!r}")
     timeout = max(activity_timeout - TIMEOUT_MARGIN, activity_timeout / 2)
-    return httpx.AsyncClient(
-        base_url=base_url, timeout=timeout.total_seconds(), headers={"Accept": "application/json"}
-    )
+    headers = {"Accept": "application/json"}
+    if bearer_token:
+        headers["Authorization"] = f"Bearer {bearer_token}"
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout.total_seconds(), headers=headers)
 
 
 class HttpAdapters:
     """Payments, Notifier and CareDesk over HTTP; what was applied is also kept in the outbox."""
 
-    def __init__(self, client: httpx.AsyncClient, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        outbox: Outbox,
+        signing_secret: bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not signing_secret:
+            raise ValueError("effect requests are signed: a signing secret is required")
         self.client = client
         self.record = OutboxAdapters(outbox)
+        self.signing_secret = signing_secret
+        self.clock = clock
 
     async def aclose(self) -> None:
         """Close the HTTP client (at worker shutdown)."""
@@ -112,10 +152,19 @@ class HttpAdapters:
         return await self.record.reply_target(kind, request)
 
     async def _post(self, path: str, key: str, request: BaseModel, **extra: str) -> dict[str, Any]:
-        """POST the input under its idempotency key; the JSON object answered (or {}) on 2xx."""
-        body = {**extra, **request.model_dump(mode="json", exclude={"idempotency_key"})}
+        """POST the input, signed, under its idempotency key; the JSON object answered (or {}) on 2xx."""
+        body = json.dumps(
+            {**extra, **request.model_dump(mode="json", exclude={"idempotency_key"})}, separators=(",", ":")
+        ).encode()
+        timestamp = int(self.clock())
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: effect_signature(self.signing_secret, timestamp, path, key, body),
+        }
         try:
-            response = await self.client.post(path, json=body, headers={"Idempotency-Key": key})
+            response = await self.client.post(path, content=body, headers=headers)
         except httpx.TransportError as error:
             # Short and unchained: a long chain of connection errors outgrows the server's
             # failure size limit and on-call would read "Failure exceeds size limit" instead.

@@ -2,72 +2,69 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import ipaddress
+import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import BaseModel
+from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities.egress import (
+    REFUSED,
+    Resolver,
+    TargetRefused,
+    describe_failure,
+    pinned_client,
+    resolve,
+)
+from activities.egress import literal_internal_address as literal_internal_address
 from activities.outbox import sqlite_db
 from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent
 
-SIGNATURE_HEADER = "Webhook-Signature"
+SECRET_PREFIX = "whsec_"
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """HMAC-SHA256 of ``<timestamp>.<body>`` with the subscription's secret, in hex."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    """``t=<unix seconds>,v1=<hex signature>``: what receivers verify (README, Webhooks)."""
-    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+def signer(secret: str) -> Webhook:
+    """The Standard Webhooks signer for a subscription's secret: a ``whsec_`` secret is the base64
+    of the key, as the specification says; any other string (a secret configured or given before
+    ``whsec_`` secrets) is used as its UTF-8 bytes, so receivers verify with
+    ``Webhook(secret.encode())``."""
+    return Webhook(secret) if secret.startswith(SECRET_PREFIX) else Webhook(secret.encode())
 
 
-def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not address.is_global or address.is_multicast
+def sign(secrets_: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``
+    for each active secret, space-separated (several while a rotated secret overlaps)."""
+    if not secrets_:
+        raise ValueError("a delivery is signed with at least one secret")
+    at = datetime.fromtimestamp(timestamp, tz=UTC)
+    return " ".join(signer(secret).sign(message_id, at, body.decode()) for secret in secrets_)
 
 
-def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def literal_internal_address(url: str) -> str | None:
-    """The internal address ``url``'s host is, without resolving names (for checks made while
-    answering a request): localhost, or a loopback, private, link-local or multicast literal."""
-    host = httpx.URL(url).host
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return host
-    address = _literal(host)
-    return str(address) if address is not None and _internal(address) else None
-
-
-async def internal_address(url: str) -> str | None:
-    """As ``literal_internal_address``, and also what a host name resolves to: webhooks must not
-    be a way into internal services."""
-    host = httpx.URL(url).host
-    if (found := literal_internal_address(url)) or _literal(host) is not None:
-        return found
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    resolved = [ipaddress.ip_address(info[4][0]) for info in infos]
-    return next((str(address) for address in resolved if _internal(address)), None)
+def signed_headers(secrets_: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers of one delivery attempt."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secrets_, message_id, timestamp, body),
+    }
 
 
 def body_of(event: CaseEvent) -> bytes:
@@ -277,7 +274,8 @@ class WebhookDispatcher:
                     id=f"webhook-{delivery.delivery_id}",
                     task_queue=self.settings.task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    static_summary=f"deliver {event.type.value} {event.id} to {subscription.url}",
+                    # The subscription's id, not its URL: URLs can carry tokens in their query.
+                    static_summary=f"deliver {event.type.value} {event.id} to subscription {subscription.id}",
                 )
             except WorkflowAlreadyStartedError:
                 pass  # the publishing step was retried after starting it: one delivery per event
@@ -286,15 +284,23 @@ class WebhookDispatcher:
 
 
 class WebhookActivities:
-    """POSTs one signed delivery of a case event to one subscriber."""
+    """POSTs one signed delivery of a case event to one subscriber, at a checked address."""
 
     def __init__(
-        self, store: WebhookStore, settings: Settings, clock: Callable[[], float] = time.time
+        self,
+        store: WebhookStore,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        resolver: Resolver = resolve,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.http = httpx.AsyncClient(follow_redirects=False)
+        # ``transport`` (tests) stands in for the network behind the address check and the pinning.
+        self.http = pinned_client(
+            allow_private=settings.webhook_allow_private_hosts, resolver=resolver, inner=transport
+        )
 
     @activity.defn
     async def deliver_webhook(self, delivery: Delivery) -> DeliveryResult:
@@ -307,28 +313,20 @@ class WebhookActivities:
             )
         event = delivery.event
         body = body_of(event)
-        timestamp = int(self.clock())
-        headers = {
-            "Content-Type": "application/json",
-            "Webhook-Id": event.id,
-            "Webhook-Timestamp": str(timestamp),
-            SIGNATURE_HEADER: signature_header(subscription.secret, timestamp, body),
-        }
+        # One secret per subscription for now; the signature takes every active one (rotation).
+        headers = signed_headers([subscription.secret], event.id, int(self.clock()), body)
         status_code: int | None = None
         error: str | None = None
-        refused: str | None = None
+        refused = False
         try:
-            if not self.settings.webhook_allow_private_hosts:
-                refused = await internal_address(subscription.url)
-            if refused is None:
-                response = await self.http.post(
-                    subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
-                )
-                status_code = response.status_code
-            else:
-                error = f"refused: {subscription.url} points at the internal address {refused}"
+            response = await self.http.post(
+                subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
+            )
+            status_code = response.status_code
+        except TargetRefused:
+            refused, error = True, REFUSED
         except (httpx.HTTPError, OSError) as failure:
-            error = f"{type(failure).__name__}: {failure}"
+            error = describe_failure(failure)
         delivered = status_code is not None and 200 <= status_code < 300
         await self.store.record(
             DeliveryAttempt(
@@ -343,8 +341,8 @@ class WebhookActivities:
                 at=datetime.now(UTC),
             )
         )
-        if refused is not None:
-            raise ApplicationError(error or "refused", type="WebhookTargetRefused", non_retryable=True)
+        if refused:
+            raise ApplicationError(REFUSED, type="WebhookTargetRefused", non_retryable=True)
         if not delivered:
             raise ApplicationError(
                 f"receiver answered {status_code or error}; retrying", type="WebhookNotAccepted"

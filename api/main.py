@@ -11,8 +11,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
 from api import auth, observability, problems
-from api.limits import BodyLimit
-from api.routes import care, disputes, events, evidence, health, inbox, tickets, webhooks
+from api.limits import BodyLimit, install_rate_limit, rate_limited
+from api.routes import care, codec, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if client is None:  # a deployed API owns its process's telemetry; tests set up their own
             configure_logging(settings or get_settings()).addFilter(observability.RequestContext())
-        app.state.temporal = client or await connect()
+        app.state.temporal = client or await connect(settings=settings or get_settings())
         yield
         app.state.temporal = None
         gc.collect()  # sdk-python#300: release native client resources before interpreter exit
@@ -40,12 +40,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=(settings or get_settings()).max_body_bytes)
+    install_rate_limit(app, settings or get_settings())
     observability.install(app)
     if client is None:
         setup_tracing(settings or get_settings())
     if tracing_on():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
-    app.include_router(health.router)
+    app.include_router(health.router)  # /health and /metrics: no key, no rate limit
+    app.include_router(codec.router, responses=problems.PROBLEM_RESPONSES)  # admin key or the local UI
     for router in (
         disputes.router(),
         tickets.router(),
@@ -55,7 +57,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         evidence.router,
         events.router,
     ):
-        app.include_router(router, dependencies=[Depends(auth.caller)], responses=problems.PROBLEM_RESPONSES)
+        app.include_router(
+            router,
+            dependencies=[Depends(auth.caller), Depends(rate_limited)],
+            responses=problems.PROBLEM_RESPONSES,
+        )
     return app
 
 

@@ -148,6 +148,7 @@ class ProblemDocument(BaseModel):
     current_status: str | None = Field(default=None, description="409: the case's status now")
     allowed_actions: dict[str, list[str]] | None = Field(default=None, description="409: per role")
     correlation_id: str | None = Field(default=None, description="5xx: the id to find in the logs")
+    retry_after: int | None = Field(default=None, description="429: seconds to wait (also Retry-After)")
 
 
 _MEANINGS = {
@@ -156,6 +157,7 @@ _MEANINGS = {
     404: "no such case",
     409: "the case's state does not allow this now, or a limit of the case is reached",
     413: "the body is too large",
+    429: "this API key is over its rate limit: retry after Retry-After seconds",
     422: "invalid input, or an Idempotency-Key reused for another request",
 }
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -94,10 +94,21 @@ def client_interceptors() -> list[Interceptor]:
     return [TracingInterceptor()] if _tracing_ready else []
 
 
-def worker_runtime(settings: Settings) -> Runtime | None:
-    """A runtime whose Prometheus endpoint serves the SDK's metrics and the workflows' business
-    metrics (``http://<host>:<DISPUTES_WORKER_METRICS_PORT>/metrics``); None when the port is unset."""
+def metrics_bind_address(settings: Settings) -> str | None:
+    """``host:port`` the worker's Prometheus endpoint binds (loopback unless
+    ``DISPUTES_WORKER_METRICS_HOST`` says otherwise); None when the port is unset."""
     if settings.worker_metrics_port is None:
         return None
-    address = f"0.0.0.0:{settings.worker_metrics_port}"
+    host = settings.worker_metrics_host
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{host}:{settings.worker_metrics_port}"
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """A runtime whose Prometheus endpoint serves the SDK's metrics and the workflows' business
+    metrics (``http://<DISPUTES_WORKER_METRICS_HOST>:<DISPUTES_WORKER_METRICS_PORT>/metrics``);
+    None when the port is unset."""
+    address = metrics_bind_address(settings)
+    if address is None:
+        return None
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))

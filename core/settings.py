@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy
+
+PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class KeyRole(StrEnum):
@@ -42,7 +47,8 @@ class WebhookSubscription(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable; the Temporal connection itself follows the SDK's TEMPORAL_* config."""
 
-    model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore")
+    # Settings carry secrets (keys, tokens): a validation error names the field, never its value.
+    model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore", hide_input_in_errors=True)
 
     task_queue: str = "disputes"
     api_keys: dict[str, ApiKey] = Field(
@@ -74,6 +80,13 @@ class Settings(BaseSettings):
 
     # -- limits --------------------------------------------------------------------------------
     max_body_bytes: int = Field(default=256 * 1024, description="largest JSON request body (413 above)")
+    rate_limit_per_second: float = Field(
+        default=50.0, gt=0, description="requests per second per API key, sustained (per API replica)"
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests per API key allowed at once")
+    events_max_openings: int = Field(
+        default=10, ge=0, description="cases one CloudEvents batch may open; later 'opened' events: limited"
+    )
 
     # -- evidence uploads ----------------------------------------------------------------------
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, description="largest evidence file (413)")
@@ -96,11 +109,50 @@ class Settings(BaseSettings):
         default="outbox", description="record effects in the local outbox, or POST them to the platform"
     )
     effects_base_url: str | None = Field(default=None, description="the platform's effect endpoints (http)")
+    effects_signing_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key signing every effect request (required with effects=http)",
+    )
+    effects_bearer_token: SecretStr | None = Field(
+        default=None, description="sent as Authorization: Bearer on every effect request"
+    )
+
+    # -- payload encryption and the codec server -----------------------------------------------
+    payload_keys: dict[str, str] = Field(
+        default={},
+        repr=False,
+        description='JSON {"<key id>": "<base64 of 32 random bytes>"}: AES-256-GCM keys, the first encrypts',
+    )
+    codec_ui_origin: str | None = Field(
+        default=None, description="the Temporal Web UI's origin, allowed by CORS to call /codec"
+    )
 
     # -- observability -------------------------------------------------------------------------
     worker_metrics_port: int | None = Field(default=9464, description="the worker's Prometheus /metrics")
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="the interface the worker's metrics bind (compose: 0.0.0.0)"
+    )
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset: off")
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_are_aes_256(cls, keys: dict[str, str]) -> dict[str, str]:
+        for key_id, value in keys.items():
+            if not PAYLOAD_KEY_ID.fullmatch(key_id):
+                raise ValueError(f"payload key id {key_id!r} must match {PAYLOAD_KEY_ID.pattern}")
+            try:
+                size = len(base64.b64decode(value, validate=True))
+            except (binascii.Error, ValueError):
+                raise ValueError(f"payload key {key_id!r} is not base64") from None
+            if size != 32:
+                raise ValueError(f"payload key {key_id!r} must be 32 bytes (AES-256), not {size}")
+        return keys
+
+    def payload_key_bytes(self) -> dict[str, bytes]:
+        """The payload keys decoded, in their configured order (the first encrypts)."""
+        return {key_id: base64.b64decode(value) for key_id, value in self.payload_keys.items()}
 
     @model_validator(mode="after")
     def _policy_is_consistent(self) -> Self:

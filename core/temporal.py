@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
@@ -13,8 +16,9 @@ from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters, effects_client
 from activities.outbox import Outbox
 from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_store
+from core.codec import EncryptionCodec
 from core.observability import client_interceptors
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
@@ -22,15 +26,28 @@ from workflows.webhooks import WebhookDeliveryWorkflow
 WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow]
 
 
-async def connect(runtime: Runtime | None = None) -> Client:
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic data converter; with ``DISPUTES_PAYLOAD_KEYS`` every payload is encrypted
+    (AES-256-GCM) and failure messages and stack traces move into encrypted attributes too.
+    Tests that build their own Temporal environments pass this same converter."""
+    if not settings.payload_keys:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(settings.payload_key_bytes()),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(runtime: Runtime | None = None, settings: Settings | None = None) -> Client:
     """Connect with the SDK's standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-    TLS / API key, or a profile in the TOML config file); defaults to localhost:7233. The
-    pydantic data converter, and the tracing interceptor when tracing is on, come with it."""
+    TLS / API key, or a profile in the TOML config file); defaults to localhost:7233. The data
+    converter (``data_converter``), and the tracing interceptor when tracing is on, come with it."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
     return await Client.connect(
         **config,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings or get_settings()),
         interceptors=client_interceptors(),
         runtime=runtime,
     )
@@ -45,7 +62,14 @@ def effect_adapters(settings: Settings) -> OutboxAdapters | HttpAdapters:
             raise ValueError(
                 "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_BASE_URL (the platform's endpoints)"
             )
-        return HttpAdapters(effects_client(settings.effects_base_url, settings.activity_timeout), outbox)
+        if settings.effects_signing_secret is None:
+            raise ValueError(
+                "DISPUTES_EFFECTS=http needs DISPUTES_EFFECTS_SIGNING_SECRET: effect requests move money"
+                " and are signed so the platform can refuse anyone else's"
+            )
+        bearer = settings.effects_bearer_token.get_secret_value() if settings.effects_bearer_token else None
+        client = effects_client(settings.effects_base_url, settings.activity_timeout, bearer)
+        return HttpAdapters(client, outbox, settings.effects_signing_secret.get_secret_value().encode())
     return OutboxAdapters(outbox)
 
 

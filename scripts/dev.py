@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -47,7 +48,7 @@ def _api_healthy(settings: Settings) -> bool:
         return False
 
 
-def start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
+def start_dev_server(settings: Settings, codec_endpoint: str | None = None) -> subprocess.Popen[bytes]:
     if _port_open(settings.dev_server_port):
         raise SystemExit(
             f"port {settings.dev_server_port} is already in use: stop that Temporal server, or set"
@@ -69,6 +70,7 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes]:
         "--log-level",
         "error",
         *sa.dev_server_flags(),
+        *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
     ]
     return spawn(command, dict(os.environ))
 
@@ -83,6 +85,20 @@ def local_api_keys(settings: Settings) -> dict[str, dict[str, str]]:
         f"{prefix}-local-{secrets.token_urlsafe(18)}": {"name": f"local-{role}", "role": role}
         for prefix, role in (("pk", "platform"), ("ck", "care"), ("ak", "admin"))
     }
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(keys, indent=2) + "\n")
+    return keys
+
+
+def local_payload_keys(settings: Settings) -> dict[str, str]:
+    """The payload keys in ``<data>/payload-keys.json``, created once: one AES-256 key, so the
+    local stack stores ciphertext in Temporal and the Web UI decrypts it through the API's codec."""
+    path = settings.data_dir / "payload-keys.json"
+    if path.exists():
+        keys: dict[str, str] = json.loads(path.read_text())
+        return keys
+    keys = {f"local-{secrets.token_hex(4)}": base64.b64encode(secrets.token_bytes(32)).decode()}
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(json.dumps(keys, indent=2) + "\n")
@@ -112,6 +128,11 @@ def main() -> None:
             + "\n              ".join(f"{role:<9} {key}" for role, key in by_role.items())
             + f"\n              (in {settings.data_dir / 'api-keys.json'})"
         )
+    keys_given = "DISPUTES_PAYLOAD_KEYS" in env
+    if not keys_given:
+        env["DISPUTES_PAYLOAD_KEYS"] = json.dumps(local_payload_keys(settings))
+    codec_endpoint = f"http://127.0.0.1:{settings.api_port}/codec"
+    encrypted = env["DISPUTES_PAYLOAD_KEYS"].strip() not in ("", "{}")
     if "TEMPORAL_ADDRESS" in env:
         print(f"Using the Temporal cluster at {env['TEMPORAL_ADDRESS']} (no local server started)")
         try:
@@ -119,10 +140,11 @@ def main() -> None:
         except Exception as error:  # e.g. Temporal Cloud, where an admin registers them
             print(f"warning: could not register search attributes ({error}); register them by hand")
     else:
-        processes.append(start_dev_server(settings))
+        processes.append(start_dev_server(settings, codec_endpoint if encrypted else None))
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{settings.dev_server_port}"
         _wait_for("Temporal dev server", lambda: _port_open(settings.dev_server_port), processes)
         ui_url = f"http://127.0.0.1:{settings.dev_ui_port}"
+        env.setdefault("DISPUTES_CODEC_UI_ORIGIN", ui_url)  # the UI calls the codec from the browser
     processes.append(spawn([sys.executable, "worker.py"], env))
     processes.append(
         spawn(
@@ -157,6 +179,10 @@ def main() -> None:
             print(f"\nAPI:          {base}  (docs: {base}/docs)")
             if ui_url:
                 print(f"Temporal UI:  {ui_url}")
+            if encrypted:
+                where = "DISPUTES_PAYLOAD_KEYS" if keys_given else settings.data_dir / "payload-keys.json"
+                decrypted = f"; the UI decrypts them through {codec_endpoint}" if ui_url else ""
+                print(f"Payloads:     encrypted (keys from {where}){decrypted}")
             print(keys_note)
             if settings.worker_metrics_port:
                 worker_metrics = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"

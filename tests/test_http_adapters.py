@@ -45,6 +45,7 @@ from workflows.dispute import DisputeRun, DisputeWorkflow
 BUYER = Actor(role=Role.BUYER, id="b-1")
 SELLER = Actor(role=Role.SELLER, id="s-1")
 PREFIX = "/platform"
+SIGNING_SECRET = "test-effects-signing-secret-0123456789"  # tests/security checks the signatures
 
 
 @dataclass
@@ -113,7 +114,14 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def http_adapters(receiver: Receiver, tmp_path: Path) -> AsyncIterator[HttpAdapters]:
-    adapters = effect_adapters(Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path))
+    adapters = effect_adapters(
+        Settings(
+            effects="http",
+            effects_signing_secret=SIGNING_SECRET,
+            effects_base_url=receiver.url,
+            data_dir=tmp_path,
+        )
+    )
     assert isinstance(adapters, HttpAdapters)
     yield adapters
     await adapters.aclose()
@@ -151,7 +159,11 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     settings = Settings(
-        effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
+        effects="http",
+        effects_signing_secret=SIGNING_SECRET,
+        effects_base_url=receiver.url,
+        task_queue=task_queue,
+        data_dir=tmp_path,
     )
     activities = case_activities(settings, time_skipping_env.client)
     assert isinstance(activities.payments, HttpAdapters)
@@ -191,7 +203,11 @@ async def test_refused_notification_is_recorded_and_the_case_goes_on(
     time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     settings = Settings(
-        effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
+        effects="http",
+        effects_signing_secret=SIGNING_SECRET,
+        effects_base_url=receiver.url,
+        task_queue=task_queue,
+        data_dir=tmp_path,
     )
     activities = case_activities(settings, time_skipping_env.client)
     assert isinstance(activities.payments, HttpAdapters)
@@ -346,7 +362,12 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     adapters = effect_adapters(
-        Settings(effects="http", effects_base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
+        Settings(
+            effects="http",
+            effects_signing_secret=SIGNING_SECRET,
+            effects_base_url=f"http://127.0.0.1:{port}",
+            data_dir=tmp_path,
+        )
     )
     assert isinstance(adapters, HttpAdapters)
     try:
@@ -365,4 +386,11 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
 @pytest.mark.parametrize("base_url", [None, "", "ftp://platform.example"])
 def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) -> None:
     with pytest.raises(ValueError, match=r"DISPUTES_EFFECTS_BASE_URL|http\(s\)"):
-        effect_adapters(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path))
+        effect_adapters(
+            Settings(
+                effects="http",
+                effects_signing_secret=SIGNING_SECRET,
+                effects_base_url=base_url,
+                data_dir=tmp_path,
+            )
+        )

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -89,6 +90,12 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         assert httpx.post(f"{api}/v1/disputes", json=body).status_code == 401
         opened = httpx.post(f"{api}/v1/disputes", json=body, headers=auth, timeout=30)
         assert opened.status_code == 201, opened.text
+        # payloads are encrypted with keys made once, and the Web UI decrypts through the API
+        payload_keys = json.loads((tmp_path / "payload-keys.json").read_text())
+        assert stat.S_IMODE((tmp_path / "payload-keys.json").stat().st_mode) == 0o600
+        ui_settings = httpx.get(f"http://127.0.0.1:{ports['ui']}/api/v1/settings", timeout=10).json()
+        assert ui_settings["Codec"]["Endpoint"] == f"{api}/codec"
+        assert "Payloads:     encrypted" in banner
     finally:
         farewell = stop(first)
     assert first.returncode == 0, farewell
@@ -101,6 +108,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
     try:
         wait_ready(second)
         assert json.loads((tmp_path / "api-keys.json").read_text()) == keys  # created once, kept
+        assert json.loads((tmp_path / "payload-keys.json").read_text()) == payload_keys
         kept = httpx.get(f"{api}/v1/disputes/dispute-o-restart", headers=auth, timeout=30)
         assert kept.status_code == 200
         assert kept.json()["status"] == "AWAITING_SELLER"

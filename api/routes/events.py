@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"  # this API key may not act as the event's actor
     NOT_FOUND = "not_found"  # no such case
     CLOSED = "closed"  # the case is closed: nothing more can be recorded on it
+    LIMITED = "limited"  # over the batch's cap on case openings (DISPUTES_EVENTS_MAX_OPENINGS): send it again
 
 
 class EventResult(BaseModel):
@@ -79,7 +80,7 @@ def _parse_type(event_type: str) -> tuple[str, Role | None, str | None]:
     raise ValueError(f"unknown event type {event_type}")
 
 
-async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
+async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> EventResult:
     event_id, event_type = raw.get("id"), raw.get("type")
     result = EventResult(
         id=event_id if isinstance(event_id, str) else None,
@@ -102,8 +103,14 @@ async def _deliver(cases: Cases, raw: dict[str, Any]) -> EventResult:
     if not isinstance(data, dict):
         result.detail = "data must be a JSON object"
         return result
+    if action is None and len(openings) >= cases.settings.events_max_openings:
+        result.status = Outcome.LIMITED
+        cap = cases.settings.events_max_openings
+        result.detail = f"a batch opens at most {cap} cases; send this event again in a later batch"
+        return result
     try:
         if action is None:
+            openings.append(event_id)
             return await (_open_dispute if kind == "dispute" else _open_ticket)(
                 cases, event_id, raw, data, result
             )
@@ -196,9 +203,12 @@ async def ingest(
     """Deliver each event to its case as a Temporal signal (signal-with-start for an 'opened' event).
 
     Events are handled in order; the result says, per event, whether it was delivered. A case
-    dedupes events by id, and records an event its state does not allow as rejected."""
+    dedupes events by id, and records an event its state does not allow as rejected. 'opened'
+    events beyond DISPUTES_EVENTS_MAX_OPENINGS in one batch are answered 'limited', not started."""
 
     async def deliver() -> tuple[BaseModel, int]:
-        return BatchResult(items=[await _deliver(cases, raw) for raw in batch]), status.HTTP_202_ACCEPTED
+        openings: list[str] = []  # 'opened' events given a try so far: each may start a workflow
+        items = [await _deliver(cases, raw, openings) for raw in batch]
+        return BatchResult(items=items), status.HTTP_202_ACCEPTED
 
     return await cases.keyed(deliver)

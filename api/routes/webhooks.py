@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,6 +14,8 @@ from activities.webhooks import (
     PublicSubscription,
     WebhookStore,
     literal_internal_address,
+    new_secret,
+    signer,
     webhook_store,
 )
 from api.auth import CallerDep
@@ -26,11 +29,29 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 class NewSubscription(BaseModel):
-    """Where to POST which events; a secret is generated when none is given."""
+    """Where to POST which events; a ``whsec_`` secret is generated when none is given."""
 
     url: AnyHttpUrl
     event_types: list[str] = Field(default=["*"], min_length=1, max_length=len(EventType) + 1)
-    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="whsec_<base64 of 24 to 64 bytes> (Standard Webhooks), or another string: its bytes",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("whsec_"):
+            try:
+                key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                raise ValueError("a whsec_ secret is whsec_ followed by base64") from None
+            if not 24 <= len(key) <= 64:
+                raise ValueError(f"a whsec_ secret holds 24 to 64 bytes, not {len(key)}")
+            signer(value)
+        return value
 
     @field_validator("event_types")
     @classmethod
@@ -87,9 +108,10 @@ async def subscribe(body: NewSubscription, cases: CasesDep) -> JSONResponse:
         reason = f"{internal} is an internal address (set DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS to allow)"
         raise Problem(422, "Invalid input", f"url: {reason}", errors=[{"field": "url", "reason": reason}])
     keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
+    secret = body.secret or new_secret()
 
     async def add() -> tuple[BaseModel, int]:
-        created = await store.add(str(body.url), body.event_types, body.secret, cases.caller.name, keyed_id)
+        created = await store.add(str(body.url), body.event_types, secret, cases.caller.name, keyed_id)
         return CreatedSubscription(
             id=created.id,
             url=created.url,

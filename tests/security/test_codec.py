@@ -1,0 +1,273 @@
+"""Encrypted payloads: Temporal's server stores ciphertext, the API and the worker read plain
+values, and /codec decrypts for the Web UI (Temporal's remote codec protocol) for admins only."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from google.protobuf import json_format
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.codec import ENCODING, KEY_ID, EncryptionCodec, PayloadDecryptError
+from core.settings import Settings
+from core.temporal import data_converter
+from tests.support import AS_ADMIN, AS_CARE, eventually, serving
+from tests.test_api_e2e import BUYER, SELLER, claim
+
+UI = "http://127.0.0.1:8233"
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def plain(value: Any) -> Payload:
+    return pydantic_data_converter.payload_converter.to_payloads([value])[0]
+
+
+def encrypted_client(client: Client, settings: Settings) -> Client:
+    """A client of the same server and namespace that encrypts as the service does."""
+    return Client(client.service_client, namespace=client.namespace, data_converter=data_converter(settings))
+
+
+# -- the codec ---------------------------------------------------------------------------------
+
+
+async def test_payloads_are_encrypted_with_the_first_key_and_decrypt_with_any() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    before = EncryptionCodec({"k-old": old})
+    after = EncryptionCodec({"k-new": new, "k-old": old})  # rotated: the new key first
+    message = plain({"text": "my address is Jl. Sudirman 1"})
+
+    [sealed_before] = await before.encode([message])
+    [sealed_after] = await after.encode([message])
+
+    for sealed, key_id in ((sealed_before, b"k-old"), (sealed_after, b"k-new")):
+        assert sealed.metadata["encoding"] == ENCODING and sealed.metadata[KEY_ID] == key_id
+        assert b"Sudirman" not in sealed.SerializeToString()
+    assert await after.decode([sealed_before, sealed_after]) == [message, message]
+    with pytest.raises(PayloadDecryptError, match="unknown key id 'k-new'"):
+        await before.decode([sealed_after])
+    assert await after.decode([message]) == [message]  # written before encryption: passes through
+
+
+async def test_altered_or_relabelled_payloads_do_not_decrypt() -> None:
+    codec = EncryptionCodec({"a": os.urandom(32), "b": os.urandom(32)})
+    [sealed] = await codec.encode([plain("refund 150000 to b-1")])
+    altered = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
+    relabelled = Payload(metadata={**sealed.metadata, KEY_ID: b"b"}, data=sealed.data)
+    for forged in (altered, relabelled):
+        with pytest.raises(PayloadDecryptError):
+            await codec.decode([forged])
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"k": base64.b64encode(os.urandom(16)).decode()},  # AES-128: refused, the setting says 32 bytes
+        {"k": "not base64!"},
+        {"bad id!": base64.b64encode(os.urandom(32)).decode()},
+    ],
+)
+def test_payload_keys_are_checked_at_start_without_echoing_them(keys: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(payload_keys=keys)
+    assert next(iter(keys.values())) not in str(refused.value)
+
+
+# -- Temporal stores ciphertext --------------------------------------------------------------
+
+
+async def raw_history_bytes(env: WorkflowEnvironment, workflow_id: str) -> bytes:
+    """Every event of the history as the server stores it, read without the codec."""
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    return b"".join(event.SerializeToString() for event in history.events) + history.to_json().encode()
+
+
+async def test_the_raw_history_of_a_dispute_holds_no_free_text(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    secret_texts = {
+        "description": "Parcel left with the guard at Jl. Kenanga 12 (desc-7731)",
+        "message": "Call me at 0812-5555-7731 about the parcel (msg-7731)",
+        "note": "I never authorised this address (note-7731)",
+    }
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, payload_keys={"k1": new_key()})
+    client = encrypted_client(dev_server_env.client, settings)
+    async with serving(settings, client) as api:
+        order = f"o-{uuid.uuid4().hex[:8]}"
+        opened = await api.post("/v1/disputes", json=claim(order, description=secret_texts["description"]))
+        assert opened.status_code == 201, opened.text
+        dispute_id = opened.json()["id"]
+        sent = await api.post(
+            f"/v1/disputes/{dispute_id}/messages", json={"actor": BUYER, "text": secret_texts["message"]}
+        )
+        assert sent.status_code == 200, sent.text
+        refused = await api.post(f"/v1/disputes/{dispute_id}/accept", json={"actor": BUYER})
+        assert refused.status_code == 409 and refused.json()["current_status"] == "AWAITING_SELLER"
+        offered = await api.post(
+            f"/v1/disputes/{dispute_id}/offers",
+            json={"actor": SELLER, "solution": {"kind": "REFUND_TO_BUYER", "amount": 1000}, "note": "half"},
+        )
+        assert offered.status_code == 200, offered.text
+        rejected = await api.post(
+            f"/v1/disputes/{dispute_id}/reject", json={"actor": BUYER, "note": secret_texts["note"]}
+        )
+        assert rejected.status_code == 200, rejected.text
+
+        async def notified() -> bool:  # the notices (activity inputs with text) have run
+            return len((await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]) >= 3
+
+        await eventually(notified)
+        # the API and the worker read the plain values through the codec
+        state = (await api.get(f"/v1/disputes/{dispute_id}")).json()
+        assert secret_texts["message"] in json.dumps(state)
+
+    stored = await raw_history_bytes(dev_server_env, dispute_id)
+    for name, text in secret_texts.items():
+        assert text.encode() not in stored, f"the {name} is in the stored history in plain text"
+        assert text.split(" (")[1].rstrip(")").encode() not in stored
+    assert ENCODING in stored
+
+
+async def test_without_keys_the_same_check_finds_the_text(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """The control: the check above can fail (payloads are plain without DISPUTES_PAYLOAD_KEYS)."""
+    async with serving(Settings(task_queue=task_queue, data_dir=tmp_path), dev_server_env) as api:
+        order = f"o-{uuid.uuid4().hex[:8]}"
+        opened = await api.post("/v1/disputes", json=claim(order, description="plain-desc-4410"))
+        assert opened.status_code == 201, opened.text
+    assert b"plain-desc-4410" in await raw_history_bytes(dev_server_env, opened.json()["id"])
+
+
+# -- the codec server --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def codec_api(dev_server_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(data_dir=tmp_path, payload_keys={"k1": KEY_1}, codec_ui_origin=UI)
+    async with serving(settings, dev_server_env, worker=False) as api:
+        api.headers.pop("Authorization")
+        yield api
+
+
+KEY_1 = new_key()
+
+
+async def sealed_json(*values: Any, key: str = KEY_1) -> dict[str, Any]:
+    """The JSON the UI sends: payloads as the server stores them (encrypted with ``key``)."""
+    sealed = await EncryptionCodec({"k1": base64.b64decode(key)}).encode([plain(v) for v in values])
+    return {"payloads": [json_format.MessageToDict(p) for p in sealed]}
+
+
+def values_of(document: dict[str, Any]) -> list[Any]:
+    payloads = [json_format.ParseDict(p, Payload()) for p in document["payloads"]]
+    return [pydantic_data_converter.payload_converter.from_payload(p) for p in payloads]
+
+
+async def test_the_local_ui_decodes_through_the_codec(codec_api: httpx.AsyncClient) -> None:
+    preflight = await codec_api.options(
+        "/codec/decode",
+        headers={
+            "Origin": UI,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == UI
+    assert "x-namespace" in preflight.headers["access-control-allow-headers"]
+
+    opened_as_localhost = await codec_api.options(
+        "/codec/decode", headers={"Origin": "http://localhost:8233"}
+    )
+    assert opened_as_localhost.headers["access-control-allow-origin"] == "http://localhost:8233"
+
+    body = await sealed_json({"description": "The parcel never arrived"}, "b-1")
+    decoded = await codec_api.post(
+        "/codec/decode", json=body, headers={"Origin": UI, "X-Namespace": "default"}
+    )
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.headers["access-control-allow-origin"] == UI
+    assert values_of(decoded.json()) == [{"description": "The parcel never arrived"}, "b-1"]
+
+
+async def test_the_codec_serves_admins_and_the_local_ui_only(codec_api: httpx.AsyncClient) -> None:
+    body = await sealed_json("secret")
+    evil = "http://evil.example"
+    assert (await codec_api.options("/codec/decode", headers={"Origin": evil})).status_code == 403
+    cases = [
+        ({}, 401),  # no key and no browser origin (curl on this machine)
+        ({"Origin": evil}, 401),  # another web page in the on-call's browser
+        ({"Origin": "http://127.0.0.1:9999"}, 401),  # a loopback origin that is not the UI
+        ({"Authorization": "Bearer nope"}, 401),
+        ({"Authorization": AS_CARE["Authorization"], "Origin": UI}, 403),  # a key that is not admin
+        (AS_ADMIN, 200),
+        (AS_ADMIN | {"X-Namespace": "another"}, 403),
+    ]
+    for headers, status in cases:
+        response = await codec_api.post("/codec/decode", json=body, headers=headers)
+        assert response.status_code == status, (headers, response.text)
+        if status != 200:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "access-control-allow-origin" not in response.headers or headers.get("Origin") == UI
+
+
+async def test_encode_and_bad_payloads(codec_api: httpx.AsyncClient) -> None:
+    plain_body = {"payloads": [json_format.MessageToDict(plain({"signal": "from the UI"}))]}
+    encoded = await codec_api.post("/codec/encode", json=plain_body, headers=AS_ADMIN)
+    assert encoded.status_code == 200
+    [sealed] = encoded.json()["payloads"]
+    assert base64.b64decode(sealed["metadata"]["encoding"]) == ENCODING
+    decoded = await codec_api.post("/codec/decode", json=encoded.json(), headers=AS_ADMIN)
+    assert values_of(decoded.json()) == [{"signal": "from the UI"}]
+
+    unknown_key = await sealed_json("x", key=new_key())
+    unknown_key["payloads"][0]["metadata"][KEY_ID] = base64.b64encode(b"k9").decode()
+    truncated = {
+        "payloads": [
+            {
+                "metadata": {
+                    "encoding": base64.b64encode(ENCODING).decode(),
+                    KEY_ID: base64.b64encode(b"k1").decode(),
+                },
+                "data": base64.b64encode(b"too short to be sealed").decode(),
+            }
+        ]
+    }
+    for bad in (unknown_key, await sealed_json("x", key=new_key()), truncated):
+        response = await codec_api.post("/codec/decode", json=bad, headers=AS_ADMIN)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == "payloads"
+
+
+async def test_a_production_ui_origin_always_needs_the_admin_key(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    origin = "https://temporal.example.com"
+    settings = Settings(data_dir=tmp_path, payload_keys={"k1": KEY_1}, codec_ui_origin=origin)
+    async with serving(settings, dev_server_env, worker=False) as api:
+        api.headers.pop("Authorization")
+        body = await sealed_json("x")
+        anonymous = await api.post("/codec/decode", json=body, headers={"Origin": origin})
+        assert anonymous.status_code == 401
+        admin = await api.post("/codec/decode", json=body, headers={"Origin": origin} | AS_ADMIN)
+        assert admin.status_code == 200 and admin.headers["access-control-allow-origin"] == origin
+
+    no_keys = Settings(data_dir=tmp_path / "plain", codec_ui_origin=origin)
+    async with serving(no_keys, dev_server_env, worker=False) as api:
+        response = await api.post("/codec/decode", json=await sealed_json("x"), headers=AS_ADMIN)
+        assert response.status_code == 404
