@@ -176,12 +176,15 @@ class HttpAdapters:
             except ValueError:
                 reply = {}
             return reply if isinstance(reply, dict) else {}
+        # The status goes into the message (which the case's timeline shows its parties and
+        # operators); what the platform said stays in the failure's details (the UI, encrypted
+        # with the payload codec) and the worker's log.
         what = f"POST {response.request.url.path} ({key}) answered {response.status_code}"
         detail = response.text[:300]
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_4XX:
-            raise ApplicationError(f"{what}: {detail}", type="EffectRejected", non_retryable=True)
+            raise ApplicationError(what, detail, type="EffectRejected", non_retryable=True)
         raise ApplicationError(
-            f"{what}: {detail}", type="EffectUnavailable", next_retry_delay=_retry_after(response)
+            what, detail, type="EffectUnavailable", next_retry_delay=_retry_after(response)
         )
 
 

@@ -113,6 +113,7 @@ class PublishInput(BaseModel):
     notices for the parties and its events for the webhook subscribers (each item idempotent)."""
 
     case_id: str
+    batch: int = Field(default=0, description="the case's publish step number (from 1)")
     timeline: list[TimelineEntry] = []
     notices: list[NotifyInput] = []
     events: list[CaseEvent] = []

@@ -16,6 +16,8 @@ from pythonjsonlogger.json import JsonFormatter
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
+from temporalio.worker import Interceptor as WorkerInterceptor
 
 from core.settings import Settings
 
@@ -112,3 +114,31 @@ def worker_runtime(settings: Settings) -> Runtime | None:
     if address is None:
         return None
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+class EffectAttempts(WorkerInterceptor):
+    """Counts effect steps retried past a threshold (``effect_attempts_over_threshold{activity}``,
+    and a warning in the log), the alert before an effect runs out of retries and parks."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _CountAttempts(next, self.threshold)
+
+
+class _CountAttempts(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, threshold: int) -> None:
+        super().__init__(next)
+        self.threshold = threshold
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = temporalio.activity.info()
+        if info.attempt >= self.threshold:
+            temporalio.activity.metric_meter().create_counter(
+                "effect_attempts_over_threshold", "Effect steps retried past the alert threshold"
+            ).add(1, {"activity": info.activity_type})
+            temporalio.activity.logger.warning(
+                "%s attempt %d (alert threshold %d)", info.activity_type, info.attempt, self.threshold
+            )
+        return await self.next.execute_activity(input)

@@ -19,6 +19,7 @@ TICKET_STATUS = SearchAttributeKey.for_keyword("TicketStatus")
 TICKET_TOPIC = SearchAttributeKey.for_keyword("TicketTopic")
 CASE_PRIORITY = SearchAttributeKey.for_keyword("CasePriority")
 USER_ID = SearchAttributeKey.for_keyword("UserId")
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CASE_KIND,
@@ -32,6 +33,7 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     TICKET_TOPIC,
     CASE_PRIORITY,
     USER_ID,
+    NEEDS_ATTENTION,
 )
 
 _CLI_TYPES = {

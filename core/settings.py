@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+    money_retry_window: timedelta = Field(
+        default=timedelta(days=1), description="a refund or release is retried this long, then it parks"
+    )
+    care_desk_retry_window: timedelta = Field(
+        default=timedelta(hours=12), description="a care desk call is retried this long, then it parks"
+    )
+    publish_retry_window: timedelta = Field(
+        default=timedelta(days=1), description="handing out a change is retried this long, then it parks"
+    )
+    effect_alert_attempts: int = Field(
+        default=5, ge=2, description="an effect step retried this often raises effect_attempts_over_threshold"
+    )
+    worker_shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="how long a stopping worker lets running effect steps finish",
+    )
+    worker_deployment: str | None = Field(default=None, description="worker versioning: the deployment name")
+    worker_build_id: str | None = Field(default=None, description="worker versioning: this build's id")
     max_messages: int = Field(default=2000, ge=1, description="party messages one case accepts (409 above)")
     history_max_events: int = Field(
         default=10_000, ge=100, description="a case's run continues as new past this many history events"
@@ -172,6 +190,9 @@ class Settings(BaseSettings):
         return {
             "activity_timeout": self.activity_timeout,
             "activity_max_retry_interval": self.activity_max_retry_interval,
+            "money_retry_window": self.money_retry_window,
+            "care_desk_retry_window": self.care_desk_retry_window,
+            "publish_retry_window": self.publish_retry_window,
             "max_messages": self.max_messages,
             "history_max_events": self.history_max_events,
             "history_max_bytes": self.history_max_bytes,

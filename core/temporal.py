@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
@@ -17,7 +18,7 @@ from activities.http_adapters import HttpAdapters, effects_client
 from activities.outbox import Outbox
 from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_store
 from core.codec import EncryptionCodec
-from core.observability import client_interceptors
+from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
@@ -87,11 +88,32 @@ def case_activities(settings: Settings, client: Client) -> CaseActivities:
 
 
 def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
-    """A worker for every workflow and activity of the service on the configured task queue."""
+    """A worker for every workflow and activity of the service on the configured task queue.
+
+    On shutdown it lets running effect steps finish for ``DISPUTES_WORKER_SHUTDOWN_GRACE`` (a
+    payout cut off mid-way would be sent again by the next worker); with a deployment name and
+    build id set it takes part in worker versioning (docs/deployment.md)."""
     webhooks = WebhookActivities(webhook_store(settings), settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=[*activities.all(), *webhooks.all()],
+        interceptors=[EffectAttempts(settings.effect_alert_attempts)],
+        graceful_shutdown_timeout=settings.worker_shutdown_grace,
+        deployment_config=deployment(settings),
+    )
+
+
+def deployment(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker versioning, when ``DISPUTES_WORKER_DEPLOYMENT`` and ``DISPUTES_WORKER_BUILD_ID`` are set:
+    every workflow is pinned to the build it started on unless a patch says otherwise."""
+    if not (settings.worker_deployment and settings.worker_build_id):
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )

@@ -31,6 +31,7 @@ TicketStatus=Keyword
 TicketTopic=Keyword
 CasePriority=Keyword
 UserId=Keyword
+NeedsAttention=Bool
 '
 
 log() { echo "temporal-setup: $*"; }

@@ -8,11 +8,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
-from domain.commands import Command
-from domain.errors import InvalidTransition, LimitReached, NotAParty
-from domain.events import Acted, CareReplyDue, DomainEvent
+from domain.commands import Command, ResolveEffect, RetryEffect
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired
 from domain.registry import ActionRegistry
 from domain.types import Actor, CasePolicy, ReplyPolicy, Role
 
@@ -75,6 +75,15 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
+class Attention(BaseModel):
+    """An outside effect refused for good, or out of retries: the case waits for an operator."""
+
+    effect: str = Field(description="refund_to_buyer, release_to_seller, mediation, care_reply_warning, ...")
+    key: str = Field(description="the effect's idempotency key")
+    reason: str
+    since: datetime
+
+
 class CareCase(BaseModel):
     """State and rules shared by disputes and help-center reports.
 
@@ -94,6 +103,8 @@ class CareCase(BaseModel):
     message_count: int = 0
     timeline_seq: int = 0
     timeline: list[TimelineEntry] = []
+    attention: list[Attention] = Field(default=[], description="parked effects waiting for an operator")
+    done_by_hand: list[str] = Field(default=[], description="keys of effects an operator recorded as done")
     policy: CasePolicy
 
     @computed_field  # type: ignore[prop-decorator]
@@ -110,13 +121,23 @@ class CareCase(BaseModel):
 
     def allowed_actions_at(self, now: datetime | None) -> dict[Role, list[str]]:
         """What each role may do at ``now`` (``None``: by the recorded state only)."""
-        if self.closed:
-            return {role: [] for role in self.roles}
-        allowed = self.actions.allowed_actions(self, list(self.roles), now)
+        acting = [role for role in self.roles if self._open_to(role)]
+        allowed: dict[Role, list[str]] = {role: [] for role in self.roles}
+        allowed |= self.actions.allowed_actions(self, acting, now)
         if self.message_count >= self.policy.max_messages:  # no more messages: say so up front
             for role, names in allowed.items():
                 allowed[role] = [name for name in names if not self._sends_message(name)]
         return allowed
+
+    def _open_to(self, role: Role) -> bool:
+        """A closed case takes no more actions, but an operator may still repair a parked effect."""
+        return not self.closed or (role is Role.OPERATOR and bool(self.attention))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def needs_attention(self) -> bool:
+        """Whether an outside effect is parked and the case waits for an operator."""
+        return bool(self.attention)
 
     def _sends_message(self, name: str) -> bool:
         spec = self.actions.get(name)
@@ -162,7 +183,7 @@ class CareCase(BaseModel):
         spec = self.actions.get(command.action)
         by_rules = (
             []
-            if self.closed or spec is None or not isinstance(command, spec.command)
+            if not self._open_to(actor.role) or spec is None or not isinstance(command, spec.command)
             else self.actions.allowed_actions(self, [actor.role], now)[actor.role]
         )
         if command.action not in by_rules:
@@ -177,7 +198,20 @@ class CareCase(BaseModel):
                 f"{self.id} has reached its limit of {self.policy.max_messages} messages",
                 limit=self.policy.max_messages,
             )
+        if isinstance(command, RetryEffect | ResolveEffect):
+            self._check_repair(command)
         self._check_rules(command, now)
+
+    def _check_repair(self, command: RetryEffect | ResolveEffect) -> None:
+        found = next((parked for parked in self.attention if command.key in (None, parked.key)), None)
+        if found is None:
+            raise InvalidInput(
+                "key", f"no parked effect {command.key}; parked: {[p.key for p in self.attention]}"
+            )
+        if isinstance(command, ResolveEffect) and found.effect == "publish":
+            raise InvalidInput(
+                "key", f"{found.key} hands out the case's changes and cannot be done by hand: retry it"
+            )
 
     def _at_message_limit(self, command: Command) -> bool:
         return command.counts_as_message and self.message_count >= self.policy.max_messages
@@ -230,6 +264,28 @@ class CareCase(BaseModel):
         """An outside effect the receiving system refused for good (e.g. a notification)."""
         self._record(now, "effect_failed", None, idempotency_key=idempotency_key, reason=reason)
 
+    def park(self, effect: str, key: str, reason: str, now: datetime) -> list[DomainEvent]:
+        """Hold an effect that was refused for good or ran out of retries until an operator acts
+        (retry it, or record it as done by hand); the case itself goes on."""
+        if any(parked.key == key for parked in self.attention):
+            return []
+        self.attention.append(Attention(effect=effect, key=key, reason=reason[:500], since=now))
+        self._record(now, "needs_attention", None, effect=effect, idempotency_key=key, reason=reason[:500])
+        return [EffectParked(effect=effect, key=key, reason=reason[:500])]
+
+    def parked(self, key: str) -> bool:
+        """Whether the effect with ``key`` waits for an operator."""
+        return any(parked.key == key for parked in self.attention)
+
+    def _take_attention(self, key: str | None) -> Attention:
+        """The parked effect an operator names (the first when unnamed); it is no longer parked."""
+        found = next(parked for parked in self.attention if key in (None, parked.key))
+        self.attention.remove(found)
+        return found
+
+    def _done_by_hand(self, parked: Attention, reference: str, now: datetime) -> None:
+        """What recording a parked effect as done means for this kind of case (e.g. a payout made)."""
+
     def forget_timeline(self, upto: int) -> None:
         """Drop the entries up to ``upto`` once the store holds them (the workflow's history stays
         bounded; readers merge the store's entries with the ones still here)."""
@@ -242,3 +298,25 @@ class CareCase(BaseModel):
         )
         self.timeline.append(entry)
         return entry
+
+
+def register_operator_actions(actions: ActionRegistry[Any]) -> None:
+    """The repairs of a parked effect, the same on every kind of case (for admin API keys)."""
+
+    def parked(case: CareCase, role: Role, now: datetime | None) -> bool:
+        return bool(case.attention)
+
+    def resolvable(case: CareCase, role: Role, now: datetime | None) -> bool:
+        return any(p.effect != "publish" for p in case.attention)  # a publish step can only be retried
+
+    @actions.action(RetryEffect, roles={Role.OPERATOR}, path="operator/retry", allowed=parked)
+    def _retry(case: CareCase, command: RetryEffect, now: datetime) -> list[DomainEvent]:
+        repaired = case._take_attention(command.key)
+        return [EffectRepaired(key=repaired.key, reference=None)]
+
+    @actions.action(ResolveEffect, roles={Role.OPERATOR}, path="operator/resolve", allowed=resolvable)
+    def _resolve(case: CareCase, command: ResolveEffect, now: datetime) -> list[DomainEvent]:
+        repaired = case._take_attention(command.key)
+        case.done_by_hand.append(repaired.key)
+        case._done_by_hand(repaired, command.external_ref, now)
+        return [EffectRepaired(key=repaired.key, reference=command.external_ref)]

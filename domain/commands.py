@@ -128,3 +128,32 @@ class IngestedEvent(BaseModel):
     type: str
     action: str | None = Field(default=None, description="None for the event that opened the case")
     body: dict[str, Any] = {}
+
+
+class RetryEffect(Command):
+    """An operator has a parked outside effect tried again, once its cause is fixed."""
+
+    action = "retry_effect"
+    key: str | None = Field(
+        default=None, max_length=300, description="which parked effect; the first if unset"
+    )
+    note: Note = ""
+
+
+class ResolveEffect(Command):
+    """An operator records a parked outside effect as done by hand, with its reference elsewhere."""
+
+    action = "resolve_effect"
+    key: str | None = Field(
+        default=None, max_length=300, description="which parked effect; the first if unset"
+    )
+    external_ref: Identifier = Field(description="where it was done: a payment id, a care desk case, ...")
+    note: Note = ""
+
+
+class Redecide(Command):
+    """Care replaces its decision when a payout of it was refused for good (what was paid stays paid)."""
+
+    action = "redecide"
+    solution: Solution
+    note: Note = ""

@@ -12,7 +12,7 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from domain.case import CareCase, DeadlineEvent, ReplyClock
+from domain.case import Attention, CareCase, DeadlineEvent, ReplyClock, register_operator_actions
 from domain.commands import (
     Accept,
     Appeal,
@@ -22,6 +22,7 @@ from domain.commands import (
     ConfirmReceipt,
     Decide,
     MakeOffer,
+    Redecide,
     Reject,
     RequestHelp,
     SendMessage,
@@ -146,6 +147,24 @@ class Payout(BaseModel):
     amount: int
 
 
+class Paid(BaseModel):
+    """A payout carried out, by the money lane or recorded by hand (``reference``)."""
+
+    kind: SolutionKind
+    party: Role
+    party_id: str
+    amount: int
+    idempotency_key: str
+    reference: str | None = None
+    at: datetime
+
+
+PAYOUT_EFFECTS = {
+    SolutionKind.REFUND_TO_BUYER: "refund_to_buyer",
+    SolutionKind.RELEASE_TO_SELLER: "release_to_seller",
+}
+
+
 class Outcome(BaseModel):
     """How a dispute ended."""
 
@@ -164,7 +183,7 @@ def _other(role: Role) -> Role:
 class Dispute(CareCase):
     """A dispute's whole state; every change goes through ``apply``, ``tick`` or a reported effect."""
 
-    roles: ClassVar[tuple[Role, ...]] = (Role.BUYER, Role.SELLER, Role.CARE)
+    roles: ClassVar[tuple[Role, ...]] = (Role.BUYER, Role.SELLER, Role.CARE, Role.OPERATOR)
 
     order_id: str
     buyer_id: str
@@ -193,6 +212,10 @@ class Dispute(CareCase):
     shipments: list[Shipment] = []
     received_at: datetime | None = None
     settling: bool = Field(default=False, description="the payouts are being carried out")
+    payouts_made: list[Paid] = []
+    decision_round: int = Field(
+        default=0, description="how often care replaced a decision whose payout was refused"
+    )
     outcome: Outcome | None = None
     linked_tickets: list[str] = Field(default=[], description="help-center reports about this order")
 
@@ -267,7 +290,7 @@ class Dispute(CareCase):
             return actor.id == self.buyer_id
         if actor.role is Role.SELLER:
             return actor.id == self.seller_id
-        return actor.role is Role.CARE
+        return actor.role in (Role.CARE, Role.OPERATOR)
 
     def party_id(self, role: Role) -> str:
         """The buyer's or the seller's id."""
@@ -291,6 +314,39 @@ class Dispute(CareCase):
         if refund < self.order_total:
             payouts.append(self._release(self.order_total - refund))
         return payouts
+
+    def remaining_payouts(self) -> list[Payout]:
+        """What of the settlement is still to be paid: the settlement less the payouts made."""
+        made = {kind: sum(p.amount for p in self.payouts_made if p.kind is kind) for kind in PAYOUT_EFFECTS}
+        remaining = []
+        for payout in self.settlement() or []:
+            rest = payout.amount - made[payout.kind]
+            if rest > 0:
+                remaining.append(payout.model_copy(update={"amount": rest}))
+        return remaining
+
+    def payout_key(self, payout: Payout) -> str:
+        """The idempotency key of a payout: one per kind, and per decision care replaced."""
+        key = f"{self.id}:{payout.kind.value.lower()}"
+        return key if self.decision_round == 0 else f"{key}:{self.decision_round}"
+
+    def payout_made(self, payout: Payout, now: datetime, reference: str | None = None) -> None:
+        """Record a payout carried out (by the money lane, or by hand with its reference)."""
+        paid = Paid(
+            **payout.model_dump(), idempotency_key=self.payout_key(payout), reference=reference, at=now
+        )
+        self.payouts_made.append(paid)
+        self._record(
+            now, "paid", None, **paid.model_dump(mode="json", exclude={"at", "party"}, exclude_none=True)
+        )
+
+    def _done_by_hand(self, parked: Attention, reference: str, now: datetime) -> None:
+        if parked.effect == "mediation":
+            self.mediation_opened(reference, "by hand", now)
+            return
+        for payout in self.remaining_payouts():
+            if PAYOUT_EFFECTS[payout.kind] == parked.effect:
+                self.payout_made(payout, now, reference)
 
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The earliest clock that can still run out, and what happens when it does."""
@@ -323,6 +379,22 @@ class Dispute(CareCase):
             raise InvalidInput(
                 "solution.amount", f"{solution.amount} is above the order total {self.order_total}"
             )
+        if isinstance(command, Redecide):
+            self._check_redecision(command.solution)
+
+    def _check_redecision(self, solution: Solution) -> None:
+        """A new decision moves money only, and never below what was already paid to either party."""
+        if solution.kind in GOODS:
+            raise InvalidInput(
+                "solution.kind", "a replaced decision refunds or releases money; goods have moved"
+            )
+        refund = solution.amount or 0
+        refunded = sum(p.amount for p in self.payouts_made if p.kind is SolutionKind.REFUND_TO_BUYER)
+        released = sum(p.amount for p in self.payouts_made if p.kind is SolutionKind.RELEASE_TO_SELLER)
+        if refund < refunded:
+            raise InvalidInput("solution.amount", f"{refunded} was already refunded to the buyer")
+        if self.order_total - refund < released:
+            raise InvalidInput("solution.amount", f"{released} was already released to the seller")
 
     def _before(self, command: Command, now: datetime) -> None:
         if command.actor.role is self.turn:
@@ -360,14 +432,14 @@ class Dispute(CareCase):
         self.mediation_case_ref = case_ref
         self._record(now, "mediation_opened", None, case_ref=case_ref, assignee=assignee)
 
-    def settled(self, payouts: list[Payout], now: datetime) -> list[DomainEvent]:
-        """Close the dispute after its payouts have been carried out."""
+    def settled(self, now: datetime) -> list[DomainEvent]:
+        """Close the dispute once every payout of its settlement has been made."""
         outcome = Outcome(
             status=DisputeStatus.RESOLVED,
             solution=self.agreed_solution,
             decided_by=self.decided_by or "agreement",
-            refunded_to_buyer=sum(p.amount for p in payouts if p.party is Role.BUYER),
-            released_to_seller=sum(p.amount for p in payouts if p.party is Role.SELLER),
+            refunded_to_buyer=sum(p.amount for p in self.payouts_made if p.party is Role.BUYER),
+            released_to_seller=sum(p.amount for p in self.payouts_made if p.party is Role.SELLER),
             at=now,
         )
         self._close(DisputeStatus.RESOLVED, outcome, now)
@@ -551,3 +623,19 @@ def _ship(dispute: Dispute, command: Ship, now: datetime) -> list[DomainEvent]:
 def _confirm_receipt(dispute: Dispute, command: ConfirmReceipt, now: datetime) -> list[DomainEvent]:
     dispute.received_at = now
     return []
+
+
+def _payout_parked(dispute: Dispute, role: Role, now: datetime | None) -> bool:
+    return any(parked.effect in PAYOUT_EFFECTS.values() for parked in dispute.attention)
+
+
+@DISPUTE_ACTIONS.action(Redecide, roles={Role.CARE}, path="care/redecision", allowed=_payout_parked)
+def _redecide(dispute: Dispute, command: Redecide, now: datetime) -> list[DomainEvent]:
+    dispute.attention = [p for p in dispute.attention if p.effect not in PAYOUT_EFFECTS.values()]
+    dispute.agreed_solution = command.solution
+    dispute.decided_by = "care"
+    dispute.decision_round += 1
+    return [Decided(solution=command.solution, note=command.note)]
+
+
+register_operator_actions(DISPUTE_ACTIONS)

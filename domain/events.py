@@ -90,3 +90,20 @@ class Solved(DomainEvent):
 @dataclass(frozen=True)
 class Closed(DomainEvent):
     """A solved report stayed quiet for the whole quiet period and closed."""
+
+
+@dataclass(frozen=True)
+class EffectParked(DomainEvent):
+    """An outside effect was refused for good or ran out of retries: the case waits for an operator."""
+
+    effect: str
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EffectRepaired(DomainEvent):
+    """An operator had a parked effect retried, or recorded it as done by hand (``reference``)."""
+
+    key: str
+    reference: str | None

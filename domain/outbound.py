@@ -23,6 +23,7 @@ class EventType(StrEnum):
     TICKET_REPLIED = "ticket.replied"
     TICKET_SOLVED = "ticket.solved"
     TICKET_CLOSED = "ticket.closed"
+    CASE_NEEDS_ATTENTION = "case.needs_attention"
 
 
 class CaseEvent(BaseModel):
@@ -58,6 +59,7 @@ DISPUTE_FIELDS = frozenset(
         "care_reply_due_at",
         "sla_breached",
         "linked_tickets",
+        "attention",
     }
 )
 TICKET_FIELDS = frozenset(
@@ -73,5 +75,6 @@ TICKET_FIELDS = frozenset(
         "care_reply_due_at",
         "sla_breached",
         "closes_at",
+        "attention",
     }
 )

@@ -19,11 +19,11 @@ from domain.events import (
     Closed,
     Decided,
     DomainEvent,
+    EffectParked,
     Escalated,
     Opened,
     PartyInactive,
     Resolved,
-    SettlementDue,
     Solved,
 )
 from domain.outbound import DISPUTE_FIELDS, TICKET_FIELDS, EventType
@@ -55,25 +55,28 @@ class Consequences:
     published: list[EventType] = field(default_factory=list)
     open_mediation: bool = False
     care_alerts: list[CareReplyDue] = field(default_factory=list)
-    settle: bool = False
+    parked: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: Consequences) -> Consequences:
         self.notices += other.notices
         self.published += other.published
         self.open_mediation = self.open_mediation or other.open_mediation
         self.care_alerts += other.care_alerts
-        self.settle = self.settle or other.settle
+        self.parked += other.parked
         return self
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.published or self.open_mediation or self.care_alerts or self.settle)
+        return bool(self.notices or self.published or self.open_mediation or self.care_alerts or self.parked)
 
 
 def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
     """What ``happened`` to ``case`` asks of the outside world, in the order it happened."""
     result = Consequences()
     for event in happened:
-        if isinstance(event, CareReplyDue):
+        if isinstance(event, EffectParked):
+            result.parked.append(event.effect)
+            result.published.append(EventType.CASE_NEEDS_ATTENTION)
+        elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
             result.published.append(
                 EventType.CARE_REPLY_BREACHED if event.breached else EventType.CARE_REPLY_WARNING
@@ -154,8 +157,6 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
                 " (Minta Bantuan)."
             )
             return Consequences(notices=[_to(dispute, other, text)], published=[EventType.DISPUTE_UPDATED])
-        case SettlementDue():
-            return Consequences(settle=True)
         case Resolved():
             outcome = dispute.outcome
             assert outcome is not None

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.case import CareCase, DeadlineEvent
+from domain.case import CareCase, DeadlineEvent, register_operator_actions
 from domain.commands import Action, Command
 from domain.events import CareSpoke, Closed, DomainEvent, Solved
 from domain.registry import ActionRegistry
@@ -123,7 +123,7 @@ class Solve(Command):
 class Ticket(CareCase):
     """A help-center report's whole state; every change goes through ``apply`` or ``tick``."""
 
-    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE)
+    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE, Role.OPERATOR)
 
     user_id: str
     role: ReporterRole
@@ -173,7 +173,10 @@ class Ticket(CareCase):
 
     def is_party(self, actor: Actor) -> bool:
         """Whether ``actor`` is the reporting user; care acts on any report."""
-        return (actor.role is Role.USER and actor.id == self.user_id) or actor.role is Role.CARE
+        return (actor.role is Role.USER and actor.id == self.user_id) or actor.role in (
+            Role.CARE,
+            Role.OPERATOR,
+        )
 
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The earliest clock that can still run out, and what happens when it does."""
@@ -229,3 +232,6 @@ def _solve(ticket: Ticket, command: Solve, now: datetime) -> list[DomainEvent]:
     ticket.solved_at = now
     ticket.closes_at = now + ticket.policy.solved_quiet_period
     return [Solved()]
+
+
+register_operator_actions(TICKET_ACTIONS)

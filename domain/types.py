@@ -24,12 +24,14 @@ Note = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class Role(StrEnum):
-    """Who acts on a case: a dispute's buyer or seller, a help-center report's user, or care."""
+    """Who acts on a case: a dispute's buyer or seller, a help-center report's user, care, or an
+    operator (on-call staff repairing a case whose outside effect was refused)."""
 
     BUYER = "buyer"
     SELLER = "seller"
     CARE = "care"
     USER = "user"
+    OPERATOR = "operator"
 
 
 class Actor(BaseModel):
@@ -98,6 +100,15 @@ class CasePolicy(ReplyPolicy):
 
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
+    money_retry_window: timedelta = Field(
+        default=timedelta(days=1), description="how long a refund or release is retried before it parks"
+    )
+    care_desk_retry_window: timedelta = Field(
+        default=timedelta(hours=12), description="how long a care desk call is retried before it parks"
+    )
+    publish_retry_window: timedelta = Field(
+        default=timedelta(days=1), description="how long handing out a change is retried before it parks"
+    )
     max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
     history_max_events: int = Field(
         default=10_000, ge=100, description="a run continues as new once its history has this many events"
@@ -105,6 +116,14 @@ class CasePolicy(ReplyPolicy):
     history_max_bytes: int = Field(
         default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
     )
+
+    def retry_window(self, effect: str) -> timedelta:
+        """How long an effect step is retried before the case parks it for an operator."""
+        if effect in ("refund_to_buyer", "release_to_seller"):
+            return self.money_retry_window
+        if effect == "publish":
+            return self.publish_retry_window
+        return self.care_desk_retry_window
 
 
 class DisputePolicy(CasePolicy):

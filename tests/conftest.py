@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
+from tests.platform import Receiver, platform_receiver
 from tests.support import serving
 
 
@@ -65,6 +66,13 @@ async def api(dev_server_env: WorkflowEnvironment, settings: Settings) -> AsyncI
     """The API over real HTTP plus a worker, against the session's dev server (platform key)."""
     async with serving(settings, dev_server_env) as http:
         yield http
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """The platform's effect endpoints (payments, notifications, care desk) over real HTTP."""
+    async with platform_receiver() as state:
+        yield state
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert final["outcome"]["decided_by"] == "care"
     assert final["outcome"]["refunded_to_buyer"] == 100000
     assert final["outcome"]["released_to_seller"] == 50000
-    assert final["allowed_actions"] == {"buyer": [], "seller": [], "care": []}
+    assert final["allowed_actions"] == {"buyer": [], "seller": [], "care": [], "operator": []}
 
     effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
     money = [(e["kind"], e["party_id"], e["amount"]) for e in effects if e["amount"] is not None]

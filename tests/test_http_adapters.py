@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -38,78 +31,13 @@ from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from tests.platform import SIGNING_SECRET, Receiver, Seen
 from tests.support import eventually
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
 BUYER = Actor(role=Role.BUYER, id="b-1")
 SELLER = Actor(role=Role.SELLER, id="s-1")
-PREFIX = "/platform"
-SIGNING_SECRET = "test-effects-signing-secret-0123456789"  # tests/security checks the signatures
-
-
-@dataclass
-class Seen:
-    """One request as the receiver got it."""
-
-    path: str
-    key: str | None
-    content_type: str | None
-    body: dict[str, Any]
-
-
-@dataclass
-class Receiver:
-    """A platform's effect endpoints, like a payment provider: it applies each Idempotency-Key
-    once (a repeat gets success, a repeat with another body 422), and can be told to lose the
-    response after applying (503) or to refuse a path outright."""
-
-    url: str = ""
-    requests: list[Seen] = field(default_factory=list)
-    ledger: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    fail_after_applying: dict[str, int] = field(default_factory=dict)
-    refuse: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
-    replies: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def seen(self, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.path == path]
-
-    def applied(self, path: str) -> list[dict[str, Any]]:
-        return [body for at, body in self.ledger.values() if at == path]
-
-    async def handle(self, request: Request) -> JSONResponse:
-        path = request.url.path.removeprefix(PREFIX)
-        key = request.headers.get("idempotency-key")
-        body = await request.json()
-        self.requests.append(Seen(path, key, request.headers.get("content-type"), body))
-        if path in self.refuse:
-            status, headers = self.refuse[path]
-            return JSONResponse({"error": "refused"}, status_code=status, headers=headers)
-        if key is None:
-            return JSONResponse({"error": "Idempotency-Key required"}, status_code=400)
-        if key in self.ledger and self.ledger[key] != (path, body):
-            return JSONResponse({"error": "key reused with another request"}, status_code=422)
-        self.ledger.setdefault(key, (path, body))
-        if self.fail_after_applying.get(path, 0) > 0:
-            self.fail_after_applying[path] -= 1
-            return JSONResponse({"error": "upstream timed out"}, status_code=503)
-        return JSONResponse(self.replies.get(path, {}))
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    state = Receiver()
-    app = Starlette(routes=[Route(PREFIX + "/{path:path}", state.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.02)
-    state.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}{PREFIX}"
-    try:
-        yield state
-    finally:
-        server.should_exit = True
-        await serving
 
 
 @pytest.fixture

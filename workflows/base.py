@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -26,18 +26,16 @@ with workflow.unsafe.imports_passed_through():
         AssignInput,
         MediationInput,
         NotifyInput,
-        PayoutInput,
         PublishInput,
         ReplyTargetInput,
     )
     from domain.case import CareCase, DeadlineEvent
     from domain.commands import Command, IngestedEvent
-    from domain.dispute import Payout
     from domain.errors import DomainError
     from domain.events import CareReplyDue, DomainEvent
     from domain.outbound import CaseEvent
     from domain.reactions import Consequences, consequences, snapshot
-    from domain.types import Role, SolutionKind
+    from domain.types import Role
     from domain.views import current_details, deadline_name
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
@@ -66,18 +64,11 @@ class CareJob(BaseModel):
     target: ReplyTargetInput | None = None
 
 
-class MoneyJob(BaseModel):
-    """The payouts that settle a dispute, in order."""
-
-    payouts: list[Payout]
-
-
 class Jobs(BaseModel):
-    """The effect lanes' queues; the head of each is the step in flight."""
+    """The effect lanes' queues; the head of each is the step in flight (or parked)."""
 
     publish: list[PublishInput] = []
     care: list[CareJob] = []
-    money: list[MoneyJob] = []
 
 
 class SeenRequest(BaseModel):
@@ -93,6 +84,7 @@ class Carried(BaseModel, Generic[CaseT]):
     case: CaseT
     version: int
     jobs: Jobs
+    batches: int = Field(default=0, description="publish steps numbered so far")
     notices: int = Field(description="notices numbered so far (their idempotency keys)")
     events: int = Field(description="webhook events numbered so far (their ids)")
     queued_seq: int = Field(description="the last timeline entry handed to the publish lane")
@@ -113,6 +105,7 @@ class _LazyCounter:
 
 
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
+_EFFECTS_PARKED = _LazyCounter("effects_parked", "Outside effects parked for an operator, by effect")
 _INGESTED_MEMORY = 1000
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429): the backlog, which continues as new with the
@@ -150,17 +143,13 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         """The care desk's mediation request (disputes only)."""
         raise NotImplementedError
 
-    def _settlement(self) -> list[Payout]:
-        """The payouts due now (disputes only)."""
-        raise NotImplementedError
-
-    def _settled(self, payouts: list[Payout]) -> list[DomainEvent]:
-        """Record that the payouts were made (disputes only)."""
-        raise NotImplementedError
-
     def _mediation_opened(self, case_ref: str, assignee: str) -> None:
         """Record the care desk's mediation case (disputes only)."""
         raise NotImplementedError
+
+    def _lanes(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """The effect lanes of this kind of case: publish and care desk; disputes add money."""
+        return [self._publish_lane, self._care_lane]
 
     # -- start, run, finish -------------------------------------------------------------------
 
@@ -171,6 +160,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self._case = case
         self._version = carried.version if carried else 0
         self._jobs = carried.jobs if carried else Jobs()
+        self._batches = carried.batches if carried else 0
         self._notices = carried.notices if carried else 0
         self._events = carried.events if carried else 0
         self._queued_seq = carried.queued_seq if carried else 0
@@ -179,7 +169,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self._runs = carried.runs + 1 if carried else 1
         self._first_run = carried is None
         self._running = False
-        self._busy: set[str] = set()
+        self._in_flight = 0  # effect activities running now
         self._draining = False
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
@@ -191,7 +181,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         continuing as new whenever its history grows past the bound, then the lanes drain."""
         self._running = True
         self._sync_search_attributes()
-        for lane in (self._publish_lane, self._care_lane, self._money_lane):
+        for lane in self._lanes():
             asyncio.create_task(lane())  # noqa: RUF006 - lanes live as long as the run
         if self._first_run:
             await self._on_start()
@@ -203,7 +193,12 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         return self._result()
 
     def _idle(self) -> bool:
-        return not self._busy and not (self._jobs.publish or self._jobs.care or self._jobs.money)
+        """Nothing in flight and nothing queued: every effect of the case has been carried out."""
+        return self._in_flight == 0 and not (self._jobs.publish or self._jobs.care) and self._settled_up()
+
+    def _settled_up(self) -> bool:
+        """Whether no payout is outstanding (disputes override)."""
+        return True
 
     def _should_continue_as_new(self) -> bool:
         """Past the history bound the lanes start no new step; the run continues as new once the
@@ -220,7 +215,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             or events >= policy.history_max_events
             or size >= policy.history_max_bytes
         )
-        return self._draining and not self._busy and workflow.all_handlers_finished()
+        return self._draining and self._in_flight == 0 and workflow.all_handlers_finished()
 
     def _continue_as_new(self) -> None:
         workflow.logger.info(
@@ -231,6 +226,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                 case=self._case,
                 version=self._version,
                 jobs=self._jobs,
+                batches=self._batches,
                 notices=self._notices,
                 events=self._events,
                 queued_seq=self._queued_seq,
@@ -360,8 +356,8 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             self._jobs.care.append(CareJob(kind="mediation", mediation=self._mediation()))
         for alert in follows.care_alerts:
             self._jobs.care.append(self._alert(alert))
-        if follows.settle:
-            self._jobs.money.append(MoneyJob(payouts=self._settlement()))
+        if follows.parked:
+            _EFFECTS_PARKED.add(1, {"effect": follows.parked[0]})
         self._version += 1
         if self._running:
             self._sync_search_attributes()
@@ -468,23 +464,23 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
 
     # -- the effect lanes ----------------------------------------------------------------------
 
-    async def _lane(
-        self, name: str, queue: Callable[[], list[Any]], step: Callable[[], Awaitable[None]]
+    async def _jobs_lane(
+        self, queue: Callable[[], list[Any]], step: Callable[[Any], Awaitable[bool]]
     ) -> None:
+        """Run a queue's head until its step says it is done (False: parked and repaired, or
+        retried: look at it again)."""
         while True:
-            await workflow.wait_condition(lambda: bool(queue()) and not self._draining)
-            self._busy.add(name)
-            try:
-                await step()
-            finally:
-                self._busy.discard(name)
+            await workflow.wait_condition(lambda: bool(queue()))
+            if await step(queue()[0]):
+                queue().pop(0)
 
     async def _publish_lane(self) -> None:
-        async def step() -> None:
+        async def step(first: PublishInput) -> bool:
             # Changes queued while the previous step ran go out together, in order, in one step.
             batch = list(self._jobs.publish)
             merged = PublishInput(
                 case_id=self._case.id,
+                batch=first.batch,
                 timeline=[entry for change in batch for entry in change.timeline],
                 notices=[notice for change in batch for notice in change.notices],
                 events=[event for change in batch for event in change.events],
@@ -493,78 +489,122 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                 f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
                 f" {len(merged.events)} events"
             )
-            result = await self._execute(CaseActivities.publish_change, merged, summary)
-            del self._jobs.publish[: len(batch)]
+            key = f"{self._case.id}:publish:{first.batch}"
+            result = await self._effect("publish", key, CaseActivities.publish_change, merged, summary)
+            if result is None:
+                return False
+            del self._jobs.publish[1 : len(batch)]  # the head is popped by the lane
             if merged.timeline:
                 self._case.forget_timeline(upto=merged.timeline[-1].seq)
             for refused in result.refused:
                 self._case.record_failed_effect(refused.idempotency_key, refused.reason, workflow.now())
             if result.refused:
                 self._changed([])
+            return True
 
-        await self._lane("publish", lambda: self._jobs.publish, step)
+        await self._jobs_lane(lambda: self._jobs.publish, step)
 
     async def _care_lane(self) -> None:
-        async def step() -> None:
-            job = self._jobs.care[0]
+        async def step(job: CareJob) -> bool:
             if job.kind == "mediation":
-                assert job.mediation is not None
-                case = await self._execute(
-                    CaseActivities.open_mediation_case, job.mediation, "open mediation case"
-                )
-                assign = AssignInput(
-                    case_id=self._case.id, case_ref=case.case_ref, idempotency_key=f"{self._case.id}:assign"
-                )
-                assigned = await self._execute(
-                    CaseActivities.assign_to_care, assign, f"assign {case.case_ref} to care"
-                )
-                self._mediation_opened(case.case_ref, assigned.assignee)
-                self._jobs.care.pop(0)
-                self._changed([])
-                return
+                return await self._open_mediation(job)
             assert job.target is not None
+            key = job.target.idempotency_key
+            if key in self._case.done_by_hand:
+                return True
+            effect = f"care_reply_{'warning' if job.kind == 'warning' else 'breached'}"
             if job.kind == "warning":
-                await self._execute(CaseActivities.warn_care_reply, job.target, "care reply warning")
+                done = await self._effect(
+                    effect, key, CaseActivities.warn_care_reply, job.target, "care reply warning"
+                )
             else:
-                await self._execute(
-                    CaseActivities.escalate_care_breach, job.target, "care reply breach escalation"
+                done = await self._effect(
+                    effect,
+                    key,
+                    CaseActivities.escalate_care_breach,
+                    job.target,
+                    "care reply breach escalation",
                 )
-            self._jobs.care.pop(0)
+            return done is not None or key in self._case.done_by_hand
 
-        await self._lane("care", lambda: self._jobs.care, step)
+        await self._jobs_lane(lambda: self._jobs.care, step)
 
-    async def _money_lane(self) -> None:
-        async def step() -> None:
-            job = self._jobs.money[0]
-            for payout in job.payouts:
-                request = PayoutInput(
-                    case_id=self._case.id,
-                    party_id=payout.party_id,
-                    amount=payout.amount,
-                    idempotency_key=f"{self._case.id}:{payout.kind.value.lower()}",
-                )
-                if payout.kind is SolutionKind.REFUND_TO_BUYER:
-                    summary = f"refund {payout.amount} to {payout.party_id}"
-                    await self._execute(CaseActivities.refund_buyer, request, summary)
-                else:
-                    summary = f"release {payout.amount} to {payout.party_id}"
-                    await self._execute(CaseActivities.release_to_seller, request, summary)
-            self._jobs.money.pop(0)
-            self._changed(self._settled(job.payouts))
+    async def _open_mediation(self, job: CareJob) -> bool:
+        assert job.mediation is not None
+        if self._mediation_ready():
+            return True  # recorded by hand meanwhile
+        key = job.mediation.idempotency_key
+        case = await self._effect(
+            "mediation", key, CaseActivities.open_mediation_case, job.mediation, "open mediation case"
+        )
+        if case is None:
+            return self._mediation_ready()
+        assign = AssignInput(
+            case_id=self._case.id, case_ref=case.case_ref, idempotency_key=f"{self._case.id}:assign"
+        )
+        assigned = await self._effect(
+            "mediation",
+            assign.idempotency_key,
+            CaseActivities.assign_to_care,
+            assign,
+            f"assign {case.case_ref} to care",
+        )
+        if assigned is None:
+            return self._mediation_ready()
+        self._mediation_opened(case.case_ref, assigned.assignee)
+        self._changed([])
+        return True
 
-        await self._lane("money", lambda: self._jobs.money, step)
+    def _mediation_ready(self) -> bool:
+        """Whether the mediation case is open (disputes override)."""
+        return True
 
-    async def _execute(
+    async def _effect(
         self,
+        effect: str,
+        key: str,
         activity: Callable[[Any, ArgT], Awaitable[OutT]],
         arg: ArgT,
         summary: str,
-    ) -> OutT:
-        policy = self._case.policy
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=policy.activity_timeout,
-            retry_policy=RetryPolicy(maximum_interval=policy.activity_max_retry_interval),
-            summary=summary,
-        )
+    ) -> OutT | None:
+        """Run one effect step. When it is refused for good or runs out of retries, the case
+        parks it, tells on-call (``NeedsAttention``, ``case.needs_attention``) and waits for an
+        operator; then ``None``: the lane looks at what to do again (retry it, skip what was done
+        by hand, or follow a new decision). A case never fails because of an outside system."""
+        await workflow.wait_condition(lambda: not self._case.parked(key))
+        if key in self._case.done_by_hand:
+            return None
+        await workflow.wait_condition(lambda: not self._draining)  # no new step while continuing as new
+        self._in_flight += 1
+        try:
+            return await workflow.execute_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=self._case.policy.activity_timeout,
+                schedule_to_close_timeout=self._case.policy.retry_window(effect),
+                retry_policy=RetryPolicy(maximum_interval=self._case.policy.activity_max_retry_interval),
+                summary=summary,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("%s parked: %s", key, _reason(error), extra={"case_id": self._case.id})
+            self._changed(self._case.park(effect, key, _reason(error), workflow.now()))
+            await workflow.wait_condition(lambda: not self._case.parked(key))
+            return None
+        finally:
+            self._in_flight -= 1
+
+
+def _reason(error: ActivityError) -> str:
+    """Why an effect step failed, in a line: the refusal, or the retries that ran out."""
+    cause = error.cause
+    last = cause.cause if isinstance(cause, TimeoutError) else cause
+    said = (
+        f"{last.type or 'refused'}: {last.message}"
+        if isinstance(last, ApplicationError)
+        else str(last or error)
+    )
+    if error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED) or isinstance(
+        cause, TimeoutError
+    ):
+        return f"out of retries, last: {said}"
+    return said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pydantic import BaseModel
@@ -9,11 +10,13 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import MediationInput
+    from activities.effects import CaseActivities
+    from activities.models import MediationInput, PayoutInput
     from core import search_attributes as sa
     from domain.commands import IngestedEvent
-    from domain.dispute import Dispute, LinkTicket, OpenDisputeInput, Outcome, Payout
+    from domain.dispute import PAYOUT_EFFECTS, Dispute, LinkTicket, OpenDisputeInput, Outcome
     from domain.events import DomainEvent, Opened
+    from domain.types import SolutionKind
     from workflows.base import Carried, CaseWorkflow
 
 
@@ -81,13 +84,50 @@ class DisputeWorkflow(CaseWorkflow[Dispute, Outcome]):
     def _mediation_opened(self, case_ref: str, assignee: str) -> None:
         self._case.mediation_opened(case_ref, assignee, workflow.now())
 
-    def _settlement(self) -> list[Payout]:
-        payouts = self._case.settlement()
-        assert payouts is not None, "a settlement is due only when the dispute is ready to settle"
-        return payouts
+    def _mediation_ready(self) -> bool:
+        return self._case.mediation_case_ref is not None
 
-    def _settled(self, payouts: list[Payout]) -> list[DomainEvent]:
-        happened = self._case.settled(payouts, workflow.now())
+    def _lanes(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        return [*super()._lanes(), self._money_lane]
+
+    def _settled_up(self) -> bool:
+        return not (self._case.settling and not self._case.closed)
+
+    async def _money_lane(self) -> None:
+        """Pay what the settlement still owes, one payout at a time, in order; a refused payout
+        parks the dispute until an operator retries it, records it as paid by hand, or care
+        replaces the decision. Then the dispute closes with what was actually paid."""
+        dispute = self._case
+        while True:
+            await workflow.wait_condition(lambda: dispute.settling and not dispute.closed)
+            remaining = dispute.remaining_payouts()
+            if not remaining:
+                self._changed(self._settled())
+                return
+            payout = remaining[0]
+            request = PayoutInput(
+                case_id=dispute.id,
+                party_id=payout.party_id,
+                amount=payout.amount,
+                idempotency_key=dispute.payout_key(payout),
+            )
+            effect = PAYOUT_EFFECTS[payout.kind]
+            if payout.kind is SolutionKind.REFUND_TO_BUYER:
+                activity, summary = (
+                    CaseActivities.refund_buyer,
+                    f"refund {payout.amount} to {payout.party_id}",
+                )
+            else:
+                activity, summary = (
+                    CaseActivities.release_to_seller,
+                    f"release {payout.amount} to {payout.party_id}",
+                )
+            if await self._effect(effect, request.idempotency_key, activity, request, summary) is not None:
+                dispute.payout_made(payout, workflow.now())
+                self._changed([])
+
+    def _settled(self) -> list[DomainEvent]:
+        happened = self._case.settled(workflow.now())
         outcome = self._case.outcome
         assert outcome is not None and outcome.solution is not None
         labels = {"outcome": outcome.decided_by, "solution": outcome.solution.kind.value}
@@ -114,4 +154,5 @@ def dispute_search_attributes(dispute: Dispute) -> dict[SearchAttributeKey[Any],
         sa.SELLER_ID: dispute.seller_id,
         sa.CARE_REPLY_DUE_AT: dispute.care_reply_due_at,
         sa.SLA_BREACHED: dispute.sla_breached,
+        sa.NEEDS_ATTENTION: dispute.needs_attention,
     }

@@ -101,4 +101,5 @@ def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], An
         sa.ORDER_ID: ticket.order_id,
         sa.CARE_REPLY_DUE_AT: ticket.care_reply_due_at,
         sa.SLA_BREACHED: ticket.sla_breached,
+        sa.NEEDS_ATTENTION: ticket.needs_attention,
     }
