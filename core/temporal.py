@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
@@ -37,10 +38,10 @@ async def connect(runtime: Runtime | None = None) -> Client:
     )
 
 
-def case_activities(settings: Settings) -> CaseActivities:
-    """The activities wired to the configured adapters: the embedded outbox, or the platform's
-    HTTP endpoints (which also record into the outbox)."""
-    outbox = Outbox(settings.outbox_path)
+def case_activities(settings: Settings, engine: AsyncEngine) -> CaseActivities:
+    """The activities wired to the configured adapters: the outbox in the service database, or
+    the platform's HTTP endpoints (which also record into the outbox)."""
+    outbox = Outbox(engine)
     adapters: OutboxAdapters | HttpAdapters
     if settings.effects == "http":
         if not settings.effects_base_url:
@@ -53,9 +54,11 @@ def case_activities(settings: Settings) -> CaseActivities:
     return CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
 
 
-def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, activities: CaseActivities, engine: AsyncEngine
+) -> Worker:
     """A worker for every workflow and activity of the service on the configured task queue."""
-    webhooks = WebhookActivities(webhook_store(settings), client, settings)
+    webhooks = WebhookActivities(webhook_store(settings, engine), client, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -102,12 +103,12 @@ class Case:
 
 @pytest.fixture
 async def worker_and_payments(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, outbox_path: Path
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> AsyncIterator[FlakyPayments]:
-    settings = Settings(task_queue=task_queue, data_dir=outbox_path.parent)
-    adapters = FlakyPayments(Outbox(settings.outbox_path))
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    adapters = FlakyPayments(Outbox(engine))
     activities = CaseActivities(payments=adapters, notifier=adapters, care_desk=adapters)
-    worker: Worker = build_worker(time_skipping_env.client, settings, activities)
+    worker: Worker = build_worker(time_skipping_env.client, settings, activities, engine)
     async with worker:
         yield adapters
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -112,15 +113,14 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def http_activities(receiver: Receiver, tmp_path: Path) -> AsyncIterator[CaseActivities]:
-    activities = case_activities(Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path))
+async def http_activities(
+    receiver: Receiver, tmp_path: Path, engine: AsyncEngine
+) -> AsyncIterator[CaseActivities]:
+    settings = Settings(effects="http", effects_base_url=receiver.url, data_dir=tmp_path)
+    activities = case_activities(settings, engine)
     assert isinstance(activities.payments, HttpAdapters)
     yield activities
     await activities.payments.aclose()
-
-
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(Settings(data_dir=tmp_path).outbox_path)
 
 
 # -- the real workflow, retried payouts ----------------------------------------------------------
@@ -146,18 +146,22 @@ async def start_dispute(env: WorkflowEnvironment, task_queue: str) -> Any:
 
 
 async def test_retried_payouts_reach_the_platform_once_per_key(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    receiver: Receiver,
 ) -> None:
     settings = Settings(
         effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
     )
-    activities = case_activities(settings)
+    activities = case_activities(settings, engine)
     assert isinstance(activities.payments, HttpAdapters)
     # the provider applies the first two refund calls and the first release call, then the
     # responses are lost: only the stable key keeps the retries from paying again
     receiver.fail_after_applying = {"/refunds": 2, "/releases": 1}
     try:
-        async with build_worker(time_skipping_env.client, settings, activities):
+        async with build_worker(time_skipping_env.client, settings, activities, engine):
             handle = await start_dispute(time_skipping_env, task_queue)
             offer = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=40_000)
             await handle.execute_update(DisputeWorkflow.offer, MakeOffer(actor=SELLER, solution=offer))
@@ -174,7 +178,7 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     assert receiver.applied("/refunds") == [{"case_id": handle.id, "party_id": "b-1", "amount": 40_000}]
     assert receiver.applied("/releases") == [{"case_id": handle.id, "party_id": "s-1", "amount": 110_000}]
 
-    recorded = await outbox(tmp_path).for_case(handle.id)
+    recorded = await Outbox(engine).for_case(handle.id)
     payouts = [(e.kind, e.party_id, e.amount) for e in recorded if e.amount is not None]
     assert payouts == [
         (EffectKind.REFUND_TO_BUYER, "b-1", 40_000),
@@ -186,12 +190,16 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
 
 
 async def test_refused_notification_fails_the_activity_without_retries(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    receiver: Receiver,
 ) -> None:
     settings = Settings(
         effects="http", effects_base_url=receiver.url, task_queue=task_queue, data_dir=tmp_path
     )
-    activities = case_activities(settings)
+    activities = case_activities(settings, engine)
     assert isinstance(activities.payments, HttpAdapters)
     receiver.refuse["/notifications"] = (400, {})
 
@@ -202,7 +210,7 @@ async def test_refused_notification_fails_the_activity_without_retries(
         return None
 
     try:
-        async with build_worker(time_skipping_env.client, settings, activities):
+        async with build_worker(time_skipping_env.client, settings, activities, engine):
             handle = await start_dispute(time_skipping_env, task_queue)
             # with a retryable failure (and the workflows retry forever) this event never comes
             failure = await eventually(activity_failure, seconds=5)
@@ -223,14 +231,14 @@ async def test_refused_notification_fails_the_activity_without_retries(
     assert failure.application_failure_info.non_retryable
     assert "answered 400" in failure.message
     assert len(receiver.seen("/notifications")) == 1
-    assert await outbox(tmp_path).for_case(handle.id) == []
+    assert await Outbox(engine).for_case(handle.id) == []
 
 
 # -- one activity at a time ----------------------------------------------------------------------
 
 
 async def test_payout_is_posted_as_json_under_its_key(
-    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     request = PayoutInput(
         case_id="dispute-o-9", party_id="b-9", amount=25_000, idempotency_key="dispute-o-9:k"
@@ -251,11 +259,11 @@ async def test_payout_is_posted_as_json_under_its_key(
         25_000,
         1,
     )
-    assert await outbox(tmp_path).for_case("dispute-o-9") == [effect]
+    assert await Outbox(engine).for_case("dispute-o-9") == [effect]
 
 
 async def test_care_desk_answers_are_used(
-    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path
+    http_activities: CaseActivities, receiver: Receiver, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     receiver.replies = {
         "/care-desk/mediations": {"case_ref": "CD-77"},
@@ -286,7 +294,7 @@ async def test_care_desk_answers_are_used(
         "due_at": "2030-01-02T03:04:00Z",
         "summary": "reply due",
     }
-    recorded = await outbox(tmp_path).for_case("dispute-o-9")
+    recorded = await Outbox(engine).for_case("dispute-o-9")
     assert [(e.kind, e.party_id) for e in recorded] == [
         (EffectKind.MEDIATION_OPENED, None),
         (EffectKind.CARE_ASSIGNED, "agent-42"),
@@ -326,6 +334,7 @@ async def test_only_final_client_errors_are_not_retried(
     http_activities: CaseActivities,
     receiver: Receiver,
     tmp_path: Path,
+    engine: AsyncEngine,
     status: int,
     headers: dict[str, str],
     error_type: str,
@@ -340,15 +349,15 @@ async def test_only_final_client_errors_are_not_retried(
     assert failure.value.non_retryable is (error_type == "EffectRejected")
     assert failure.value.next_retry_delay == retry_delay
     assert f"answered {status}" in failure.value.message
-    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+    assert await Outbox(engine).for_case("dispute-o-9") == []
 
 
-async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
+async def test_unreachable_platform_is_retried(tmp_path: Path, engine: AsyncEngine) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     activities = case_activities(
-        Settings(effects="http", effects_base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path)
+        Settings(effects="http", effects_base_url=f"http://127.0.0.1:{port}", data_dir=tmp_path), engine
     )
     assert isinstance(activities.payments, HttpAdapters)
     try:
@@ -361,10 +370,12 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
         assert failure.value.__cause__ is None
     finally:
         await activities.payments.aclose()
-    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+    assert await Outbox(engine).for_case("dispute-o-9") == []
 
 
 @pytest.mark.parametrize("base_url", [None, "", "ftp://platform.example"])
-def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) -> None:
+async def test_http_mode_needs_an_http_base_url(
+    tmp_path: Path, engine: AsyncEngine, base_url: str | None
+) -> None:
     with pytest.raises(ValueError, match=r"DISPUTES_EFFECTS_BASE_URL|http\(s\)"):
-        case_activities(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path))
+        case_activities(Settings(effects="http", effects_base_url=base_url, data_dir=tmp_path), engine)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -64,11 +65,11 @@ class Report:
 
 @pytest.fixture
 async def outbox(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> AsyncIterator[Outbox]:
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    async with build_worker(time_skipping_env.client, settings, case_activities(settings)):
-        yield Outbox(settings.outbox_path)
+    async with build_worker(time_skipping_env.client, settings, case_activities(settings, engine), engine):
+        yield Outbox(engine)
 
 
 @pytest.fixture

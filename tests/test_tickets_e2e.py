@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -140,11 +141,11 @@ async def test_report_about_an_order_in_dispute_links_both_ways(api: httpx.Async
 
 
 async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     """Regression: notices queued while the workflow was dispatching an event were left unsent."""
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    real = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+    real = WebhookActivities(webhook_store(settings, engine), dev_server_env.client, settings)
 
     @activity.defn(name="dispatch_event")
     async def slow_dispatch(event: CaseEvent) -> int:
@@ -156,9 +157,9 @@ async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox
         dev_server_env.client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*case_activities(settings).all(), *others, slow_dispatch],
+        activities=[*case_activities(settings, engine).all(), *others, slow_dispatch],
     )
-    async with serving(settings, dev_server_env, worker=False) as api, worker:
+    async with serving(settings, dev_server_env, worker=False, engine=engine) as api, worker:
         user = f"u-{uuid.uuid4().hex[:8]}"
         ticket = (await api.post("/v1/tickets", json=report(user))).json()["id"]
         await asyncio.sleep(0.5)  # the 'opened' notice is out; the 'opened' event is being dispatched

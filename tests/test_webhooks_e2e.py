@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -153,7 +154,7 @@ async def test_a_keyed_subscription_is_created_once(api: httpx.AsyncClient) -> N
 
 
 async def test_internal_addresses_are_refused_unless_allowed(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     """Webhooks must not be a way into internal services (SSRF): refused at subscription for a
     literal internal address, and at delivery for whatever the host turns out to be."""
@@ -166,7 +167,7 @@ async def test_internal_addresses_are_refused_unless_allowed(
 
     configured = WebhookSubscription(id="wh-internal", url="http://169.254.169.254/latest", secret="s" * 20)
     settings = Settings(task_queue=task_queue, data_dir=tmp_path / "worker", webhooks=[configured])
-    activities = WebhookActivities(webhook_store(settings), dev_server_env.client, settings)
+    activities = WebhookActivities(webhook_store(settings, engine), dev_server_env.client, settings)
 
     def never(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"no request may leave for {request.url}")
@@ -189,5 +190,5 @@ async def test_internal_addresses_are_refused_unless_allowed(
     with pytest.raises(ApplicationError) as failure:
         await ActivityEnvironment().run(activities.deliver_webhook, delivery)
     assert failure.value.type == "WebhookTargetRefused" and failure.value.non_retryable
-    [attempt] = await webhook_store(settings).attempts(event_id="dispute-o-1:1")
+    [attempt] = await webhook_store(settings, engine).attempts(event_id="dispute-o-1:1")
     assert "169.254.169.254" in (attempt.error or "") and not attempt.delivered

@@ -15,7 +15,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
-from api.deps import SettingsDep, TemporalClientDep
+from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from domain.dispute import Dispute
 from domain.ticket import Ticket
@@ -38,8 +38,8 @@ class EvidenceReceipt(BaseModel):
     created_at: datetime
 
 
-def _store(settings: SettingsDep) -> EvidenceStore:
-    return EvidenceStore(blob_store(settings))
+def _store(settings: SettingsDep, engine: EngineDep) -> EvidenceStore:
+    return EvidenceStore(blob_store(settings), engine)
 
 
 EvidenceStoreDep = Annotated[EvidenceStore, Depends(_store)]
