@@ -82,10 +82,10 @@ class CaseSnapshots:
             index_elements=["case_id"],
             set_={name: statement.excluded[name] for name in row if name != "case_id"},
             where=case_snapshots.c.version < statement.excluded.version,
-        )
+        ).returning(case_snapshots.c.version)  # a row only when inserted or moved forward
         archived = sa.select(case_archive.c.case_id).where(case_archive.c.case_id == snapshot.case_id)
         async with self.engine.begin() as connection:
-            saved = (await connection.execute(statement)).rowcount > 0
+            saved = (await connection.execute(statement)).first() is not None
             late = await connection.execute(
                 sa.delete(case_snapshots).where(
                     case_snapshots.c.case_id == snapshot.case_id, archived.exists()

@@ -52,9 +52,14 @@ class IdempotencyKeys:
             "fingerprint": fingerprint,
             "created_at": now or datetime.now(UTC),
         }
-        statement = insert(self.engine, idempotency_keys).values(row).on_conflict_do_nothing()
+        statement = (
+            insert(self.engine, idempotency_keys)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.digest)  # a row only when this call inserted it
+        )
         async with self.engine.begin() as connection:
-            created = (await connection.execute(statement)).rowcount == 1
+            created = (await connection.execute(statement)).first() is not None
             found = await connection.execute(
                 sa.select(idempotency_keys).where(idempotency_keys.c.digest == digest)
             )

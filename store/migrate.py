@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -31,6 +32,11 @@ from store.db import private_file, sqlite_file
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 log = logging.getLogger(__name__)
+
+#: Any fixed number: migrations of one PostgreSQL database take this advisory lock in turn.
+MIGRATION_LOCK = 7_202_610
+#: Alembic keeps its migration context in module globals: one migration per process at a time.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class SchemaOutdated(RuntimeError):
@@ -55,16 +61,17 @@ def head() -> str:
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision``; a no-op when it is there already."""
     path = sqlite_file(url)
-    if path is None:
-        command.upgrade(alembic_config(url), revision)
-        return
-    private_file(path)
-    lock = os.open(path.with_name(f"{path.name}-migrate.lock"), os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # api and worker of `make run` start together
-        command.upgrade(alembic_config(url), revision)
-    finally:
-        os.close(lock)
+    with _ONE_AT_A_TIME:
+        if path is None:
+            command.upgrade(alembic_config(url), revision)  # PostgreSQL: env.py takes an advisory lock
+            return
+        private_file(path)
+        lock = os.open(path.with_name(f"{path.name}-migrate.lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # api and worker of `make run` start together
+            command.upgrade(alembic_config(url), revision)
+        finally:
+            os.close(lock)
 
 
 def _revision(connection: Connection) -> str | None:

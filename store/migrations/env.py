@@ -10,10 +10,8 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from store.migrate import MIGRATION_LOCK
 from store.schema import UTCDateTime, metadata
-
-#: Any fixed number: migrations of one PostgreSQL database take this advisory lock in turn.
-MIGRATION_LOCK = 7_202_610
 
 
 def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
