@@ -13,14 +13,17 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from activities.blobstore import EvidenceStore, LocalBlobStore
 from activities.models import Effect, EffectKind
+from api.main import create_app
 from core.settings import Settings, WebhookSubscription
 from domain.types import Actor, Role
 from store.cases import (
@@ -47,8 +50,8 @@ from store.migrate import (
 )
 from store.outbox import CARE_REPLY, Outbox
 from store.webhooks import DeadLetter, DeliveryAttempt, WebhookStore
-from tests.postgres import PostgresServer
-from tests.support import eventually
+from tests.postgres import PostgresServer, free_port
+from tests.support import API_KEYS, eventually, listening
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -489,3 +492,17 @@ async def test_an_idempotency_key_is_claimed_by_exactly_one_request(db: AsyncEng
     assert (retry.record.status_code, retry.record.response) == (201, response)
     assert await keys.get("d-1") == retry.record
     assert await keys.get("d-404") is None
+
+
+async def test_health_tells_when_the_database_is_unreachable(dev_server_env: WorkflowEnvironment) -> None:
+    unreachable = create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none", timeout=timedelta(seconds=2)
+    )
+    app = create_app(Settings(api_keys=API_KEYS), client=dev_server_env.client, engine=unreachable)
+    try:
+        async with listening(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+            health = await http.get("/health")
+    finally:
+        await unreachable.dispose()
+    assert health.status_code == 503
+    assert health.json() == {"status": "degraded", "temporal": "ok", "database": "unreachable"}
