@@ -43,8 +43,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 WORKDIR /app
 USER disputes:disputes
 
-# /data holds the embedded outbox (SQLite); compose mounts one named volume there for api and worker
-# (owned by the user above, so a fresh volume starts out writable).
+# /data holds local evidence files, and the embedded service database when DISPUTES_DATABASE_URL
+# is unset; compose mounts one named volume there for api and worker (owned by the user above,
+# so a fresh volume starts out writable).
 EXPOSE 8000
 
 CMD ["python", "-m", "worker"]

@@ -10,6 +10,7 @@ import signal
 from core.observability import configure_logging, setup_tracing, worker_runtime
 from core.settings import get_settings
 from core.temporal import build_worker, case_activities, connect
+from store.db import database
 
 log = logging.getLogger("worker")
 
@@ -20,21 +21,25 @@ async def main() -> None:
     configure_logging(settings)
     setup_tracing(settings)
     client = await connect(runtime=worker_runtime(settings), settings=settings)
-    worker = build_worker(client, settings, case_activities(settings, client))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "worker polling",
-        extra={
-            "task_queue": settings.task_queue,
-            "namespace": client.namespace,
-            "metrics": f":{settings.worker_metrics_port}/metrics" if settings.worker_metrics_port else None,
-        },
-    )
-    async with worker:
-        await stop.wait()
+    # The service database (migrated first when embedded); its connections close on the way out.
+    async with database(settings) as engine:
+        worker = build_worker(client, settings, case_activities(settings, client, engine), engine)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "worker polling",
+            extra={
+                "task_queue": settings.task_queue,
+                "namespace": client.namespace,
+                "metrics": f":{settings.worker_metrics_port}/metrics"
+                if settings.worker_metrics_port
+                else None,
+            },
+        )
+        async with worker:
+            await stop.wait()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Evidence files (photos, video, PDF) in a blob store: a local folder or an S3-compatible bucket.
 
-Cases cite evidence by reference only; the bytes and their metadata live here."""
+Cases cite evidence by reference only; the bytes live here, their metadata in the service database."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from typing import Any, Protocol
 
 import aioboto3  # type: ignore[import-untyped]
 import puremagic
-from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
 from domain.types import Actor
+
+# The metadata lives in store.evidence; callers may keep importing it from here.
+from store.evidence import REFERENCE_PATTERN as REFERENCE_PATTERN
+from store.evidence import EvidenceIndex
+from store.evidence import EvidenceMeta as EvidenceMeta
 
 #: The media types accepted as evidence, as sniffed from the bytes, and the file extension of each.
 ACCEPTED_TYPES = {
@@ -34,7 +39,6 @@ ACCEPTED_TYPES = {
     "application/pdf": ".pdf",
 }
 UNKNOWN_TYPE = "application/octet-stream"
-REFERENCE_PATTERN = r"^ev-[0-9a-f]{32}$"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
@@ -135,7 +139,7 @@ def blob_store(settings: Settings) -> BlobStore:
             region=settings.s3_region,
             prefix="evidence/",
         )
-    return LocalBlobStore(settings.data_dir / "evidence")
+    return LocalBlobStore(settings.evidence_path)
 
 
 def sniff(data: bytes) -> str:
@@ -154,23 +158,13 @@ def sniff(data: bytes) -> str:
     return (accepted or named or [UNKNOWN_TYPE])[0]
 
 
-class EvidenceMeta(BaseModel):
-    """What is known about a stored evidence file; kept beside it as a JSON sidecar."""
-
-    reference: str = Field(pattern=REFERENCE_PATTERN, description="what cases cite")
-    sha256: str = Field(description="SHA-256 of the bytes, hex")
-    size: int = Field(description="bytes")
-    content_type: str = Field(description="sniffed from the bytes")
-    uploaded_by: Actor
-    caller: str = Field(description="the API key holder that uploaded it")
-    created_at: datetime
-
-
 class EvidenceStore:
-    """Evidence files by content: the same bytes always get the same reference, stored once."""
+    """Evidence files by content: the same bytes always get the same reference, stored once. The
+    bytes go to the blob store, the metadata to the service database."""
 
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, engine: AsyncEngine) -> None:
         self.blobs = blobs
+        self.index = EvidenceIndex(engine)
 
     @staticmethod
     def reference(sha256: str) -> str:
@@ -196,16 +190,15 @@ class EvidenceStore:
             created_at=now,
         )
         await self.blobs.put(reference, data, content_type)
-        # The sidecar goes last: a file counts as stored once its metadata exists.
-        await self.blobs.put(f"{reference}.json", meta.model_dump_json().encode(), "application/json")
-        return meta
+        # The metadata goes last: a file counts as stored once its row exists. Two hosts storing
+        # the same bytes at once write the same blob; the first row wins.
+        return await self.index.add(meta)
 
     async def meta(self, reference: str) -> EvidenceMeta | None:
         """The metadata of a stored file, or None for an unknown reference."""
         if not re.fullmatch(REFERENCE_PATTERN, reference):
             return None
-        raw = await self.blobs.get(f"{reference}.json")
-        return None if raw is None else EvidenceMeta.model_validate_json(raw)
+        return await self.index.get(reference)
 
     async def content(self, reference: str) -> bytes | None:
         """The bytes of a stored file, or None for an unknown reference."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -32,9 +32,7 @@ EFFECT_REJECTED = "EffectRejected"
 class Timelines(Protocol):
     """Where a case's timeline entries are kept once the workflow hands them over."""
 
-    async def append_timeline(self, case_id: str, entries: list[TimelineEntry]) -> None: ...
-
-    async def timeline(self, case_id: str) -> list[TimelineEntry]: ...
+    async def append(self, case_id: str, entries: Sequence[TimelineEntry]) -> None: ...
 
 
 class EventPublisher(Protocol):
@@ -64,7 +62,7 @@ class CaseActivities:
     async def publish_change(self, change: PublishInput) -> PublishResult:
         """Hand out one change of a case: keep its timeline entries, notify the parties, start the
         webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
-        await self.timelines.append_timeline(change.case_id, change.timeline)
+        await self.timelines.append(change.case_id, change.timeline)
         result = PublishResult()
         for notice in change.notices:
             try:

@@ -8,7 +8,6 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +27,13 @@ from activities.egress import (
     resolve,
 )
 from activities.egress import literal_internal_address as literal_internal_address
-from activities.outbox import sqlite_db
-from core.settings import Settings, WebhookSubscription
+from core.settings import Settings
 from domain.outbound import CaseEvent
+
+# The repository lives in store.webhooks; callers may keep importing it from here.
+from store.webhooks import DeliveryAttempt as DeliveryAttempt
+from store.webhooks import WebhookStore as WebhookStore
+from store.webhooks import webhook_store as webhook_store
 
 SECRET_PREFIX = "whsec_"
 
@@ -98,20 +101,6 @@ class DeliveryResult(BaseModel):
     skipped: bool = False
 
 
-class DeliveryAttempt(BaseModel):
-    """One POST to a receiver, as ``GET /v1/webhooks/deliveries`` shows it."""
-
-    delivery_id: str
-    event_id: str
-    event_type: str
-    subscription_id: str
-    attempt: int
-    status_code: int | None
-    error: str | None
-    delivered: bool
-    at: datetime
-
-
 class PublicSubscription(BaseModel):
     """A subscription without its secret."""
 
@@ -119,131 +108,6 @@ class PublicSubscription(BaseModel):
     url: str
     event_types: list[str]
     source: str
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, event_types TEXT NOT NULL,
-    created_by TEXT NOT NULL, created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, event_id TEXT NOT NULL,
-    event_type TEXT NOT NULL, subscription_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-    status_code INTEGER, error TEXT, delivered INTEGER NOT NULL, at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS attempts_event ON attempts (event_id);
-"""
-
-
-class WebhookStore:
-    """Subscriptions (from settings, and added through the API) and delivery attempts, in SQLite."""
-
-    def __init__(self, path: Path, configured: list[WebhookSubscription]) -> None:
-        self.path = path
-        self.configured = {s.id: s for s in configured}
-
-    async def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async with sqlite_db(self.path, _SCHEMA) as db:
-            cursor = await db.execute(sql, args)
-            rows = [tuple(row) for row in await cursor.fetchall()]
-            await db.commit()
-        return rows
-
-    async def subscriptions(self) -> list[WebhookSubscription]:
-        """Every subscription: configured ones first."""
-        rows = await self._query("SELECT id, url, secret, event_types FROM subscriptions ORDER BY created_at")
-        added = [
-            WebhookSubscription(id=id_, url=url, secret=secret, event_types=json.loads(types))
-            for id_, url, secret, types in rows
-        ]
-        return list(self.configured.values()) + added
-
-    async def get(self, subscription_id: str) -> WebhookSubscription | None:
-        """One subscription, with its secret."""
-        return next((s for s in await self.subscriptions() if s.id == subscription_id), None)
-
-    async def add(
-        self,
-        url: str,
-        event_types: list[str],
-        secret: str | None,
-        created_by: str,
-        subscription_id: str | None = None,
-    ) -> WebhookSubscription:
-        """Add a subscription (a secret is generated when none is given); adding an id that
-        exists returns that subscription unchanged, so a retried request adds nothing."""
-        if subscription_id and (existing := await self.get(subscription_id)):
-            return existing
-        subscription = WebhookSubscription(
-            id=subscription_id or f"wh-{secrets.token_hex(8)}",
-            url=url,
-            secret=secret or f"whsec-{secrets.token_urlsafe(24)}",
-            event_types=event_types,
-        )
-        await self._query(
-            "INSERT INTO subscriptions (id, url, secret, event_types, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                subscription.id,
-                subscription.url,
-                subscription.secret,
-                json.dumps(event_types),
-                created_by,
-                datetime.now(UTC).isoformat(),
-            ),
-        )
-        return subscription
-
-    async def remove(self, subscription_id: str) -> bool:
-        """Remove an API-added subscription (configured ones change with the settings)."""
-        if await self.get(subscription_id) is None or subscription_id in self.configured:
-            return False
-        await self._query("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
-        return True
-
-    async def record(self, attempt: DeliveryAttempt) -> None:
-        """Record one POST and its result."""
-        await self._query(
-            "INSERT INTO attempts (delivery_id, event_id, event_type, subscription_id, attempt,"
-            " status_code, error, delivered, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                attempt.delivery_id,
-                attempt.event_id,
-                attempt.event_type,
-                attempt.subscription_id,
-                attempt.attempt,
-                attempt.status_code,
-                attempt.error,
-                int(attempt.delivered),
-                attempt.at.isoformat(),
-            ),
-        )
-
-    async def attempts(
-        self, event_id: str | None = None, subscription_id: str | None = None
-    ) -> list[DeliveryAttempt]:
-        """Delivery attempts, newest first, optionally for one event or one subscription."""
-        where, args = [], []
-        for column, value in (("event_id", event_id), ("subscription_id", subscription_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        sql = (
-            "SELECT delivery_id, event_id, event_type, subscription_id, attempt, status_code, error,"
-            " delivered, at FROM attempts"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY seq DESC LIMIT 1000"
-        )
-        names = list(DeliveryAttempt.model_fields)
-        return [
-            DeliveryAttempt.model_validate(dict(zip(names, row, strict=True)))
-            for row in await self._query(sql, tuple(args))
-        ]
-
-
-def webhook_store(settings: Settings) -> WebhookStore:
-    """The store in the data folder, with the configured subscriptions."""
-    return WebhookStore(settings.data_dir / "webhooks.sqlite3", settings.webhooks)
 
 
 class WebhookDispatcher:

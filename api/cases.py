@@ -12,6 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributeKey,
@@ -23,9 +24,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.outbox import Outbox
 from api.auth import Caller, CallerDep
-from api.deps import OutboxDep, SettingsDep, TemporalClientDep
+from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from core.settings import Settings
 from domain.commands import Command, IngestedEvent
@@ -43,6 +43,8 @@ from domain.views import (
     ticket_details,
     ticket_summary,
 )
+from store.cases import Timelines
+from store.idempotency import IdempotencyKeys
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
 from workflows.requests import RequestId
@@ -86,7 +88,7 @@ class Cases:
 
     client: Client
     settings: Settings
-    store: Outbox
+    engine: AsyncEngine
     caller: Caller
     idempotency_key: str | None
     request_line: str
@@ -114,19 +116,19 @@ class Cases:
         if digest is None:
             result, status = await run()
             return JSONResponse(result.model_dump(mode="json"), status_code=status)
-        earlier = await self.store.claim_key(digest, self.request_line, self.fingerprint)
-        if earlier is not None:
-            if earlier.fingerprint != self.fingerprint:
-                raise _key_reused(f"already used for a different request ({earlier.request_line}) or body")
-            assert earlier.status_code is not None and earlier.response is not None
-            return JSONResponse(json.loads(earlier.response), status_code=earlier.status_code)
+        keys = IdempotencyKeys(self.engine)
+        earlier = (await keys.claim(digest, self.caller.name, self.request_line, self.fingerprint)).record
+        if earlier.fingerprint != self.fingerprint:
+            raise _key_reused(f"already used for a different request ({earlier.request_line}) or body")
+        if earlier.status_code is not None:
+            return JSONResponse(earlier.response, status_code=earlier.status_code)
         try:
             result, status = await run()
         except (Problem, WorkflowUpdateFailedError):
-            await self.store.release_key(digest)
+            await keys.release(digest)
             raise
         body = result.model_dump(mode="json")
-        await self.store.complete_key(digest, status, json.dumps(body))
+        await keys.complete(digest, status, body)
         return JSONResponse(body, status_code=status)
 
     # -- opening -------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ class Cases:
             raise
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
-        stored = await self.store.timeline(case_id)
+        stored = await Timelines(self.engine).for_case(case_id)
         return kind.view(state, merge_timeline(stored, state.timeline))
 
     async def act(self, kind: CaseType[StateT, ViewT], case_id: str, command: Command) -> Outcome:
@@ -312,7 +314,7 @@ async def _cases(
     request: Request,
     client: TemporalClientDep,
     settings: SettingsDep,
-    store: OutboxDep,
+    engine: EngineDep,
     caller: CallerDep,
     idempotency_key: Annotated[
         str | None,
@@ -326,13 +328,13 @@ async def _cases(
 ) -> Cases:
     request_line = f"{request.method} {request.url.path}"
     fingerprint = hashlib.sha256(f"{request_line}\n{_canonical(await request.body())}".encode()).hexdigest()
-    return Cases(client, settings, store, caller, idempotency_key, request_line, fingerprint)
+    return Cases(client, settings, engine, caller, idempotency_key, request_line, fingerprint)
 
 
 async def _reading(
-    client: TemporalClientDep, settings: SettingsDep, store: OutboxDep, caller: CallerDep
+    client: TemporalClientDep, settings: SettingsDep, engine: EngineDep, caller: CallerDep
 ) -> Cases:
-    return Cases(client, settings, store, caller, None, "", "")
+    return Cases(client, settings, engine, caller, None, "", "")
 
 
 CasesDep = Annotated[Cases, Depends(_cases)]

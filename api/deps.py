@@ -1,10 +1,11 @@
-"""Dependencies the routes declare: settings, the Temporal client, the outbox."""
+"""Dependencies the routes declare: settings, the Temporal client, the service database, the outbox."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.outbox import Outbox
@@ -16,10 +17,16 @@ def _client(request: Request) -> Client:
     return client
 
 
-def _outbox(settings: Annotated[Settings, Depends(get_settings)]) -> Outbox:
-    return Outbox(settings.outbox_path)
+def _engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def _outbox(engine: Annotated[AsyncEngine, Depends(_engine)]) -> Outbox:
+    return Outbox(engine)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalClientDep = Annotated[Client, Depends(_client)]
+EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api import auth, observability, problems
@@ -16,19 +17,28 @@ from api.routes import care, codec, disputes, events, evidence, health, inbox, t
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from store.db import open_engine
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """The API; tests pass their own settings and an already connected client."""
+def create_app(
+    settings: Settings | None = None, client: Client | None = None, engine: AsyncEngine | None = None
+) -> FastAPI:
+    """The API; tests pass their own settings, an already connected client, and may share the
+    service database's engine with their worker."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if client is None:  # a deployed API owns its process's telemetry; tests set up their own
             configure_logging(settings or get_settings()).addFilter(observability.RequestContext())
         app.state.temporal = client or await connect(settings=settings or get_settings())
-        yield
-        app.state.temporal = None
-        gc.collect()  # sdk-python#300: release native client resources before interpreter exit
+        app.state.engine = engine or await open_engine(settings or get_settings())
+        try:
+            yield
+        finally:
+            if engine is None:
+                await app.state.engine.dispose()
+            app.state.engine = app.state.temporal = None
+            gc.collect()  # sdk-python#300: release native client resources before interpreter exit
 
     app = FastAPI(
         title="Marketplace disputes",

@@ -56,7 +56,19 @@ class Settings(BaseSettings):
         repr=False,  # keys are secrets: never in logs or reprs
         description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "admin"}}',
     )
-    data_dir: Path = Field(default=Path("data"), description="local state: outbox, dev server db")
+    data_dir: Path = Field(
+        default=Path("data"), description="local state: the embedded service database, dev server db"
+    )
+    database_url: str | None = Field(
+        default=None,
+        repr=False,  # may carry a password
+        description="the service's own database (SQLAlchemy URL), e.g. postgresql+psycopg://user:pw@host/db;"
+        " unset: SQLite in <data_dir>/service.sqlite3, migrated at start-up",
+    )
+    database_pool_size: int = Field(default=5, ge=1, description="connections each process keeps open")
+    database_timeout: timedelta = Field(
+        default=timedelta(seconds=30), description="longest wait for a database connection or lock"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dev_server_port: int = Field(default=7233, description="make run's local Temporal frontend")
@@ -112,6 +124,10 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = Field(default=None, description="for S3-compatible stores (MinIO, ...)")
     s3_region: str | None = None
+    evidence_dir: Path | None = Field(
+        default=None,
+        description="the local blob store's folder (shared by every host); unset: <data_dir>/evidence",
+    )
 
     # -- outbound: webhooks and effect adapters ------------------------------------------------
     webhooks: list[WebhookSubscription] = Field(
@@ -199,9 +215,14 @@ class Settings(BaseSettings):
         }
 
     @property
-    def outbox_path(self) -> Path:
-        """The SQLite file where the embedded adapters record every outside effect."""
-        return self.data_dir / "outbox.sqlite3"
+    def store_url(self) -> str:
+        """The service database's URL: ``database_url``, or the embedded SQLite file in ``data_dir``."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'service.sqlite3'}"
+
+    @property
+    def evidence_path(self) -> Path:
+        """The folder of the local blob store."""
+        return self.evidence_dir or self.data_dir / "evidence"
 
     def dispute_policy(self) -> DisputePolicy:
         """The durations a dispute opened now runs under (validated together)."""

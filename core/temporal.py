@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -20,6 +21,7 @@ from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_st
 from core.codec import EncryptionCodec
 from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
+from store.cases import Timelines
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
@@ -54,10 +56,10 @@ async def connect(runtime: Runtime | None = None, settings: Settings | None = No
     )
 
 
-def effect_adapters(settings: Settings) -> OutboxAdapters | HttpAdapters:
-    """The configured adapters for payments, notifications and the care desk: the embedded
-    outbox, or the platform's HTTP endpoints (which also record into the outbox)."""
-    outbox = Outbox(settings.outbox_path)
+def effect_adapters(settings: Settings, engine: AsyncEngine) -> OutboxAdapters | HttpAdapters:
+    """The configured adapters for payments, notifications and the care desk: the outbox in the
+    service database, or the platform's HTTP endpoints (which also record into the outbox)."""
+    outbox = Outbox(engine)
     if settings.effects == "http":
         if not settings.effects_base_url:
             raise ValueError(
@@ -74,26 +76,28 @@ def effect_adapters(settings: Settings) -> OutboxAdapters | HttpAdapters:
     return OutboxAdapters(outbox)
 
 
-def case_activities(settings: Settings, client: Client) -> CaseActivities:
-    """The activities wired to the configured adapters; timelines are kept in the outbox's
-    store, and case events go to webhook subscribers (one delivery workflow each)."""
-    adapters = effect_adapters(settings)
+def case_activities(settings: Settings, client: Client, engine: AsyncEngine) -> CaseActivities:
+    """The activities wired to the configured adapters; timelines are kept in the service
+    database, and case events go to webhook subscribers (one delivery workflow each)."""
+    adapters = effect_adapters(settings, engine)
     return CaseActivities(
         payments=adapters,
         notifier=adapters,
         care_desk=adapters,
-        timelines=Outbox(settings.outbox_path),
-        publisher=WebhookDispatcher(webhook_store(settings), client, settings),
+        timelines=Timelines(engine),
+        publisher=WebhookDispatcher(webhook_store(settings, engine), client, settings),
     )
 
 
-def build_worker(client: Client, settings: Settings, activities: CaseActivities) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, activities: CaseActivities, engine: AsyncEngine
+) -> Worker:
     """A worker for every workflow and activity of the service on the configured task queue.
 
     On shutdown it lets running effect steps finish for ``DISPUTES_WORKER_SHUTDOWN_GRACE`` (a
     payout cut off mid-way would be sent again by the next worker); with a deployment name and
     build id set it takes part in worker versioning (docs/deployment.md)."""
-    webhooks = WebhookActivities(webhook_store(settings), settings)
+    webhooks = WebhookActivities(webhook_store(settings, engine), settings)
     return Worker(
         client,
         task_queue=settings.task_queue,

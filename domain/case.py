@@ -203,7 +203,7 @@ class CareCase(BaseModel):
         self._check_rules(command, now)
 
     def _check_repair(self, command: RetryEffect | ResolveEffect) -> None:
-        found = next((parked for parked in self.attention if command.key in (None, parked.key)), None)
+        found = self._find_attention(command.key, by_hand=isinstance(command, ResolveEffect))
         if found is None:
             raise InvalidInput(
                 "key", f"no parked effect {command.key}; parked: {[p.key for p in self.attention]}"
@@ -277,9 +277,18 @@ class CareCase(BaseModel):
         """Whether the effect with ``key`` waits for an operator."""
         return any(parked.key == key for parked in self.attention)
 
-    def _take_attention(self, key: str | None) -> Attention:
-        """The parked effect an operator names (the first when unnamed); it is no longer parked."""
-        found = next(parked for parked in self.attention if key in (None, parked.key))
+    def _find_attention(self, key: str | None, *, by_hand: bool) -> Attention | None:
+        """The parked effect an operator names; unnamed, the first one (the first that can be done
+        by hand, for a resolve: a publish step can only be retried)."""
+        if key is not None:
+            return next((parked for parked in self.attention if parked.key == key), None)
+        candidates = [p for p in self.attention if not (by_hand and p.effect == "publish")] or self.attention
+        return candidates[0] if candidates else None
+
+    def _take_attention(self, key: str | None, *, by_hand: bool) -> Attention:
+        """The parked effect an operator repairs; it is no longer parked."""
+        found = self._find_attention(key, by_hand=by_hand)
+        assert found is not None, "_check_repair refuses an unknown key"
         self.attention.remove(found)
         return found
 
@@ -311,12 +320,12 @@ def register_operator_actions(actions: ActionRegistry[Any]) -> None:
 
     @actions.action(RetryEffect, roles={Role.OPERATOR}, path="operator/retry", allowed=parked)
     def _retry(case: CareCase, command: RetryEffect, now: datetime) -> list[DomainEvent]:
-        repaired = case._take_attention(command.key)
+        repaired = case._take_attention(command.key, by_hand=False)
         return [EffectRepaired(key=repaired.key, reference=None)]
 
     @actions.action(ResolveEffect, roles={Role.OPERATOR}, path="operator/resolve", allowed=resolvable)
     def _resolve(case: CareCase, command: ResolveEffect, now: datetime) -> list[DomainEvent]:
-        repaired = case._take_attention(command.key)
+        repaired = case._take_attention(command.key, by_hand=True)
         case.done_by_hand.append(repaired.key)
         case._done_by_hand(repaired, command.external_ref, now)
         return [EffectRepaired(key=repaired.key, reference=command.external_ref)]

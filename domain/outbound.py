@@ -24,6 +24,7 @@ class EventType(StrEnum):
     TICKET_SOLVED = "ticket.solved"
     TICKET_CLOSED = "ticket.closed"
     CASE_NEEDS_ATTENTION = "case.needs_attention"
+    CASE_REPAIRED = "case.repaired"
 
 
 class CaseEvent(BaseModel):

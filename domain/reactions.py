@@ -20,6 +20,7 @@ from domain.events import (
     Decided,
     DomainEvent,
     EffectParked,
+    EffectRepaired,
     Escalated,
     Opened,
     PartyInactive,
@@ -76,6 +77,8 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
         if isinstance(event, EffectParked):
             result.parked.append(event.effect)
             result.published.append(EventType.CASE_NEEDS_ATTENTION)
+        elif isinstance(event, EffectRepaired):
+            result.published.append(EventType.CASE_REPAIRED)
         elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
             result.published.append(

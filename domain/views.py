@@ -156,6 +156,11 @@ def _clock_lines(case: CareCase) -> list[str]:
         lines.append(f"**Care reply target breached** {case.sla_breaches} time(s)")
     if case.care_clock is not None and case.care_clock.breached:
         lines.append(f"**Care reply overdue** since {at_minute(case.care_clock.due_at)}")
+    for parked in case.attention:
+        lines.append(
+            f"**Needs attention:** {parked.effect} ({parked.key}) parked since {at_minute(parked.since)}:"
+            f" {parked.reason}. Operators: retry it or record it as done by hand (docs/runbook.md)"
+        )
     return lines
 
 

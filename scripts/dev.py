@@ -16,10 +16,13 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 
+from sqlalchemy.engine import make_url
+
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from store.db import private_folder
 
 
 def _wait_for(
@@ -54,7 +57,7 @@ def start_dev_server(settings: Settings, codec_endpoint: str | None = None) -> s
             f"port {settings.dev_server_port} is already in use: stop that Temporal server, or set"
             " TEMPORAL_ADDRESS to use it instead of starting one"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_dir)  # this user's alone: databases and API keys live here
     command = [
         binaries.temporal_cli(),
         "server",
@@ -85,7 +88,7 @@ def local_api_keys(settings: Settings) -> dict[str, dict[str, str]]:
         f"{prefix}-local-{secrets.token_urlsafe(18)}": {"name": f"local-{role}", "role": role}
         for prefix, role in (("pk", "platform"), ("ck", "care"), ("ak", "admin"))
     }
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_dir)
     path.touch(mode=0o600)
     path.write_text(json.dumps(keys, indent=2) + "\n")
     return keys
@@ -187,6 +190,8 @@ def main() -> None:
             if settings.worker_metrics_port:
                 worker_metrics = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
                 print(f"Metrics:      {base}/metrics (API), {worker_metrics} (worker)")
+            database = make_url(settings.store_url).render_as_string(hide_password=True)
+            print(f"Database:     {database}")
             print(f"Data folder:  {settings.data_dir.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.3)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import gc
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
+from store.db import database
 from tests.platform import Receiver, platform_receiver
+from tests.postgres import PostgresServer, Unavailable
 from tests.support import serving
 
 
@@ -62,10 +66,39 @@ def settings(task_queue: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def api(dev_server_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The service database of one test (by default SQLite in its tmp_path, migrated), shared by
+    the test's API and worker as one process's engine is."""
+    async with database(settings) as engine:
+        yield engine
+
+
+@pytest.fixture
+async def api(
+    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
     """The API over real HTTP plus a worker, against the session's dev server (platform key)."""
-    async with serving(settings, dev_server_env) as http:
+    async with serving(settings, dev_server_env, engine=engine) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session (tests/postgres.py). Outside CI the tests
+    that need it skip, saying why, when none can be started; in CI (CI=true) they fail instead."""
+    server: PostgresServer | None = None
+    try:
+        server = PostgresServer().start()
+    except Unavailable as reason:
+        if server is not None:
+            server.stop()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -73,12 +106,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     """The platform's effect endpoints (payments, notifications, care desk) over real HTTP."""
     async with platform_receiver() as state:
         yield state
-
-
-@pytest.fixture
-def outbox_path(tmp_path: Path) -> Path:
-    """A private outbox file for one test."""
-    return tmp_path / "outbox.sqlite3"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -17,13 +17,16 @@ from domain.commands import (
     ConfirmReceipt,
     Decide,
     MakeOffer,
+    Redecide,
     Reject,
     RequestHelp,
+    ResolveEffect,
+    RetryEffect,
     SendMessage,
     Ship,
 )
 from domain.dispute import Dispute, OpenDisputeInput, Reason
-from domain.events import CareReplyDue
+from domain.events import CareReplyDue, DomainEvent, EffectParked
 from domain.ticket import (
     OpenTicketInput,
     ReporterRole,
@@ -55,7 +58,8 @@ BUYER = Actor(role=Role.BUYER, id="b-1")
 SELLER = Actor(role=Role.SELLER, id="s-1")
 CARE = Actor(role=Role.CARE, id="agent-7")
 USER = Actor(role=Role.USER, id="u-1")
-ACTORS = {Role.BUYER: BUYER, Role.SELLER: SELLER, Role.CARE: CARE, Role.USER: USER}
+OPERATOR = Actor(role=Role.OPERATOR, id="oncall-1")
+ACTORS = {Role.BUYER: BUYER, Role.SELLER: SELLER, Role.CARE: CARE, Role.USER: USER, Role.OPERATOR: OPERATOR}
 
 # -- solutions on an order of 200,000 -----------------------------------------------------------
 
@@ -139,6 +143,32 @@ def after(case: CareCase) -> datetime:
     return case.timeline[-1].at + timedelta(minutes=1)
 
 
+# -- parked effects and their repair (any kind of case) ---------------------------------------
+
+REFUSED = "422 Unprocessable Entity: account closed"
+EXTERNAL_REF = "pay-77"
+
+
+def park(case: CareCase, effect: str, key: str, reason: str = REFUSED) -> list[DomainEvent]:
+    """Park ``effect`` as the workflow does when it is refused for good, one minute after the
+    case's last entry; check that it parked and return what happened."""
+    happened = case.park(effect, key, reason, after(case))
+    assert happened == [EffectParked(effect=effect, key=key, reason=reason)]
+    return happened
+
+
+def retry(key: str | None = None, actor: Actor = OPERATOR) -> RetryEffect:
+    """An operator has a parked effect tried again (the first one when ``key`` is unset)."""
+    return RetryEffect(actor=actor, key=key)
+
+
+def resolve(
+    key: str | None = None, external_ref: str = EXTERNAL_REF, actor: Actor = OPERATOR
+) -> ResolveEffect:
+    """An operator records a parked effect as done by hand (the first one when ``key`` is unset)."""
+    return ResolveEffect(actor=actor, key=key, external_ref=external_ref)
+
+
 # -- dispute commands -------------------------------------------------------------------------
 
 
@@ -172,6 +202,11 @@ def decide(solution: Solution = PARTIAL_REFUND, note: str = "evidence supports t
     return Decide(actor=CARE, solution=solution, note=note)
 
 
+def redecide(solution: Solution = FULL_REFUND, note: str = "the seller's account is closed") -> Redecide:
+    """Care replaces a decision whose payout was refused for good."""
+    return Redecide(actor=CARE, solution=solution, note=note)
+
+
 #: One valid command per dispute action, by action name, for any actor (solutions within the total).
 DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.MESSAGE: message,
@@ -185,6 +220,9 @@ DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.DECIDE: lambda actor: Decide(actor=actor, solution=PARTIAL_REFUND),
     Action.SHIP: ship,
     Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
+    Redecide.action: lambda actor: Redecide(actor=actor, solution=FULL_REFUND),
+    RetryEffect.action: lambda actor: RetryEffect(actor=actor),
+    ResolveEffect.action: lambda actor: ResolveEffect(actor=actor, external_ref=EXTERNAL_REF),
 }
 
 # -- ticket commands --------------------------------------------------------------------------
@@ -210,4 +248,6 @@ TICKET_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.MESSAGE: lambda actor: UserMessage(actor=actor, text="hello"),
     Action.REPLY: lambda actor: TicketReply(actor=actor, text="hello from care"),
     Action.SOLVE: lambda actor: Solve(actor=actor),
+    RetryEffect.action: lambda actor: RetryEffect(actor=actor),
+    ResolveEffect.action: lambda actor: ResolveEffect(actor=actor, external_ref=EXTERNAL_REF),
 }

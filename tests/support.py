@@ -9,12 +9,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.settings import ApiKey, KeyRole, Settings
 from core.temporal import build_worker, case_activities
+from store.db import database
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
@@ -44,18 +46,27 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, env: WorkflowEnvironment | Client, *, worker: bool = True
+    settings: Settings,
+    env: WorkflowEnvironment | Client,
+    *,
+    worker: bool = True,
+    engine: AsyncEngine | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API on an ephemeral port (plus a worker unless ``worker=False``, e.g. for a second API
     replica), and an HTTP client pointed at it that sends the platform's API key (pass
-    ``headers=AS_CARE`` to call as a care tool)."""
+    ``headers=AS_CARE`` to call as a care tool). Both use ``engine``, or one opened from the
+    settings for as long as they serve."""
     if not settings.api_keys:
         settings = settings.model_copy(update={"api_keys": API_KEYS})
     client = env if isinstance(env, Client) else env.client
     async with AsyncExitStack() as stack:
-        base_url = await stack.enter_async_context(listening(create_app(settings, client=client)))
+        if engine is None:
+            engine = await stack.enter_async_context(database(settings))
+        app = create_app(settings, client=client, engine=engine)
+        base_url = await stack.enter_async_context(listening(app))
         if worker:
-            await stack.enter_async_context(build_worker(client, settings, case_activities(settings, client)))
+            activities = case_activities(settings, client, engine)
+            await stack.enter_async_context(build_worker(client, settings, activities, engine))
         yield await stack.enter_async_context(
             httpx.AsyncClient(base_url=base_url, timeout=30, headers=AS_PLATFORM)
         )

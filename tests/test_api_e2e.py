@@ -164,7 +164,7 @@ async def test_refusals_are_problem_json_naming_the_reason(api: httpx.AsyncClien
 
     cancelled = await api.post(f"/v1/disputes/{dispute_id}/cancel", json={"actor": BUYER, "note": "found it"})
     assert cancelled.json()["status"] == "CANCELLED"
-    assert (await api.get("/health")).json() == {"status": "ok", "temporal": "ok"}
+    assert (await api.get("/health")).json() == {"status": "ok", "temporal": "ok", "database": "ok"}
 
 
 async def test_policy_from_settings_drives_a_real_breach(

@@ -1,6 +1,7 @@
 """The docker-compose deployment, validated without a Docker engine: docker-compose.yml against the
 Compose specification, its environment names against the code, the admin step's search attributes
-against core.search_attributes.ALL, scaling and start order, the Dockerfile and .dockerignore."""
+against core.search_attributes.ALL, the service database's steps (run against a real PostgreSQL),
+scaling and start order, the Dockerfile and .dockerignore."""
 
 from __future__ import annotations
 
@@ -13,25 +14,32 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import temporalio.envconfig
 import yaml
 from compose_spec import PyOptions
+from sqlalchemy.engine import make_url
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.envconfig import ClientConfigProfile
 
 from api.main import create_app
 from core import search_attributes as sa
 from core.settings import Settings
+from store.migrate import migrate
+from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 SETUP_SCRIPT = ROOT / "deploy" / "temporal-setup.sh"
+SERVICE_DB_SCRIPT = ROOT / "deploy" / "service-database.sh"
+SERVICE_DB_STEP, MIGRATE_STEP = "service-database", "migrate"
 APP_SERVICES = ("api", "worker")  # built from the project's Dockerfile
 ADMIN_STEP = "temporal-setup"
 TEMPORAL_CLIENTS = (*APP_SERVICES, ADMIN_STEP)  # read TEMPORAL_* through the SDK's / CLI's envconfig
@@ -100,8 +108,9 @@ def scaling_problems(spec: dict[str, Any]) -> list[str]:
     pinned = ("container_name", "ports", "hostname")
     problems = [f"worker sets {key}: --scale worker=N would clash" for key in pinned if worker.get(key)]
     for name in APP_SERVICES:
-        if depends_on(spec["services"][name]).get(ADMIN_STEP) != "service_completed_successfully":
-            problems.append(f"{name} does not wait for {ADMIN_STEP} to complete successfully")
+        for step in (ADMIN_STEP, MIGRATE_STEP):
+            if depends_on(spec["services"][name]).get(step) != "service_completed_successfully":
+                problems.append(f"{name} does not wait for {step} to complete successfully")
     return problems
 
 
@@ -387,7 +396,8 @@ def test_workers_scale_and_start_after_the_admin_step(spec: dict[str, Any]) -> N
     pinned = copy.deepcopy(spec)
     pinned["services"]["worker"]["container_name"] = "worker"
     del pinned["services"]["api"]["depends_on"][ADMIN_STEP]
-    assert len(scaling_problems(pinned)) == 2
+    del pinned["services"]["worker"]["depends_on"][MIGRATE_STEP]
+    assert len(scaling_problems(pinned)) == 3
 
 
 def test_every_awaited_service_has_a_health_check(spec: dict[str, Any]) -> None:
@@ -424,6 +434,74 @@ def test_api_and_worker_are_one_image_with_one_environment(spec: dict[str, Any])
     assert probe.group(1) == api["command"][api["command"].index("--port") + 1]
     assert probe.group(2) == "/health"
     assert probe.group(2) in create_app().openapi()["paths"]
+
+
+# --- (f) the service database: created, migrated, then used --------------------------------------
+
+
+def test_the_service_database_is_created_then_migrated_before_api_and_worker(spec: dict[str, Any]) -> None:
+    services = spec["services"]
+    creator, migrator = services[SERVICE_DB_STEP], services[MIGRATE_STEP]
+    assert depends_on(creator) == {"postgresql": "service_healthy"}
+    assert depends_on(migrator) == {SERVICE_DB_STEP: "service_completed_successfully"}
+    assert creator["restart"] == migrator["restart"] == "no"
+    assert creator["image"] == services["postgresql"]["image"]  # its psql matches the server
+    assert migrator["build"] == services["api"]["build"]
+    assert migrator["command"] == ["python", "-m", "store.migrate"]
+    migrate_module = ROOT / "store" / "migrate.py"
+    assert migrate_module.is_file() and "def main(" in migrate_module.read_text()
+
+    # migrate, api and worker connect to the database and role the creating step makes, on the
+    # postgresql service, with the same password variable.
+    api_env = environment(services["api"])
+    assert environment(migrator) == {k: v for k, v in api_env.items() if k != "DISPUTES_API_KEYS"}
+    url = make_url(api_env["DISPUTES_DATABASE_URL"] or "")
+    created = environment(creator)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port) == ("postgresql", 5432)
+    assert (url.database, url.username) == (created["SERVICE_DB_NAME"], created["SERVICE_DB_USER"])
+    assert url.password == created["SERVICE_DB_PASSWORD"] == "${SERVICE_DB_PASSWORD:-disputes}"
+    assert created["PGHOST"] == "postgresql"
+    assert created["PGPASSWORD"] == environment(services["postgresql"])["POSTGRES_PASSWORD"]
+    assert creator["volumes"] == [f"./{SERVICE_DB_SCRIPT.relative_to(ROOT)}:/deploy/service-database.sh:ro"]
+
+
+def test_the_service_database_step_is_idempotent_and_its_role_can_migrate(
+    spec: dict[str, Any], postgres: PostgresServer
+) -> None:
+    """The compose step's script against a real PostgreSQL server, twice, then the migration as
+    the role it created (the owner, no superuser)."""
+    created = environment(spec["services"][SERVICE_DB_STEP])
+    env = {
+        "PATH": f"{postgres.bin}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(postgres.port),
+        "PGUSER": "postgres",
+        "SERVICE_DB_NAME": f"disputes_{uuid.uuid4().hex[:8]}",
+        "SERVICE_DB_USER": f"disputes_{uuid.uuid4().hex[:8]}",
+        "SERVICE_DB_PASSWORD": "it's a s3cret; DROP TABLE x",
+    }
+    assert {"SERVICE_DB_NAME", "SERVICE_DB_USER", "SERVICE_DB_PASSWORD"} <= set(created)
+    for _ in range(2):
+        done = subprocess.run(
+            ["sh", str(SERVICE_DB_SCRIPT)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    url = make_url(postgres.url(env["SERVICE_DB_NAME"])).set(
+        username=env["SERVICE_DB_USER"], password=env["SERVICE_DB_PASSWORD"]
+    )
+    migrate(url.render_as_string(hide_password=False))
+    with psycopg.connect(
+        host="127.0.0.1", port=postgres.port, user="postgres", dbname=env["SERVICE_DB_NAME"]
+    ) as db:
+        owners = db.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+        role = db.execute(
+            "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = %s", (env["SERVICE_DB_USER"],)
+        )
+        assert owners == [(env["SERVICE_DB_USER"],)]
+        assert role.fetchall() == [(False, False)]
 
 
 # --- the Dockerfile and the build context --------------------------------------------------------

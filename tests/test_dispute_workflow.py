@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -37,6 +38,7 @@ from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from domain.views import DisputeView, merge_timeline
+from store.cases import Timelines
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
@@ -97,7 +99,8 @@ class Case:
         """The dispute as the API shows it: the state merged with the stored timeline."""
         dispute: Dispute = await self.handle.query(DisputeWorkflow.state)
         return DisputeView.of(
-            dispute, merge_timeline(await self.outbox.timeline(self.handle.id), dispute.timeline)
+            dispute,
+            merge_timeline(await Timelines(self.outbox.engine).for_case(self.handle.id), dispute.timeline),
         )
 
     async def effects(self, kind: EffectKind | None = None) -> list[Effect]:
@@ -107,13 +110,13 @@ class Case:
 
 @pytest.fixture
 async def worker_and_payments(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, outbox_path: Path
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> AsyncIterator[FlakyPayments]:
-    settings = Settings(task_queue=task_queue, data_dir=outbox_path.parent)
-    adapters = FlakyPayments(Outbox(settings.outbox_path))
-    activities = case_activities(settings, time_skipping_env.client)
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path)
+    adapters = FlakyPayments(Outbox(engine))
+    activities = case_activities(settings, time_skipping_env.client, engine)
     activities.payments = adapters
-    worker: Worker = build_worker(time_skipping_env.client, settings, activities)
+    worker: Worker = build_worker(time_skipping_env.client, settings, activities, engine)
     async with worker:
         yield adapters
 

@@ -16,6 +16,7 @@ import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.blobstore import EvidenceStore, LocalBlobStore, S3BlobStore, blob_store
 from core.settings import Settings
@@ -139,14 +140,7 @@ async def test_upload_sniffs_the_type_hashes_and_enforces_the_limit(
     assert_problem(await upload(api, b""), 422, "file")
     assert_problem(await api.post("/v1/evidence", json=BUYER), 415)
     stored_files = sorted(path.name for path in (settings.data_dir / "evidence").iterdir())
-    assert stored_files == sorted(
-        [
-            receipt["reference"],
-            receipt["reference"] + ".json",
-            pdf.json()["reference"],
-            pdf.json()["reference"] + ".json",
-        ]
-    )
+    assert stored_files == sorted([receipt["reference"], pdf.json()["reference"]])  # metadata: in the db
 
 
 async def test_idempotency_key_binds_to_the_file(api: httpx.AsyncClient) -> None:
@@ -278,7 +272,7 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
-async def test_s3_store_round_trip(s3_endpoint: str, tmp_path: Path) -> None:
+async def test_s3_store_round_trip(s3_endpoint: str, tmp_path: Path, engine: AsyncEngine) -> None:
     bucket = f"evidence-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     settings = Settings(
@@ -299,7 +293,7 @@ async def test_s3_store_round_trip(s3_endpoint: str, tmp_path: Path) -> None:
     )
     assert head["ContentType"] == "image/png"
 
-    evidence = EvidenceStore(store)
+    evidence = EvidenceStore(store, engine)
     meta = await evidence.save(
         PDF, "application/pdf", Actor(role=Role.SELLER, id="s-1"), "checkout", datetime.now(UTC)
     )

@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
+from store.db import database
 from tests.support import ADMIN_KEY, API_KEYS, CARE_KEY, PLATFORM_KEY, eventually, listening
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(api_keys=API_KEYS)).openapi())
@@ -105,8 +106,11 @@ async def served(
         webhook_allow_private_hosts=True,  # subscriptions point at a closed loopback port
     )
     async with (
-        listening(create_app(settings, client=dev_server_env.client)) as base_url,
-        build_worker(dev_server_env.client, settings, case_activities(settings, dev_server_env.client)),
+        database(settings) as engine,
+        listening(create_app(settings, client=dev_server_env.client, engine=engine)) as base_url,
+        build_worker(
+            dev_server_env.client, settings, case_activities(settings, dev_server_env.client, engine), engine
+        ),
         httpx.AsyncClient(
             base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {PLATFORM_KEY}"}
         ) as http,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -31,6 +32,7 @@ from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from store.cases import Timelines
 from tests.platform import SIGNING_SECRET, Receiver, Seen
 from tests.support import eventually
 from workflows.base import Ack
@@ -41,22 +43,21 @@ SELLER = Actor(role=Role.SELLER, id="s-1")
 
 
 @pytest.fixture
-async def http_adapters(receiver: Receiver, tmp_path: Path) -> AsyncIterator[HttpAdapters]:
+async def http_adapters(
+    receiver: Receiver, tmp_path: Path, engine: AsyncEngine
+) -> AsyncIterator[HttpAdapters]:
     adapters = effect_adapters(
         Settings(
             effects="http",
             effects_signing_secret=SIGNING_SECRET,
             effects_base_url=receiver.url,
             data_dir=tmp_path,
-        )
+        ),
+        engine,
     )
     assert isinstance(adapters, HttpAdapters)
     yield adapters
     await adapters.aclose()
-
-
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(Settings(data_dir=tmp_path).outbox_path)
 
 
 # -- the real workflow, retried payouts ----------------------------------------------------------
@@ -84,7 +85,11 @@ async def start_dispute(env: WorkflowEnvironment, task_queue: str) -> Any:
 
 
 async def test_retried_payouts_reach_the_platform_once_per_key(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    receiver: Receiver,
 ) -> None:
     settings = Settings(
         effects="http",
@@ -93,13 +98,13 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
         task_queue=task_queue,
         data_dir=tmp_path,
     )
-    activities = case_activities(settings, time_skipping_env.client)
+    activities = case_activities(settings, time_skipping_env.client, engine)
     assert isinstance(activities.payments, HttpAdapters)
     # the provider applies the first two refund calls and the first release call, then the
     # responses are lost: only the stable key keeps the retries from paying again
     receiver.fail_after_applying = {"/refunds": 2, "/releases": 1}
     try:
-        async with build_worker(time_skipping_env.client, settings, activities):
+        async with build_worker(time_skipping_env.client, settings, activities, engine):
             handle = await start_dispute(time_skipping_env, task_queue)
             offer = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=40_000)
             await handle.execute_update("offer", MakeOffer(actor=SELLER, solution=offer), result_type=Ack)
@@ -116,7 +121,7 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     assert receiver.applied("/refunds") == [{"case_id": handle.id, "party_id": "b-1", "amount": 40_000}]
     assert receiver.applied("/releases") == [{"case_id": handle.id, "party_id": "s-1", "amount": 110_000}]
 
-    recorded = await outbox(tmp_path).for_case(handle.id)
+    recorded = await Outbox(engine).for_case(handle.id)
     payouts = [(e.kind, e.party_id, e.amount) for e in recorded if e.amount is not None]
     assert payouts == [
         (EffectKind.REFUND_TO_BUYER, "b-1", 40_000),
@@ -128,7 +133,11 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
 
 
 async def test_refused_notification_is_recorded_and_the_case_goes_on(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, receiver: Receiver
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    receiver: Receiver,
 ) -> None:
     settings = Settings(
         effects="http",
@@ -137,16 +146,16 @@ async def test_refused_notification_is_recorded_and_the_case_goes_on(
         task_queue=task_queue,
         data_dir=tmp_path,
     )
-    activities = case_activities(settings, time_skipping_env.client)
+    activities = case_activities(settings, time_skipping_env.client, engine)
     assert isinstance(activities.payments, HttpAdapters)
     receiver.refuse["/notifications"] = (400, {})
 
     try:
-        async with build_worker(time_skipping_env.client, settings, activities):
+        async with build_worker(time_skipping_env.client, settings, activities, engine):
             handle = await start_dispute(time_skipping_env, task_queue)
 
             async def recorded_on_the_case() -> list[Any]:
-                stored = await outbox(tmp_path).timeline(handle.id)
+                stored = await Timelines(engine).for_case(handle.id)
                 state = await handle.query(DisputeWorkflow.state)
                 return [e for e in [*stored, *state.timeline] if e.event == "effect_failed"]
 
@@ -167,14 +176,14 @@ async def test_refused_notification_is_recorded_and_the_case_goes_on(
         await activities.payments.aclose()
 
     assert len(receiver.seen("/notifications")) == 1
-    assert [e for e in await outbox(tmp_path).for_case(handle.id) if e.kind is EffectKind.NOTIFICATION] == []
+    assert [e for e in await Outbox(engine).for_case(handle.id) if e.kind is EffectKind.NOTIFICATION] == []
 
 
 # -- one activity at a time ----------------------------------------------------------------------
 
 
 async def test_payout_is_posted_as_json_under_its_key(
-    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path
+    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     request = PayoutInput(
         case_id="dispute-o-9", party_id="b-9", amount=25_000, idempotency_key="dispute-o-9:k"
@@ -195,11 +204,11 @@ async def test_payout_is_posted_as_json_under_its_key(
         25_000,
         1,
     )
-    assert await outbox(tmp_path).for_case("dispute-o-9") == [effect]
+    assert await Outbox(engine).for_case("dispute-o-9") == [effect]
 
 
 async def test_care_desk_answers_are_used(
-    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path
+    http_adapters: HttpAdapters, receiver: Receiver, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     receiver.replies = {
         "/care-desk/mediations": {"case_ref": "CD-77"},
@@ -228,7 +237,7 @@ async def test_care_desk_answers_are_used(
         "due_at": "2030-01-02T03:04:00Z",
         "summary": "reply due",
     }
-    recorded = await outbox(tmp_path).for_case("dispute-o-9")
+    recorded = await Outbox(engine).for_case("dispute-o-9")
     assert [(e.kind, e.party_id) for e in recorded] == [
         (EffectKind.MEDIATION_OPENED, None),
         (EffectKind.CARE_ASSIGNED, "agent-42"),
@@ -268,6 +277,7 @@ async def test_only_final_client_errors_are_not_retried(
     http_adapters: HttpAdapters,
     receiver: Receiver,
     tmp_path: Path,
+    engine: AsyncEngine,
     status: int,
     headers: dict[str, str],
     error_type: str,
@@ -282,10 +292,10 @@ async def test_only_final_client_errors_are_not_retried(
     assert failure.value.non_retryable is (error_type == "EffectRejected")
     assert failure.value.next_retry_delay == retry_delay
     assert f"answered {status}" in failure.value.message
-    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+    assert await Outbox(engine).for_case("dispute-o-9") == []
 
 
-async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
+async def test_unreachable_platform_is_retried(tmp_path: Path, engine: AsyncEngine) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -295,7 +305,8 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
             effects_signing_secret=SIGNING_SECRET,
             effects_base_url=f"http://127.0.0.1:{port}",
             data_dir=tmp_path,
-        )
+        ),
+        engine,
     )
     assert isinstance(adapters, HttpAdapters)
     try:
@@ -308,11 +319,13 @@ async def test_unreachable_platform_is_retried(tmp_path: Path) -> None:
         assert failure.value.__cause__ is None
     finally:
         await adapters.aclose()
-    assert await outbox(tmp_path).for_case("dispute-o-9") == []
+    assert await Outbox(engine).for_case("dispute-o-9") == []
 
 
 @pytest.mark.parametrize("base_url", [None, "", "ftp://platform.example"])
-def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) -> None:
+async def test_http_mode_needs_an_http_base_url(
+    tmp_path: Path, engine: AsyncEngine, base_url: str | None
+) -> None:
     with pytest.raises(ValueError, match=r"DISPUTES_EFFECTS_BASE_URL|http\(s\)"):
         effect_adapters(
             Settings(
@@ -320,5 +333,6 @@ def test_http_mode_needs_an_http_base_url(tmp_path: Path, base_url: str | None) 
                 effects_signing_secret=SIGNING_SECRET,
                 effects_base_url=base_url,
                 data_dir=tmp_path,
-            )
+            ),
+            engine,
         )

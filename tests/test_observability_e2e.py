@@ -16,6 +16,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -50,7 +51,7 @@ def total(text: str, name: str, **labels: str) -> float:
 
 @pytest.fixture
 async def scenario_env(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> AsyncIterator[tuple[httpx.AsyncClient, str, io.StringIO]]:
     """The API and a worker whose client has the Prometheus runtime and the tracing interceptor."""
     settings = Settings(
@@ -79,8 +80,8 @@ async def scenario_env(
     )
     try:
         async with (
-            build_worker(worker_client, settings, case_activities(settings, worker_client)),
-            serving(settings, api_client, worker=False) as http,
+            build_worker(worker_client, settings, case_activities(settings, worker_client, engine), engine),
+            serving(settings, api_client, worker=False, engine=engine) as http,
         ):
             yield http, f"http://127.0.0.1:{settings.worker_metrics_port}/metrics", logs
     finally:

@@ -1,6 +1,6 @@
 """The pure dispute rules with plain objects: the action registry and every transition, the help
-rule, clocks, settlement, the message limit, validation, what each change sets off, and the
-words on-call staff read."""
+rule, clocks, settlement, parked effects and their repair, the message limit, validation, what
+each change sets off, and the words on-call staff read."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.case import DeadlineEvent, TimelineEntry
+from domain.case import Attention, DeadlineEvent, TimelineEntry
 from domain.commands import (
     Accept,
     Action,
@@ -22,11 +22,14 @@ from domain.commands import (
     Command,
     ConfirmReceipt,
     Decide,
+    Redecide,
     RequestHelp,
+    ResolveEffect,
+    RetryEffect,
     SendMessage,
     Ship,
 )
-from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Payout, Proposal
+from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Paid, Payout, Proposal
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
 from domain.events import (
     Acted,
@@ -34,6 +37,8 @@ from domain.events import (
     CareSpoke,
     Decided,
     DomainEvent,
+    EffectParked,
+    EffectRepaired,
     Escalated,
     Opened,
     PartyInactive,
@@ -61,9 +66,12 @@ from tests.factories import (
     DISPUTE_COMMANDS,
     DISPUTE_POLICY,
     EXCHANGE,
+    EXTERNAL_REF,
     FULL_REFUND,
     INACTIVITY,
+    OPERATOR,
     PARTIAL_REFUND,
+    REFUSED,
     RELEASE,
     SELLER,
     SEND_REMAINING,
@@ -82,6 +90,10 @@ from tests.factories import (
     dispute_request,
     message,
     offer,
+    park,
+    redecide,
+    resolve,
+    retry,
     ship,
     warned,
 )
@@ -97,6 +109,7 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
     Action.CANCEL,
 )
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
+REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
 PARTIES = {Role.BUYER, Role.SELLER}
 #: A help-center user carrying the buyer's id: no party to a dispute.
 HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
@@ -110,13 +123,21 @@ def command(action: str, actor: Actor) -> Command:
 
 
 def allowed(
-    buyer: list[Action] | None = None, seller: list[Action] | None = None, care: list[Action] | None = None
-) -> dict[Role, list[Action]]:
+    buyer: list[str] | None = None,
+    seller: list[str] | None = None,
+    care: list[str] | None = None,
+    operator: list[str] | None = None,
+) -> dict[Role, list[str]]:
     """An ``allowed_actions`` value, empty for every role not named."""
-    return {Role.BUYER: buyer or [], Role.SELLER: seller or [], Role.CARE: care or []}
+    return {
+        Role.BUYER: buyer or [],
+        Role.SELLER: seller or [],
+        Role.CARE: care or [],
+        Role.OPERATOR: operator or [],
+    }
 
 
-def as_details(expected: dict[Role, list[Action]]) -> dict[str, list[str]]:
+def as_details(expected: dict[Role, list[str]]) -> dict[str, list[str]]:
     """``allowed_actions`` the way InvalidTransition reports it in its details."""
     return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
 
@@ -152,6 +173,9 @@ REGISTERED: dict[str, tuple[set[Role], str]] = {
     DECIDE: ({Role.CARE}, "care/decision"),
     SHIP: (PARTIES, "shipments"),
     CONFIRM: ({Role.BUYER}, "confirm-receipt"),
+    REDECIDE: ({Role.CARE}, "care/redecision"),
+    RETRY: ({Role.OPERATOR}, "operator/retry"),
+    RESOLVE: ({Role.OPERATOR}, "operator/resolve"),
 }
 
 
@@ -165,7 +189,7 @@ def test_the_registry_holds_the_documented_actions() -> None:
         assert DISPUTE_ACTIONS.get(spec.name) is spec
         assert spec.name in DISPUTE_ACTIONS
     assert DISPUTE_ACTIONS.get(Action.SOLVE) is None  # a report's action, not a dispute's
-    assert Dispute.roles == (Role.BUYER, Role.SELLER, Role.CARE)
+    assert Dispute.roles == (Role.BUYER, Role.SELLER, Role.CARE, Role.OPERATOR)
 
 
 def test_every_registered_action_has_a_test_command() -> None:
@@ -195,13 +219,53 @@ class State:
     name: str
     status: DisputeStatus
     build: Callable[[], Dispute]
-    allowed: dict[Role, list[Action]]
+    allowed: dict[Role, list[str]]
 
 
 def _resolved() -> Dispute:
     dispute = drive(Accept(actor=SELLER))
     settle(dispute)
     return dispute
+
+
+#: The idempotency keys of dispute d-1's effects, as the workflow names them.
+REFUND_KEY, RELEASE_KEY = "d-1:refund_to_buyer", "d-1:release_to_seller"
+MEDIATION_KEY, PUBLISH_KEY = "d-1:mediation", "d-1:publish:7"
+BREACH_KEY = "d-1:care_reply_breached:2026-01-01T02:00:00+00:00"
+
+
+def refund_parked() -> Dispute:
+    """Refund 150,000 and release 50,000 agreed; the platform refused the refund for good."""
+    dispute = drive(Accept(actor=SELLER))
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    return dispute
+
+
+def release_parked() -> Dispute:
+    """Refund 150,000 and release 50,000 agreed; the refund was paid, the release refused for good."""
+    dispute = drive(Accept(actor=SELLER))
+    dispute.payout_made(refund(150_000), after(dispute))
+    park(dispute, "release_to_seller", RELEASE_KEY)
+    return dispute
+
+
+def mediation_parked() -> Dispute:
+    """The buyer asked for help; the care desk refused to open the mediation case for good."""
+    dispute = drive(offer(SELLER), ask_help(BUYER))
+    park(dispute, "mediation", MEDIATION_KEY)
+    return dispute
+
+
+def closed_with_publish_parked(build: Callable[[], Dispute]) -> Callable[[], Dispute]:
+    """The closed dispute ``build`` makes, whose last change could not be handed out."""
+
+    def parked() -> Dispute:
+        dispute = build()
+        assert dispute.closed
+        park(dispute, "publish", PUBLISH_KEY, "webhook store unreachable for 1d")
+        return dispute
+
+    return parked
 
 
 STATES = [
@@ -319,6 +383,37 @@ STATES = [
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
+    # an effect refused for good waits for an operator (retry, resolve) and, for a payout, care
+    State(
+        "fulfilment_refund_parked",
+        DisputeStatus.AWAITING_FULFILMENT,
+        refund_parked,
+        allowed(buyer=[MSG], seller=[MSG], care=[REDECIDE], operator=[RETRY, RESOLVE]),
+    ),
+    State(
+        "fulfilment_release_parked_after_refund",
+        DisputeStatus.AWAITING_FULFILMENT,
+        release_parked,
+        allowed(buyer=[MSG], seller=[MSG], care=[REDECIDE], operator=[RETRY, RESOLVE]),
+    ),
+    State(
+        "in_mediation_mediation_parked",
+        DisputeStatus.IN_MEDIATION,
+        mediation_parked,
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE], operator=[RETRY, RESOLVE]),
+    ),
+    State(
+        "resolved_publish_parked",
+        DisputeStatus.RESOLVED,
+        closed_with_publish_parked(_resolved),
+        allowed(operator=[RETRY]),
+    ),
+    State(
+        "cancelled_publish_parked",
+        DisputeStatus.CANCELLED,
+        closed_with_publish_parked(lambda: drive(command(CANCEL, BUYER))),
+        allowed(operator=[RETRY]),
+    ),
 ]
 
 #: Every (role, action) the registry can be asked about: each registered action for every role.
@@ -401,6 +496,7 @@ def test_a_reports_action_is_refused_by_a_dispute() -> None:
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(Solve(actor=CARE), after(dispute))
     assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide"]
+    assert refused.value.details["allowed_actions"]["operator"] == []
 
 
 # -- a new action is one registered thing ------------------------------------------------------
@@ -439,6 +535,7 @@ def test_a_registered_action_is_allowed_checked_applied_and_told(return_label: s
         Role.BUYER: ["message", "ship", return_label],
         Role.SELLER: ["message"],
         Role.CARE: [],
+        Role.OPERATOR: [],
     }
     with pytest.raises(InvalidTransition):
         dispute.check(RequestReturnLabel(actor=SELLER), after(dispute))
@@ -793,7 +890,11 @@ def settle(dispute: Dispute) -> list[Payout]:
     """Carry out the dispute's settlement as the workflow does, and return the payouts."""
     payouts = dispute.settlement()
     assert payouts is not None
-    assert dispute.settled(payouts, after(dispute)) == [Resolved()]
+    now = after(dispute)
+    for payout in payouts:
+        dispute.payout_made(payout, now)
+    assert dispute.remaining_payouts() == []
+    assert dispute.settled(now) == [Resolved()]
     return payouts
 
 
@@ -892,7 +993,9 @@ def test_settled_closes_as_resolved_with_amounts() -> None:
     """settled() records the outcome with the amounts paid to each side."""
     dispute = drive(Accept(actor=SELLER))
     now = after(dispute)
-    assert dispute.settled([refund(150_000), release(50_000)], now) == [Resolved()]
+    dispute.payout_made(refund(150_000), now)
+    dispute.payout_made(release(50_000), now)
+    assert dispute.settled(now) == [Resolved()]
     assert dispute.status is DisputeStatus.RESOLVED
     assert dispute.closed
     assert dispute.outcome is not None
@@ -952,6 +1055,403 @@ def test_cancel_closes_as_cancelled(steps: tuple[Command, ...]) -> None:
     assert dispute.next_deadline() is None
     assert dispute.settlement() is None
     assert not dispute.settling
+
+
+# -- parked effects and their repair -----------------------------------------------------------
+
+
+def last_entries(dispute: Dispute, count: int) -> list[tuple[str, Actor | None]]:
+    """The last ``count`` timeline entries as (event, actor)."""
+    return [(entry.event, entry.actor) for entry in dispute.timeline[-count:]]
+
+
+def test_a_refused_payout_parks_the_dispute() -> None:
+    """park() holds the effect for an operator, records it on the timeline and flags the dispute;
+    the dispute itself goes on (the parties may still write)."""
+    dispute = drive(Accept(actor=SELLER))
+    assert not dispute.needs_attention
+    now = after(dispute)
+    happened = dispute.park("refund_to_buyer", REFUND_KEY, REFUSED, now)
+    assert happened == [EffectParked(effect="refund_to_buyer", key=REFUND_KEY, reason=REFUSED)]
+    assert dispute.attention == [
+        Attention(effect="refund_to_buyer", key=REFUND_KEY, reason=REFUSED, since=now)
+    ]
+    assert dispute.needs_attention
+    assert dispute.model_dump(mode="json")["needs_attention"] is True
+    assert dispute.parked(REFUND_KEY)
+    assert not dispute.parked(RELEASE_KEY)
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.at, entry.status) == (
+        "needs_attention",
+        None,
+        now,
+        DisputeStatus.AWAITING_FULFILMENT,
+    )
+    assert entry.detail == {"effect": "refund_to_buyer", "idempotency_key": REFUND_KEY, "reason": REFUSED}
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+    assert (dispute.payouts_made, dispute.done_by_hand) == ([], [])
+    dispute.apply(message(BUYER), after(dispute))
+
+
+def test_parking_the_same_key_again_changes_nothing() -> None:
+    """A second refusal of an effect already parked adds no entry, no attention and no event."""
+    dispute = refund_parked()
+    before = dispute.model_dump()
+    assert dispute.park("refund_to_buyer", REFUND_KEY, "503 for a whole day", after(dispute)) == []
+    assert dispute.model_dump() == before
+
+
+def test_a_long_reason_is_cut() -> None:
+    """The reason an outside system gives is kept to 500 characters everywhere it lands."""
+    dispute = drive(Accept(actor=SELLER))
+    happened = dispute.park("refund_to_buyer", REFUND_KEY, "x" * 600, after(dispute))
+    assert happened == [EffectParked(effect="refund_to_buyer", key=REFUND_KEY, reason="x" * 500)]
+    assert dispute.attention[0].reason == dispute.timeline[-1].detail["reason"] == "x" * 500
+
+
+def test_several_effects_park_at_once_and_are_repaired_one_by_one() -> None:
+    """Effects of different lanes park side by side, in order; a named retry takes that one, an
+    unnamed one the first; the dispute needs attention until none is left."""
+    dispute = mediation_parked()
+    park(dispute, "care_reply_breached", BREACH_KEY, "503 for 12h")
+    park(dispute, "publish", PUBLISH_KEY)
+    assert [p.key for p in dispute.attention] == [MEDIATION_KEY, BREACH_KEY, PUBLISH_KEY]
+    assert [entry.event for entry in dispute.timeline[-3:]] == ["needs_attention"] * 3
+    happened = dispute.apply(retry(BREACH_KEY), after(dispute))
+    assert happened == [Acted(actor=OPERATOR, action=RETRY), EffectRepaired(key=BREACH_KEY, reference=None)]
+    assert [p.key for p in dispute.attention] == [MEDIATION_KEY, PUBLISH_KEY]
+    assert dispute.apply(retry(), after(dispute))[-1] == EffectRepaired(key=MEDIATION_KEY, reference=None)
+    assert dispute.needs_attention
+    dispute.apply(retry(), after(dispute))
+    assert not dispute.needs_attention
+    assert dispute.allowed_actions[Role.OPERATOR] == []
+    assert dispute.done_by_hand == []
+    assert dispute.mediation_case_ref is None  # a retry leaves the work to the lane
+
+
+def test_retry_records_who_asked_and_changes_nothing_else() -> None:
+    """A retry takes the effect off the list and is recorded with the operator and the key; no
+    payout is made and nothing is marked done by hand."""
+    dispute = refund_parked()
+    now = after(dispute)
+    happened = dispute.apply(retry(REFUND_KEY), now)
+    assert happened == [Acted(actor=OPERATOR, action=RETRY), EffectRepaired(key=REFUND_KEY, reference=None)]
+    assert dispute.attention == []
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.at) == (RETRY, OPERATOR, now)
+    assert entry.detail == {"key": REFUND_KEY}
+    assert (dispute.payouts_made, dispute.done_by_hand) == ([], [])
+    assert dispute.remaining_payouts() == [refund(150_000), release(50_000)]
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+
+
+def test_a_refund_resolved_by_hand_is_paid_with_its_reference() -> None:
+    """The refund paid by hand is a payout made with the operator's reference: only the release
+    remains, and the outcome counts both."""
+    dispute = refund_parked()
+    now = after(dispute)
+    happened = dispute.apply(resolve(REFUND_KEY, "pay-77"), now)
+    assert happened == [
+        Acted(actor=OPERATOR, action=RESOLVE),
+        EffectRepaired(key=REFUND_KEY, reference="pay-77"),
+    ]
+    assert dispute.payouts_made == [
+        Paid(
+            kind=SolutionKind.REFUND_TO_BUYER,
+            party=Role.BUYER,
+            party_id=BUYER.id,
+            amount=150_000,
+            idempotency_key=REFUND_KEY,
+            reference="pay-77",
+            at=now,
+        )
+    ]
+    assert (dispute.attention, dispute.done_by_hand) == ([], [REFUND_KEY])
+    assert last_entries(dispute, 2) == [("paid", None), (RESOLVE, OPERATOR)]
+    assert dispute.timeline[-2].detail == {
+        "kind": "REFUND_TO_BUYER",
+        "party_id": BUYER.id,
+        "amount": 150_000,
+        "idempotency_key": REFUND_KEY,
+        "reference": "pay-77",
+    }
+    assert dispute.timeline[-1].detail == {"key": REFUND_KEY, "external_ref": "pay-77"}
+    assert dispute.remaining_payouts() == [release(50_000)]
+    dispute.payout_made(release(50_000), after(dispute))
+    assert dispute.remaining_payouts() == []
+    assert dispute.settled(after(dispute)) == [Resolved()]
+    assert dispute.outcome is not None
+    assert (dispute.outcome.refunded_to_buyer, dispute.outcome.released_to_seller) == (150_000, 50_000)
+    assert dispute.outcome.decided_by == "agreement"
+
+
+def test_a_release_refused_after_a_partial_refund_is_resolved_by_hand() -> None:
+    """The buyer was paid by the lane and the seller by hand (issue 9's case): nothing remains and
+    the dispute resolves with both amounts, the seller's with its reference."""
+    dispute = release_parked()
+    assert dispute.remaining_payouts() == [release(50_000)]
+    dispute.apply(resolve(external_ref="manual-release-1"), after(dispute))
+    assert [(p.kind, p.amount, p.reference) for p in dispute.payouts_made] == [
+        (SolutionKind.REFUND_TO_BUYER, 150_000, None),
+        (SolutionKind.RELEASE_TO_SELLER, 50_000, "manual-release-1"),
+    ]
+    assert dispute.payouts_made[1].idempotency_key == RELEASE_KEY
+    assert dispute.remaining_payouts() == []
+    dispute.settled(after(dispute))
+    assert dispute.status is DisputeStatus.RESOLVED
+    assert dispute.outcome is not None
+    assert (dispute.outcome.refunded_to_buyer, dispute.outcome.released_to_seller) == (150_000, 50_000)
+    follows = consequences(dispute, [Resolved()])
+    assert follows.notices == to_both(
+        "Dispute d-1 is resolved: refunded 150000 to the buyer, released 50000 to the seller."
+    )
+
+
+def test_a_mediation_opened_by_hand_records_its_case() -> None:
+    """A mediation case opened by hand on the care desk is the dispute's mediation case."""
+    dispute = mediation_parked()
+    now = after(dispute)
+    happened = dispute.apply(resolve(external_ref="desk-42"), now)
+    assert happened[-1] == EffectRepaired(key=MEDIATION_KEY, reference="desk-42")
+    assert dispute.mediation_case_ref == "desk-42"
+    assert last_entries(dispute, 2) == [("mediation_opened", None), (RESOLVE, OPERATOR)]
+    assert dispute.timeline[-2].detail == {"case_ref": "desk-42", "assignee": "by hand"}
+    assert (dispute.done_by_hand, dispute.payouts_made) == ([MEDIATION_KEY], [])
+    assert dispute.status is DisputeStatus.IN_MEDIATION
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+
+
+def test_an_alert_resolved_by_hand_pays_nothing() -> None:
+    """Recording a care alert as done by hand moves no money, even while payouts remain."""
+    dispute = drive(Accept(actor=SELLER))
+    park(dispute, "care_reply_breached", BREACH_KEY)
+    assert dispute.allowed_actions[Role.CARE] == []  # no payout is parked: nothing to redecide
+    dispute.apply(resolve(BREACH_KEY, "desk-43"), after(dispute))
+    assert (dispute.done_by_hand, dispute.payouts_made) == ([BREACH_KEY], [])
+    assert dispute.remaining_payouts() == [refund(150_000), release(50_000)]
+
+
+def test_a_publish_step_can_only_be_retried() -> None:
+    """Handing out the case's changes cannot be done by hand: alone it is not offered to resolve,
+    named beside another parked effect it is InvalidInput, and an unnamed resolve passes it by."""
+    dispute = drive(Accept(actor=SELLER))
+    park(dispute, "publish", PUBLISH_KEY)
+    assert dispute.allowed_actions[Role.OPERATOR] == [RETRY]
+    with pytest.raises(InvalidTransition):
+        dispute.check(resolve(PUBLISH_KEY), after(dispute))
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    assert dispute.allowed_actions[Role.OPERATOR] == [RETRY, RESOLVE]
+    before = dispute.model_dump()
+    with pytest.raises(InvalidInput) as refused:
+        dispute.apply(resolve(PUBLISH_KEY), after(dispute))
+    assert refused.value.details == {
+        "errors": [
+            {
+                "field": "key",
+                "reason": f"{PUBLISH_KEY} hands out the case's changes and cannot be done by hand: retry it",
+            }
+        ]
+    }
+    assert dispute.model_dump() == before
+    dispute.apply(resolve(), after(dispute))  # unnamed: the first effect that can be done by hand
+    assert [p.key for p in dispute.attention] == [PUBLISH_KEY]
+
+
+@pytest.mark.parametrize("repair", [retry("d-1:nope"), resolve("d-1:nope")], ids=["retry", "resolve"])
+def test_an_unknown_key_is_invalid_input(repair: Command) -> None:
+    """Naming an effect that is not parked is InvalidInput on ``key``, listing what is parked."""
+    dispute = refund_parked()
+    before = dispute.model_dump()
+    with pytest.raises(InvalidInput) as refused:
+        dispute.apply(repair, after(dispute))
+    assert refused.value.details == {
+        "errors": [{"field": "key", "reason": f"no parked effect d-1:nope; parked: ['{REFUND_KEY}']"}]
+    }
+    assert dispute.model_dump() == before
+
+
+def test_the_operator_repairs_a_closed_dispute_only_while_something_is_parked() -> None:
+    """A resolved dispute whose last change was not handed out is open to the operator alone;
+    once repaired it is closed to everybody again."""
+    dispute = closed_with_publish_parked(_resolved)()
+    for refused in (message(BUYER), redecide(), CareReply(actor=CARE, text="hi")):
+        with pytest.raises(InvalidTransition):
+            dispute.check(refused, after(dispute))
+    now = after(dispute)
+    assert dispute.apply(retry(), now)[-1] == EffectRepaired(key=PUBLISH_KEY, reference=None)
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.status) == (RETRY, OPERATOR, DisputeStatus.RESOLVED)
+    assert dispute.status is DisputeStatus.RESOLVED
+    assert dispute.allowed_actions == allowed()
+    with pytest.raises(InvalidTransition) as refused_after:
+        dispute.check(retry(), after(dispute))
+    assert refused_after.value.details["allowed_actions"] == as_details(allowed())
+
+
+def test_any_operator_id_acts_on_any_dispute() -> None:
+    """Operators act through admin keys on every case, like care."""
+    dispute = refund_parked()
+    other_operator = Actor(role=Role.OPERATOR, id="oncall-99")
+    assert dispute.is_party(other_operator)
+    dispute.apply(retry(actor=other_operator), after(dispute))
+    assert dispute.timeline[-1].actor == other_operator
+
+
+@pytest.mark.parametrize("repair", [retry, resolve], ids=["retry", "resolve"])
+@pytest.mark.parametrize("actor", [BUYER, SELLER, CARE], ids=["buyer", "seller", "care"])
+def test_only_an_operator_repairs(repair: Callable[..., Command], actor: Actor) -> None:
+    """The parties and care may not retry or resolve an effect, even one parked on their dispute."""
+    dispute = refund_parked()
+    with pytest.raises(InvalidTransition) as refused:
+        dispute.check(repair(actor=actor), after(dispute))
+    assert f"{actor.role.value} may not {repair(actor=actor).action}" in refused.value.message
+
+
+@pytest.mark.parametrize("repair", [retry, resolve], ids=["retry", "resolve"])
+@pytest.mark.parametrize(
+    "stranger", [Actor(role=Role.BUYER, id="b-2"), HELP_CENTER_USER], ids=["other-buyer", "help-center-user"]
+)
+def test_a_stranger_may_not_repair(repair: Callable[..., Command], stranger: Actor) -> None:
+    """Someone who is no party learns only that, parked effect or not."""
+    dispute = refund_parked()
+    with pytest.raises(NotAParty):
+        dispute.check(repair(actor=stranger), after(dispute))
+
+
+# -- care replaces a decision whose payout was refused ------------------------------------------
+
+
+def test_redecide_is_offered_only_while_a_payout_is_parked() -> None:
+    """Care may replace a decision while a refund or release waits, never otherwise."""
+    assert REDECIDE not in drive(Accept(actor=SELLER)).allowed_actions[Role.CARE]
+    assert REDECIDE not in mediation_parked().allowed_actions[Role.CARE]
+    for build in (refund_parked, release_parked):
+        assert build().allowed_actions[Role.CARE] == [REDECIDE]
+    with pytest.raises(InvalidTransition):
+        mediation_parked().check(redecide(), T0 + 10 * STEP)
+
+
+def test_redecide_replaces_the_decision_and_the_payouts_that_remain() -> None:
+    """After a refused release, care refunds everything instead: the parked payout goes, the next
+    round's payouts carry new keys, only the rest of the refund remains, and the outcome counts
+    what was paid."""
+    dispute = release_parked()
+    round_zero = {payout.kind: dispute.payout_key(payout) for payout in dispute.settlement() or []}
+    assert round_zero == {
+        SolutionKind.REFUND_TO_BUYER: REFUND_KEY,
+        SolutionKind.RELEASE_TO_SELLER: RELEASE_KEY,
+    }
+    now = after(dispute)
+    happened = dispute.apply(redecide(FULL_REFUND, "the seller's account is closed"), now)
+    assert happened == [
+        Acted(actor=CARE, action=REDECIDE),
+        Decided(solution=FULL_REFUND, note="the seller's account is closed"),
+    ]  # the payouts already run: no new SettlementDue
+    assert (dispute.agreed_solution, dispute.decided_by, dispute.decision_round) == (FULL_REFUND, "care", 1)
+    assert dispute.attention == []
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+    assert dispute.settling
+    assert dispute.remaining_payouts() == [refund(50_000)]
+    assert dispute.payout_key(refund(50_000)) == "d-1:refund_to_buyer:1"
+    assert dispute.payout_key(release(1)) == "d-1:release_to_seller:1"
+    assert dispute.payout_key(refund(50_000)) not in round_zero.values()
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.at) == (REDECIDE, CARE, now)
+    assert Solution.model_validate(entry.detail["solution"]) == FULL_REFUND
+    assert entry.detail["note"] == "the seller's account is closed"
+    dispute.payout_made(refund(50_000), after(dispute))
+    assert dispute.payouts_made[-1].idempotency_key == "d-1:refund_to_buyer:1"
+    assert dispute.remaining_payouts() == []
+    dispute.settled(after(dispute))
+    assert dispute.outcome is not None
+    assert dispute.outcome.model_dump(exclude={"at"}) == {
+        "status": DisputeStatus.RESOLVED,
+        "solution": FULL_REFUND.model_dump(),
+        "decided_by": "care",
+        "refunded_to_buyer": TOTAL,
+        "released_to_seller": 0,
+    }
+
+
+def test_redecide_keeps_other_parked_effects() -> None:
+    """Only the parked payouts go with the old decision; a parked care alert still waits."""
+    dispute = drive(Accept(actor=SELLER))
+    park(dispute, "care_reply_breached", BREACH_KEY)
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    dispute.apply(redecide(RELEASE), after(dispute))
+    assert [p.key for p in dispute.attention] == [BREACH_KEY]
+    assert dispute.allowed_actions[Role.CARE] == []
+    assert dispute.remaining_payouts() == [release(TOTAL)]
+
+
+def test_each_redecision_is_a_new_round() -> None:
+    """A payout of the new decision refused again can be redecided again, under new keys."""
+    dispute = refund_parked()
+    dispute.apply(redecide(SMALL_REFUND), after(dispute))
+    assert dispute.remaining_payouts() == [refund(50_000), release(150_000)]
+    park(dispute, "refund_to_buyer", dispute.payout_key(refund(50_000)))
+    assert dispute.attention[0].key == "d-1:refund_to_buyer:1"
+    dispute.apply(redecide(RELEASE), after(dispute))
+    assert dispute.decision_round == 2
+    assert dispute.remaining_payouts() == [release(TOTAL)]
+    assert dispute.payout_key(release(TOTAL)) == "d-1:release_to_seller:2"
+
+
+@pytest.mark.parametrize(
+    ("build", "solution", "field", "reason"),
+    [
+        (release_parked, SMALL_REFUND, "solution.amount", "150000 was already refunded to the buyer"),
+        (release_parked, RELEASE, "solution.amount", "150000 was already refunded to the buyer"),
+        (
+            refund_parked,
+            EXCHANGE,
+            "solution.kind",
+            "a replaced decision refunds or releases money; goods have moved",
+        ),
+        (
+            refund_parked,
+            SEND_REMAINING,
+            "solution.kind",
+            "a replaced decision refunds or releases money; goods have moved",
+        ),
+        (refund_parked, TOO_MUCH, "solution.amount", f"{TOTAL + 1} is above the order total {TOTAL}"),
+    ],
+    ids=["refund-below-refunded", "release-after-a-refund", "exchange", "send-remaining", "above-total"],
+)
+def test_a_redecision_that_cannot_be_carried_out_is_invalid_input(
+    build: Callable[[], Dispute], solution: Solution, field: str, reason: str
+) -> None:
+    """What was paid stays paid and goods cannot be moved again: such a decision is InvalidInput,
+    and nothing changes."""
+    dispute = build()
+    before = dispute.model_dump()
+    with pytest.raises(InvalidInput) as refused:
+        dispute.apply(redecide(solution), after(dispute))
+    assert refused.value.details == {"errors": [{"field": field, "reason": reason}]}
+    assert dispute.model_dump() == before
+
+
+def test_a_redecision_may_not_release_less_than_was_released() -> None:
+    """With 50,000 already released to the seller, a new decision must leave the seller at least
+    that much: a full refund is refused, a refund of 150,000 is the most allowed."""
+    dispute = drive(Accept(actor=SELLER))
+    dispute.payout_made(release(50_000), after(dispute))  # as if the seller's share went out first
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    with pytest.raises(InvalidInput) as refused:
+        dispute.check(redecide(FULL_REFUND), after(dispute))
+    assert refused.value.details == {
+        "errors": [{"field": "solution.amount", "reason": "50000 was already released to the seller"}]
+    }
+    dispute.apply(redecide(PARTIAL_REFUND), after(dispute))
+    assert dispute.remaining_payouts() == [refund(150_000)]
+
+
+@pytest.mark.parametrize("actor", [BUYER, SELLER, OPERATOR], ids=["buyer", "seller", "operator"])
+def test_only_care_redecides(actor: Actor) -> None:
+    """Neither a party nor an operator may replace a decision."""
+    dispute = refund_parked()
+    with pytest.raises(InvalidTransition):
+        dispute.check(Redecide(actor=actor, solution=FULL_REFUND), after(dispute))
 
 
 # -- the message limit -------------------------------------------------------------------------
@@ -1149,6 +1649,45 @@ REACTIONS = [
         to_both("Care decided dispute d-1: exchange the product.", NoticeCategory.CARE_REPLY),
         [EventType.DISPUTE_UPDATED],
     ),
+    # an operator's repair tells nobody but goes out as an update (the snapshot's attention shrinks)
+    Reaction(
+        "operator-retries-a-payout",
+        refund_parked,
+        retry(REFUND_KEY),
+        [Acted(actor=OPERATOR, action=RETRY), EffectRepaired(key=REFUND_KEY, reference=None)],
+        [],
+        [EventType.DISPUTE_UPDATED, EventType.CASE_REPAIRED],
+    ),
+    Reaction(
+        "operator-pays-by-hand",
+        release_parked,
+        resolve(),
+        [Acted(actor=OPERATOR, action=RESOLVE), EffectRepaired(key=RELEASE_KEY, reference=EXTERNAL_REF)],
+        [],
+        [EventType.DISPUTE_UPDATED, EventType.CASE_REPAIRED],
+    ),
+    Reaction(
+        "operator-opens-mediation-by-hand",
+        mediation_parked,
+        resolve(),
+        [Acted(actor=OPERATOR, action=RESOLVE), EffectRepaired(key=MEDIATION_KEY, reference=EXTERNAL_REF)],
+        [],
+        [EventType.DISPUTE_UPDATED, EventType.CASE_REPAIRED],
+    ),
+    Reaction(
+        "care-redecides",
+        release_parked,
+        redecide(),
+        [
+            Acted(actor=CARE, action=REDECIDE),
+            Decided(solution=FULL_REFUND, note="the seller's account is closed"),
+        ],
+        to_both(
+            "Care decided dispute d-1: refund 200000 to buyer. the seller's account is closed",
+            NoticeCategory.CARE_REPLY,
+        ),
+        [EventType.DISPUTE_UPDATED],
+    ),
 ]
 
 
@@ -1163,7 +1702,7 @@ def test_what_an_action_returns_and_sets_off(case: Reaction) -> None:
     assert follows.notices == case.notices
     assert follows.published == case.published
     assert follows.open_mediation is case.open_mediation
-    assert follows.settle is case.settle
+    assert (SettlementDue() in happened) is case.settle
     assert follows.care_alerts == []
 
 
@@ -1174,7 +1713,7 @@ def test_opening_tells_the_seller() -> None:
         to(SELLER, "Buyer b-1 opened dispute d-1 on order o-1 (DAMAGED) asking to refund 150000 to buyer.")
     ]
     assert follows.published == [EventType.DISPUTE_OPENED]
-    assert not (follows.open_mediation or follows.settle or follows.care_alerts)
+    assert not (follows.open_mediation or follows.care_alerts)
 
 
 @pytest.mark.parametrize(
@@ -1211,20 +1750,50 @@ def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
     assert follows.care_alerts == [warned(escalated), breached(escalated)]
     assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
     assert follows.notices == []
-    assert not (follows.open_mediation or follows.settle)
+    assert not follows.open_mediation
 
 
 def test_resolution_tells_both_parties_the_amounts() -> None:
     """Both parties learn how the dispute was settled; subscribers get an update and dispute.resolved."""
     dispute = drive(Accept(actor=SELLER))
-    payouts = dispute.settlement()
-    assert payouts is not None
-    follows = consequences(dispute, dispute.settled(payouts, after(dispute)))
+    settle(dispute)
+    follows = consequences(dispute, [Resolved()])
     assert follows.notices == to_both(
         "Dispute d-1 is resolved: refunded 150000 to the buyer, released 50000 to the seller."
     )
     assert follows.published == [EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED]
-    assert not follows.settle
+
+
+@pytest.mark.parametrize(
+    ("build", "effect", "key"),
+    [
+        (lambda: drive(Accept(actor=SELLER)), "refund_to_buyer", REFUND_KEY),
+        (_escalated, "mediation", MEDIATION_KEY),
+        (_resolved, "publish", PUBLISH_KEY),
+    ],
+    ids=["refund", "mediation", "publish-after-resolution"],
+)
+def test_a_park_tells_on_call_and_not_the_parties(
+    build: Callable[[], Dispute], effect: str, key: str
+) -> None:
+    """A parked effect goes out as case.needs_attention and is counted by effect; the parties are
+    not told (nothing changed for them), and no dispute.updated is sent for it."""
+    dispute = build()
+    follows = consequences(dispute, park(dispute, effect, key))
+    assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
+    assert follows.parked == [effect]
+    assert follows.notices == []
+    assert not (follows.open_mediation or follows.care_alerts)
+    assert follows
+
+
+def test_parked_effects_add_up_in_order() -> None:
+    """Several parks in one change are all counted and all published, in order."""
+    dispute = mediation_parked()
+    total = consequences(dispute, park(dispute, "care_reply_breached", BREACH_KEY))
+    total += consequences(dispute, park(dispute, "publish", PUBLISH_KEY))
+    assert total.parked == ["care_reply_breached", "publish"]
+    assert total.published == [EventType.CASE_NEEDS_ATTENTION] * 2
 
 
 def test_consequences_add_up_and_nothing_is_falsy() -> None:
@@ -1256,8 +1825,18 @@ SNAPSHOT_FIELDS = {
     "care_reply_due_at",
     "sla_breached",
     "linked_tickets",
+    "attention",
 }
-ALWAYS = {"id", "order_id", "buyer_id", "seller_id", "status", "requested_solution", "sla_breached"}
+ALWAYS = {
+    "id",
+    "order_id",
+    "buyer_id",
+    "seller_id",
+    "status",
+    "requested_solution",
+    "sla_breached",
+    "attention",
+}
 SECRET_NOTE = "my-private-offer-note"
 SECRET_REASON = "my-private-appeal-reason"
 SECRET_MESSAGE = "my-private-message"
@@ -1306,6 +1885,21 @@ def test_snapshot_carries_the_agreement_and_the_care_deadline() -> None:
     data = snapshot(dispute)
     assert Solution.model_validate(data["agreed_solution"]) == PARTIAL_REFUND
     assert (data["outcome"]["refunded_to_buyer"], data["outcome"]["released_to_seller"]) == (150_000, 50_000)
+
+
+def test_snapshot_carries_what_waits_for_an_operator() -> None:
+    """Subscribers see each parked effect (what, which key, why, since when) until it is repaired."""
+    dispute = drive(Accept(actor=SELLER))
+    assert snapshot(dispute)["attention"] == []
+    now = after(dispute)
+    dispute.park("refund_to_buyer", REFUND_KEY, REFUSED, now)
+    parked = snapshot(dispute)["attention"]
+    assert [set(item) for item in parked] == [{"effect", "key", "reason", "since"}]
+    assert [Attention.model_validate(item) for item in parked] == [
+        Attention(effect="refund_to_buyer", key=REFUND_KEY, reason=REFUSED, since=now)
+    ]
+    dispute.apply(retry(), after(dispute))
+    assert snapshot(dispute)["attention"] == []
 
 
 def test_snapshot_names_the_linked_reports() -> None:

@@ -1,6 +1,6 @@
 """The pure help-center report rules with plain objects: the action registry and every transition,
-the reply clock, solve and close, the message limit, what each change sets off, the words on-call
-staff read, and input validation."""
+the reply clock, solve and close, parked effects and their repair, the message limit, what each
+change sets off, the words on-call staff read, and input validation."""
 
 from __future__ import annotations
 
@@ -13,11 +13,21 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.case import DeadlineEvent
-from domain.commands import Action, CareReply, Command, SendMessage
+from domain.case import Attention, DeadlineEvent
+from domain.commands import Action, CareReply, Command, ResolveEffect, RetryEffect, SendMessage
 from domain.dispute import DISPUTE_ACTIONS
-from domain.errors import InvalidTransition, LimitReached, NotAParty
-from domain.events import Acted, CareReplyDue, CareSpoke, Closed, DomainEvent, Opened, Solved
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.events import (
+    Acted,
+    CareReplyDue,
+    CareSpoke,
+    Closed,
+    DomainEvent,
+    EffectParked,
+    EffectRepaired,
+    Opened,
+    Solved,
+)
 from domain.outbound import EventType
 from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
@@ -48,7 +58,10 @@ from tests.factories import (
     CARE,
     DETAILS,
     DISPUTE_COMMANDS,
+    EXTERNAL_REF,
+    OPERATOR,
     QUIET,
+    REFUSED,
     STEP,
     T0,
     TARGET,
@@ -59,7 +72,10 @@ from tests.factories import (
     WARNING,
     after,
     breached,
+    park,
     reply,
+    resolve,
+    retry,
     solve,
     ticket_request,
     warned,
@@ -68,8 +84,9 @@ from tests.factories import (
 from tests.factories import drive_ticket as drive
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
-#: What each action leaves the report in.
-AFTER_ACTION = {
+RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
+#: What each action leaves the report in (an operator's repair leaves the status as it was).
+AFTER_ACTION: dict[str, TicketStatus] = {
     MSG: TicketStatus.AWAITING_CARE,
     REPLY: TicketStatus.AWAITING_USER,
     SOLVE: TicketStatus.SOLVED,
@@ -88,12 +105,14 @@ def command(action: str, actor: Actor) -> Command:
     return built
 
 
-def allowed(user: list[Action] | None = None, care: list[Action] | None = None) -> dict[Role, list[Action]]:
+def allowed(
+    user: list[str] | None = None, care: list[str] | None = None, operator: list[str] | None = None
+) -> dict[Role, list[str]]:
     """An ``allowed_actions`` value, empty for every role not named."""
-    return {Role.USER: user or [], Role.CARE: care or []}
+    return {Role.USER: user or [], Role.CARE: care or [], Role.OPERATOR: operator or []}
 
 
-def as_details(expected: dict[Role, list[Action]]) -> dict[str, list[str]]:
+def as_details(expected: dict[Role, list[str]]) -> dict[str, list[str]]:
     """``allowed_actions`` the way InvalidTransition reports it in its details."""
     return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
 
@@ -116,6 +135,8 @@ REGISTERED: dict[str, tuple[set[Role], str]] = {
     MSG: ({Role.USER}, "messages"),
     REPLY: ({Role.CARE}, "care/replies"),
     SOLVE: ({Role.CARE}, "solve"),
+    RETRY: ({Role.OPERATOR}, "operator/retry"),
+    RESOLVE: ({Role.OPERATOR}, "operator/resolve"),
 }
 
 
@@ -126,7 +147,7 @@ def test_the_registry_holds_the_documented_actions() -> None:
         assert (set(spec.roles), spec.path) == REGISTERED[spec.name], spec.name
         assert spec.command.action == spec.name
         assert TICKET_ACTIONS.get(spec.name) is spec
-    assert Ticket.roles == (Role.USER, Role.CARE)
+    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
 
 
 def test_every_registered_action_has_a_test_command() -> None:
@@ -153,7 +174,32 @@ class State:
     name: str
     status: TicketStatus
     build: Callable[[], Ticket]
-    allowed: dict[Role, list[Action]]
+    allowed: dict[Role, list[str]]
+
+
+#: The idempotency keys of report t-1's effects, as the workflow names them.
+WARNING_KEY = "t-1:care_reply_warning:2026-01-01T00:00:00+00:00"
+BREACH_KEY = "t-1:care_reply_breached:2026-01-01T00:00:00+00:00"
+PUBLISH_KEY = "t-1:publish:4"
+
+
+def warning_parked() -> Ticket:
+    """The care desk refused the reply-target warning for good."""
+    ticket = drive()
+    ticket.tick(T0 + WARNING)
+    park(ticket, "care_reply_warning", WARNING_KEY)
+    return ticket
+
+
+def closed_with_parked(effect: str, key: str) -> Callable[[], Ticket]:
+    """A closed report with ``effect`` still waiting for an operator."""
+
+    def build() -> Ticket:
+        ticket = _closed()
+        park(ticket, effect, key)
+        return ticket
+
+    return build
 
 
 STATES = [
@@ -171,6 +217,25 @@ STATES = [
     State("solved", TicketStatus.SOLVED, lambda: drive(reply(), solve()), allowed([MSG])),
     State("solved_unanswered", TicketStatus.SOLVED, lambda: drive(solve()), allowed([MSG])),
     State("closed", TicketStatus.CLOSED, _closed, allowed()),
+    # an effect refused for good waits for an operator; a closed report is open to the operator only
+    State(
+        "awaiting_care_warning_parked",
+        TicketStatus.AWAITING_CARE,
+        warning_parked,
+        allowed([MSG], [REPLY, SOLVE], [RETRY, RESOLVE]),
+    ),
+    State(
+        "closed_breach_parked",
+        TicketStatus.CLOSED,
+        closed_with_parked("care_reply_breached", BREACH_KEY),
+        allowed(operator=[RETRY, RESOLVE]),
+    ),
+    State(
+        "closed_publish_parked",
+        TicketStatus.CLOSED,
+        closed_with_parked("publish", PUBLISH_KEY),
+        allowed(operator=[RETRY]),
+    ),
 ]
 
 #: Every (role, action) the registry can be asked about: each registered action for every role.
@@ -212,7 +277,7 @@ def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, act
         last_seq = ticket.timeline_seq
         happened = ticket.apply(cmd, now)
         assert happened[0] == Acted(actor=actor, action=action)
-        assert ticket.status is AFTER_ACTION[Action(action)]
+        assert ticket.status is AFTER_ACTION.get(action, state.status)
         entry = ticket.timeline[-1]
         assert (entry.event, entry.actor, entry.at, entry.status) == (action, actor, now, ticket.status)
         assert entry.seq == ticket.timeline_seq > last_seq
@@ -241,7 +306,11 @@ def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> No
     ticket = drive()
     with pytest.raises(InvalidTransition) as refused:
         ticket.check(DISPUTE_COMMANDS[action](ACTORS[role]), after(ticket))
-    assert refused.value.details["allowed_actions"] == {"user": ["message"], "care": ["reply", "solve"]}
+    assert refused.value.details["allowed_actions"] == {
+        "user": ["message"],
+        "care": ["reply", "solve"],
+        "operator": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -559,6 +628,148 @@ def test_a_message_that_is_not_a_reopen_records_no_reopened() -> None:
     assert [entry.seq for entry in ticket.timeline] == [1, 2, 3]
 
 
+# -- parked effects and their repair ------------------------------------------------------------
+
+
+def test_a_refused_alert_parks_the_report() -> None:
+    """park() holds the effect for an operator, records it and flags the report; the report and
+    its reply clock go on, and on-call (not the user) hears of it."""
+    ticket = drive()
+    ticket.tick(T0 + WARNING)
+    now = after(ticket)
+    happened = ticket.park("care_reply_warning", WARNING_KEY, REFUSED, now)
+    assert happened == [EffectParked(effect="care_reply_warning", key=WARNING_KEY, reason=REFUSED)]
+    assert ticket.attention == [
+        Attention(effect="care_reply_warning", key=WARNING_KEY, reason=REFUSED, since=now)
+    ]
+    assert ticket.needs_attention
+    assert ticket.parked(WARNING_KEY)
+    entry = ticket.timeline[-1]
+    assert (entry.event, entry.actor, entry.at, entry.status) == (
+        "needs_attention",
+        None,
+        now,
+        TicketStatus.AWAITING_CARE,
+    )
+    assert entry.detail == {"effect": "care_reply_warning", "idempotency_key": WARNING_KEY, "reason": REFUSED}
+    assert ticket.next_deadline() == (T0 + TARGET, DeadlineEvent.CARE_REPLY_BREACHED)
+    follows = consequences(ticket, happened)
+    assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
+    assert follows.parked == ["care_reply_warning"]
+    assert follows.notices == []
+    assert not (follows.open_mediation or follows.care_alerts)
+    parked = snapshot(ticket)["attention"]
+    assert [Attention.model_validate(item) for item in parked] == ticket.attention
+
+
+def test_parking_the_same_key_again_changes_nothing() -> None:
+    """A second refusal of an effect already parked adds no entry, no attention and no event."""
+    ticket = warning_parked()
+    before = ticket.model_dump()
+    assert ticket.park("care_reply_warning", WARNING_KEY, "503 for 12h", after(ticket)) == []
+    assert ticket.model_dump() == before
+
+
+@pytest.mark.parametrize(
+    ("repair", "repaired", "done_by_hand"),
+    [
+        (retry(WARNING_KEY), EffectRepaired(key=WARNING_KEY, reference=None), []),
+        (resolve(), EffectRepaired(key=WARNING_KEY, reference=EXTERNAL_REF), [WARNING_KEY]),
+    ],
+    ids=["retry", "resolve"],
+)
+def test_an_operator_repairs_a_report_and_tells_only_subscribers(
+    repair: Command, repaired: EffectRepaired, done_by_hand: list[str]
+) -> None:
+    """A repair takes the effect off the list and is recorded with the operator; it changes nothing
+    the user sees, counts as no message, tells the user nothing and subscribers case.repaired."""
+    ticket = warning_parked()
+    before = ticket.model_dump(include={"status", "care_clock", "message_count", "sla_breaches"})
+    now = after(ticket)
+    happened = ticket.apply(repair, now)
+    assert happened == [Acted(actor=OPERATOR, action=repair.action), repaired]
+    assert (ticket.attention, ticket.needs_attention, ticket.done_by_hand) == ([], False, done_by_hand)
+    entry = ticket.timeline[-1]
+    assert (entry.event, entry.actor, entry.at) == (repair.action, OPERATOR, now)
+    assert ticket.model_dump(include={"status", "care_clock", "message_count", "sla_breaches"}) == before
+    follows = consequences(ticket, happened)
+    assert (follows.notices, follows.published) == ([], [EventType.CASE_REPAIRED])
+    assert ticket.allowed_actions[Role.OPERATOR] == []
+
+
+def test_several_effects_park_and_a_publish_step_is_only_retried() -> None:
+    """A parked warning and a parked publish step wait side by side: the publish step cannot be
+    done by hand (by name it is refused; unnamed, the warning is taken); alone it is only retried."""
+    ticket = drive()
+    park(ticket, "publish", PUBLISH_KEY)
+    ticket.tick(T0 + WARNING)
+    park(ticket, "care_reply_warning", WARNING_KEY)
+    assert [p.key for p in ticket.attention] == [PUBLISH_KEY, WARNING_KEY]
+    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY, RESOLVE]
+    with pytest.raises(InvalidInput) as refused:
+        ticket.check(resolve(PUBLISH_KEY), after(ticket))
+    assert refused.value.details["errors"][0]["field"] == "key"
+    assert "cannot be done by hand: retry it" in refused.value.details["errors"][0]["reason"]
+    assert ticket.apply(resolve(), after(ticket))[-1].key == WARNING_KEY  # type: ignore[attr-defined]
+    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY]
+    with pytest.raises(InvalidTransition):
+        ticket.check(resolve(PUBLISH_KEY), after(ticket))
+    assert ticket.apply(retry(), after(ticket))[-1] == EffectRepaired(key=PUBLISH_KEY, reference=None)
+    assert not ticket.needs_attention
+
+
+@pytest.mark.parametrize("repair", [retry("t-1:nope"), resolve("t-1:nope")], ids=["retry", "resolve"])
+def test_an_unknown_key_is_invalid_input(repair: Command) -> None:
+    """Naming an effect that is not parked is InvalidInput on ``key``, listing what is parked."""
+    ticket = warning_parked()
+    before = ticket.model_dump()
+    with pytest.raises(InvalidInput) as refused:
+        ticket.apply(repair, after(ticket))
+    assert refused.value.details == {
+        "errors": [{"field": "key", "reason": f"no parked effect t-1:nope; parked: ['{WARNING_KEY}']"}]
+    }
+    assert ticket.model_dump() == before
+
+
+def test_a_closed_report_is_open_to_the_operator_only_while_something_is_parked() -> None:
+    """The user cannot reopen a closed report because an alert of it is parked; the operator
+    repairs it, and then the report is closed to everybody again."""
+    ticket = closed_with_parked("care_reply_breached", BREACH_KEY)()
+    for refused in (write(), reply(), solve()):
+        with pytest.raises(InvalidTransition):
+            ticket.check(refused, after(ticket))
+    ticket.apply(resolve(external_ref="desk-9"), after(ticket))
+    assert ticket.done_by_hand == [BREACH_KEY]
+    assert ticket.status is TicketStatus.CLOSED
+    assert ticket.timeline[-1].status == TicketStatus.CLOSED
+    assert ticket.allowed_actions == allowed()
+    with pytest.raises(InvalidTransition):
+        ticket.check(retry(), after(ticket))
+
+
+@pytest.mark.parametrize("repair", [retry, resolve], ids=["retry", "resolve"])
+@pytest.mark.parametrize("actor", [USER, CARE], ids=["user", "care"])
+def test_only_an_operator_repairs(repair: Callable[..., Command], actor: Actor) -> None:
+    """Neither the reporter nor care may retry or resolve an effect."""
+    ticket = warning_parked()
+    with pytest.raises(InvalidTransition):
+        ticket.check(repair(actor=actor), after(ticket))
+
+
+@pytest.mark.parametrize("repair", [retry, resolve], ids=["retry", "resolve"])
+@pytest.mark.parametrize(
+    "stranger",
+    [Actor(role=Role.USER, id="u-2"), Actor(role=Role.BUYER, id=USER.id)],
+    ids=["other-user", "reporter-as-buyer"],
+)
+def test_a_stranger_may_not_repair(repair: Callable[..., Command], stranger: Actor) -> None:
+    """Someone who is no party learns only that; any operator id is accepted."""
+    ticket = warning_parked()
+    with pytest.raises(NotAParty):
+        ticket.check(repair(actor=stranger), after(ticket))
+    ticket.check(repair(actor=Actor(role=Role.OPERATOR, id="oncall-99")), after(ticket))
+
+
 # -- the message limit -------------------------------------------------------------------------
 
 LIMITED = TicketPolicy(
@@ -657,7 +868,7 @@ def test_what_an_action_returns_and_sets_off(
     follows = consequences(ticket, happened)
     assert follows.notices == notices
     assert follows.published == published
-    assert not (follows.open_mediation or follows.settle or follows.care_alerts)
+    assert not (follows.open_mediation or follows.care_alerts)
 
 
 def test_open_tells_the_user_the_reply_target() -> None:
@@ -697,6 +908,7 @@ SNAPSHOT_FIELDS = {
     "care_reply_due_at",
     "sla_breached",
     "closes_at",
+    "attention",
 }
 
 
@@ -707,7 +919,7 @@ def test_snapshot_carries_no_free_text() -> None:
     )
     data = snapshot(ticket)
     assert (
-        {"id", "user_id", "role", "topic", "priority", "status", "sla_breached"}
+        {"id", "user_id", "role", "topic", "priority", "status", "sla_breached", "attention"}
         <= set(data)
         <= SNAPSHOT_FIELDS
     )
@@ -956,5 +1168,5 @@ def test_refused_message_on_a_closed_ticket_changes_nothing() -> None:
     before = ticket.model_dump()
     with pytest.raises(InvalidTransition) as refused:
         ticket.apply(write(), after(ticket))
-    assert refused.value.details["allowed_actions"] == {"user": [], "care": []}
+    assert refused.value.details["allowed_actions"] == {"user": [], "care": [], "operator": []}
     assert ticket.model_dump() == before

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +33,7 @@ from domain.ticket import (
 )
 from domain.types import Actor, Role, Solution, SolutionKind
 from domain.views import TicketView, current_details, merge_timeline
+from store.cases import Timelines
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
@@ -60,7 +62,7 @@ class Report:
     async def state(self) -> TicketView:
         """The report as the API shows it: the state merged with the stored timeline."""
         ticket: Ticket = await self.handle.query(CareTicketWorkflow.state)
-        stored = await self.outbox.timeline(self.handle.id)
+        stored = await Timelines(self.outbox.engine).for_case(self.handle.id)
         return TicketView.of(ticket, merge_timeline(stored, ticket.timeline))
 
     async def effects(self, kind: EffectKind) -> list[str]:
@@ -69,13 +71,12 @@ class Report:
 
 @pytest.fixture
 async def outbox(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    time_skipping_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> AsyncIterator[Outbox]:
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    async with build_worker(
-        time_skipping_env.client, settings, case_activities(settings, time_skipping_env.client)
-    ):
-        yield Outbox(settings.outbox_path)
+    activities = case_activities(settings, time_skipping_env.client, engine)
+    async with build_worker(time_skipping_env.client, settings, activities, engine):
+        yield Outbox(engine)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
@@ -137,11 +138,11 @@ async def test_report_about_an_order_in_dispute_links_both_ways(api: httpx.Async
 
 
 async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     """Regression: notices queued while the workflow was publishing a change were left unsent."""
     settings = Settings(task_queue=task_queue, data_dir=tmp_path)
-    activities = case_activities(settings, dev_server_env.client)
+    activities = case_activities(settings, dev_server_env.client, engine)
     real = activities.publisher
 
     class SlowPublisher:
@@ -150,8 +151,8 @@ async def test_a_reply_while_an_event_is_being_published_still_reaches_the_inbox
             return await real.publish(event)
 
     activities.publisher = SlowPublisher()
-    worker = build_worker(dev_server_env.client, settings, activities)
-    async with serving(settings, dev_server_env, worker=False) as api, worker:
+    worker = build_worker(dev_server_env.client, settings, activities, engine)
+    async with serving(settings, dev_server_env, worker=False, engine=engine) as api, worker:
         user = f"u-{uuid.uuid4().hex[:8]}"
         ticket = (await api.post("/v1/tickets", json=report(user))).json()["id"]
         await asyncio.sleep(0.5)  # the 'opened' notice is out; the 'opened' event is being dispatched

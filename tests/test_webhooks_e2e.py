@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -154,7 +155,7 @@ async def test_a_keyed_subscription_is_created_once(api: httpx.AsyncClient) -> N
 
 
 async def test_internal_addresses_are_refused_unless_allowed(
-    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     """Webhooks must not be a way into internal services (SSRF): refused at subscription for a
     literal internal address, and at delivery for whatever the host turns out to be."""
@@ -167,7 +168,7 @@ async def test_internal_addresses_are_refused_unless_allowed(
 
     configured = WebhookSubscription(id="wh-internal", url="http://169.254.169.254/latest", secret="s" * 20)
     settings = Settings(task_queue=task_queue, data_dir=tmp_path / "worker", webhooks=[configured])
-    activities = WebhookActivities(webhook_store(settings), settings)
+    activities = WebhookActivities(webhook_store(settings, engine), settings)
 
     def never(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"no request may leave for {request.url}")
@@ -190,6 +191,6 @@ async def test_internal_addresses_are_refused_unless_allowed(
     with pytest.raises(ApplicationError) as failure:
         await ActivityEnvironment().run(activities.deliver_webhook, delivery)
     assert failure.value.type == "WebhookTargetRefused" and failure.value.non_retryable
-    [attempt] = await webhook_store(settings).attempts(event_id="dispute-o-1:1")
+    [attempt] = await webhook_store(settings, engine).attempts(event_id="dispute-o-1:1")
     # the log a key holder reads says no more than that: no address, resolved or given
     assert attempt.error == "refused: the target is not a public address" and not attempt.delivered

@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
-from api.deps import OutboxDep, SettingsDep, TemporalClientDep
+from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
 from domain.dispute import Dispute
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
@@ -39,8 +39,8 @@ class EvidenceReceipt(BaseModel):
     created_at: datetime
 
 
-def _store(settings: SettingsDep) -> EvidenceStore:
-    return EvidenceStore(blob_store(settings))
+def _store(settings: SettingsDep, engine: EngineDep) -> EvidenceStore:
+    return EvidenceStore(blob_store(settings), engine)
 
 
 EvidenceStoreDep = Annotated[EvidenceStore, Depends(_store)]
@@ -138,7 +138,7 @@ async def upload(
     settings: SettingsDep,
     client: TemporalClientDep,
     store: EvidenceStoreDep,
-    outbox: OutboxDep,
+    engine: EngineDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description="retry safely"),
@@ -173,7 +173,7 @@ async def upload(
     digest = hashlib.sha256(data).hexdigest()
     request_line = f"{request.method} {request.url.path}"
     fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
-    keyed = Cases(client, settings, outbox, caller, idempotency_key, request_line, fingerprint.hexdigest())
+    keyed = Cases(client, settings, engine, caller, idempotency_key, request_line, fingerprint.hexdigest())
 
     async def save() -> tuple[BaseModel, int]:
         meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))

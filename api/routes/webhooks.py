@@ -20,7 +20,7 @@ from activities.webhooks import (
 )
 from api.auth import CallerDep
 from api.cases import CasesDep
-from api.deps import SettingsDep
+from api.deps import EngineDep, SettingsDep
 from api.problems import Problem
 from core.settings import KeyRole
 from domain.outbound import EventType
@@ -80,10 +80,10 @@ class Deliveries(BaseModel):
     items: list[DeliveryAttempt]
 
 
-def _store(settings: SettingsDep, caller: CallerDep) -> WebhookStore:
+def _store(settings: SettingsDep, caller: CallerDep, engine: EngineDep) -> WebhookStore:
     if caller.role is KeyRole.CARE:
         raise Problem(403, "Forbidden", "webhooks are managed with platform or admin keys")
-    return webhook_store(settings)
+    return webhook_store(settings, engine)
 
 
 async def _public(store: WebhookStore) -> list[PublicSubscription]:
@@ -99,10 +99,10 @@ async def _public(store: WebhookStore) -> list[PublicSubscription]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedSubscription)
-async def subscribe(body: NewSubscription, cases: CasesDep) -> JSONResponse:
+async def subscribe(body: NewSubscription, cases: CasesDep, engine: EngineDep) -> JSONResponse:
     """Subscribe a URL to event types; deliveries are signed with the returned secret. With an
     Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new."""
-    store = _store(cases.settings, cases.caller)
+    store = _store(cases.settings, cases.caller, engine)
     internal = literal_internal_address(str(body.url))
     if internal and not cases.settings.webhook_allow_private_hosts:
         reason = f"{internal} is an internal address (set DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS to allow)"
@@ -124,15 +124,17 @@ async def subscribe(body: NewSubscription, cases: CasesDep) -> JSONResponse:
 
 
 @router.get("")
-async def list_subscriptions(settings: SettingsDep, caller: CallerDep) -> Subscriptions:
+async def list_subscriptions(settings: SettingsDep, caller: CallerDep, engine: EngineDep) -> Subscriptions:
     """Every subscription (from settings and from this API), without secrets."""
-    return Subscriptions(items=await _public(_store(settings, caller)))
+    return Subscriptions(items=await _public(_store(settings, caller, engine)))
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def unsubscribe(subscription_id: str, settings: SettingsDep, caller: CallerDep) -> Response:
+async def unsubscribe(
+    subscription_id: str, settings: SettingsDep, caller: CallerDep, engine: EngineDep
+) -> Response:
     """Remove a subscription added through the API; deliveries in flight stop at their next try."""
-    if not await _store(settings, caller).remove(subscription_id):
+    if not await _store(settings, caller, engine).remove(subscription_id):
         raise Problem(404, "Not found", f"no subscription {subscription_id} added through the API")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -141,9 +143,10 @@ async def unsubscribe(subscription_id: str, settings: SettingsDep, caller: Calle
 async def deliveries(
     settings: SettingsDep,
     caller: CallerDep,
+    engine: EngineDep,
     event_id: Annotated[str | None, Query(max_length=200)] = None,
     subscription_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Deliveries:
     """Every attempt to deliver an event: status code or error, and whether it was accepted."""
-    store = _store(settings, caller)
+    store = _store(settings, caller, engine)
     return Deliveries(items=await store.attempts(event_id=event_id, subscription_id=subscription_id))

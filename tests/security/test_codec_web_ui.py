@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -25,6 +26,7 @@ from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
 from core.temporal import build_worker, case_activities, data_converter
+from store.db import database
 from tests.support import API_KEYS, AS_PLATFORM
 from tests.test_api_e2e import claim
 from tests.test_web_ui import CHROMIUM_ARGS, UI_TIMEOUT_MS, VIEWPORT, _free_port, _markdown
@@ -54,11 +56,16 @@ async def dev_server(
 
 
 @asynccontextmanager
-async def api_on(settings: Settings, env: WorkflowEnvironment, port: int) -> AsyncIterator[httpx.AsyncClient]:
+async def api_on(
+    settings: Settings, env: WorkflowEnvironment, port: int, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
     """The API on a known port (the UI must be told where /codec is before it starts) and a worker."""
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, client=env.client), host="127.0.0.1", port=port, log_level="warning"
+            create_app(settings, client=env.client, engine=engine),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     serving = asyncio.create_task(server.serve())
@@ -66,7 +73,7 @@ async def api_on(settings: Settings, env: WorkflowEnvironment, port: int) -> Asy
         await asyncio.sleep(0.02)
     try:
         async with (
-            build_worker(env.client, settings, case_activities(settings, env.client)),
+            build_worker(env.client, settings, case_activities(settings, env.client, engine), engine),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=AS_PLATFORM, timeout=30) as api,
         ):
             yield api
@@ -97,8 +104,9 @@ async def test_the_ui_shows_plain_payloads_with_the_codec_and_ciphertext_without
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             async with (
+                database(settings) as engine,
                 dev_server(settings, db, ui_port, f"http://127.0.0.1:{api_port}/codec") as env,
-                api_on(settings, env, api_port) as api,
+                api_on(settings, env, api_port, engine) as api,
             ):
                 opened = await api.post("/v1/disputes", json=claim("o-ui", description=DESCRIPTION))
                 assert opened.status_code == 201, opened.text

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -85,7 +86,7 @@ async def platform() -> AsyncIterator[Platform]:
 
 
 @pytest.fixture
-async def activities(platform: Platform, tmp_path: Path) -> AsyncIterator[HttpAdapters]:
+async def activities(platform: Platform, tmp_path: Path, engine: AsyncEngine) -> AsyncIterator[HttpAdapters]:
     settings = Settings(
         effects="http",
         effects_base_url=platform.url,
@@ -93,7 +94,7 @@ async def activities(platform: Platform, tmp_path: Path) -> AsyncIterator[HttpAd
         effects_bearer_token=TOKEN,
         data_dir=tmp_path,
     )
-    built = effect_adapters(settings)
+    built = effect_adapters(settings, engine)
     assert isinstance(built, HttpAdapters)
     yield built
     await built.aclose()
@@ -151,7 +152,7 @@ async def test_an_outsider_who_guesses_the_key_cannot_claim_it_first(
 
 
 async def test_captured_requests_cannot_be_altered_moved_or_replayed_late(
-    platform: Platform, tmp_path: Path
+    platform: Platform, engine: AsyncEngine
 ) -> None:
     captured: list[httpx.Request] = []
 
@@ -166,7 +167,7 @@ async def test_captured_requests_cannot_be_altered_moved_or_replayed_late(
             transport=httpx.MockTransport(capture),
             headers={"Authorization": f"Bearer {TOKEN}"},
         ),
-        Outbox(tmp_path / "captured.sqlite3"),
+        Outbox(engine),
         SECRET.encode(),
         clock=lambda: time.time() - 3600,  # an hour ago: too old to be accepted now
     )
@@ -192,11 +193,14 @@ async def test_captured_requests_cannot_be_altered_moved_or_replayed_late(
     assert platform.refused == ["signature"] * 5
 
 
-async def test_the_bearer_token_is_sent_and_checked(platform: Platform, tmp_path: Path) -> None:
+async def test_the_bearer_token_is_sent_and_checked(
+    platform: Platform, tmp_path: Path, engine: AsyncEngine
+) -> None:
     without_token = effect_adapters(
         Settings(
             effects="http", effects_base_url=platform.url, effects_signing_secret=SECRET, data_dir=tmp_path
-        )
+        ),
+        engine,
     )
     assert isinstance(without_token, HttpAdapters)
     try:
@@ -207,10 +211,12 @@ async def test_the_bearer_token_is_sent_and_checked(platform: Platform, tmp_path
     assert platform.refused == ["token"] and platform.ledger == {}
 
 
-def test_http_mode_refuses_to_start_without_a_signing_secret(tmp_path: Path) -> None:
+async def test_http_mode_refuses_to_start_without_a_signing_secret(
+    tmp_path: Path, engine: AsyncEngine
+) -> None:
     with pytest.raises(ValueError, match="DISPUTES_EFFECTS_SIGNING_SECRET"):
         effect_adapters(
-            Settings(effects="http", effects_base_url="https://platform.example", data_dir=tmp_path)
+            Settings(effects="http", effects_base_url="https://platform.example", data_dir=tmp_path), engine
         )
     with pytest.raises(ValidationError) as short:
         Settings(effects_signing_secret="too-short-to-resist-guessing")

@@ -1,0 +1,64 @@
+"""Evidence metadata: who uploaded which file, when, its type, size, hash (the bytes: blob store)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.types import Actor
+from store.db import insert
+from store.schema import evidence
+
+REFERENCE_PATTERN = r"^ev-[0-9a-f]{32}$"
+
+
+class EvidenceMeta(BaseModel):
+    """What is known about a stored evidence file."""
+
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="what cases cite")
+    sha256: str = Field(description="SHA-256 of the bytes, hex")
+    size: int = Field(description="bytes")
+    content_type: str = Field(description="sniffed from the bytes")
+    uploaded_by: Actor
+    caller: str = Field(description="the API key holder that uploaded it")
+    created_at: datetime
+
+
+class EvidenceIndex:
+    """The evidence table: one row per stored file, shared by every host."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def add(self, meta: EvidenceMeta) -> EvidenceMeta:
+        """Record ``meta`` unless its reference is recorded; the first record stays and is returned."""
+        row = meta.model_dump(exclude={"uploaded_by"}) | {
+            "uploaded_by_role": meta.uploaded_by.role.value,
+            "uploaded_by_id": meta.uploaded_by.id,
+        }
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(self.engine, evidence).values(row).on_conflict_do_nothing())
+        stored = await self.get(meta.reference)
+        assert stored is not None, f"evidence {meta.reference} vanished as it was recorded"
+        return stored
+
+    async def get(self, reference: str) -> EvidenceMeta | None:
+        """The metadata of one file, or None."""
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(sa.select(evidence).where(evidence.c.reference == reference))
+            ).first()
+        if row is None:
+            return None
+        return EvidenceMeta(
+            reference=row.reference,
+            sha256=row.sha256,
+            size=row.size,
+            content_type=row.content_type,
+            uploaded_by=Actor.model_validate({"role": row.uploaded_by_role, "id": row.uploaded_by_id}),
+            caller=row.caller,
+            created_at=row.created_at,
+        )

@@ -1,0 +1,98 @@
+"""The outbox: every outside effect, recorded once per idempotency key, and the inbox read from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities.models import Effect, EffectKind, InboxItem
+from store.db import insert
+from store.schema import effects, inbox_reads
+
+CARE_REPLY = "care_reply"
+
+_EFFECT_COLUMNS = [effects.c[name] for name in Effect.model_fields]
+
+
+class Outbox:
+    """The effects table, shared by every API and worker process of the deployment."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record(self, effect: Effect) -> Effect:
+        """Insert ``effect`` unless its key is already recorded; return the stored row."""
+        row = effect.model_dump(mode="python", exclude={"seq", "created_at"})
+        row["kind"] = effect.kind.value
+        row["created_at"] = datetime.now(UTC)
+        statement = insert(self.engine, effects).values(row).on_conflict_do_nothing()
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+            stored = await connection.execute(
+                sa.select(*_EFFECT_COLUMNS).where(effects.c.idempotency_key == effect.idempotency_key)
+            )
+            return Effect.model_validate(stored.one()._asdict())
+
+    async def for_case(self, case_id: str) -> list[Effect]:
+        """Every effect of one case, oldest first."""
+        query = sa.select(*_EFFECT_COLUMNS).where(effects.c.case_id == case_id).order_by(effects.c.seq)
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(query)
+            return [Effect.model_validate(row._asdict()) for row in rows]
+
+    async def inbox(self, user_id: str) -> list[InboxItem]:
+        """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state."""
+        query = (
+            sa.select(
+                effects.c.seq, effects.c.case_id, effects.c.text, effects.c.created_at, inbox_reads.c.read_at
+            )
+            .select_from(effects.outerjoin(inbox_reads, inbox_reads.c.seq == effects.c.seq))
+            .where(*_inbox_of(user_id))
+            .order_by(effects.c.seq.desc())
+        )
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(query)
+            return [
+                InboxItem(
+                    id=f"msg-{row.seq}",
+                    case_id=row.case_id,
+                    text=row.text,
+                    created_at=row.created_at,
+                    read=row.read_at is not None,
+                )
+                for row in rows
+            ]
+
+    async def mark_read(self, user_id: str, message_id: str) -> bool:
+        """Mark one of the user's inbox messages read (idempotent); False if it is not theirs."""
+        digits = message_id.removeprefix("msg-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            return False
+        seq = int(digits)
+        message = sa.select(effects.c.seq, sa.literal(datetime.now(UTC), inbox_reads.c.read_at.type)).where(
+            effects.c.seq == seq, *_inbox_of(user_id)
+        )
+        # One statement that writes first: no read-then-write race between hosts.
+        statement = (
+            insert(self.engine, inbox_reads)
+            .from_select(["seq", "read_at"], message)
+            .on_conflict_do_nothing(index_elements=["seq"])
+        )
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+            found = await connection.execute(
+                sa.select(inbox_reads.c.seq)
+                .join(effects, effects.c.seq == inbox_reads.c.seq)
+                .where(inbox_reads.c.seq == seq, *_inbox_of(user_id))
+            )
+            return found.first() is not None
+
+
+def _inbox_of(user_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        effects.c.party_id == user_id,
+        effects.c.kind == EffectKind.NOTIFICATION.value,
+        effects.c.category == CARE_REPLY,
+    )

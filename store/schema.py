@@ -1,0 +1,204 @@
+"""The service database's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+The migrations in ``store/migrations`` create exactly these (a test compares them on both engines)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A point in time, stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store every time in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give the time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware, in UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: A growing sequence number: BIGINT on PostgreSQL; SQLite autoincrements only INTEGER keys.
+Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _at(name: str, *, nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(name, UTCDateTime(), nullable=nullable)
+
+
+# -- outside effects (the outbox) and the inbox's read marks -------------------------------------
+
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.Text(), nullable=False, unique=True),
+    sa.Column("case_id", sa.Text(), nullable=False),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("party", sa.Text()),
+    sa.Column("party_id", sa.Text()),
+    sa.Column("amount", sa.BigInteger()),
+    sa.Column("text", sa.Text()),
+    sa.Column("category", sa.Text()),
+    _at("created_at"),
+    sa.Index(None, "case_id", "seq"),
+    sa.Index(None, "party_id", "category", "seq"),
+    sqlite_autoincrement=True,  # inbox message ids (msg-<seq>) are never reused
+)
+
+inbox_reads = sa.Table(
+    "inbox_reads",
+    metadata,
+    sa.Column("seq", Seq, sa.ForeignKey("effects.seq", ondelete="CASCADE"), primary_key=True),
+    _at("read_at"),
+)
+
+# -- webhooks: subscriptions added through the API, delivery attempts, dead letters --------------
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("secret", sa.Text(), nullable=False),
+    sa.Column("event_types", Json, nullable=False),
+    sa.Column("created_by", sa.Text(), nullable=False),
+    _at("created_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.Text(), nullable=False),
+    sa.Column("event_id", sa.Text(), nullable=False),
+    sa.Column("event_type", sa.Text(), nullable=False),
+    sa.Column("subscription_id", sa.Text(), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("error", sa.Text()),
+    sa.Column("delivered", sa.Boolean(), nullable=False),
+    _at("at"),
+    sa.Index(None, "event_id"),
+    sa.Index(None, "subscription_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+webhook_dead_letters = sa.Table(
+    "webhook_dead_letters",
+    metadata,
+    sa.Column("delivery_id", sa.Text(), primary_key=True),
+    sa.Column("subscription_id", sa.Text(), nullable=False),
+    sa.Column("event", Json, nullable=False),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    _at("dead_at"),
+    _at("redelivered_at", nullable=True),
+    sa.Index(None, "subscription_id", "dead_at"),
+)
+
+# -- evidence metadata (the bytes stay in the blob store) ----------------------------------------
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("reference", sa.Text(), primary_key=True),
+    sa.Column("sha256", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("content_type", sa.Text(), nullable=False),
+    sa.Column("uploaded_by_role", sa.Text(), nullable=False),
+    sa.Column("uploaded_by_id", sa.Text(), nullable=False),
+    sa.Column("caller", sa.Text(), nullable=False),
+    _at("created_at"),
+    sa.Index(None, "sha256"),
+)
+
+# -- cases: timelines, snapshots of open cases, the archive of closed ones, the order registry ----
+
+timeline_entries = sa.Table(
+    "timeline_entries",
+    metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    _at("at"),
+    sa.Column("event", sa.Text(), nullable=False),
+    sa.Column("actor_role", sa.Text()),
+    sa.Column("actor_id", sa.Text()),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("detail", Json, nullable=False),
+)
+
+case_snapshots = sa.Table(
+    "case_snapshots",
+    metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    _at("as_of"),
+)
+
+case_archive = sa.Table(
+    "case_archive",
+    metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("order_id", sa.Text()),
+    sa.Column("status", sa.Text(), nullable=False),
+    _at("closed_at"),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("idempotency", Json, nullable=False),
+    sa.Index(None, "order_id"),
+)
+
+dispute_orders = sa.Table(
+    "dispute_orders",
+    metadata,
+    sa.Column("order_id", sa.Text(), primary_key=True),
+    sa.Column("dispute_id", sa.Text(), nullable=False),
+    sa.Column("buyer_id", sa.Text(), nullable=False),
+    sa.Column("seller_id", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    _at("opened_at"),
+    _at("closed_at", nullable=True),
+)
+
+# -- Idempotency-Key records of requests that are not case actions --------------------------------
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("digest", sa.Text(), primary_key=True),
+    sa.Column("caller", sa.Text(), nullable=False),
+    sa.Column("request_line", sa.Text(), nullable=False),
+    sa.Column("fingerprint", sa.Text(), nullable=False),
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("response", Json),
+    _at("created_at"),
+)
