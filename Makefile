@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck screenshots clean
+.PHONY: run test install lint typecheck screenshots record-histories replay-check clean
 
 run: $(STAMP)  ## Start Temporal (unless TEMPORAL_ADDRESS is set), the worker and the API
 	$(BIN)/python -m scripts.dev
@@ -29,6 +29,13 @@ typecheck: $(STAMP)
 
 screenshots: $(STAMP)  ## Refresh the README's Temporal UI screenshot (needs Debian's chromium)
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_web_ui.py
+
+record-histories: $(STAMP)  ## Record workflow histories of this code as tests/histories/$(VERSION) (make test replays them)
+	@test -n "$(VERSION)" || (echo "usage: make record-histories VERSION=v3" && exit 2)
+	$(BIN)/python -m scripts.record_histories $(VERSION)
+
+replay-check: $(STAMP)  ## Before a deploy: replay the namespace's open cases against this code
+	$(BIN)/python -m scripts.replay_check
 
 clean:  ## Remove the virtualenv and caches (keeps data/)
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.adapters import CareDesk, Notifier, Payments
 from activities.models import (
+    ArchiveInput,
     AssignInput,
     Assignment,
     Effect,
@@ -29,10 +30,13 @@ from domain.outbound import CaseEvent
 EFFECT_REJECTED = "EffectRejected"
 
 
-class Timelines(Protocol):
-    """Where a case's timeline entries are kept once the workflow hands them over."""
+class CaseRecords(Protocol):
+    """What the service keeps of a case outside Temporal: its timeline as the workflow hands it
+    over, and the case itself once it closes (store/cases.py)."""
 
-    async def append(self, case_id: str, entries: Sequence[TimelineEntry]) -> None: ...
+    async def append_timeline(self, case_id: str, entries: Sequence[TimelineEntry]) -> None: ...
+
+    async def archive(self, closed: ArchiveInput) -> None: ...
 
 
 class EventPublisher(Protocol):
@@ -49,20 +53,20 @@ class CaseActivities:
         payments: Payments,
         notifier: Notifier,
         care_desk: CareDesk,
-        timelines: Timelines,
+        records: CaseRecords,
         publisher: EventPublisher,
     ) -> None:
         self.payments = payments
         self.notifier = notifier
         self.care_desk = care_desk
-        self.timelines = timelines
+        self.records = records
         self.publisher = publisher
 
     @activity.defn
     async def publish_change(self, change: PublishInput) -> PublishResult:
         """Hand out one change of a case: keep its timeline entries, notify the parties, start the
         webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
-        await self.timelines.append(change.case_id, change.timeline)
+        await self.records.append_timeline(change.case_id, change.timeline)
         result = PublishResult()
         for notice in change.notices:
             try:
@@ -78,6 +82,13 @@ class CaseActivities:
         for event in change.events:
             result.deliveries += await self.publisher.publish(event)
         return result
+
+    @activity.defn
+    async def archive_case(self, closed: ArchiveInput) -> bool:
+        """Keep a closed case for good: reads of it never replay, and it outlives the namespace's
+        retention (and the one-dispute-per-order rule with it). Safe to repeat."""
+        await self.records.archive(closed)
+        return True
 
     @activity.defn
     async def refund_buyer(self, request: PayoutInput) -> Effect:
@@ -113,6 +124,7 @@ class CaseActivities:
         """Every activity, for the worker."""
         return [
             self.publish_change,
+            self.archive_case,
             self.refund_buyer,
             self.release_to_seller,
             self.open_mediation_case,

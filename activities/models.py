@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -131,3 +132,20 @@ class PublishResult(BaseModel):
 
     deliveries: int = 0
     refused: list[RefusedNotice] = []
+
+
+class ArchiveInput(BaseModel):
+    """A closed case as it ended, for the archive: its final state, what of its timeline is not
+    stored yet, and the keyed requests it ran (so retries after it is gone still get answers)."""
+
+    case_id: str
+    kind: str
+    order_id: str | None
+    buyer_id: str | None = None
+    seller_id: str | None = None
+    status: str
+    opened_at: datetime
+    closed_at: datetime
+    state: dict[str, Any]
+    timeline: list[TimelineEntry] = []
+    requests: dict[str, Any] = {}

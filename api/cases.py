@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,12 +45,14 @@ from domain.views import (
     ticket_details,
     ticket_summary,
 )
-from store.cases import Timelines
+from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
 from store.idempotency import IdempotencyKeys
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
 from workflows.requests import RequestId
 from workflows.ticket import CareTicketWorkflow, TicketRun, ticket_search_attributes
+
+log = logging.getLogger(__name__)
 
 StateT = TypeVar("StateT", Dispute, Ticket)
 ViewT = TypeVar("ViewT", DisputeView, TicketView)
@@ -62,16 +66,62 @@ class CaseType(Generic[StateT, ViewT]):
     noun: str
     path_param: str
     actions: ActionRegistry[Any]
+    model: type[StateT]
     state: Callable[[Any], StateT]
     view: Callable[[StateT, list[Any]], ViewT]
 
 
 DISPUTES = CaseType[Dispute, DisputeView](
-    "dispute-", "dispute", "dispute_id", DISPUTE_ACTIONS, DisputeWorkflow.state, DisputeView.of
+    "dispute-", "dispute", "dispute_id", DISPUTE_ACTIONS, Dispute, DisputeWorkflow.state, DisputeView.of
 )
 TICKETS = CaseType[Ticket, TicketView](
-    "care-ticket-", "report", "ticket_id", TICKET_ACTIONS, CareTicketWorkflow.state, TicketView.of
+    "care-ticket-", "report", "ticket_id", TICKET_ACTIONS, Ticket, CareTicketWorkflow.state, TicketView.of
 )
+#: The answers of a workflow that cannot reply now: no worker, Temporal busy or unreachable.
+_UNANSWERED = {
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class Snapshots:
+    """Keeps the last state each read saw in the store, in the background, so a later read can
+    answer (marked stale) when the case cannot; only newer states are written."""
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self.saved: dict[str, int] = {}
+        self.remembered = remembered
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def keep(self, engine: AsyncEngine, kind: str, state: Dispute | Ticket) -> None:
+        """Save ``state`` unless a state at least as new was saved by this process."""
+        if self.saved.get(state.id, -1) >= state.timeline_seq:
+            return
+        self.saved[state.id] = state.timeline_seq
+        if len(self.saved) > self.remembered:
+            del self.saved[next(iter(self.saved))]
+        snapshot = CaseSnapshot(
+            case_id=state.id,
+            kind=kind,
+            state=state.model_dump(mode="json"),
+            version=state.timeline_seq,
+            as_of=datetime.now(UTC),
+        )
+        task = asyncio.create_task(self._save(engine, snapshot))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    @staticmethod
+    async def _save(engine: AsyncEngine, snapshot: CaseSnapshot) -> None:
+        try:
+            await CaseSnapshots(engine).save(snapshot)
+        except Exception:  # a snapshot is a convenience: a failed one must not fail a read
+            log.warning("could not store the snapshot of %s", snapshot.case_id, exc_info=True)
+
+
+SNAPSHOTS = Snapshots()
 
 Outcome = tuple[BaseModel, int]
 
@@ -138,6 +188,10 @@ class Cases:
         rules the workflow runs; a dispute the order already has is returned (200) unless it
         is between other parties (409). One round trip to Temporal."""
         case_id = dispute_workflow_id(claim.order_id)
+        if await CaseArchive(self.engine).get(case_id) is not None:
+            # One dispute per order, ever: a closed one is returned (docs/rules.md), even after
+            # Temporal forgot its workflow.
+            return await self._existing_dispute(claim, case_id)
         now = datetime.now(UTC)
         request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy(), opened_at=now)
         dispute = Dispute.open(case_id, request, now)
@@ -152,15 +206,20 @@ class Cases:
                 dispute_details(request),
             )
         except WorkflowAlreadyStartedError:
-            existing = await self.read(DISPUTES, case_id)
-            if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
-                raise Problem(
-                    409,
-                    "Dispute exists",
-                    f"order {claim.order_id} already has dispute {case_id} between other parties",
-                ) from None
-            return existing, 201 if await self._opened_by_this_key(case_id) else 200
+            return await self._existing_dispute(claim, case_id)
         return DisputeView.of(dispute, dispute.timeline), 201
+
+    async def _existing_dispute(self, claim: DisputeClaim, case_id: str) -> Outcome:
+        """The order's dispute (200), or 201 again for the retry of the keyed request that opened
+        it; 409 when it is between other parties."""
+        existing = await self.read(DISPUTES, case_id)
+        if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
+            raise Problem(
+                409,
+                "Dispute exists",
+                f"order {claim.order_id} already has dispute {case_id} between other parties",
+            )
+        return existing, 201 if await self._opened_by_this_key(case_id) else 200
 
     async def file_report(
         self, report: TicketReport, ticket_key: str, opened_by: IngestedEvent | None = None
@@ -219,7 +278,10 @@ class Cases:
     async def _opened_by_this_key(self, case_id: str) -> bool:
         if self.key_digest is None:
             return False
-        memo = await (await self.client.get_workflow_handle(case_id).describe()).memo()
+        try:
+            memo = await (await self.client.get_workflow_handle(case_id).describe()).memo()
+        except RPCError:
+            return False  # the workflow is gone (past retention): answered from the archive
         return bool(memo.get("opened_with") == self.key_digest)
 
     async def _open_dispute_for(self, order_id: str | None) -> str | None:
@@ -238,18 +300,54 @@ class Cases:
     # -- reading and acting -------------------------------------------------------------------
 
     async def read(self, kind: CaseType[StateT, ViewT], case_id: str, reader: Actor | None = None) -> ViewT:
-        """The whole case (open or closed): its state and full timeline; 403 when ``reader`` is no
-        party to it."""
-        try:
-            state = await _handle(self.client, kind, case_id).query(kind.state)
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                raise Problem(404, "Not found", f"no {kind.noun} {case_id}") from None
-            raise
+        """The whole case with its full timeline; 403 when ``reader`` is no party to it.
+
+        A closed case is read from the archive (never replayed; it outlives the workflow). An
+        open case is asked for its state, within ``DISPUTES_READ_TIMEOUT``; when it cannot
+        answer in time (no worker, Temporal down) the last state the store holds is returned,
+        marked ``stale`` with its ``as_of``, or 503 with Retry-After when there is none."""
+        _handle(self.client, kind, case_id)  # 404 for an id of another kind
+        stale_as_of: datetime | None = None
+        archived = await CaseArchive(self.engine).get(case_id)
+        if archived is not None:
+            state = kind.model.model_validate(archived.state)
+        else:
+            state, stale_as_of = await self._ask(kind, case_id)
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
         stored = await Timelines(self.engine).for_case(case_id)
-        return kind.view(state, merge_timeline(stored, state.timeline))
+        view = kind.view(state, merge_timeline(stored, state.timeline))
+        if stale_as_of is not None:
+            view = view.model_copy(update={"stale": True, "as_of": stale_as_of})
+        return view
+
+    async def _ask(self, kind: CaseType[StateT, ViewT], case_id: str) -> tuple[StateT, datetime | None]:
+        """The open case's state from its workflow, or the store's last snapshot of it (and when
+        that was taken) when the workflow does not answer in time."""
+        deadline = self.settings.read_timeout
+        try:
+            async with asyncio.timeout(deadline.total_seconds()):
+                state = await _handle(self.client, kind, case_id).query(kind.state, rpc_timeout=deadline)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                raise Problem(404, "Not found", f"no {kind.noun} {case_id}") from None
+            if error.status not in _UNANSWERED:
+                raise
+        except TimeoutError:
+            pass
+        else:
+            SNAPSHOTS.keep(self.engine, kind.noun, state)
+            return state, None
+        snapshot = await CaseSnapshots(self.engine).get(case_id)
+        if snapshot is None:
+            raise Problem(
+                503,
+                "Service unavailable",
+                f"{case_id} did not answer within {deadline.total_seconds():g}s and no earlier state is"
+                " stored; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        return kind.model.model_validate(snapshot.state), snapshot.as_of
 
     async def act(self, kind: CaseType[StateT, ViewT], case_id: str, command: Command) -> Outcome:
         """Run one action as the case's update of that name; answer with the case read after it.
@@ -272,7 +370,13 @@ class Cases:
         """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else
         is refused with the state it closed in."""
         handle = _handle(self.client, kind, case_id)
-        if update_id is not None:
+        request = self.request_id
+        archived = await CaseArchive(self.engine).get(case_id)
+        if request is not None and archived is not None and request.key in archived.idempotency:
+            if archived.idempotency[request.key].get("fingerprint") != request.fingerprint:
+                raise _key_reused("already used for a different request on this case")
+            return  # the case ran this request before it closed
+        if update_id is not None and archived is None:
             try:
                 await handle.get_update_handle(update_id, result_type=Ack).result()
                 return

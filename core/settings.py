@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=64 * 1024, description="... or past this many bytes of history"
     )
 
+    read_timeout: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="how long a read waits for an open case; then the store's last state (stale) or 503",
+    )
+
     # -- limits --------------------------------------------------------------------------------
     max_body_bytes: int = Field(default=256 * 1024, description="largest JSON request body (413 above)")
     rate_limit_per_second: float = Field(

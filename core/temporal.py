@@ -21,7 +21,7 @@ from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_st
 from core.codec import EncryptionCodec
 from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
-from store.cases import Timelines
+from store.cases import CaseRecords
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
@@ -84,7 +84,7 @@ def case_activities(settings: Settings, client: Client, engine: AsyncEngine) -> 
         payments=adapters,
         notifier=adapters,
         care_desk=adapters,
-        timelines=Timelines(engine),
+        records=CaseRecords(engine),
         publisher=WebhookDispatcher(webhook_store(settings, engine), client, settings),
     )
 

@@ -75,6 +75,11 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
+#: Effect steps an operator can only retry, never record as done by hand: handing out a change
+#: (timeline, notices, webhook events) and archiving a closed case.
+RETRY_ONLY = frozenset({"publish", "archive"})
+
+
 class Attention(BaseModel):
     """An outside effect refused for good, or out of retries: the case waits for an operator."""
 
@@ -208,7 +213,7 @@ class CareCase(BaseModel):
             raise InvalidInput(
                 "key", f"no parked effect {command.key}; parked: {[p.key for p in self.attention]}"
             )
-        if isinstance(command, ResolveEffect) and found.effect == "publish":
+        if isinstance(command, ResolveEffect) and found.effect in RETRY_ONLY:
             raise InvalidInput(
                 "key", f"{found.key} hands out the case's changes and cannot be done by hand: retry it"
             )
@@ -282,7 +287,7 @@ class CareCase(BaseModel):
         by hand, for a resolve: a publish step can only be retried)."""
         if key is not None:
             return next((parked for parked in self.attention if parked.key == key), None)
-        candidates = [p for p in self.attention if not (by_hand and p.effect == "publish")] or self.attention
+        candidates = [p for p in self.attention if not (by_hand and p.effect in RETRY_ONLY)] or self.attention
         return candidates[0] if candidates else None
 
     def _take_attention(self, key: str | None, *, by_hand: bool) -> Attention:
@@ -316,7 +321,7 @@ def register_operator_actions(actions: ActionRegistry[Any]) -> None:
         return bool(case.attention)
 
     def resolvable(case: CareCase, role: Role, now: datetime | None) -> bool:
-        return any(p.effect != "publish" for p in case.attention)  # a publish step can only be retried
+        return any(p.effect not in RETRY_ONLY for p in case.attention)
 
     @actions.action(RetryEffect, roles={Role.OPERATOR}, path="operator/retry", allowed=parked)
     def _retry(case: CareCase, command: RetryEffect, now: datetime) -> list[DomainEvent]:

@@ -3,6 +3,10 @@ the API answers it (the state merged with its full timeline)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pydantic import Field
+
 from domain.case import CareCase, DeadlineEvent, TimelineEntry
 from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput, Proposal
 from domain.ticket import OpenTicketInput, Priority, Ticket, TicketMessage, TicketReport, TicketStatus
@@ -21,6 +25,8 @@ class DisputeView(Dispute):
     """A dispute with its full timeline and the offer history read from it."""
 
     proposals: list[Proposal] = []
+    stale: bool = Field(default=False, description="read from the store: the case did not answer in time")
+    as_of: datetime | None = Field(default=None, description="when a stale state was last seen")
 
     @classmethod
     def of(cls, dispute: Dispute, timeline: list[TimelineEntry]) -> DisputeView:
@@ -46,6 +52,8 @@ class TicketView(Ticket):
     """A report with its full timeline and the conversation read from it."""
 
     messages: list[TicketMessage] = []
+    stale: bool = Field(default=False, description="read from the store: the case did not answer in time")
+    as_of: datetime | None = Field(default=None, description="when a stale state was last seen")
 
     @classmethod
     def of(cls, ticket: Ticket, timeline: list[TimelineEntry]) -> TicketView:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from activities.models import ArchiveInput
 from domain.case import TimelineEntry
 from domain.types import Actor
 from store.db import insert
@@ -203,3 +204,44 @@ class DisputeOrders:
             )
             row = found.first()
         return None if row is None else DisputeOrder.model_validate(row._asdict())
+
+
+class CaseRecords:
+    """What the workflow's steps keep of a case: its timeline, and its archive when it closes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.timelines = Timelines(engine)
+        self.archived = CaseArchive(engine)
+        self.orders = DisputeOrders(engine)
+
+    async def append_timeline(self, case_id: str, entries: Sequence[TimelineEntry]) -> None:
+        """Store the timeline entries a step hands over (idempotent)."""
+        await self.timelines.append(case_id, entries)
+
+    async def archive(self, closed: ArchiveInput) -> None:
+        """Archive a closed case (idempotent): its last timeline entries, the case, and for a
+        dispute the order's registry row, so the order never gets a second dispute."""
+        await self.timelines.append(closed.case_id, closed.timeline)
+        await self.archived.archive(
+            ArchivedCase(
+                case_id=closed.case_id,
+                kind=closed.kind,
+                order_id=closed.order_id,
+                status=closed.status,
+                closed_at=closed.closed_at,
+                state=closed.state,
+                idempotency=closed.requests,
+            )
+        )
+        if closed.kind == "dispute" and closed.order_id and closed.buyer_id and closed.seller_id:
+            await self.orders.register(
+                DisputeOrder(
+                    order_id=closed.order_id,
+                    dispute_id=closed.case_id,
+                    buyer_id=closed.buyer_id,
+                    seller_id=closed.seller_id,
+                    status=closed.status,
+                    opened_at=closed.opened_at,
+                )
+            )
+            await self.orders.close(closed.order_id, closed.status, closed.closed_at)

@@ -47,6 +47,14 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=sa.ALL,
         data_converter=pydantic_data_converter,
         ui=False,
+        # A deleted workflow is gone once the server's task queues record their progress: every
+        # 30 s by default, every second here (as in Temporal's own tests of deletion).
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            'history.transferProcessorUpdateAckInterval="1s"',
+            "--dynamic-config-value",
+            'history.visibilityProcessorUpdateAckInterval="1s"',
+        ],
     )
     yield env
     await env.shutdown()
