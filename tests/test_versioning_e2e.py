@@ -4,6 +4,7 @@ version, and cases run on it once it is the deployment's current version."""
 from __future__ import annotations
 
 import uuid
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.service import RPCError
