@@ -42,6 +42,8 @@ async def main() -> None:
         )
         async with worker, webhook_worker:
             await stop.wait()
+            # Both stop at once: a stop grace period covers the longer of the two, not their sum.
+            await asyncio.gather(worker.shutdown(), webhook_worker.shutdown())
 
 
 if __name__ == "__main__":
