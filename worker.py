@@ -1,4 +1,4 @@
-"""Runs the service's Temporal worker until SIGINT or SIGTERM."""
+"""Runs the service's Temporal workers (cases, and the webhook delivery lane) until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import signal
 
 from core.observability import configure_logging, setup_tracing, worker_runtime
 from core.settings import get_settings
-from core.temporal import build_worker, case_activities, connect
+from core.temporal import build_webhook_worker, build_worker, case_activities, connect
 from store.db import database
 
 log = logging.getLogger("worker")
 
 
 async def main() -> None:
-    """Connect, poll the task queue, and shut down gracefully on a signal."""
+    """Connect, poll the case and webhook task queues, and shut down gracefully on a signal."""
     settings = get_settings()
     configure_logging(settings)
     setup_tracing(settings)
@@ -24,6 +24,7 @@ async def main() -> None:
     # The service database (migrated first when embedded); its connections close on the way out.
     async with database(settings) as engine:
         worker = build_worker(client, settings, case_activities(settings, client, engine), engine)
+        webhook_worker = build_webhook_worker(client, settings, engine)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -32,14 +33,17 @@ async def main() -> None:
             "worker polling",
             extra={
                 "task_queue": settings.task_queue,
+                "webhook_task_queue": settings.webhook_queue,
                 "namespace": client.namespace,
                 "metrics": f":{settings.worker_metrics_port}/metrics"
                 if settings.worker_metrics_port
                 else None,
             },
         )
-        async with worker:
+        async with worker, webhook_worker:
             await stop.wait()
+            # Both stop at once: a stop grace period covers the longer of the two, not their sum.
+            await asyncio.gather(worker.shutdown(), webhook_worker.shutdown())
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
-"""Signed webhook deliveries: subscriptions, the dispatch of each case event, and each POST."""
+"""Signed webhook deliveries: subscriptions, the dispatch of each case event, each POST, and the
+dead letter of a delivery that gave up."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.client import Client
@@ -27,15 +30,26 @@ from activities.egress import (
     resolve,
 )
 from activities.egress import literal_internal_address as literal_internal_address
-from core.settings import Settings
+from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent
 
 # The repository lives in store.webhooks; callers may keep importing it from here.
+from store.webhooks import DeadLetter as DeadLetter
 from store.webhooks import DeliveryAttempt as DeliveryAttempt
+from store.webhooks import Subscription as Subscription
 from store.webhooks import WebhookStore as WebhookStore
+from store.webhooks import span as span
 from store.webhooks import webhook_store as webhook_store
 
 SECRET_PREFIX = "whsec_"
+#: The error types a delivery gives up on at once (no retry): they go straight to a dead letter.
+TARGET_REFUSED = "WebhookTargetRefused"
+SUBSCRIPTION_DISABLED = "WebhookSubscriptionDisabled"
+DISABLED = "the subscription is disabled"
+#: Deliveries one publishing step starts at once (a case event may have hundreds of subscribers).
+FAN_OUT = 20
+
+log = logging.getLogger(__name__)
 
 
 def new_secret() -> str:
@@ -90,61 +104,156 @@ class Delivery(BaseModel):
     event: CaseEvent
     timeout: timedelta
     max_retry_interval: timedelta
+    retry_window: timedelta | None = Field(
+        default=None,
+        description="retried this long, then a dead letter (None: deliveries started before the bound)",
+    )
 
 
 class DeliveryResult(BaseModel):
-    """How a delivery ended."""
+    """How a delivery ended: accepted, skipped (subscription removed) or a dead letter."""
 
     delivery_id: str
     status_code: int | None
     attempts: int
     skipped: bool = False
+    dead: bool = False
+
+
+class DeadLetterInput(BaseModel):
+    """A delivery that gave up, and why."""
+
+    delivery: Delivery
+    reason: str
+
+
+class DeadLetterResult(BaseModel):
+    """The dead letter kept, and whether it disabled its subscription."""
+
+    delivery_id: str
+    attempts: int
+    subscription_disabled: bool
 
 
 class PublicSubscription(BaseModel):
-    """A subscription without its secret."""
+    """A subscription without its secrets: where, what, whose, and whether it is delivered to."""
 
     id: str
     url: str
     event_types: list[str]
     source: str
+    owner: str | None = Field(default=None, description="the API key name it belongs to")
+    status: Literal["active", "failing", "disabled"] = "active"
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, description="while a rotation overlaps: when the previous secret stops signing"
+    )
+
+    @classmethod
+    def of(cls, subscription: Subscription, now: datetime) -> PublicSubscription:
+        """What a key holder may see of ``subscription``."""
+        status: Literal["active", "failing", "disabled"] = (
+            "disabled" if subscription.disabled else "failing" if subscription.failing_since else "active"
+        )
+        overlap = subscription.previous_secret_until
+        return cls(
+            id=subscription.id,
+            url=subscription.url,
+            event_types=subscription.event_types,
+            source=subscription.source,
+            owner=subscription.owner,
+            status=status,
+            failing_since=subscription.failing_since,
+            disabled_at=subscription.disabled_at,
+            disabled_reason=subscription.disabled_reason,
+            previous_secret_expires_at=overlap if overlap and overlap > now else None,
+        )
+
+
+def subscribed(subscription: WebhookSubscription, event: CaseEvent) -> bool:
+    """Whether ``subscription`` wants events of ``event``'s type."""
+    return "*" in subscription.event_types or event.type.value in subscription.event_types
+
+
+def report_disabled(subscription_id: str, reason: str) -> None:
+    """Say that a subscription was disabled: a warning in the log and ``webhook_subscriptions_disabled``."""
+    activity.metric_meter().create_counter(
+        "webhook_subscriptions_disabled", "Webhook subscriptions disabled after failing too long"
+    ).add(1)
+    log.warning(
+        "webhook subscription %s disabled: %s",
+        subscription_id,
+        reason,
+        extra={"subscription_id": subscription_id, "event": "webhook.subscription_disabled"},
+    )
 
 
 class WebhookDispatcher:
-    """Fans a case event out to its subscribers: one delivery workflow per subscriber."""
+    """Fans a case event out to its subscribers: one delivery workflow per subscriber, on the
+    webhook lane's own task queue."""
 
     def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
         self.store = store
         self.client = client
         self.settings = settings
 
-    async def publish(self, event: CaseEvent) -> int:
-        """Start one delivery workflow per subscriber of the event's type; return how many."""
-        started = 0
-        for subscription in await self.store.subscriptions():
-            if "*" not in subscription.event_types and event.type.value not in subscription.event_types:
-                continue
-            delivery = Delivery(
-                delivery_id=f"{subscription.id}:{event.id}",
-                subscription_id=subscription.id,
-                event=event,
-                timeout=self.settings.webhook_timeout,
-                max_retry_interval=self.settings.webhook_max_retry_interval,
+    def delivery(self, subscription_id: str, event: CaseEvent, delivery_id: str | None = None) -> Delivery:
+        """The delivery of ``event`` to one subscription, with the configured patience."""
+        return Delivery(
+            delivery_id=delivery_id or f"{subscription_id}:{event.id}",
+            subscription_id=subscription_id,
+            event=event,
+            timeout=self.settings.webhook_timeout,
+            max_retry_interval=self.settings.webhook_max_retry_interval,
+            retry_window=self.settings.webhook_retry_window,
+        )
+
+    async def start(self, delivery: Delivery, workflow_id: str) -> bool:
+        """Start the delivery workflow ``workflow_id``; False when it was started already."""
+        try:
+            await self.client.start_workflow(
+                "WebhookDeliveryWorkflow",
+                delivery,
+                id=workflow_id,
+                task_queue=self.settings.webhook_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # The subscription's id, not its URL: URLs can carry tokens in their query.
+                static_summary=(
+                    f"deliver {delivery.event.type.value} {delivery.event.id}"
+                    f" to subscription {delivery.subscription_id}"
+                ),
             )
-            try:
-                await self.client.start_workflow(
-                    "WebhookDeliveryWorkflow",
-                    delivery,
-                    id=f"webhook-{delivery.delivery_id}",
-                    task_queue=self.settings.task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    # The subscription's id, not its URL: URLs can carry tokens in their query.
-                    static_summary=f"deliver {event.type.value} {event.id} to subscription {subscription.id}",
-                )
-            except WorkflowAlreadyStartedError:
-                pass  # the publishing step was retried after starting it: one delivery per event
-            started += 1
-        return started
+        except WorkflowAlreadyStartedError:
+            return False  # the publishing step was retried after starting it: one delivery per event
+        return True
+
+    async def publish(self, event: CaseEvent) -> int:
+        """Start one delivery workflow per subscriber of the event's type; return how many. A
+        disabled subscription gets a dead letter instead, to redeliver once it is enabled."""
+        wanted = [s for s in await self.store.subscriptions() if subscribed(s, event)]
+        slots = asyncio.Semaphore(FAN_OUT)
+
+        async def one(subscription: Subscription) -> int:
+            delivery = self.delivery(subscription.id, event)
+            async with slots:
+                if subscription.disabled:
+                    await self.store.add_dead_letter(
+                        DeadLetter(
+                            delivery_id=delivery.delivery_id,
+                            subscription_id=subscription.id,
+                            event=event.model_dump(mode="json"),
+                            last_error=DISABLED,
+                            attempts=0,
+                            dead_at=datetime.now(UTC),
+                        )
+                    )
+                    return 0
+                await self.start(delivery, f"webhook-{delivery.delivery_id}")
+                return 1
+
+        return sum(await asyncio.gather(*(one(s) for s in wanted)))
 
 
 class WebhookActivities:
@@ -166,19 +275,27 @@ class WebhookActivities:
             allow_private=settings.webhook_allow_private_hosts, resolver=resolver, inner=transport
         )
 
+    def now(self) -> datetime:
+        """The activities' clock (tests may set it)."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     @activity.defn
     async def deliver_webhook(self, delivery: Delivery) -> DeliveryResult:
-        """POST the signed event; anything but 2xx raises, so Temporal retries with backoff."""
+        """POST the signed event; anything but 2xx raises, so Temporal retries with backoff. A
+        subscription failing for ``DISPUTES_WEBHOOK_DISABLE_AFTER`` is disabled here."""
         attempt = activity.info().attempt
         subscription = await self.store.get(delivery.subscription_id)
         if subscription is None:
             return DeliveryResult(
                 delivery_id=delivery.delivery_id, status_code=None, attempts=attempt, skipped=True
             )
+        if subscription.disabled:
+            raise ApplicationError(DISABLED, type=SUBSCRIPTION_DISABLED, non_retryable=True)
         event = delivery.event
         body = body_of(event)
-        # One secret per subscription for now; the signature takes every active one (rotation).
-        headers = signed_headers([subscription.secret], event.id, int(self.clock()), body)
+        now = self.now()
+        # Every active secret signs: the new one, and the previous one while a rotation overlaps.
+        headers = signed_headers(subscription.signing_secrets(now), event.id, int(now.timestamp()), body)
         status_code: int | None = None
         error: str | None = None
         refused = False
@@ -192,27 +309,64 @@ class WebhookActivities:
         except (httpx.HTTPError, OSError) as failure:
             error = describe_failure(failure)
         delivered = status_code is not None and 200 <= status_code < 300
-        await self.store.record(
-            DeliveryAttempt(
-                delivery_id=delivery.delivery_id,
-                event_id=event.id,
-                event_type=event.type.value,
-                subscription_id=subscription.id,
-                attempt=attempt,
-                status_code=status_code,
-                error=error,
-                delivered=delivered,
-                at=datetime.now(UTC),
-            )
+        record = DeliveryAttempt(
+            delivery_id=delivery.delivery_id,
+            event_id=event.id,
+            event_type=event.type.value,
+            subscription_id=subscription.id,
+            attempt=attempt,
+            status_code=status_code,
+            error=error,
+            delivered=delivered,
+            at=now,
         )
+        if await self.store.record(record, self.settings.webhook_disable_after):
+            report_disabled(subscription.id, f"failing for {span(self.settings.webhook_disable_after)}")
         if refused:
-            raise ApplicationError(REFUSED, type="WebhookTargetRefused", non_retryable=True)
+            raise ApplicationError(REFUSED, type=TARGET_REFUSED, non_retryable=True)
         if not delivered:
             raise ApplicationError(
                 f"receiver answered {status_code or error}; retrying", type="WebhookNotAccepted"
             )
         return DeliveryResult(delivery_id=delivery.delivery_id, status_code=status_code, attempts=attempt)
 
+    @activity.defn
+    async def dead_letter_webhook(self, given_up: DeadLetterInput) -> DeadLetterResult:
+        """Keep a delivery that gave up as a dead letter (listed and redeliverable through the
+        API), count it, and disable its subscription if that has been failing long enough."""
+        delivery = given_up.delivery
+        attempts, last = await self.store.last_attempt(delivery.delivery_id)
+        reason = given_up.reason
+        if last is not None and not last.delivered and reason != DISABLED:
+            reason += f"; last attempt: {'HTTP ' + str(last.status_code) if last.status_code else last.error}"
+        now = self.now()
+        await self.store.add_dead_letter(
+            DeadLetter(
+                delivery_id=delivery.delivery_id,
+                subscription_id=delivery.subscription_id,
+                event=delivery.event.model_dump(mode="json"),
+                last_error=reason,
+                attempts=attempts,
+                dead_at=now,
+            )
+        )
+        activity.metric_meter().create_counter(
+            "webhook_dead_letters", "Webhook deliveries that gave up and became dead letters"
+        ).add(1)
+        log.warning(
+            "webhook delivery %s is a dead letter: %s",
+            delivery.delivery_id,
+            reason,
+            extra={"subscription_id": delivery.subscription_id, "event_id": delivery.event.id},
+        )
+        disable_after = self.settings.webhook_disable_after
+        disabled = await self.store.disable_if_failing(delivery.subscription_id, now, disable_after)
+        if disabled:
+            report_disabled(delivery.subscription_id, f"failing for {span(disable_after)}")
+        return DeadLetterResult(
+            delivery_id=delivery.delivery_id, attempts=attempts, subscription_disabled=disabled
+        )
+
     def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for the worker."""
-        return [self.deliver_webhook]
+        """Every activity, for the webhook worker."""
+        return [self.deliver_webhook, self.dead_letter_webhook]

@@ -42,6 +42,10 @@ class WebhookSubscription(BaseModel):
     url: str
     secret: str = Field(repr=False)
     event_types: list[str] = Field(default=["*"], description="event types, or '*' for all")
+    owner: str | None = Field(
+        default=None,
+        description="the API key name that sees and manages it (configured ones: admin keys only when unset)",
+    )
 
 
 class Settings(BaseSettings):
@@ -140,6 +144,27 @@ class Settings(BaseSettings):
     )
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_max_retry_interval: timedelta = timedelta(minutes=5)
+    webhook_retry_window: timedelta = Field(
+        default=timedelta(days=3),
+        description="a delivery is retried this long, then it becomes a dead letter",
+    )
+    webhook_disable_after: timedelta = Field(
+        default=timedelta(days=3),
+        description="a subscription whose every delivery failed for this long is disabled",
+    )
+    webhook_task_queue: str | None = Field(
+        default=None, description="the delivery lane's task queue; unset: <task_queue>-webhooks"
+    )
+    webhook_max_concurrent_deliveries: int = Field(
+        default=50, ge=1, description="deliveries one worker process runs at once (its webhook lane's slots)"
+    )
+    webhook_secret_overlap: timedelta = Field(
+        default=timedelta(days=1),
+        description="how long a rotated secret still signs, unless the request says",
+    )
+    webhook_secret_max_overlap: timedelta = Field(
+        default=timedelta(days=7), description="the longest overlap a rotation may ask for"
+    )
     webhook_allow_private_hosts: bool = Field(
         default=False,
         description="deliver to loopback / private / link-local addresses (make run allows it locally)",
@@ -223,6 +248,12 @@ class Settings(BaseSettings):
     def store_url(self) -> str:
         """The service database's URL: ``database_url``, or the embedded SQLite file in ``data_dir``."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'service.sqlite3'}"
+
+    @property
+    def webhook_queue(self) -> str:
+        """The task queue of webhook deliveries, apart from the cases' so dead receivers take no
+        slot a refund or a clock needs."""
+        return self.webhook_task_queue or f"{self.task_queue}-webhooks"
 
     @property
     def evidence_path(self) -> Path:

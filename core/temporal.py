@@ -92,11 +92,13 @@ def case_activities(settings: Settings, client: Client, engine: AsyncEngine) -> 
 def build_worker(
     client: Client, settings: Settings, activities: CaseActivities, engine: AsyncEngine
 ) -> Worker:
-    """A worker for every workflow and activity of the service on the configured task queue.
+    """A worker for every case workflow and activity on the configured task queue (webhook
+    deliveries have a worker of their own: ``build_webhook_worker``).
 
     On shutdown it lets running effect steps finish for ``DISPUTES_WORKER_SHUTDOWN_GRACE`` (a
     payout cut off mid-way would be sent again by the next worker); with a deployment name and
     build id set it takes part in worker versioning (docs/deployment.md)."""
+    # Deliveries started on this queue before the webhook lane existed still finish here.
     webhooks = WebhookActivities(webhook_store(settings, engine), settings)
     return Worker(
         client,
@@ -105,6 +107,24 @@ def build_worker(
         activities=[*activities.all(), *webhooks.all()],
         interceptors=[EffectAttempts(settings.effect_alert_attempts)],
         graceful_shutdown_timeout=settings.worker_shutdown_grace,
+        deployment_config=deployment(settings),
+    )
+
+
+def build_webhook_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Worker:
+    """The webhook lane: a worker of its own on ``settings.webhook_queue`` running at most
+    ``DISPUTES_WEBHOOK_MAX_CONCURRENT_DELIVERIES`` deliveries at once, so receivers that are
+    down or slow never take a slot that a refund, a care desk call or a clock needs. Run it
+    beside ``build_worker`` in the same process (worker.py)."""
+    webhooks = WebhookActivities(webhook_store(settings, engine), settings)
+    return Worker(
+        client,
+        task_queue=settings.webhook_queue,
+        workflows=[WebhookDeliveryWorkflow],
+        activities=webhooks.all(),
+        max_concurrent_activities=settings.webhook_max_concurrent_deliveries,
+        # A POST in flight is bounded by the webhook timeout; letting it end avoids a duplicate.
+        graceful_shutdown_timeout=settings.webhook_timeout,
         deployment_config=deployment(settings),
     )
 

@@ -90,6 +90,21 @@ webhook_subscriptions = sa.Table(
     sa.Column("event_types", Json, nullable=False),
     sa.Column("created_by", sa.Text(), nullable=False),
     _at("created_at"),
+    # While a rotation overlaps, deliveries are signed with this secret too, until the time given.
+    sa.Column("previous_secret", sa.Text()),
+    _at("previous_secret_until", nullable=True),
+    sa.Index(None, "created_by"),
+)
+
+#: Whether a subscription's deliveries fail (configured ones too, so it is not a column above):
+#: failing since the first failure after the last success; disabled once that lasts too long.
+webhook_subscription_health = sa.Table(
+    "webhook_subscription_health",
+    metadata,
+    sa.Column("subscription_id", sa.Text(), primary_key=True),
+    _at("failing_since", nullable=True),
+    _at("disabled_at", nullable=True),
+    sa.Column("disabled_reason", sa.Text()),
 )
 
 webhook_attempts = sa.Table(

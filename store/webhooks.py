@@ -1,18 +1,50 @@
-"""Webhook subscriptions added through the API, every delivery attempt, and dead letters."""
+"""Webhook subscriptions added through the API, their health, every delivery attempt, and dead
+letters. Each subscription belongs to the API key (its name) that made it: pass ``owner`` to see
+only that key's; ``None`` sees them all (admin keys, and the service itself)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.settings import Settings, WebhookSubscription
 from store.db import insert
-from store.schema import webhook_attempts, webhook_dead_letters, webhook_subscriptions
+from store.schema import (
+    webhook_attempts,
+    webhook_dead_letters,
+    webhook_subscription_health,
+    webhook_subscriptions,
+)
+
+
+class Subscription(WebhookSubscription):
+    """A subscription as the service keeps it: its owner, its secrets while a rotation overlaps,
+    and whether its deliveries fail."""
+
+    source: Literal["settings", "api"] = "api"
+    created_at: datetime | None = None
+    previous_secret: str | None = Field(default=None, repr=False)
+    previous_secret_until: datetime | None = None
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+    @property
+    def disabled(self) -> bool:
+        """Disabled after failing too long: new events become dead letters until it is enabled."""
+        return self.disabled_at is not None
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """What a delivery made at ``now`` is signed with: the current secret, and the previous
+        one while its rotation overlaps."""
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class DeliveryAttempt(BaseModel):
@@ -41,38 +73,75 @@ class DeadLetter(BaseModel):
     redelivered_at: datetime | None = None
 
 
+_SUBSCRIPTION_COLUMNS = [
+    webhook_subscriptions.c[name]
+    for name in (
+        "id",
+        "url",
+        "secret",
+        "event_types",
+        "created_at",
+        "previous_secret",
+        "previous_secret_until",
+    )
+]
+_HEALTH_COLUMNS = ("failing_since", "disabled_at", "disabled_reason")
 _ATTEMPT_COLUMNS = [webhook_attempts.c[name] for name in DeliveryAttempt.model_fields]
 _DEAD_COLUMNS = [webhook_dead_letters.c[name] for name in DeadLetter.model_fields]
 _MAX_ROWS = 1000
 
 
+def span(duration: timedelta) -> str:
+    """A duration as people write it: ``3 days``, ``12 h``, ``90 s``."""
+    seconds = int(duration.total_seconds())
+    if seconds and seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day" if days == 1 else f"{days} days"
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{duration.total_seconds():g} s"
+
+
 class WebhookStore:
-    """Subscriptions (from settings, and added through the API), delivery attempts and dead
-    letters, in the service database shared by every host."""
+    """Subscriptions (from settings, and added through the API), their health, delivery attempts
+    and dead letters, in the service database shared by every host."""
 
     def __init__(self, engine: AsyncEngine, configured: list[WebhookSubscription]) -> None:
         self.engine = engine
         self.configured = {s.id: s for s in configured}
 
-    async def subscriptions(self) -> list[WebhookSubscription]:
-        """Every subscription: configured ones first."""
-        s = webhook_subscriptions.c
-        query = sa.select(s.id, s.url, s.secret, s.event_types).order_by(s.created_at, s.id)
-        async with self.engine.connect() as connection:
-            added = [
-                WebhookSubscription.model_validate(row._asdict()) for row in await connection.execute(query)
-            ]
-        return list(self.configured.values()) + added
+    # -- subscriptions ---------------------------------------------------------------------------
 
-    async def get(self, subscription_id: str) -> WebhookSubscription | None:
-        """One subscription, with its secret."""
-        if subscription_id in self.configured:
-            return self.configured[subscription_id]
+    async def subscriptions(self, owner: str | None = None) -> list[Subscription]:
+        """Every subscription ``owner`` sees (all when None), configured ones first, with health."""
         s = webhook_subscriptions.c
-        query = sa.select(s.id, s.url, s.secret, s.event_types).where(s.id == subscription_id)
+        query = sa.select(*_SUBSCRIPTION_COLUMNS, s.created_by).order_by(s.created_at, s.id)
+        if owner is not None:
+            query = query.where(s.created_by == owner)
         async with self.engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else WebhookSubscription.model_validate(row._asdict())
+            rows = (await connection.execute(query)).all()
+            health = await self._health(connection)
+        configured = [self._configured(c, health) for c in self.configured.values()]
+        added = [self._added(row._asdict(), health) for row in rows]
+        return [c for c in configured if owner is None or c.owner == owner] + added
+
+    async def get(self, subscription_id: str, owner: str | None = None) -> Subscription | None:
+        """One subscription with its secrets, if ``owner`` may see it (any when None)."""
+        configured = self.configured.get(subscription_id)
+        s = webhook_subscriptions.c
+        async with self.engine.connect() as connection:
+            health = await self._health(connection, subscription_id)
+            if configured is not None:
+                found = self._configured(configured, health)
+            else:
+                query = sa.select(*_SUBSCRIPTION_COLUMNS, s.created_by).where(s.id == subscription_id)
+                row = (await connection.execute(query)).first()
+                if row is None:
+                    return None
+                found = self._added(row._asdict(), health)
+        return found if owner is None or found.owner == owner else None
 
     async def add(
         self,
@@ -81,52 +150,156 @@ class WebhookStore:
         secret: str | None,
         created_by: str,
         subscription_id: str | None = None,
-    ) -> WebhookSubscription:
+    ) -> Subscription:
         """Add a subscription (a secret is generated when none is given); adding an id that
         exists returns that subscription unchanged, so a retried request adds nothing."""
         if subscription_id and subscription_id in self.configured:
-            return self.configured[subscription_id]
-        subscription = WebhookSubscription(
-            id=subscription_id or f"wh-{secrets.token_hex(8)}",
-            url=url,
-            secret=secret or f"whsec-{secrets.token_urlsafe(24)}",
-            event_types=event_types,
-        )
-        row = subscription.model_dump() | {"created_by": created_by, "created_at": datetime.now(UTC)}
+            return self._configured(self.configured[subscription_id], {})
+        new_id = subscription_id or f"wh-{secrets.token_hex(8)}"
+        row = {
+            "id": new_id,
+            "url": url,
+            "secret": secret or f"whsec-{secrets.token_urlsafe(24)}",
+            "event_types": event_types,
+            "created_by": created_by,
+            "created_at": datetime.now(UTC),
+        }
         async with self.engine.begin() as connection:
             await connection.execute(
                 insert(self.engine, webhook_subscriptions).values(row).on_conflict_do_nothing()
             )
-        stored = await self.get(subscription.id)
-        assert stored is not None, f"subscription {subscription.id} vanished as it was added"
+        stored = await self.get(new_id)
+        assert stored is not None, f"subscription {new_id} vanished as it was added"
         return stored
 
-    async def remove(self, subscription_id: str) -> bool:
-        """Remove an API-added subscription (configured ones change with the settings)."""
+    async def remove(self, subscription_id: str, owner: str | None = None) -> bool:
+        """Remove an API-added subscription of ``owner`` (configured ones change with the settings)."""
         if subscription_id in self.configured:
             return False
-        statement = sa.delete(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
+        s = webhook_subscriptions.c
+        statement = sa.delete(webhook_subscriptions).where(s.id == subscription_id)
+        if owner is not None:
+            statement = statement.where(s.created_by == owner)
+        h = webhook_subscription_health.c
         async with self.engine.begin() as connection:
             removed = await connection.execute(statement)
+            if removed.rowcount:
+                await connection.execute(
+                    sa.delete(webhook_subscription_health).where(h.subscription_id == subscription_id)
+                )
         return removed.rowcount > 0
 
-    async def record(self, attempt: DeliveryAttempt) -> None:
-        """Record one POST and its result."""
+    async def rotate(
+        self, subscription_id: str, secret: str, overlap_until: datetime, owner: str | None = None
+    ) -> Subscription | None:
+        """Sign with ``secret`` from now on, and with the secret it replaces as well until
+        ``overlap_until``; None when ``owner`` has no such API-added subscription. A second
+        rotation within the overlap drops the oldest secret."""
+        s = webhook_subscriptions.c
+        statement = (
+            sa.update(webhook_subscriptions)
+            .where(s.id == subscription_id)
+            # SET reads the row as it was: the old secret becomes the previous one.
+            .values(previous_secret=s.secret, secret=secret, previous_secret_until=overlap_until)
+        )
+        if owner is not None:
+            statement = statement.where(s.created_by == owner)
+        async with self.engine.begin() as connection:
+            rotated = await connection.execute(statement)
+        return await self.get(subscription_id) if rotated.rowcount else None
+
+    async def enable(self, subscription_id: str) -> None:
+        """Deliver to a disabled subscription again: its failure record starts afresh."""
+        h = webhook_subscription_health.c
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                sa.delete(webhook_subscription_health).where(h.subscription_id == subscription_id)
+            )
+
+    # -- delivery attempts and the health they say -----------------------------------------------
+
+    async def record(self, attempt: DeliveryAttempt, disable_after: timedelta | None = None) -> bool:
+        """Record one POST and its result: a success clears the subscription's failure record, a
+        failure starts it; True when this failure disabled the subscription (failing for
+        ``disable_after``), for exactly one caller."""
+        h = webhook_subscription_health.c
         async with self.engine.begin() as connection:
             await connection.execute(sa.insert(webhook_attempts).values(attempt.model_dump()))
+            if attempt.delivered:
+                await connection.execute(
+                    sa.delete(webhook_subscription_health).where(
+                        h.subscription_id == attempt.subscription_id, h.disabled_at.is_(None)
+                    )
+                )
+                return False
+            upsert = insert(self.engine, webhook_subscription_health).values(
+                subscription_id=attempt.subscription_id, failing_since=attempt.at
+            )
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["subscription_id"],
+                set_={"failing_since": sa.func.coalesce(h.failing_since, upsert.excluded.failing_since)},
+            )
+            await connection.execute(upsert)
+            if disable_after is None:
+                return False
+            return await self._disable_if_failing(
+                connection, attempt.subscription_id, attempt.at, disable_after
+            )
+
+    async def disable_if_failing(self, subscription_id: str, now: datetime, disable_after: timedelta) -> bool:
+        """Disable the subscription if it has been failing for ``disable_after``; True for the one
+        caller that disabled it."""
+        async with self.engine.begin() as connection:
+            return await self._disable_if_failing(connection, subscription_id, now, disable_after)
+
+    async def _disable_if_failing(
+        self, connection: AsyncConnection, subscription_id: str, now: datetime, disable_after: timedelta
+    ) -> bool:
+        h = webhook_subscription_health.c
+        statement = (
+            sa.update(webhook_subscription_health)
+            .where(
+                h.subscription_id == subscription_id,
+                h.disabled_at.is_(None),
+                h.failing_since <= now - disable_after,
+            )
+            .values(
+                disabled_at=now,
+                disabled_reason=f"every delivery failed for {span(disable_after)} or more",
+            )
+        )
+        disabled = await connection.execute(statement)
+        return disabled.rowcount == 1
 
     async def attempts(
-        self, event_id: str | None = None, subscription_id: str | None = None
+        self, event_id: str | None = None, subscription_id: str | None = None, owner: str | None = None
     ) -> list[DeliveryAttempt]:
-        """Delivery attempts, newest first (at most 1,000), optionally for one event or subscription."""
+        """Delivery attempts, newest first (at most 1,000), optionally for one event or
+        subscription, of ``owner``'s subscriptions (all when None)."""
         a = webhook_attempts.c
         query = sa.select(*_ATTEMPT_COLUMNS).order_by(a.seq.desc()).limit(_MAX_ROWS)
         if event_id is not None:
             query = query.where(a.event_id == event_id)
         if subscription_id is not None:
             query = query.where(a.subscription_id == subscription_id)
+        if owner is not None:
+            query = query.where(self._owned_by(owner, a.subscription_id))
         async with self.engine.connect() as connection:
             return [DeliveryAttempt.model_validate(row._asdict()) for row in await connection.execute(query)]
+
+    async def last_attempt(self, delivery_id: str) -> tuple[int, DeliveryAttempt | None]:
+        """How many POSTs one delivery made (redeliveries included), and the last of them."""
+        a = webhook_attempts.c
+        count = sa.select(sa.func.count()).where(a.delivery_id == delivery_id)
+        last = (
+            sa.select(*_ATTEMPT_COLUMNS).where(a.delivery_id == delivery_id).order_by(a.seq.desc()).limit(1)
+        )
+        async with self.engine.connect() as connection:
+            total = (await connection.execute(count)).scalar_one()
+            row = (await connection.execute(last)).first()
+        return total, None if row is None else DeliveryAttempt.model_validate(row._asdict())
+
+    # -- dead letters ----------------------------------------------------------------------------
 
     async def add_dead_letter(self, letter: DeadLetter) -> None:
         """Park a delivery that gave up; a later death of the same delivery replaces the record
@@ -141,21 +314,30 @@ class WebhookStore:
             await connection.execute(statement)
 
     async def dead_letters(
-        self, subscription_id: str | None = None, *, include_redelivered: bool = False
+        self,
+        subscription_id: str | None = None,
+        *,
+        include_redelivered: bool = False,
+        owner: str | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first (at most 1,000): those not redelivered yet unless asked."""
+        """Dead letters of ``owner``'s subscriptions (all when None), newest first (at most
+        1,000): those not redelivered yet unless asked."""
         d = webhook_dead_letters.c
         query = sa.select(*_DEAD_COLUMNS).order_by(d.dead_at.desc(), d.delivery_id).limit(_MAX_ROWS)
         if subscription_id is not None:
             query = query.where(d.subscription_id == subscription_id)
         if not include_redelivered:
             query = query.where(d.redelivered_at.is_(None))
+        if owner is not None:
+            query = query.where(self._owned_by(owner, d.subscription_id))
         async with self.engine.connect() as connection:
             return [DeadLetter.model_validate(row._asdict()) for row in await connection.execute(query)]
 
-    async def dead_letter(self, delivery_id: str) -> DeadLetter | None:
-        """One dead letter."""
+    async def dead_letter(self, delivery_id: str, owner: str | None = None) -> DeadLetter | None:
+        """One dead letter, if it belongs to one of ``owner``'s subscriptions (any when None)."""
         query = sa.select(*_DEAD_COLUMNS).where(webhook_dead_letters.c.delivery_id == delivery_id)
+        if owner is not None:
+            query = query.where(self._owned_by(owner, webhook_dead_letters.c.subscription_id))
         async with self.engine.connect() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else DeadLetter.model_validate(row._asdict())
@@ -172,6 +354,45 @@ class WebhookStore:
         async with self.engine.begin() as connection:
             marked = await connection.execute(statement)
         return marked.rowcount == 1
+
+    async def unmark_redelivered(self, delivery_id: str, at: datetime) -> None:
+        """Undo ``mark_redelivered(delivery_id, at)`` when the redelivery could not be started."""
+        d = webhook_dead_letters.c
+        statement = (
+            sa.update(webhook_dead_letters)
+            .where(d.delivery_id == delivery_id, d.redelivered_at == at)
+            .values(redelivered_at=None)
+        )
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _owned_by(self, owner: str, subscription_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        s = webhook_subscriptions.c
+        condition = subscription_id.in_(sa.select(s.id).where(s.created_by == owner))
+        configured = [c.id for c in self.configured.values() if c.owner == owner]
+        return sa.or_(condition, subscription_id.in_(configured)) if configured else condition
+
+    async def _health(
+        self, connection: AsyncConnection, subscription_id: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        # Rows exist only for subscriptions failing now or disabled: a short read.
+        h = webhook_subscription_health.c
+        query = sa.select(h.subscription_id, *(h[name] for name in _HEALTH_COLUMNS))
+        if subscription_id is not None:
+            query = query.where(h.subscription_id == subscription_id)
+        rows = await connection.execute(query)
+        return {row.subscription_id: {name: row._mapping[name] for name in _HEALTH_COLUMNS} for row in rows}
+
+    @staticmethod
+    def _configured(configured: WebhookSubscription, health: dict[str, dict[str, Any]]) -> Subscription:
+        return Subscription(**configured.model_dump(), source="settings", **health.get(configured.id, {}))
+
+    @staticmethod
+    def _added(row: dict[str, Any], health: dict[str, dict[str, Any]]) -> Subscription:
+        owner = row.pop("created_by")
+        return Subscription(**row, owner=owner, source="api", **health.get(row["id"], {}))
 
 
 def webhook_store(settings: Settings, engine: AsyncEngine) -> WebhookStore:

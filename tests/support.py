@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.settings import ApiKey, KeyRole, Settings
-from core.temporal import build_worker, case_activities
+from core.temporal import build_webhook_worker, build_worker, case_activities
 from store.db import database
 
 
@@ -52,8 +52,8 @@ async def serving(
     worker: bool = True,
     engine: AsyncEngine | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API on an ephemeral port (plus a worker unless ``worker=False``, e.g. for a second API
-    replica), and an HTTP client pointed at it that sends the platform's API key (pass
+    """The API on an ephemeral port (plus the case and webhook workers unless ``worker=False``,
+    e.g. for a second API replica), and an HTTP client pointed at it that sends the platform's API key (pass
     ``headers=AS_CARE`` to call as a care tool). Both use ``engine``, or one opened from the
     settings for as long as they serve."""
     if not settings.api_keys:
@@ -67,6 +67,7 @@ async def serving(
         if worker:
             activities = case_activities(settings, client, engine)
             await stack.enter_async_context(build_worker(client, settings, activities, engine))
+            await stack.enter_async_context(build_webhook_worker(client, settings, engine))
         yield await stack.enter_async_context(
             httpx.AsyncClient(base_url=base_url, timeout=30, headers=AS_PLATFORM)
         )

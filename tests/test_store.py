@@ -261,30 +261,105 @@ async def test_the_inbox_and_its_read_marks(db: AsyncEngine) -> None:
 # -- webhooks -------------------------------------------------------------------------------------
 
 
-async def test_subscriptions_are_shared_and_a_keyed_add_happens_once(db: AsyncEngine) -> None:
+async def test_subscriptions_belong_to_their_key_and_a_keyed_add_happens_once(db: AsyncEngine) -> None:
     configured = WebhookSubscription(id="wh-config", url="https://hooks.example/a", secret="s" * 20)
-    store = WebhookStore(db, [configured])
+    mine = WebhookSubscription(
+        id="wh-config-mine", url="https://hooks.example/m", secret="m" * 20, owner="checkout"
+    )
+    store = WebhookStore(db, [configured, mine])
     plain = await store.add("https://hooks.example/b", ["dispute.resolved"], None, "checkout")
     assert plain.secret.startswith("whsec-") and plain.event_types == ["dispute.resolved"]
+    assert plain.owner == "checkout" and plain.source == "api"
     keyed = await asyncio.gather(
         *(store.add(f"https://hooks.example/{n}", ["*"], None, "checkout", "wh-keyed") for n in range(4))
     )
     assert len({(s.url, s.secret) for s in keyed}) == 1  # one of the racers won, all see it
+    theirs = await store.add("https://hooks.example/t", ["*"], None, "logistics")
 
-    other_host = WebhookStore(db, [configured])
-    assert [s.id for s in await other_host.subscriptions()] == ["wh-config", plain.id, "wh-keyed"]
+    other_host = WebhookStore(db, [configured, mine])
+    every = ["wh-config", "wh-config-mine", plain.id, "wh-keyed", theirs.id]
+    assert [s.id for s in await other_host.subscriptions()] == every
+    assert [s.id for s in await other_host.subscriptions("checkout")] == [
+        "wh-config-mine",
+        plain.id,
+        "wh-keyed",
+    ]
+    assert [s.id for s in await other_host.subscriptions("logistics")] == [theirs.id]
     assert await other_host.get("wh-keyed") == keyed[0]
-    assert await other_host.get("wh-config") == configured
+    shown = await other_host.get("wh-config")
+    assert shown is not None and shown.source == "settings" and shown.secret == configured.secret
     assert await other_host.get("wh-none") is None
-    assert await store.add("https://x.example", ["*"], None, "checkout", "wh-config") == configured
+    assert await other_host.get(theirs.id, "checkout") is None  # another key's: as if it did not exist
+    assert await other_host.get("wh-config", "checkout") is None
+    assert await other_host.get("wh-config-mine", "checkout") is not None
+    assert (await store.add("https://x.example", ["*"], None, "checkout", "wh-config")).url == configured.url
 
     assert not await other_host.remove("wh-config")  # configured ones change with the settings
-    assert await other_host.remove(plain.id)
+    assert not await other_host.remove(theirs.id, "checkout")  # nor may one key remove another's
+    assert await other_host.remove(theirs.id, "logistics")
+    assert await other_host.remove(plain.id)  # an admin (no owner) removes any
     assert not await store.remove(plain.id)
-    assert [s.id for s in await store.subscriptions()] == ["wh-config", "wh-keyed"]
+    assert [s.id for s in await store.subscriptions()] == ["wh-config", "wh-config-mine", "wh-keyed"]
     async with db.connect() as connection:
         owner = await connection.execute(sa.text("SELECT created_by FROM webhook_subscriptions"))
         assert owner.scalars().all() == ["checkout"]
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends(db: AsyncEngine) -> None:
+    store = WebhookStore(db, [])
+    added = await store.add("https://hooks.example/r", ["*"], "first-secret-of-16+", "checkout")
+    assert added.signing_secrets(T0) == ["first-secret-of-16+"]
+    assert await store.rotate(added.id, "second-secret-16+", T0 + timedelta(hours=1), "logistics") is None
+    rotated = await store.rotate(added.id, "second-secret-16+", T0 + timedelta(hours=1), "checkout")
+    assert rotated is not None and rotated.secret == "second-secret-16+"
+    assert rotated.signing_secrets(T0) == ["second-secret-16+", "first-secret-of-16+"]
+    assert rotated.signing_secrets(T0 + timedelta(hours=1)) == ["second-secret-16+"]
+    again = await store.rotate(added.id, "third-secret-of-16+", T0 + timedelta(hours=2))
+    assert again is not None  # a second rotation within the overlap drops the oldest secret
+    assert again.signing_secrets(T0) == ["third-secret-of-16+", "second-secret-16+"]
+
+
+def attempt_at(at: datetime, delivered: bool, subscription_id: str = "wh-a", n: int = 1) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=f"{subscription_id}:e-{n}",
+        event_id=f"e-{n}",
+        event_type="dispute.opened",
+        subscription_id=subscription_id,
+        attempt=1,
+        status_code=200 if delivered else 500,
+        error=None,
+        delivered=delivered,
+        at=at,
+    )
+
+
+async def test_a_subscription_failing_for_the_whole_bound_is_disabled_once(db: AsyncEngine) -> None:
+    store = WebhookStore(db, [])
+    added = await store.add("https://hooks.example/h", ["*"], None, "checkout", "wh-a")
+    bound = timedelta(days=3)
+    assert not await store.record(attempt_at(T0, delivered=False), bound)
+    assert (await store.get("wh-a")) == added.model_copy(update={"failing_since": T0})
+    assert not await store.record(attempt_at(T0 + timedelta(days=1), delivered=True), bound)
+    healthy = await store.get("wh-a")
+    assert healthy is not None and healthy.failing_since is None  # a success clears the record
+
+    start = T0 + timedelta(days=2)
+    assert not await store.record(attempt_at(start, delivered=False), bound)
+    assert not await store.record(attempt_at(start + timedelta(days=2), delivered=False, n=2), bound)
+    # Two hosts record failures past the bound at once: one of them disables it.
+    late = start + bound + timedelta(minutes=1)
+    disabled = await asyncio.gather(*(store.record(attempt_at(late, False, n=n), bound) for n in range(3, 7)))
+    assert sorted(disabled) == [False, False, False, True]
+    shown = await store.get("wh-a")
+    assert shown is not None and shown.disabled and shown.disabled_at == late
+    assert shown.disabled_reason == "every delivery failed for 3 days or more"
+    assert not await store.disable_if_failing("wh-a", late, bound)  # already disabled
+    assert [s.id for s in await store.subscriptions() if s.disabled] == ["wh-a"]
+
+    await store.enable("wh-a")
+    enabled = await store.get("wh-a")
+    assert enabled is not None and not enabled.disabled and enabled.failing_since is None
+    assert not await store.disable_if_failing("wh-a", late + bound, bound)  # nothing failing now
 
 
 async def test_delivery_attempts_newest_first(db: AsyncEngine) -> None:
@@ -314,6 +389,14 @@ async def test_delivery_attempts_newest_first(db: AsyncEngine) -> None:
     assert [a.subscription_id for a in await store.attempts(event_id="e-1")] == ["wh-b", "wh-a"]
     assert [a.event_id for a in await store.attempts(subscription_id="wh-a")] == ["e-2", "e-1"]
     assert len(await store.attempts(event_id="e-1", subscription_id="wh-a")) == 1
+    await store.add("https://hooks.example/a", ["*"], None, "checkout", "wh-a")
+    await store.add("https://hooks.example/b", ["*"], None, "logistics", "wh-b")
+    assert [a.subscription_id for a in await store.attempts(owner="checkout")] == ["wh-a", "wh-a"]
+    assert [a.subscription_id for a in await store.attempts(event_id="e-1", owner="logistics")] == ["wh-b"]
+    assert await store.attempts(owner="nobody") == []
+    count, last = await store.last_attempt("wh-a:e-1")
+    assert count == 1 and last is not None and last.error == "ConnectError: refused"
+    assert await store.last_attempt("wh-none:e-1") == (0, None)
 
 
 async def test_dead_letters_are_listed_and_redelivered_once(db: AsyncEngine) -> None:
@@ -334,6 +417,10 @@ async def test_dead_letters_are_listed_and_redelivered_once(db: AsyncEngine) -> 
     )
     assert [d.delivery_id for d in await store.dead_letters()] == ["wh-a:dispute-o-1:4", "wh-b:e-9"]
     assert await store.dead_letters("wh-a") == [letter]
+    await store.add("https://hooks.example/a", ["*"], None, "checkout", "wh-a")
+    assert await store.dead_letters(owner="checkout") == [letter]  # wh-b is not checkout's
+    assert await store.dead_letter("wh-b:e-9", owner="checkout") is None
+    assert await store.dead_letter(letter.delivery_id, owner="checkout") == letter
 
     # Two API hosts asked to redeliver at once: exactly one of them does.
     marks = await asyncio.gather(
@@ -341,6 +428,7 @@ async def test_dead_letters_are_listed_and_redelivered_once(db: AsyncEngine) -> 
     )
     assert sorted(marks) == [False, False, False, True]
     assert not await store.mark_redelivered("wh-none", T0)
+    await store.unmark_redelivered(letter.delivery_id, T0)  # not the mark that was made: kept
     assert await store.dead_letters("wh-a") == []
     [shown] = await store.dead_letters("wh-a", include_redelivered=True)
     assert shown.redelivered_at == T0 + timedelta(hours=1)

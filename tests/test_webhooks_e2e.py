@@ -1,8 +1,13 @@
-"""Signed webhooks over real HTTP: a receiver that is down for a while still gets every event once."""
+"""Signed webhooks over real HTTP: a receiver that is down for a while still gets every event once;
+secrets rotate with an overlap; deliveries that give up are dead letters, redelivered once; a
+subscription that fails for too long is disabled, and enabled again."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -11,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
@@ -24,7 +30,8 @@ from activities.egress import pinned_client
 from activities.webhooks import Delivery, WebhookActivities, webhook_store
 from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent, EventType
-from tests.support import AS_CARE, eventually, listening, serving
+from store.schema import webhook_subscriptions
+from tests.support import AS_ADMIN, AS_CARE, eventually, listening, serving
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
@@ -66,6 +73,52 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
         yield hooks, f"{url}/hooks"
 
 
+class Hooks:
+    """A receiver that verifies each delivery with every secret it holds (the Standard Webhooks
+    library) and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.secrets: dict[str, str] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.app = Starlette(routes=[Route("/hooks", self.hook, methods=["POST"])])
+
+    async def hook(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        self.requests.append(
+            {
+                "event": json.loads(body),
+                "verified": {
+                    name: verify(secret, request.headers, body) for name, secret in self.secrets.items()
+                },
+                "signatures": len(request.headers["webhook-signature"].split(" ")),
+                "status": self.status,
+            }
+        )
+        return JSONResponse({"ok": self.status < 300}, status_code=self.status)
+
+    def accepted(self, event_id: str) -> list[dict[str, Any]]:
+        """The deliveries of ``event_id`` this receiver accepted."""
+        return [r for r in self.requests if r["event"]["id"] == event_id and r["status"] == 200]
+
+    async def arrived(self, event_id: str) -> list[dict[str, Any]]:
+        """``accepted``, to poll with ``eventually``."""
+        return self.accepted(event_id)
+
+
+@pytest.fixture
+async def hooks() -> AsyncIterator[tuple[Hooks, str]]:
+    receiver = Hooks()
+    async with listening(receiver.app) as url:
+        yield receiver, f"{url}/hooks"
+
+
+#: A subscription from the settings: an admin key sees it (it names no owner); it is never due.
+CONFIGURED = WebhookSubscription(
+    id="wh-configured", url="http://127.0.0.1:9/x", secret="c" * 20, event_types=["ticket.closed"]
+)
+
+
 @pytest.fixture
 def settings(task_queue: str, tmp_path: Path) -> Settings:
     """Receivers recover within seconds here, so retry at most every 2 s."""
@@ -74,7 +127,23 @@ def settings(task_queue: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         webhook_max_retry_interval=timedelta(seconds=2),
         webhook_allow_private_hosts=True,  # the receiver runs on loopback
+        webhooks=[CONFIGURED],
     )
+
+
+def short(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` retrying every second, with ``changes``."""
+    return settings.model_copy(update={"webhook_max_retry_interval": timedelta(seconds=1), **changes})
+
+
+async def file_report(api: httpx.AsyncClient) -> str:
+    """File a help-center report; the id of its ``ticket.opened`` event."""
+    filed = await api.post(
+        "/v1/tickets",
+        json={"user_id": f"u-{uuid.uuid4().hex[:6]}", "role": "seller", "topic": "SALES", "details": "Empty"},
+    )
+    assert filed.status_code == 201, filed.text
+    return f"{filed.json()['id']}:1"
 
 
 async def test_every_event_arrives_signed_and_once_after_the_receiver_recovers(
@@ -194,3 +263,170 @@ async def test_internal_addresses_are_refused_unless_allowed(
     [attempt] = await webhook_store(settings, engine).attempts(event_id="dispute-o-1:1")
     # the log a key holder reads says no more than that: no address, resolved or given
     assert attempt.error == "refused: the target is not a public address" and not attempt.delivered
+
+
+# -- secret rotation ----------------------------------------------------------------------------
+
+
+async def test_a_rotated_secret_verifies_for_old_and_new_receivers_until_the_overlap_ends(
+    api: httpx.AsyncClient, hooks: tuple[Hooks, str], engine: AsyncEngine
+) -> None:
+    receiver, url = hooks
+    created = (await api.post("/v1/webhooks", json={"url": url, "event_types": ["ticket.opened"]})).json()
+    subscription_id, old = created["id"], created["secret"]
+    rotated = await api.post(f"/v1/webhooks/{subscription_id}/rotate-secret", json={"overlap": "PT1H"})
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != old
+    expires = datetime.fromisoformat(rotated.json()["previous_secret_expires_at"])
+    assert timedelta(minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=1)
+    shown = (await api.get(f"/v1/webhooks/{subscription_id}")).json()
+    assert shown["previous_secret_expires_at"] is not None and "secret" not in shown
+    # One receiver still holds the old secret, another already has the new one.
+    receiver.secrets = {"old": old, "new": new}
+
+    during = await file_report(api)
+    await eventually(lambda: receiver.arrived(during))
+    [delivery] = receiver.accepted(during)
+    assert delivery["verified"] == {"old": True, "new": True} and delivery["signatures"] == 2
+
+    # The hour passes (moved in the database rather than waited for): only the new secret signs.
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.update(webhook_subscriptions).values(
+                previous_secret_until=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+    after = await file_report(api)
+    await eventually(lambda: receiver.arrived(after))
+    [delivery] = receiver.accepted(after)
+    assert delivery["verified"] == {"old": False, "new": True} and delivery["signatures"] == 1
+    assert (await api.get(f"/v1/webhooks/{subscription_id}")).json()["previous_secret_expires_at"] is None
+
+
+async def test_rotations_are_checked_and_a_keyed_one_happens_once(api: httpx.AsyncClient) -> None:
+    subscription_id = (await api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/r"})).json()["id"]
+    rotate = f"/v1/webhooks/{subscription_id}/rotate-secret"
+    for body, field in [
+        ({"overlap": "P30D"}, "overlap"),  # above DISPUTES_WEBHOOK_SECRET_MAX_OVERLAP (7 days)
+        ({"overlap": "-PT1S"}, "overlap"),
+        ({"overlap": "soon"}, "overlap"),
+        ({"secret": "whsec_" + "A" * 8}, "secret"),  # 6 bytes: too short a key
+        ({"secret": "short"}, "secret"),
+    ]:
+        refused = await api.post(rotate, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == [field], refused.text
+
+    own = "own-secret-of-enough-length"
+    key = {"Idempotency-Key": f"rotate-{uuid.uuid4()}"}
+    first = await api.post(rotate, json={"secret": own, "overlap": "PT0S"}, headers=key)
+    again = await api.post(rotate, json={"secret": own, "overlap": "PT0S"}, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() and first.json()["secret"] == own
+    assert (await api.get(f"/v1/webhooks/{subscription_id}")).json()["previous_secret_expires_at"] is None
+    assert (await api.post(rotate, json={}, headers=AS_CARE)).status_code == 403
+    configured = await api.post(f"/v1/webhooks/{CONFIGURED.id}/rotate-secret", json={}, headers=AS_ADMIN)
+    assert configured.status_code == 409 and "DISPUTES_WEBHOOKS" in configured.json()["detail"]
+
+
+# -- dead letters, redelivery, disabled subscriptions --------------------------------------------
+
+
+async def test_a_delivery_that_gives_up_is_a_dead_letter_redelivered_once(
+    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine, hooks: tuple[Hooks, str]
+) -> None:
+    receiver, url = hooks
+    receiver.status = 500
+    settings = short(settings, webhook_retry_window=timedelta(seconds=3))
+    # Two API hosts on one database; the first also runs the workers.
+    async with (
+        serving(settings, dev_server_env, engine=engine) as api,
+        serving(settings, dev_server_env, worker=False, engine=engine) as replica,
+    ):
+        created = (await api.post("/v1/webhooks", json={"url": url, "event_types": ["ticket.opened"]})).json()
+        receiver.secrets = {"current": created["secret"]}
+        event_id = await file_report(api)
+
+        async def dead() -> list[Any]:
+            return list((await api.get("/v1/webhooks/dead-letters")).json()["items"])
+
+        [letter] = await eventually(dead, seconds=30)
+        assert letter["delivery_id"] == f"{created['id']}:{event_id}"
+        assert letter["event"]["id"] == event_id and letter["event"]["type"] == "ticket.opened"
+        assert letter["last_error"] == "gave up after 3 s of retries; last attempt: HTTP 500"
+        tried = len(receiver.requests)
+        assert letter["attempts"] == tried >= 2
+        assert all(r["verified"] == {"current": True} for r in receiver.requests)
+
+        receiver.status = 200
+        redeliver = f"/v1/webhooks/dead-letters/{letter['delivery_id']}/redeliver"
+        answers = await asyncio.gather(api.post(redeliver), replica.post(redeliver))
+        assert sorted(a.status_code for a in answers) == [202, 409], [a.text for a in answers]
+        await eventually(lambda: receiver.arrived(event_id))
+        await asyncio.sleep(1)  # nothing else arrives: one redelivery, accepted at its first try
+        assert len(receiver.requests) == tried + 1 and receiver.requests[-1]["verified"] == {"current": True}
+
+        assert await dead() == []
+        shown = (await api.get("/v1/webhooks/dead-letters", params={"include_redelivered": "true"})).json()
+        assert shown["items"][0]["redelivered_at"] is not None
+        assert (await api.post(redeliver)).status_code == 409
+        attempts = (await api.get("/v1/webhooks/deliveries", params={"event_id": event_id})).json()["items"]
+        assert attempts[0]["delivered"] and not any(a["delivered"] for a in attempts[1:])
+        assert (await api.post("/v1/webhooks/dead-letters/wh-none:x/redeliver")).status_code == 404
+
+
+async def test_a_subscription_failing_for_the_whole_bound_is_disabled_then_enabled(
+    dev_server_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: AsyncEngine,
+    hooks: tuple[Hooks, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver, url = hooks
+    receiver.status = 500
+    settings = short(settings, webhook_disable_after=timedelta(seconds=2))
+    caplog.set_level(logging.WARNING, logger="activities.webhooks")
+    async with serving(settings, dev_server_env, engine=engine) as api:
+        created = (await api.post("/v1/webhooks", json={"url": url, "event_types": ["ticket.opened"]})).json()
+        subscription = f"/v1/webhooks/{created['id']}"
+        first = await file_report(api)
+
+        async def disabled() -> dict[str, Any] | None:
+            shown: dict[str, Any] = (await api.get(subscription)).json()
+            return shown if shown["status"] == "disabled" else None
+
+        shown = await eventually(disabled, seconds=30)
+        assert shown["disabled_reason"] == "every delivery failed for 2 s or more"
+        assert shown["failing_since"] is not None and shown["disabled_at"] is not None
+        listed = (await api.get("/v1/webhooks", params={"status": "disabled"})).json()["items"]
+        assert [s["id"] for s in listed] == [created["id"]]
+        assert (await api.get("/v1/webhooks", params={"status": "active"})).json()["items"] == []
+        assert any(f"webhook subscription {created['id']} disabled" in r.getMessage() for r in caplog.records)
+
+        async def letters(count: int) -> list[Any]:
+            found = (await api.get("/v1/webhooks/dead-letters")).json()["items"]
+            return list(found) if len(found) == count else []
+
+        # The delivery in flight stops at its next try; a new event goes straight to a dead letter.
+        await eventually(lambda: letters(1))
+        tried = len(receiver.requests)
+        second = await file_report(api)
+        by_event = {d["event"]["id"]: d for d in await eventually(lambda: letters(2))}
+        assert (
+            by_event[first]["last_error"] == by_event[second]["last_error"] == "the subscription is disabled"
+        )
+        assert by_event[second]["attempts"] == 0 and len(receiver.requests) == tried
+        redeliver = f"/v1/webhooks/dead-letters/{by_event[first]['delivery_id']}/redeliver"
+        refused = await api.post(redeliver)
+        assert refused.status_code == 409 and "enable it first" in refused.json()["detail"]
+
+        receiver.status = 200
+        enabled = await api.post(f"{subscription}/enable")
+        assert enabled.status_code == 200 and enabled.json()["status"] == "active"
+        for letter in by_event.values():
+            sent = await api.post(f"/v1/webhooks/dead-letters/{letter['delivery_id']}/redeliver")
+            assert sent.status_code == 202, sent.text
+        for event_id in (first, second):
+            await eventually(functools.partial(receiver.arrived, event_id))
+        assert (await api.get(subscription)).json()["status"] == "active"

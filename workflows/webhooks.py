@@ -1,4 +1,5 @@
-"""WebhookDeliveryWorkflow: one per (subscription, event); retries until the receiver says 2xx."""
+"""WebhookDeliveryWorkflow: one per (subscription, event); retries with backoff for a bounded
+window, then keeps the delivery as a dead letter."""
 
 from __future__ import annotations
 
@@ -6,26 +7,69 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities.webhooks import Delivery, DeliveryResult, WebhookActivities
+    from activities.webhooks import (
+        DISABLED,
+        SUBSCRIPTION_DISABLED,
+        DeadLetterInput,
+        Delivery,
+        DeliveryResult,
+        WebhookActivities,
+        span,
+    )
+
+#: Keeping a dead letter only writes to the service database.
+DEAD_LETTER_TIMEOUT = timedelta(seconds=30)
+
+
+def gave_up_because(failure: ActivityError, delivery: Delivery) -> str:
+    """Why the delivery stopped, in a dead letter's words."""
+    cause = failure.cause
+    # The window closes during an attempt (a timeout) or before the next one (the last failure,
+    # with the retry state saying the retries timed out).
+    timed_out = isinstance(cause, ActivityTimeout) or failure.retry_state == RetryState.TIMEOUT
+    if timed_out and delivery.retry_window is not None:
+        return f"gave up after {span(delivery.retry_window)} of retries"
+    if isinstance(cause, ApplicationError) and cause.type == SUBSCRIPTION_DISABLED:
+        return DISABLED
+    return str(cause) if cause is not None else failure.message
 
 
 @workflow.defn
 class WebhookDeliveryWorkflow:
-    """Delivers one event to one subscriber; a receiver that is down for hours loses nothing."""
+    """Delivers one event to one subscriber; a receiver that is down for hours loses nothing, and
+    one that is down for longer than the retry window leaves a dead letter to redeliver."""
 
     @workflow.run
     async def run(self, delivery: Delivery) -> DeliveryResult:
-        """POST with backoff (1 s doubling up to the configured maximum) until accepted."""
-        return await workflow.execute_activity_method(
-            WebhookActivities.deliver_webhook,
-            delivery,
-            start_to_close_timeout=delivery.timeout + timedelta(seconds=5),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                backoff_coefficient=2.0,
-                maximum_interval=delivery.max_retry_interval,
-            ),
-            summary=f"POST {delivery.event.type.value} {delivery.event.id}",
+        """POST with backoff (1 s doubling up to the configured maximum) until accepted, or until
+        the retry window closes or the delivery is refused: then a dead letter."""
+        try:
+            return await workflow.execute_activity_method(
+                WebhookActivities.deliver_webhook,
+                delivery,
+                start_to_close_timeout=delivery.timeout + timedelta(seconds=5),
+                schedule_to_close_timeout=delivery.retry_window,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    backoff_coefficient=2.0,
+                    maximum_interval=delivery.max_retry_interval,
+                ),
+                summary=f"POST {delivery.event.type.value} {delivery.event.id}",
+            )
+        except ActivityError as failure:
+            reason = gave_up_because(failure, delivery)
+        letter = await workflow.execute_activity_method(
+            WebhookActivities.dead_letter_webhook,
+            DeadLetterInput(delivery=delivery, reason=reason),
+            start_to_close_timeout=DEAD_LETTER_TIMEOUT,
+            # The service database may be down for a while: keep trying, it costs no case anything.
+            retry_policy=RetryPolicy(maximum_interval=delivery.max_retry_interval),
+            summary=f"dead letter {delivery.event.id}",
+        )
+        return DeliveryResult(
+            delivery_id=delivery.delivery_id, status_code=None, attempts=letter.attempts, dead=True
         )

@@ -1,6 +1,7 @@
 """Deliveries are signed as the Standard Webhooks specification says, checked with its library the
 way a receiver would (``Webhook(secret).verify(body, headers)``); real deliveries are verified
-the same way in tests/test_webhooks_e2e.py."""
+the same way in tests/test_webhooks_e2e.py, during a secret rotation's overlap by receivers
+holding the old and the new secret, and after it."""
 
 from __future__ import annotations
 
