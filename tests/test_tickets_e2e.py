@@ -26,7 +26,7 @@ def report(user_id: str, topic: str = "PAYMENT", **overrides: Any) -> dict[str, 
         "topic": topic,
         "order_id": None,
         "details": "I was charged twice for one order",
-        "attachments": ["ev-bank-statement"],
+        "attachments": [],
     }
     return body | overrides
 
