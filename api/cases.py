@@ -152,7 +152,7 @@ class Cases:
                 opened_by,
                 _typed(dispute_search_attributes(dispute)),
                 dispute_summary(claim),
-                dispute_details(request),
+                dispute_details(request, redact=request.policy.redact_details),
             )
         except WorkflowAlreadyStartedError:
             existing = await self.read(DISPUTES, case_id)
@@ -187,7 +187,7 @@ class Cases:
                 opened_by,
                 _typed(ticket_search_attributes(ticket)),
                 ticket_summary(report),
-                ticket_details(request),
+                ticket_details(request, redact=request.policy.redact_details),
             )
         except WorkflowAlreadyStartedError:
             return await self.read(TICKETS, case_id), 201  # the retry of a keyed request

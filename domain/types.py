@@ -133,6 +133,11 @@ class CasePolicy(ReplyPolicy):
     history_max_bytes: int = Field(
         default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
     )
+    redact_details: bool = Field(
+        default=False,
+        description="the Temporal UI's details carry ids, statuses and amounts, never free text"
+        " (set when payloads are encrypted; off for cases opened before)",
+    )
 
     def retry_window(self, effect: str) -> timedelta:
         """How long an effect step is retried before the case parks it for an operator."""

@@ -20,7 +20,7 @@ CARE = {"role": "care", "id": "agent-7"}
 
 
 def report(user_id: str, topic: str = "PAYMENT", **overrides: Any) -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "user_id": user_id,
         "role": "buyer",
         "topic": topic,
