@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import re
+import secrets
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -159,39 +160,34 @@ def sniff(data: bytes) -> str:
 
 
 class EvidenceStore:
-    """Evidence files by content: the same bytes always get the same reference, stored once. The
-    bytes go to the blob store, the metadata to the service database."""
+    """Evidence files, one per upload under a random reference: the same bytes uploaded twice are two
+    files, so an upload tells nothing about anyone else's. The bytes go to the blob store, the
+    metadata (with the SHA-256 of the bytes) to the service database."""
 
     def __init__(self, blobs: BlobStore, engine: AsyncEngine) -> None:
         self.blobs = blobs
         self.index = EvidenceIndex(engine)
 
     @staticmethod
-    def reference(sha256: str) -> str:
-        """The reference of a file with this SHA-256 (hex)."""
-        return f"ev-{sha256[:32]}"
+    def new_reference() -> str:
+        """A fresh reference: 128 random bits, so nobody can guess another upload's."""
+        return f"ev-{secrets.token_hex(16)}"
 
     async def save(
         self, data: bytes, content_type: str, uploaded_by: Actor, caller: str, now: datetime
     ) -> EvidenceMeta:
-        """Store the file unless these bytes are stored already; the first upload's metadata stays."""
-        digest = hashlib.sha256(data).hexdigest()
-        reference = self.reference(digest)
-        existing = await self.meta(reference)
-        if existing is not None:
-            return existing
+        """Store the file under a new reference and record who uploaded it."""
         meta = EvidenceMeta(
-            reference=reference,
-            sha256=digest,
+            reference=self.new_reference(),
+            sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),
             content_type=content_type,
             uploaded_by=uploaded_by,
             caller=caller,
             created_at=now,
         )
-        await self.blobs.put(reference, data, content_type)
-        # The metadata goes last: a file counts as stored once its row exists. Two hosts storing
-        # the same bytes at once write the same blob; the first row wins.
+        await self.blobs.put(meta.reference, data, content_type)
+        # The metadata goes last: a file counts as stored once its row exists.
         return await self.index.add(meta)
 
     async def meta(self, reference: str) -> EvidenceMeta | None:

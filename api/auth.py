@@ -86,3 +86,27 @@ async def reading_as(
 
 
 ReadAsDep = Annotated[Actor | None, Depends(reading_as)]
+
+
+def own_list(reader: Actor | None, listing: str, filters: dict[Role, str | None]) -> dict[Role, str | None]:
+    """The party filters of a list read as ``reader``: its own id under its role.
+
+    ``filters`` maps each role the list may be read as to the filter the caller gave for it. A
+    party read in any other role is refused (422), and so is a filter naming another party (403):
+    a party read never falls back to an unfiltered list."""
+    if reader is None:
+        return filters
+    if reader.role not in filters:
+        roles = " or ".join(role.value for role in filters)
+        reason = f"{listing} cannot be read as {reader.role.value}" + (
+            f"; read as {roles}" if roles else "; leave out actor_role and actor_id"
+        )
+        raise Problem(422, "Invalid input", reason, errors=[{"field": "actor_role", "reason": reason}])
+    given = filters[reader.role]
+    if given is not None and given != reader.id:
+        raise Problem(
+            403,
+            "Not a party",
+            f"{reader.role.value} {reader.id} may not read the {listing} of {given}",
+        )
+    return filters | {reader.role: reader.id}

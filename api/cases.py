@@ -26,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import citations
 from api.auth import Caller, CallerDep
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
@@ -35,7 +36,7 @@ from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeClaim, OpenDisputeIn
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.registry import ActionRegistry
 from domain.ticket import TICKET_ACTIONS, OpenTicketInput, Ticket, TicketReport
-from domain.types import Actor
+from domain.types import Actor, Role
 from domain.views import (
     DisputeView,
     TicketView,
@@ -46,6 +47,7 @@ from domain.views import (
     ticket_summary,
 )
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
+from store.evidence import EvidenceIndex
 from store.idempotency import IdempotencyKeys
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
@@ -187,6 +189,7 @@ class Cases:
         """Start the order's dispute and answer with its first state (201), computed by the same
         rules the workflow runs; a dispute the order already has is returned (200) unless it
         is between other parties (409). One round trip to Temporal."""
+        await self.check_citations(claim, Actor(role=Role.BUYER, id=claim.buyer_id))
         case_id = dispute_workflow_id(claim.order_id)
         if await CaseArchive(self.engine).get(case_id) is not None:
             # One dispute per order, ever: a closed one is returned (docs/rules.md), even after
@@ -203,7 +206,7 @@ class Cases:
                 opened_by,
                 _typed(dispute_search_attributes(dispute)),
                 dispute_summary(claim),
-                dispute_details(request),
+                dispute_details(request, redact=request.policy.redact_details),
             )
         except WorkflowAlreadyStartedError:
             return await self._existing_dispute(claim, case_id)
@@ -225,6 +228,7 @@ class Cases:
         self, report: TicketReport, ticket_key: str, opened_by: IngestedEvent | None = None
     ) -> Outcome:
         """Start a report's workflow (as ``open_dispute``), linked to the order's open dispute."""
+        await self.check_citations(report, Actor(role=Role.USER, id=report.user_id))
         case_id = ticket_workflow_id(ticket_key)
         now = datetime.now(UTC)
         request = OpenTicketInput(
@@ -242,7 +246,7 @@ class Cases:
                 opened_by,
                 _typed(ticket_search_attributes(ticket)),
                 ticket_summary(report),
-                ticket_details(request),
+                ticket_details(request, redact=request.policy.redact_details),
             )
         except WorkflowAlreadyStartedError:
             return await self.read(TICKETS, case_id), 201  # the retry of a keyed request
@@ -356,6 +360,7 @@ class Cases:
         the case runs a keyed request once, even when the API's own record of it was lost."""
         self.caller.authorize(command.actor)
         handle = _handle(self.client, kind, case_id)
+        await self.check_citations(command, command.actor, kind, case_id)
         request = self.request_id
         update_id = request.update_id() if request else None
         try:
@@ -365,6 +370,23 @@ class Cases:
                 raise
             await self._closed(kind, case_id, update_id)
         return await self.read(kind, case_id), 200
+
+    async def check_citations(
+        self,
+        body: BaseModel,
+        by: Actor,
+        kind: CaseType[StateT, ViewT] | None = None,
+        case_id: str | None = None,
+    ) -> None:
+        """422 unless every evidence reference ``body`` cites is ``by``'s own upload or already
+        cited on the case (when acting on one); see api/citations.py."""
+
+        async def on_case() -> set[str]:
+            assert kind is not None and case_id is not None
+            return citations.cited_on(await self.read(kind, case_id))
+
+        index = EvidenceIndex(self.engine)
+        await citations.check(body, by, index, case_id, on_case if kind is not None else None)
 
     async def _closed(self, kind: CaseType[StateT, ViewT], case_id: str, update_id: str | None) -> None:
         """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else

@@ -242,6 +242,8 @@ class Settings(BaseSettings):
             "max_messages": self.max_messages,
             "history_max_events": self.history_max_events,
             "history_max_bytes": self.history_max_bytes,
+            # With encrypted payloads, free text stays out of Temporal's plain metadata too.
+            "redact_details": bool(self.payload_keys),
         }
 
     @property

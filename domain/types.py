@@ -16,9 +16,26 @@ Identifier = Annotated[
     StringConstraints(pattern=IDENTIFIER_PATTERN),
     Field(description="1-64 characters: letters, digits, '.', '_', ':' or '-'", examples=["b-1"]),
 ]
-#: A reference to an evidence file held elsewhere (a blob key or URL); history holds references only.
-EvidenceRef = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20)]
+#: What ``POST /v1/evidence`` hands out for each upload: ``ev-`` and 32 random hex digits.
+EVIDENCE_REFERENCE_PATTERN = r"^ev-[0-9a-f]{32}$"
+
+
+class CitesEvidence:
+    """Marks a field whose references the citing party must be allowed to cite (see api/citations.py)."""
+
+
+#: A reference to an evidence file held elsewhere; history holds references only. The API checks
+#: the pattern and who may cite it before a case sees it; the type itself stays as lenient as the
+#: histories already recorded (a stricter type would fail to replay them).
+EvidenceRef = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=512),
+    Field(
+        description="a reference from POST /v1/evidence, uploaded by the citing party or cited on the case",
+        examples=["ev-3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d"],
+    ),
+]
+EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20), CitesEvidence()]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 
@@ -115,6 +132,11 @@ class CasePolicy(ReplyPolicy):
     )
     history_max_bytes: int = Field(
         default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
+    )
+    redact_details: bool = Field(
+        default=False,
+        description="the Temporal UI's details carry ids, statuses and amounts, never free text"
+        " (set when payloads are encrypted; off for cases opened before)",
     )
 
     def retry_window(self, effect: str) -> timedelta:

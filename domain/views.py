@@ -79,14 +79,20 @@ def dispute_summary(claim: DisputeClaim) -> str:
     )
 
 
-def dispute_details(request: OpenDisputeInput) -> str:
-    """Markdown for the Temporal UI's static details: the claim and the policy it runs under."""
+#: What the UI shows instead of a party's words when details are redacted.
+REDACTED = "(in the encrypted workflow input)"
+
+
+def dispute_details(request: OpenDisputeInput, *, redact: bool = False) -> str:
+    """Markdown for the Temporal UI's static details: the claim and the policy it runs under;
+    ``redact`` leaves out the buyer's description (ids, statuses and amounts only)."""
     policy = request.policy
+    description = REDACTED if redact else request.description
     return "\n\n".join(
         [
             f"**Order** {request.order_id} · total {request.order_total}",
             f"**Buyer** {request.buyer_id} · **Seller** {request.seller_id}",
-            f"**Reason** {request.reason.value}: {request.description}",
+            f"**Reason** {request.reason.value}: {description}",
             f"**Requested** {request.requested_solution.describe()}",
             f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
             f" {short_duration(policy.care_reply_target)} (warning at"
@@ -104,13 +110,13 @@ def ticket_summary(report: TicketReport) -> str:
     )
 
 
-def ticket_details(request: OpenTicketInput) -> str:
-    """Markdown for the Temporal UI's static details."""
+def ticket_details(request: OpenTicketInput, *, redact: bool = False) -> str:
+    """Markdown for the Temporal UI's static details; ``redact`` leaves out the user's details."""
     policy = request.policy
     lines = [
         f"**Topic** {request.topic.value} · **Priority** {request.priority.value}",
         f"**User** {request.user_id} ({request.role.value})",
-        f"**Details** {request.details}",
+        f"**Details** {REDACTED if redact else request.details}",
     ]
     if request.order_id:
         lines.append(f"**Order** {request.order_id}")
@@ -152,9 +158,10 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
     }.get(event, "")
 
 
-def _clock_lines(case: CareCase) -> list[str]:
-    """The next deadline and what happens then, the breaches so far, and since when a breached
-    reply is owed (no timer shows that)."""
+def _clock_lines(case: CareCase, redact: bool) -> list[str]:
+    """The next deadline and what happens then, the breaches so far, since when a breached reply
+    is owed (no timer shows that), and parked effects (their reasons, free text from outside
+    systems, unless ``redact``)."""
     lines = []
     if deadline := case.next_deadline():
         at, event = deadline
@@ -165,22 +172,24 @@ def _clock_lines(case: CareCase) -> list[str]:
     if case.care_clock is not None and case.care_clock.breached:
         lines.append(f"**Care reply overdue** since {at_minute(case.care_clock.due_at)}")
     for parked in case.attention:
+        reason = "the reason is in the case's attention (API)" if redact else parked.reason
         lines.append(
             f"**Needs attention:** {parked.effect} ({parked.key}) parked since {at_minute(parked.since)}:"
-            f" {parked.reason}. Operators: retry it or record it as done by hand (docs/runbook.md)"
+            f" {reason}. Operators: retry it or record it as done by hand (docs/runbook.md)"
         )
     return lines
 
 
-def current_details(case: CareCase) -> str:
-    """Markdown for the Temporal UI: status, whom the case waits for, the next deadline and its effect."""
+def current_details(case: CareCase, *, redact: bool = False) -> str:
+    """Markdown for the Temporal UI: status, whom the case waits for, the next deadline and its
+    effect; ``redact`` keeps out free text (ids, statuses and amounts only)."""
     if isinstance(case, Dispute):
-        return _dispute_details_now(case)
+        return _dispute_details_now(case, redact)
     assert isinstance(case, Ticket)
-    return _ticket_details_now(case)
+    return _ticket_details_now(case, redact)
 
 
-def _dispute_details_now(dispute: Dispute) -> str:
+def _dispute_details_now(dispute: Dispute, redact: bool) -> str:
     lines = [
         f"**Status:** {dispute.status.value}",
         f"**Order:** {dispute.order_id} · buyer {dispute.buyer_id} · seller {dispute.seller_id}"
@@ -198,7 +207,7 @@ def _dispute_details_now(dispute: Dispute) -> str:
     }.get(dispute.status)
     if waiting:
         lines.append(f"**Waiting for:** {waiting}")
-    lines += _clock_lines(dispute)
+    lines += _clock_lines(dispute, redact)
     if dispute.linked_tickets:
         lines.append(f"**Help-center reports:** {', '.join(dispute.linked_tickets)}")
     if dispute.outcome:
@@ -225,7 +234,7 @@ def _outcome_text(dispute: Dispute) -> str:
     return f"refunded {outcome.refunded_to_buyer} to buyer, released {outcome.released_to_seller} to seller"
 
 
-def _ticket_details_now(ticket: Ticket) -> str:
+def _ticket_details_now(ticket: Ticket, redact: bool) -> str:
     waiting = {
         TicketStatus.AWAITING_CARE: "care: reply to the user",
         TicketStatus.AWAITING_USER: "the user (care has replied)",
@@ -239,5 +248,5 @@ def _ticket_details_now(ticket: Ticket) -> str:
         lines.append(f"**Linked dispute:** {ticket.dispute_id}")
     if waiting:
         lines.append(f"**Waiting for:** {waiting}")
-    lines += _clock_lines(ticket)
+    lines += _clock_lines(ticket, redact)
     return "\n\n".join(lines)

@@ -9,11 +9,13 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.engine import make_url
@@ -102,10 +104,34 @@ def local_payload_keys(settings: Settings) -> dict[str, str]:
         keys: dict[str, str] = json.loads(path.read_text())
         return keys
     keys = {f"local-{secrets.token_hex(4)}": base64.b64encode(secrets.token_bytes(32)).decode()}
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.data_dir)
     path.touch(mode=0o600)
     path.write_text(json.dumps(keys, indent=2) + "\n")
     return keys
+
+
+def private_data(settings: Settings) -> None:
+    """Make the data folder this user's alone, with what an older version or another umask left
+    there: folders 0700, files 0600 (API and payload keys, the databases, evidence)."""
+    private_folder(settings.data_dir)
+    for folder, subfolders, files in os.walk(settings.data_dir):
+        for name in subfolders:
+            _tighten(Path(folder) / name, 0o700)
+        for name in files:
+            _tighten(Path(folder) / name, 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        found = path.lstat()
+    except FileNotFoundError:  # e.g. a SQLite -shm file removed meanwhile
+        return
+    if (
+        found.st_uid == os.geteuid()
+        and not stat.S_ISLNK(found.st_mode)
+        and stat.S_IMODE(found.st_mode) != mode
+    ):
+        path.chmod(mode)
 
 
 async def _register_search_attributes() -> None:
@@ -115,7 +141,12 @@ async def _register_search_attributes() -> None:
 
 def main() -> None:
     """Start everything, print where to look, and stop it all on Ctrl-C."""
+    # Everything this launcher and its children create (keys, the dev server's database, the
+    # service database, evidence) is readable by this user only: the Temporal CLI makes its
+    # database 0644 otherwise, and it holds every case.
+    os.umask(0o077)
     settings = get_settings()
+    private_data(settings)
     env = dict(os.environ)
     processes: list[subprocess.Popen[bytes]] = []
     ui_url = None

@@ -8,18 +8,18 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.types import Actor
+from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor
 from store.db import insert
 from store.schema import evidence
 
-REFERENCE_PATTERN = r"^ev-[0-9a-f]{32}$"
+REFERENCE_PATTERN = EVIDENCE_REFERENCE_PATTERN
 
 
 class EvidenceMeta(BaseModel):
     """What is known about a stored evidence file."""
 
-    reference: str = Field(pattern=REFERENCE_PATTERN, description="what cases cite")
-    sha256: str = Field(description="SHA-256 of the bytes, hex")
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="what cases cite: random, one per upload")
+    sha256: str = Field(description="SHA-256 of the bytes, hex (several uploads may share it)")
     size: int = Field(description="bytes")
     content_type: str = Field(description="sniffed from the bytes")
     uploaded_by: Actor
@@ -28,13 +28,14 @@ class EvidenceMeta(BaseModel):
 
 
 class EvidenceIndex:
-    """The evidence table: one row per stored file, shared by every host."""
+    """The evidence table: one row per upload, shared by every host."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     async def add(self, meta: EvidenceMeta) -> EvidenceMeta:
-        """Record ``meta`` unless its reference is recorded; the first record stays and is returned."""
+        """Record ``meta`` unless its reference is recorded (a random reference never is); the first
+        record stays and is returned."""
         row = meta.model_dump(exclude={"uploaded_by"}) | {
             "uploaded_by_role": meta.uploaded_by.role.value,
             "uploaded_by_id": meta.uploaded_by.id,

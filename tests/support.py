@@ -31,6 +31,20 @@ async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -
         await asyncio.sleep(0.1)
 
 
+#: A tiny valid PDF: accepted as evidence.
+PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+
+
+async def upload_evidence(api: httpx.AsyncClient, role: str, party_id: str, data: bytes = PDF) -> str:
+    """Upload ``data`` as evidence of the party ``role``/``party_id``; its new reference, to cite."""
+    response = await api.post(
+        "/v1/evidence", data={"actor_role": role, "actor_id": party_id}, files={"file": ("f.pdf", data)}
+    )
+    assert response.status_code == 201, response.text
+    reference: str = response.json()["reference"]
+    return reference
+
+
 PLATFORM_KEY = "pk-test-checkout"
 CARE_KEY = "ck-test-care-tools"
 ADMIN_KEY = "ak-test-admin"

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core import search_attributes as sa
 from core.settings import Settings
-from tests.support import AS_CARE, eventually, serving
+from tests.support import AS_CARE, eventually, serving, upload_evidence
 
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
@@ -28,7 +28,7 @@ def claim(order_id: str, **overrides: Any) -> dict[str, Any]:
         "reason": "NOT_RECEIVED",
         "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150000},
         "description": "The parcel never arrived",
-        "evidence": ["ev-courier-chat"],
+        "evidence": [],
     }
     return body | overrides
 
@@ -52,14 +52,15 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert again.json()["id"] == dispute_id
     assert len(again.json()["timeline"]) == 1  # nothing new was started or recorded
 
+    proof = await upload_evidence(api, "seller", "s-1")
     said = await api.post(
         f"/v1/disputes/{dispute_id}/messages",
-        json={"actor": SELLER, "text": "Courier says delivered", "evidence": ["ev-pod-photo"]},
+        json={"actor": SELLER, "text": "Courier says delivered", "evidence": [proof]},
     )
     assert said.status_code == 200, said.text
     appealed = await api.post(
         f"/v1/disputes/{dispute_id}/appeal",
-        json={"actor": SELLER, "reason": "Proof of delivery attached", "evidence": ["ev-pod-photo"]},
+        json={"actor": SELLER, "reason": "Proof of delivery attached", "evidence": [proof]},
     )
     assert appealed.json()["status"] == "AWAITING_BUYER"
     assert appealed.json()["buyer_inactive_at"] is not None

@@ -12,7 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.support import AS_ADMIN, AS_CARE, eventually, serving
+from tests.support import AS_ADMIN, AS_CARE, eventually, serving, upload_evidence
 
 BUYER = {"role": "buyer", "id": "b-1"}
 SELLER = {"role": "seller", "id": "s-1"}
@@ -108,7 +108,11 @@ async def test_same_key_same_body_is_one_effect_and_the_first_response(api: http
     dispute_id = first.json()["id"]
 
     say_key = key()
-    message = {"actor": BUYER, "text": "Photos attached", "evidence": ["ev-1"]}
+    message = {
+        "actor": BUYER,
+        "text": "Photos attached",
+        "evidence": [await upload_evidence(api, "buyer", "b-1")],
+    }
     said = await api.post(f"/v1/disputes/{dispute_id}/messages", json=message, headers=say_key)
     said_again = await api.post(f"/v1/disputes/{dispute_id}/messages", json=message, headers=say_key)
     assert said.status_code == said_again.status_code == 200

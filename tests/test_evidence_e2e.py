@@ -4,6 +4,7 @@ and the S3 blob store against moto's S3 server."""
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 import uuid
 import zlib
@@ -83,7 +84,8 @@ async def test_upload_sniffs_the_type_hashes_and_enforces_the_limit(
     assert photo.status_code == 201, photo.text
     receipt = photo.json()
     assert receipt["sha256"] == hashlib.sha256(image).hexdigest()
-    assert receipt["reference"] == f"ev-{receipt['sha256'][:32]}"
+    assert re.fullmatch(r"ev-[0-9a-f]{32}", receipt["reference"])
+    assert receipt["reference"] != f"ev-{receipt['sha256'][:32]}"  # random, not derived from the bytes
     assert (receipt["size"], receipt["content_type"]) == (len(image), "image/png")
     assert (settings.data_dir / "evidence" / receipt["reference"]).read_bytes() == image
 
@@ -92,8 +94,8 @@ async def test_upload_sniffs_the_type_hashes_and_enforces_the_limit(
     assert pdf.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
     assert pdf.json()["content_type"] == "application/pdf"
 
-    again = await upload(api, image, actor={"actor_role": "seller", "actor_id": "s-9"})
-    assert again.json() == receipt  # the same bytes are the same evidence, stored once
+    again = (await upload(api, image, actor={"actor_role": "seller", "actor_id": "s-9"})).json()
+    assert again["sha256"] == receipt["sha256"] and again["reference"] != receipt["reference"]
 
     text = await upload(api, b"just some words, not a photo\n", filename="photo.jpg", declared="image/jpeg")
     assert assert_problem(text, 415, "file")["detected_type"] == "application/octet-stream"
@@ -140,7 +142,7 @@ async def test_upload_sniffs_the_type_hashes_and_enforces_the_limit(
     assert_problem(await upload(api, b""), 422, "file")
     assert_problem(await api.post("/v1/evidence", json=BUYER), 415)
     stored_files = sorted(path.name for path in (settings.data_dir / "evidence").iterdir())
-    assert stored_files == sorted([receipt["reference"], pdf.json()["reference"]])  # metadata: in the db
+    assert stored_files == sorted([receipt["reference"], pdf.json()["reference"], again["reference"]])
 
 
 async def test_idempotency_key_binds_to_the_file(api: httpx.AsyncClient) -> None:
@@ -211,12 +213,14 @@ async def test_download_needs_a_citing_case_and_a_party(api: httpx.AsyncClient) 
 
     meta = await api.get(f"{url}/meta", params={"case_id": dispute_id, **BUYER})
     assert meta.status_code == 200, meta.text
-    assert meta.json()["uploaded_by"] == {"role": "buyer", "id": "b-1"}
-    assert meta.json()["caller"] == "checkout"
     assert meta.json()["sha256"] == hashlib.sha256(image).hexdigest()
+    assert "uploaded_by" not in meta.json() and "caller" not in meta.json()  # admin keys only
+    admin_meta = (await api.get(f"{url}/meta", params={"case_id": dispute_id}, headers=AS_ADMIN)).json()
+    assert (admin_meta["uploaded_by"], admin_meta["caller"]) == ({"role": "buyer", "id": "b-1"}, "checkout")
 
-    # A help-center report cites its attachments; only its user (and care) may read them.
+    # A help-center report cites its user's attachments; only its user (and care) may read them.
     user = f"u-{uuid.uuid4().hex[:8]}"
+    statement = await stored(api, PDF, actor={"actor_role": "user", "actor_id": user})
     filed = await api.post(
         "/v1/tickets",
         json={
@@ -224,15 +228,16 @@ async def test_download_needs_a_citing_case_and_a_party(api: httpx.AsyncClient) 
             "role": "buyer",
             "topic": "PAYMENT",
             "details": "Charged twice",
-            "attachments": [receipt],
+            "attachments": [statement],
         },
     )
     assert filed.status_code == 201, filed.text
     ticket_id = filed.json()["id"]
-    mine = await api.get(pdf_url, params={"case_id": ticket_id, "actor_role": "user", "actor_id": user})
+    statement_url = f"/v1/evidence/{statement}"
+    mine = await api.get(statement_url, params={"case_id": ticket_id, "actor_role": "user", "actor_id": user})
     assert (mine.status_code, mine.content) == (200, PDF)
     theirs = await api.get(
-        pdf_url, params={"case_id": ticket_id, "actor_role": "user", "actor_id": "u-other"}
+        statement_url, params={"case_id": ticket_id, "actor_role": "user", "actor_id": "u-other"}
     )
     assert_problem(theirs, 403)
     assert_problem(await api.get(url, params={"case_id": ticket_id}), 404)

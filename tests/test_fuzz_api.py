@@ -127,13 +127,17 @@ async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]
         result: dict[str, Any] = response.json()
         return result
 
-    uploaded = await http.post(
-        "/v1/evidence",
-        data={"actor_role": "buyer", "actor_id": "b-1"},
-        files={"file": ("receipt.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    reference = uploaded.json()["reference"]
+    async def upload(role: str) -> str:
+        uploaded = await http.post(
+            "/v1/evidence",
+            data={"actor_role": role, "actor_id": "b-1"},
+            files={"file": ("receipt.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        reference: str = uploaded.json()["reference"]
+        return reference
+
+    reference, attachment = await upload("buyer"), await upload("user")  # each party cites its own
 
     def claim(solution: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -155,7 +159,7 @@ async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]
     exchanged = (await post("/v1/disputes", claim({"kind": "EXCHANGE"})))["id"]
     await post(f"/v1/disputes/{exchanged}/accept", {"actor": SELLER})  # AWAITING_FULFILMENT
 
-    report = {"user_id": "b-1", "role": "buyer", "details": "Charged twice", "attachments": [reference]}
+    report = {"user_id": "b-1", "role": "buyer", "details": "Charged twice", "attachments": [attachment]}
     replied = (await post("/v1/tickets", report | {"topic": "PAYMENT"}))["id"]
     urgent = (await post("/v1/tickets", report | {"topic": "ACCOUNT_SECURITY"}))["id"]
     await post(f"/v1/tickets/{replied}/care/replies", {"actor": CARE, "text": "Refunded"}, key=CARE_KEY)
@@ -172,7 +176,7 @@ async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]
         "case_id": disputes + tickets,
         "user_id": ["b-1", "s-1"],
         "message_id": messages,
-        "reference": [reference],
+        "reference": [reference, attachment],
         "subscription_id": [hook["id"]],
     }
 

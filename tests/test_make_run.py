@@ -62,6 +62,16 @@ def stop(process: subprocess.Popen[str]) -> str:
     return rest
 
 
+def loose_modes(data_dir: Path) -> dict[str, str]:
+    """Everything in the data folder (itself included) that is not 0700 (folders) or 0600 (files)."""
+    loose = {}
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode != (0o700 if path.is_dir() else 0o600):
+            loose[str(path.relative_to(data_dir))] = oct(mode)
+    return loose
+
+
 def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path: Path) -> None:
     ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "metrics": free_port()}
     api = f"http://127.0.0.1:{ports['api']}"
@@ -96,17 +106,29 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         ui_settings = httpx.get(f"http://127.0.0.1:{ports['ui']}/api/v1/settings", timeout=10).json()
         assert ui_settings["Codec"]["Endpoint"] == f"{api}/codec"
         assert "Payloads:     encrypted" in banner
+        evidence = {"actor_role": "buyer", "actor_id": "b-1"}
+        pdf = {"file": ("r.pdf", b"%PDF-1.4\n%%EOF\n")}
+        uploaded = httpx.post(f"{api}/v1/evidence", data=evidence, files=pdf, headers=auth, timeout=30)
+        assert uploaded.status_code == 201, uploaded.text
+        # The data folder holds keys, every case (the dev server's database), the service
+        # database and evidence: all of it is this user's alone, whatever the umask.
+        assert loose_modes(tmp_path) == {}
     finally:
         farewell = stop(first)
     assert first.returncode == 0, farewell
     assert "Stopped the API, the worker and the Temporal server." in farewell
     assert (tmp_path / "temporal.sqlite3").exists()
+    assert loose_modes(tmp_path) == {}
+    # What an older version left readable is made private again at the next start.
+    for path in (tmp_path, tmp_path / "evidence", tmp_path / "temporal.sqlite3", tmp_path / "api-keys.json"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", ports["api"])) != 0, "the API is still listening"
 
     second = launch(tmp_path, ports)
     try:
         wait_ready(second)
+        assert loose_modes(tmp_path) == {}
         assert json.loads((tmp_path / "api-keys.json").read_text()) == keys  # created once, kept
         assert json.loads((tmp_path / "payload-keys.json").read_text()) == payload_keys
         kept = httpx.get(f"{api}/v1/disputes/dispute-o-restart", headers=auth, timeout=30)

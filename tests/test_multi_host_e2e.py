@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.migrate import migrate
 from tests.postgres import PostgresServer, free_port
-from tests.support import API_KEYS, AS_CARE, AS_PLATFORM, eventually, listening
+from tests.support import API_KEYS, AS_ADMIN, AS_CARE, AS_PLATFORM, eventually, listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -134,12 +134,12 @@ async def scenario(api1: httpx.AsyncClient, api2: httpx.AsyncClient, receiver: t
     assert [s["id"] for s in listed] == [subscribed.json()["id"]]
 
     # Evidence uploaded through API 1 is cited in a report opened through API 2.
+    user = f"u-{uuid.uuid4().hex[:8]}"
     upload = await api1.post(
-        "/v1/evidence", data={"actor_role": "buyer", "actor_id": "b-1"}, files={"file": ("r.pdf", PDF)}
+        "/v1/evidence", data={"actor_role": "user", "actor_id": user}, files={"file": ("r.pdf", PDF)}
     )
     assert upload.status_code == 201, upload.text
     reference = upload.json()["reference"]
-    user = f"u-{uuid.uuid4().hex[:8]}"
     report = {"user_id": user, "role": "buyer", "topic": "PAYMENT", "details": "Charged twice"}
     filed = await api2.post("/v1/tickets", json=report | {"attachments": [reference]})
     assert filed.status_code == 201, filed.text
@@ -210,5 +210,7 @@ async def scenario(api1: httpx.AsyncClient, api2: httpx.AsyncClient, receiver: t
     download = await api2.get(f"/v1/evidence/{reference}", params={"case_id": ticket})
     assert download.status_code == 200, download.text
     assert download.content == PDF
-    meta = (await api2.get(f"/v1/evidence/{reference}/meta", params={"case_id": ticket})).json()
-    assert meta["uploaded_by"] == {"role": "buyer", "id": "b-1"}
+    meta = (
+        await api2.get(f"/v1/evidence/{reference}/meta", params={"case_id": ticket}, headers=AS_ADMIN)
+    ).json()
+    assert meta["uploaded_by"] == {"role": "user", "id": user}

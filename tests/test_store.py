@@ -449,10 +449,12 @@ async def test_evidence_metadata_lives_in_the_database(db: AsyncEngine, tmp_path
     first = await EvidenceStore(blobs, db).save(pdf, "application/pdf", buyer, "checkout", T0)
     other_host = EvidenceStore(blobs, db)
     again = await other_host.save(pdf, "application/pdf", seller, "other-key", T0 + timedelta(days=1))
-    assert again == first  # the same bytes: the first upload's metadata stays
+    assert again.reference != first.reference and again.sha256 == first.sha256  # one file per upload
+    assert (again.uploaded_by, again.caller) == (seller, "other-key")
     assert await other_host.meta(first.reference) == first
-    assert await other_host.content(first.reference) == pdf
-    assert sorted(path.name for path in blobs.root.iterdir()) == [first.reference]  # no sidecar
+    assert await other_host.content(first.reference) == await other_host.content(again.reference) == pdf
+    stored = sorted(path.name for path in blobs.root.iterdir())
+    assert stored == sorted([first.reference, again.reference])  # no sidecar
     assert await other_host.meta("ev-" + "0" * 32) is None
 
     index = EvidenceIndex(db)

@@ -20,13 +20,13 @@ CARE = {"role": "care", "id": "agent-7"}
 
 
 def report(user_id: str, topic: str = "PAYMENT", **overrides: Any) -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "user_id": user_id,
         "role": "buyer",
         "topic": topic,
         "order_id": None,
         "details": "I was charged twice for one order",
-        "attachments": ["ev-bank-statement"],
+        "attachments": [],
     }
     return body | overrides
 

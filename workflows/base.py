@@ -391,7 +391,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self._version += 1
         if self._running:
             self._sync_search_attributes()
-        workflow.set_current_details(current_details(self._case))
+        workflow.set_current_details(current_details(self._case, redact=self._case.policy.redact_details))
 
     def _queue_publish(self, follows: Consequences) -> None:
         """Queue the change's notices and events; its timeline entries stay in the case until a

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api import visibility
-from api.auth import CallerDep
+from api.auth import CallerDep, ReadAsDep, own_list
 from api.deps import TemporalClientDep
 from api.problems import Problem
 from core import search_attributes as sa
@@ -59,6 +59,7 @@ def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
 async def care_queue(
     client: TemporalClientDep,
     caller: CallerDep,
+    reader: ReadAsDep,
     kind: CaseKind | None = None,
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
@@ -66,6 +67,7 @@ async def care_queue(
     """Disputes in mediation and reports owed a reply; a topic filter selects reports only."""
     if caller.role is KeyRole.PLATFORM:
         raise Problem(403, "Forbidden", "the care queue is for care and admin keys")
+    own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
     items: list[QueueItem] = []
     if kind in (None, CaseKind.DISPUTE) and topic is None:
         mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: DisputeStatus.IN_MEDIATION.value})

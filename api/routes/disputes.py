@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecution
 
 from activities.models import Effect
 from api import visibility
-from api.auth import ReadAsDep
+from api.auth import ReadAsDep, own_list
 from api.cases import DISPUTES, CasesDep, ReadCasesDep
 from api.deps import OutboxDep, TemporalClientDep
 from api.routes.actions import add_action_routes
@@ -79,13 +79,13 @@ async def list_disputes(
     status: DisputeStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DisputeList:
-    """Disputes filtered by seller (Pesanan Dikomplain), buyer, order or status, newest first."""
-    if reader is not None:  # a party sees its own disputes only
-        buyer_id = reader.id if reader.role is Role.BUYER else buyer_id
-        seller_id = reader.id if reader.role is Role.SELLER else seller_id
+    """Disputes filtered by seller (Pesanan Dikomplain), buyer, order or status, newest first.
+
+    Read as a party (``actor_role`` buyer or seller), only that party's disputes are listed."""
+    parties = own_list(reader, "disputes", {Role.BUYER: buyer_id, Role.SELLER: seller_id})
     filters = {
-        sa.SELLER_ID: seller_id,
-        sa.BUYER_ID: buyer_id,
+        sa.SELLER_ID: parties[Role.SELLER],
+        sa.BUYER_ID: parties[Role.BUYER],
         sa.ORDER_ID: order_id,
         sa.DISPUTE_STATUS: status.value if status else None,
     }

@@ -134,6 +134,10 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
     result.case_id = case_id
     if not _authorized(cases, command.actor, result):
         return result
+    try:
+        await cases.check_citations(command, command.actor, KINDS[kind], case_id)
+    except Problem as refused:
+        return _refused(result, refused)
     ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
     try:
         await cases.client.get_workflow_handle(case_id).signal("ingest", ingested)
@@ -149,6 +153,14 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
         result.detail = f"{case_id} is closed" if exists else f"no case {case_id}"
         return result
     result.status = Outcome.ACCEPTED
+    return result
+
+
+def _refused(result: EventResult, refused: Problem) -> EventResult:
+    """The result of an event the API refused as it would refuse the same request over REST."""
+    status = {403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND}.get(refused.status, Outcome.INVALID)
+    result.status, result.detail = status, refused.detail
+    result.errors = list(refused.extra.get("errors", []))
     return result
 
 
@@ -169,7 +181,10 @@ async def _open_dispute(
     if not _authorized(cases, Actor(role=Role.BUYER, id=claim.buyer_id), result):
         return result
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
-    opened, _ = await cases.open_dispute(claim, opened_by=opener)
+    try:
+        opened, _ = await cases.open_dispute(claim, opened_by=opener)
+    except Problem as refused:
+        return _refused(result, refused)
     result.status, result.case_id = Outcome.ACCEPTED, getattr(opened, "id", None)
     return result
 
@@ -183,7 +198,10 @@ async def _open_ticket(
     # The report's id derives from the event's source and id: a redelivered event files nothing new.
     digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
-    filed, _ = await cases.file_report(report, digest, opened_by=opener)
+    try:
+        filed, _ = await cases.file_report(report, digest, opened_by=opener)
+    except Problem as refused:
+        return _refused(result, refused)
     result.status, result.case_id = Outcome.ACCEPTED, getattr(filed, "id", None)
     return result
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
+from api.citations import cited_on
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.problems import Problem
-from domain.dispute import Dispute
+from core.settings import KeyRole
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from domain.views import DisputeView, TicketView
 
@@ -30,13 +31,21 @@ _ACCEPTED = "a photo (JPEG, PNG, WebP, GIF, HEIC), a video (MP4, MOV, WebM) or a
 
 
 class EvidenceReceipt(BaseModel):
-    """A stored evidence file: cite ``reference`` in a dispute, message, appeal or report."""
+    """A stored evidence file: cite ``reference`` in a dispute, message, appeal or report, as the
+    party that uploaded it (or on a case that already cites it)."""
 
-    reference: str
-    sha256: str
+    reference: str = Field(description="random, one per upload")
+    sha256: str = Field(description="SHA-256 of the bytes, hex")
     size: int
     content_type: str
     created_at: datetime
+
+
+class EvidenceDetails(EvidenceReceipt):
+    """What is known about a cited file; who uploaded it is shown to admin keys only."""
+
+    uploaded_by: Actor | None = Field(default=None, description="admin keys only")
+    caller: str | None = Field(default=None, description="the uploading API key's name; admin keys only")
 
 
 def _store(settings: SettingsDep, engine: EngineDep) -> EvidenceStore:
@@ -169,7 +178,7 @@ async def upload(
             errors=[{"field": "file", "reason": f"detected type {detected} is not accepted"}],
             detected_type=detected,
         )
-    # A retried upload is the same bytes, so the same reference; the key only has to match them.
+    # Each upload gets a new reference; a retry with the Idempotency-Key gets the first one back.
     digest = hashlib.sha256(data).hexdigest()
     request_line = f"{request.method} {request.url.path}"
     fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
@@ -182,17 +191,6 @@ async def upload(
     return await keyed.keyed(save)
 
 
-def _cited(case: DisputeView | TicketView) -> set[str]:
-    """Every evidence reference the case cites: on the case itself and anywhere on its timeline."""
-    cited = set(case.evidence if isinstance(case, Dispute) else case.attachments)
-    for entry in case.timeline:
-        for field in ("evidence", "attachments"):
-            value: Any = entry.detail.get(field)
-            if isinstance(value, list):
-                cited.update(item for item in value if isinstance(item, str))
-    return cited
-
-
 async def _citing(
     reference: str, case_id: str, cases: Cases, reader: Actor | None, store: EvidenceStore
 ) -> EvidenceMeta:
@@ -202,7 +200,7 @@ async def _citing(
         case = await cases.read(DISPUTES, case_id, reader)
     else:
         case = await cases.read(TICKETS, case_id, reader)
-    meta = await store.meta(reference) if reference in _cited(case) else None
+    meta = await store.meta(reference) if reference in cited_on(case) else None
     if meta is None:
         raise Problem(404, "Not found", f"{case_id} cites no evidence {reference}")
     return meta
@@ -238,9 +236,16 @@ async def download(
     )
 
 
-@router.get("/{reference}/meta")
+@router.get("/{reference}/meta", response_model=EvidenceDetails, response_model_exclude_none=True)
 async def metadata(
     reference: str, case_id: CaseIdQuery, cases: ReadCasesDep, reader: ReadAsDep, store: EvidenceStoreDep
-) -> EvidenceMeta:
-    """Who uploaded the file, when, its type, size and SHA-256; the same checks as the download."""
-    return await _citing(reference, case_id, cases, reader, store)
+) -> EvidenceDetails:
+    """When the file was uploaded, its type, size and SHA-256, and for admin keys who uploaded it
+    (party and API key); the same checks as the download."""
+    meta = await _citing(reference, case_id, cases, reader, store)
+    shown = (
+        meta.model_dump()
+        if cases.caller.role is KeyRole.ADMIN
+        else meta.model_dump(exclude={"uploaded_by", "caller"})
+    )
+    return EvidenceDetails.model_validate(shown)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from activities.models import InboxItem
-from api.auth import ReadAsDep
+from api.auth import ReadAsDep, own_list
 from api.cases import CasesDep
 from api.deps import OutboxDep
 from api.problems import Problem
@@ -26,17 +26,12 @@ class Inbox(BaseModel):
     items: list[InboxItem]
 
 
-def _own_inbox(user_id: str, reader: Actor | None) -> None:
-    if reader is not None and (reader.role is Role.CARE or reader.id != user_id):
-        raise Problem(
-            403, "Not a party", f"{reader.role.value} {reader.id} may not read the inbox of {user_id}"
-        )
-
-
 @router.get("/{user_id}/inbox")
 async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
-    """Care's replies to the user's reports and disputes, newest first, with unread state."""
-    _own_inbox(user_id, reader)
+    """Care's replies to the user's reports and disputes, newest first, with unread state.
+
+    Read as a party, only as that user (in any of its roles: user, buyer or seller)."""
+    own_list(reader, "inboxes", {Role.USER: user_id, Role.BUYER: user_id, Role.SELLER: user_id})
     return Inbox(items=await outbox.inbox(user_id))
 
 

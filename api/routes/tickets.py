@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
 
 from api import visibility
-from api.auth import ReadAsDep
+from api.auth import ReadAsDep, own_list
 from api.cases import TICKETS, CasesDep, ReadCasesDep
 from api.deps import TemporalClientDep
 from api.routes.actions import add_action_routes
@@ -74,11 +74,12 @@ async def list_reports(
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TicketList:
-    """Reports filtered by user, status or topic, newest first."""
-    if reader is not None and reader.role is not Role.CARE:  # a user sees their own reports only
-        user_id = reader.id
+    """Reports filtered by user, status or topic, newest first.
+
+    Read as a party (``actor_role`` user), only that user's reports are listed."""
+    parties = own_list(reader, "reports", {Role.USER: user_id})
     filters = {
-        sa.USER_ID: user_id,
+        sa.USER_ID: parties[Role.USER],
         sa.TICKET_STATUS: status.value if status else None,
         sa.TICKET_TOPIC: topic.value if topic else None,
     }

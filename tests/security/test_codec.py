@@ -16,6 +16,7 @@ import pytest
 from google.protobuf import json_format
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 from core.codec import ENCODING, KEY_ID, EncryptionCodec, PayloadDecryptError
 from core.settings import Settings
 from core.temporal import data_converter
+from domain.dispute import Dispute
+from domain.views import current_details, dispute_details, ticket_details
+from tests.factories import DISPUTE_ID, T0, TOTAL, dispute_request, ticket_request
 from tests.support import AS_ADMIN, AS_CARE, eventually, serving
 from tests.test_api_e2e import BUYER, SELLER, claim
 
@@ -103,6 +107,7 @@ async def test_the_raw_history_of_a_dispute_holds_no_free_text(
         "description": "Parcel left with the guard at Jl. Kenanga 12 (desc-7731)",
         "message": "Call me at 0812-5555-7731 about the parcel (msg-7731)",
         "note": "I never authorised this address (note-7731)",
+        "details": "My card 4111-7731 was charged twice (details-7731)",
     }
     settings = Settings(task_queue=task_queue, data_dir=tmp_path, payload_keys={"k1": new_key()})
     client = encrypted_client(dev_server_env.client, settings)
@@ -134,8 +139,29 @@ async def test_the_raw_history_of_a_dispute_holds_no_free_text(
         # the API and the worker read the plain values through the codec
         state = (await api.get(f"/v1/disputes/{dispute_id}")).json()
         assert secret_texts["message"] in json.dumps(state)
+        assert state["policy"]["redact_details"] is True  # set at open, kept by the case
+        report = {"user_id": "b-1", "role": "buyer", "topic": "PAYMENT", "details": secret_texts["details"]}
+        filed = await api.post("/v1/tickets", json=report)
+        assert filed.status_code == 201, filed.text
+        ticket_id = filed.json()["id"]
+
+        # What on-call reads in the UI through the codec (summaries, details, current details)
+        # carries ids, statuses and amounts, never a party's words.
+        for case_id, expected in ((dispute_id, f"**Order** {order}"), (ticket_id, "**Topic** PAYMENT")):
+            handle = client.get_workflow_handle(case_id)
+            described = await handle.describe()
+            metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+            shown = [
+                await described.static_summary(),
+                await described.static_details(),
+                metadata.current_details,
+            ]
+            assert expected in str(shown[1]) and "**Status:**" in shown[2], shown
+            for text in secret_texts.values():
+                assert not any(text.split(" (")[1].rstrip(")") in str(part) for part in shown), shown
 
     stored = await raw_history_bytes(dev_server_env, dispute_id)
+    stored += await raw_history_bytes(dev_server_env, ticket_id)
     for name, text in secret_texts.items():
         assert text.encode() not in stored, f"the {name} is in the stored history in plain text"
         assert text.split(" (")[1].rstrip(")").encode() not in stored
@@ -151,6 +177,26 @@ async def test_without_keys_the_same_check_finds_the_text(
         opened = await api.post("/v1/disputes", json=claim(order, description="plain-desc-4410"))
         assert opened.status_code == 201, opened.text
     assert b"plain-desc-4410" in await raw_history_bytes(dev_server_env, opened.json()["id"])
+
+
+def test_redacted_details_leave_out_every_party_and_outside_text() -> None:
+    """The UI's details with redaction (encryption on): no description, report details or parked
+    effect's reason (an outside system's words); without it (cases opened before), as always."""
+    request = dispute_request(description="Left with the guard (desc-1)")
+    dispute = Dispute.open(DISPUTE_ID, request, T0)
+    dispute.park("refund_to_buyer", f"{DISPUTE_ID}:refund_to_buyer", "card of Budi declined (reason-1)", T0)
+    ticket = ticket_request(details="Charged twice on my card (details-1)")
+    redacted = [
+        dispute_details(request, redact=True),
+        current_details(dispute, redact=True),
+        ticket_details(ticket, redact=True),
+    ]
+    plain = [dispute_details(request), current_details(dispute), ticket_details(ticket)]
+    for words in ("desc-1", "reason-1", "details-1"):
+        assert not any(words in shown for shown in redacted), redacted
+        assert any(words in shown for shown in plain)
+    assert f"**Needs attention:** refund_to_buyer ({DISPUTE_ID}:refund_to_buyer)" in redacted[1]
+    assert f"**Order** o-1 · total {TOTAL}" in redacted[0]
 
 
 # -- the codec server --------------------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Evidence a request cites: each reference must be one ``POST /v1/evidence`` hands out, uploaded by
+the citing party or already cited on the same case; checked before a case sees the request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.problems import Problem
+from domain.dispute import Dispute
+from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesEvidence
+from domain.views import DisputeView, TicketView
+from store.evidence import EvidenceIndex
+
+NOT_A_REFERENCE = "not an evidence reference: cite what POST /v1/evidence returned (ev- and 32 hex digits)"
+
+
+def cited(body: BaseModel) -> dict[str, list[str]]:
+    """The references ``body`` cites, per evidence field (the fields typed ``EvidenceList``)."""
+    return {
+        name: list(getattr(body, name))
+        for name, field in type(body).model_fields.items()
+        if any(isinstance(marker, CitesEvidence) for marker in field.metadata) and getattr(body, name)
+    }
+
+
+def cited_on(case: DisputeView | TicketView) -> set[str]:
+    """Every evidence reference the case cites: on the case itself and anywhere on its timeline."""
+    found = set(case.evidence if isinstance(case, Dispute) else case.attachments)
+    for entry in case.timeline:
+        for field in ("evidence", "attachments"):
+            value: Any = entry.detail.get(field)
+            if isinstance(value, list):
+                found.update(item for item in value if isinstance(item, str))
+    return found
+
+
+async def check(
+    body: BaseModel,
+    by: Actor,
+    index: EvidenceIndex,
+    case_id: str | None = None,
+    on_case: Callable[[], Awaitable[set[str]]] | None = None,
+) -> None:
+    """422 naming each field whose reference has the wrong form, or is neither ``by``'s own upload
+    nor cited on ``case_id`` already (``on_case`` reads those, only when needed). An unknown
+    reference and another party's get the same answer: a refusal tells nothing about others."""
+    refused: dict[str, str] = {}
+    foreign: dict[str, str] = {}
+    for name, references in cited(body).items():
+        for position, reference in enumerate(references):
+            field = f"{name}.{position}"
+            if not re.fullmatch(EVIDENCE_REFERENCE_PATTERN, reference):
+                refused[field] = NOT_A_REFERENCE
+                continue
+            meta = await index.get(reference)
+            if meta is None or meta.uploaded_by != by:
+                foreign[field] = reference
+    if foreign and on_case is not None:
+        already = await on_case()
+        foreign = {field: reference for field, reference in foreign.items() if reference not in already}
+    where = f" nor cited on {case_id}" if case_id else ""
+    for field, reference in foreign.items():
+        refused[field] = f"{reference} is no evidence uploaded by {by.role.value} {by.id}{where}"
+    if refused:
+        errors = [{"field": field, "reason": refused[field]} for field in sorted(refused, key=_position)]
+        detail = "; ".join(f"{error['field']}: {error['reason']}" for error in errors)
+        raise Problem(422, "Invalid input", detail, errors=errors)
+
+
+def _position(field: str) -> tuple[str, int]:
+    name, _, position = field.rpartition(".")
+    return name, int(position)
