@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -43,6 +44,34 @@ async def upload_evidence(api: httpx.AsyncClient, role: str, party_id: str, data
     assert response.status_code == 201, response.text
     reference: str = response.json()["reference"]
     return reference
+
+
+# -- the parties and a buyer's complaint, as the platform sends them -----------------------------
+
+BUYER = {"role": "buyer", "id": "b-1"}
+SELLER = {"role": "seller", "id": "s-1"}
+CARE = {"role": "care", "id": "agent-7"}
+
+
+def new_order() -> str:
+    """An order id no other test uses."""
+    return f"o-{uuid.uuid4().hex[:10]}"
+
+
+def claim(order_id: str, *, total: int = 150_000, **overrides: Any) -> dict[str, Any]:
+    """Buyer b-1's complaint against seller s-1 about ``order_id``: a refund of the whole
+    ``total`` unless ``overrides`` say otherwise (``requested_solution``, ``evidence``, ...)."""
+    body = {
+        "order_id": order_id,
+        "buyer_id": BUYER["id"],
+        "seller_id": SELLER["id"],
+        "order_total": total,
+        "reason": "NOT_RECEIVED",
+        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": total},
+        "description": "The parcel never arrived",
+        "evidence": [],
+    }
+    return body | overrides
 
 
 PLATFORM_KEY = "pk-test-checkout"

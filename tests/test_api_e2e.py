@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,29 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core import search_attributes as sa
 from core.settings import Settings
-from tests.support import AS_CARE, eventually, serving, upload_evidence
-
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-CARE = {"role": "care", "id": "agent-7"}
-
-
-def claim(order_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "order_id": order_id,
-        "buyer_id": "b-1",
-        "seller_id": "s-1",
-        "order_total": 150000,
-        "reason": "NOT_RECEIVED",
-        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150000},
-        "description": "The parcel never arrived",
-        "evidence": [],
-    }
-    return body | overrides
-
-
-def new_order() -> str:
-    return f"o-{uuid.uuid4().hex[:10]}"
+from tests.support import AS_CARE, BUYER, CARE, SELLER, claim, eventually, new_order, serving, upload_evidence
 
 
 async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.AsyncClient) -> None:

@@ -12,28 +12,22 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.support import AS_ADMIN, AS_CARE, eventually, serving, upload_evidence
-
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-CARE = {"role": "care", "id": "agent-7"}
-
-
-def claim(order_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "order_id": order_id,
-        "buyer_id": "b-1",
-        "seller_id": "s-1",
-        "order_total": 150000,
-        "reason": "DAMAGED",
-        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150000},
-        "description": "Broken screen",
-    }
-    return body | overrides
+from tests.support import (
+    AS_ADMIN,
+    AS_CARE,
+    BUYER,
+    CARE,
+    SELLER,
+    claim,
+    eventually,
+    new_order,
+    serving,
+    upload_evidence,
+)
 
 
 async def open_dispute(api: httpx.AsyncClient) -> str:
-    opened = await api.post("/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:10]}"))
+    opened = await api.post("/v1/disputes", json=claim(new_order()))
     assert opened.status_code == 201, opened.text
     dispute_id: str = opened.json()["id"]
     return dispute_id
@@ -125,9 +119,7 @@ async def test_same_key_same_body_is_one_effect_and_the_first_response(api: http
     assert different.status_code == 422
     assert different.json()["title"] == "Idempotency key reused"
     assert different.json()["errors"][0]["field"] == "Idempotency-Key"
-    reused_elsewhere = await api.post(
-        "/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:10]}"), headers=say_key
-    )
+    reused_elsewhere = await api.post("/v1/disputes", json=claim(new_order()), headers=say_key)
     assert reused_elsewhere.status_code == 422
 
     accept_key = key()

@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.blobstore import EvidenceStore, LocalBlobStore, S3BlobStore, blob_store
 from core.settings import Settings
 from domain.types import Actor, Role
-from tests.support import AS_ADMIN, AS_CARE
+from tests.support import AS_ADMIN, AS_CARE, PDF
 
 LIMIT = 1024
 BUYER = {"actor_role": "buyer", "actor_id": "b-1"}
-PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 
 
 def png(width: int = 1) -> bytes:

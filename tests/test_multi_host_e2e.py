@@ -25,10 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.migrate import migrate
 from tests.postgres import PostgresServer, free_port
-from tests.support import API_KEYS, AS_ADMIN, AS_CARE, AS_PLATFORM, eventually, listening
+from tests.support import API_KEYS, AS_ADMIN, AS_CARE, AS_PLATFORM, PDF, eventually, listening
 
 ROOT = Path(__file__).resolve().parent.parent
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 class Receiver:

@@ -18,10 +18,7 @@ from domain.commands import Command
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus
 from domain.events import DomainEvent
 from domain.types import Identifier, Role
-from tests.support import eventually
-
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
+from tests.support import BUYER, SELLER, claim, eventually, new_order
 
 
 class RequestReturnLabel(Command):
@@ -51,18 +48,8 @@ def return_label_action() -> Iterator[None]:
 
 
 async def open_exchange(api: httpx.AsyncClient) -> str:
-    order = f"o-{uuid.uuid4().hex[:8]}"
     opened = await api.post(
-        "/v1/disputes",
-        json={
-            "order_id": order,
-            "buyer_id": "b-1",
-            "seller_id": "s-1",
-            "order_total": 80_000,
-            "reason": "DAMAGED",
-            "requested_solution": {"kind": "EXCHANGE"},
-            "description": "Cracked lid",
-        },
+        "/v1/disputes", json=claim(new_order(), total=80_000, requested_solution={"kind": "EXCHANGE"})
     )
     assert opened.status_code == 201, opened.text
     dispute_id: str = opened.json()["id"]

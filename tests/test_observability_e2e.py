@@ -6,11 +6,9 @@ import io
 import json
 import logging
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.observability import client_interceptors, configure_logging, setup_tracing, worker_runtime
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
-from tests.support import AS_CARE, eventually, serving
+from tests.support import AS_CARE, claim, eventually, new_order, serving
 
 SPANS = InMemorySpanExporter()
 
@@ -88,18 +86,6 @@ async def scenario_env(
         logging.getLogger().removeHandler(handler)
 
 
-def claim(order_id: str) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "buyer_id": "b-1",
-        "seller_id": "s-1",
-        "order_total": 120000,
-        "reason": "DAMAGED",
-        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 120000},
-        "description": "Broken",
-    }
-
-
 async def test_metrics_traces_and_logs_after_a_scenario(
     scenario_env: tuple[httpx.AsyncClient, str, io.StringIO],
 ) -> None:
@@ -108,9 +94,9 @@ async def test_metrics_traces_and_logs_after_a_scenario(
     SPANS.clear()
 
     # one dispute agreed and resolved, one escalated whose 2 s care target is breached
-    agreed = (await api.post("/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:8]}"))).json()["id"]
+    agreed = (await api.post("/v1/disputes", json=claim(new_order(), total=120_000))).json()["id"]
     await api.post(f"/v1/disputes/{agreed}/accept", json={"actor": {"role": "seller", "id": "s-1"}})
-    breached = (await api.post("/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:8]}"))).json()["id"]
+    breached = (await api.post("/v1/disputes", json=claim(new_order(), total=120_000))).json()["id"]
     await api.post(
         f"/v1/disputes/{breached}/offers",
         json={"actor": {"role": "seller", "id": "s-1"}, "solution": {"kind": "RELEASE_TO_SELLER"}},

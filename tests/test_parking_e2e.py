@@ -7,7 +7,6 @@ stay down past the retry window; the dispute waits for an operator with NeedsAtt
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,11 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 from core import search_attributes as sa
 from core.settings import Settings
 from tests.platform import SIGNING_SECRET, Receiver
-from tests.support import AS_ADMIN, AS_CARE, eventually, serving
+from tests.support import AS_ADMIN, AS_CARE, BUYER, CARE, SELLER, claim, eventually, new_order, serving
 
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-CARE = {"role": "care", "id": "agent-7"}
 OPERATOR = {"role": "operator", "id": "oncall-1"}
 
 
@@ -49,19 +45,7 @@ async def api(
 
 async def partial_refund_agreed(api: httpx.AsyncClient, refund: int = 40_000) -> str:
     """A dispute on a 150,000 order where the buyer accepted a refund of ``refund``."""
-    order = f"o-{uuid.uuid4().hex[:8]}"
-    opened = await api.post(
-        "/v1/disputes",
-        json={
-            "order_id": order,
-            "buyer_id": "b-1",
-            "seller_id": "s-1",
-            "order_total": 150_000,
-            "reason": "INCOMPLETE",
-            "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150_000},
-            "description": "Half the items missing",
-        },
-    )
+    opened = await api.post("/v1/disputes", json=claim(new_order(), reason="INCOMPLETE"))
     dispute_id: str = opened.json()["id"]
     solution = {"kind": "REFUND_TO_BUYER", "amount": refund}
     offered = await api.post(

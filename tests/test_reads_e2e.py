@@ -20,22 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
 from store.cases import CaseArchive
-from tests.support import eventually, serving
-
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-
-
-def claim(order: str) -> dict[str, Any]:
-    return {
-        "order_id": order,
-        "buyer_id": "b-1",
-        "seller_id": "s-1",
-        "order_total": 80_000,
-        "reason": "DAMAGED",
-        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 80_000},
-        "description": "Cracked lid",
-    }
+from tests.support import BUYER, SELLER, claim, eventually, new_order, serving
 
 
 def quick(settings: Settings) -> Settings:
@@ -47,9 +32,9 @@ async def test_a_closed_dispute_reads_from_the_archive_even_after_its_workflow_i
 ) -> None:
     client = dev_server_env.client
     settings = quick(settings)
-    order = f"o-{uuid.uuid4().hex[:8]}"
+    order = new_order()
     async with serving(settings, dev_server_env, engine=engine) as api:
-        dispute_id = (await api.post("/v1/disputes", json=claim(order))).json()["id"]
+        dispute_id = (await api.post("/v1/disputes", json=claim(order, total=80_000))).json()["id"]
         key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
         accepted = await api.post(f"/v1/disputes/{dispute_id}/accept", json={"actor": SELLER}, headers=key)
         assert accepted.status_code == 200
@@ -90,7 +75,7 @@ async def test_a_closed_dispute_reads_from_the_archive_even_after_its_workflow_i
         assert after.status_code == 200 and after.json()["outcome"] == body["outcome"]
         assert after.json()["timeline"] == body["timeline"]
         # one dispute per order, ever: opening again returns the archived one, starts nothing
-        again = await api.post("/v1/disputes", json=claim(order))
+        again = await api.post("/v1/disputes", json=claim(order, total=80_000))
         assert again.status_code == 200 and again.json()["id"] == dispute_id
         assert again.json()["status"] == "RESOLVED"
         # the keyed retry of the action that closed it still answers as the first time
@@ -111,7 +96,7 @@ async def test_an_open_dispute_answers_within_the_deadline_when_no_worker_runs(
             dev_server_env.client, settings, case_activities(settings, dev_server_env.client, engine), engine
         )
         async with worker:
-            seen = (await api.post("/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:8]}"))).json()
+            seen = (await api.post("/v1/disputes", json=claim(new_order(), total=80_000))).json()
             dispute_id = seen["id"]
             offered = await api.post(
                 f"/v1/disputes/{dispute_id}/offers",
@@ -136,7 +121,7 @@ async def test_an_open_dispute_answers_within_the_deadline_when_no_worker_runs(
         # Opening needs no worker (the first state is computed by the API); a case no read has
         # seen yet answers 503 with Retry-After, quickly, instead of a 500 after 30 seconds.
         started = time.monotonic()
-        opened = await api.post("/v1/disputes", json=claim(f"o-{uuid.uuid4().hex[:8]}"))
+        opened = await api.post("/v1/disputes", json=claim(new_order(), total=80_000))
         assert opened.status_code == 201 and time.monotonic() - started < 2
         started = time.monotonic()
         unseen = await api.get(f"/v1/disputes/{opened.json()['id']}")

@@ -8,7 +8,6 @@ come from ``make record-histories`` (scripts/record_histories.py)."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from temporalio.worker import Replayer
 
 from core.temporal import WORKFLOWS
 from scripts import replay_check
+from tests.support import claim, new_order
 
 VERSIONS = sorted(path for path in (Path(__file__).parent / "histories").iterdir() if path.is_dir())
 HISTORIES = sorted(path for version in VERSIONS for path in version.glob("*.json"))
@@ -70,19 +70,8 @@ async def test_the_pre_deploy_check_replays_the_open_cases_of_a_namespace(
     api: httpx.AsyncClient, dev_server_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``make replay-check`` (scripts/replay_check.py) replays every open case it finds."""
-    order = f"o-{uuid.uuid4().hex[:8]}"
-    opened = await api.post(
-        "/v1/disputes",
-        json={
-            "order_id": order,
-            "buyer_id": "b-1",
-            "seller_id": "s-1",
-            "order_total": 10_000,
-            "reason": "DAMAGED",
-            "requested_solution": {"kind": "EXCHANGE"},
-            "description": "Cracked lid",
-        },
-    )
+    order = new_order()
+    opened = await api.post("/v1/disputes", json=claim(order))
     dispute_id = opened.json()["id"]
     await api.post(
         f"/v1/disputes/{dispute_id}/messages", json={"actor": {"role": "buyer", "id": "b-1"}, "text": "hi"}

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from core.temporal import build_worker, case_activities, deployment
-from tests.support import eventually, serving
+from tests.support import claim, eventually, new_order, serving
 
 
 def test_versioning_is_off_unless_both_settings_are_given() -> None:
@@ -47,19 +47,7 @@ async def test_a_versioned_worker_runs_cases_once_its_version_is_current(
             return True
 
         await eventually(current, seconds=30)
-        order = f"o-{uuid.uuid4().hex[:8]}"
-        opened = await api.post(
-            "/v1/disputes",
-            json={
-                "order_id": order,
-                "buyer_id": "b-1",
-                "seller_id": "s-1",
-                "order_total": 10_000,
-                "reason": "DAMAGED",
-                "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 10_000},
-                "description": "Cracked lid",
-            },
-        )
+        opened = await api.post("/v1/disputes", json=claim(new_order()))
         dispute_id = opened.json()["id"]
         accepted = await api.post(
             f"/v1/disputes/{dispute_id}/accept", json={"actor": {"role": "seller", "id": "s-1"}}

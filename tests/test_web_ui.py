@@ -27,8 +27,7 @@ from core import search_attributes as sa
 from core.settings import Settings
 from domain.dispute import DisputeClaim
 from domain.views import dispute_summary
-from tests.support import eventually, serving
-from tests.test_api_e2e import BUYER, SELLER, claim
+from tests.support import BUYER, SELLER, claim, eventually, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -27,8 +27,7 @@ from core.temporal import data_converter
 from domain.dispute import Dispute
 from domain.views import current_details, dispute_details, ticket_details
 from tests.factories import DISPUTE_ID, T0, TOTAL, dispute_request, ticket_request
-from tests.support import AS_ADMIN, AS_CARE, eventually, serving
-from tests.test_api_e2e import BUYER, SELLER, claim
+from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER, claim, eventually, serving
 
 UI = "http://127.0.0.1:8233"
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import AS_ADMIN, AS_CARE, PDF, upload_evidence
-from tests.test_api_e2e import BUYER, SELLER, claim, new_order
+from tests.support import AS_ADMIN, AS_CARE, BUYER, PDF, SELLER, claim, new_order, upload_evidence
 from tests.test_events_e2e import BATCH, cloud_event
 
 

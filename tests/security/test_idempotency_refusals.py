@@ -12,8 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.idempotency import IdempotencyKeys
-from tests.support import API_KEYS, PLATFORM_KEY
-from tests.test_api_e2e import BUYER, SELLER, claim, new_order
+from tests.support import API_KEYS, BUYER, PLATFORM_KEY, SELLER, claim, new_order
 
 
 def new_key() -> dict[str, str]:

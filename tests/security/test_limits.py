@@ -15,8 +15,7 @@ from api.limits import TokenBucket
 from api.main import create_app
 from core.observability import metrics_bind_address
 from core.settings import Settings
-from tests.support import AS_CARE, serving
-from tests.test_api_e2e import claim
+from tests.support import AS_CARE, claim, serving
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import AS_CARE, eventually
-from tests.test_api_e2e import claim, new_order
+from tests.support import AS_CARE, claim, eventually, new_order
 
 
 def as_party(role: str, party_id: str, **filters: str) -> dict[str, str]:
