@@ -23,6 +23,11 @@ class BenchSettings(BaseSettings):
     warmup: int = Field(default=20, ge=0, description="operations run before each figure, not counted")
     latency_samples: int = Field(default=200, ge=1, description="sequential actions per latency figure")
     settle: timedelta = Field(default=timedelta(seconds=1), description="pause before each figure")
+    quiet_wait: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="longest wait before a figure for other processes on the machine to calm down",
+    )
+    quiet_cores: float = Field(default=0.3, description="other processes' load (cores) that counts as calm")
     step_timeout: timedelta = Field(
         default=timedelta(seconds=120), description="longest wait for one step's effects"
     )
@@ -73,6 +78,7 @@ def smoke() -> BenchSettings:
         warmup=1,
         latency_samples=3,
         settle=timedelta(0),
+        quiet_wait=timedelta(0),
         history_checkpoints=[2, 4],
         history_text_chars=50,
         many_cases=[10, 20],

@@ -90,12 +90,12 @@ def _ratio(a: float | None, b: float | None) -> float:
     return round(a / b, 2)
 
 
-def table_ratios(figures: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """The ratios the targets use, from the table's rates."""
+def table_ratios(figures: dict[str, dict[str, Any]], field: str = "rate") -> dict[str, float]:
+    """The ratios the targets use, from the table's rates (or another per-figure ``field``)."""
 
     def rate(key: str) -> float | None:
         figure = figures.get(key)
-        return figure["rate"] if figure else None
+        return figure[field] if figure else None
 
     return {
         "api_open_vs_same_work": _ratio(rate("api_open"), rate("raw_open")),
@@ -110,9 +110,11 @@ def table_ratios(figures: dict[str, dict[str, Any]]) -> dict[str, float]:
 def progress(figure: dict[str, Any]) -> None:
     """One figure as soon as it is measured."""
     errors = f", {figure['errors']} errors: {figure['first_errors'][:1]}" if figure["errors"] else ""
+    resources = figure.get("resources", {})
+    others = resources.get("cpu_seconds", {}).get("others", 0.0) / max(resources.get("seconds", 0.0), 1e-9)
     note(
         f"  {figure['label']}: {figure['rate']}/s ({figure['ok']}/{figure['n']} in {figure['seconds']}s,"
-        f" p50 {figure['latency_ms']['p50']} ms){errors}"
+        f" p50 {figure['latency_ms']['p50']} ms; other processes {others:.1f} cores){errors}"
     )
 
 
@@ -168,6 +170,18 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+SERVING = ("dev_server", "worker", "api", "raw_worker")
+
+
+def cpu_ceiling(figure: dict[str, Any], cores: int) -> float:
+    """Operations per second this machine's cores could carry if the stack had them to itself:
+    cores / CPU seconds the serving processes (not the load generator) spent per operation. It
+    barely moves when other processes share the machine, unlike the measured rate."""
+    cpu = figure["resources"]["cpu_seconds"]
+    spent = sum(cpu.get(name, 0.0) for name in SERVING) / max(figure["ok"], 1)
+    return round(cores / spent, 1) if spent > 0 else math.nan
+
+
 def throughput_table(table: dict[str, Any]) -> str:
     """The issue's table, with the target ratios beside the figures."""
     f, r = table["figures"], table["ratios"]
@@ -175,43 +189,71 @@ def throughput_table(table: dict[str, Any]) -> str:
     def rate(key: str) -> str:
         return _fmt(f[key]["rate"]) if key in f else "n/a"
 
+    def ceiling(*keys: str) -> str:
+        return " / ".join(_fmt(f[key]["cpu_ceiling"]) if key in f else "n/a" for key in keys)
+
+    c = table["cpu_ratios"]
     rows = [
-        ["raw minimal workflow start (accepted)", rate("raw_start"), ""],
-        ['raw "same work" open: a minimal workflow that runs one activity, done', rate("raw_open"), ""],
+        ["raw minimal workflow start (accepted)", rate("raw_start"), "", ceiling("raw_start"), ""],
+        [
+            'raw "same work" open: a minimal workflow that runs one activity, done',
+            rate("raw_open"),
+            "",
+            ceiling("raw_open"),
+            "",
+        ],
         [
             "API open, 201 received / effects shown",
             f"{rate('api_open_accepted')} / {rate('api_open')}",
             f"**{_fmt(r['api_open_vs_same_work'], 2)}** x same work (target ≥ 0.8)",
+            ceiling("api_open_accepted", "api_open"),
+            f"{_fmt(c['api_open_vs_same_work'], 2)} x same work",
         ],
         [
             "API open with Idempotency-Key, effects shown",
             rate("api_open_keyed"),
             f"**{_fmt(r['keyed_vs_unkeyed_open'], 2)}** x unkeyed (target ≥ 0.9)",
+            ceiling("api_open_keyed"),
+            f"{_fmt(c['keyed_vs_unkeyed_open'], 2)} x unkeyed",
         ],
         [
             "SDK starts `DisputeWorkflow` directly, effects shown",
             rate("sdk_open"),
             f"API = {_fmt(r['api_vs_sdk_open'], 2)} x SDK",
+            ceiling("sdk_open"),
+            f"API = {_fmt(c['api_vs_sdk_open'], 2)} x SDK",
         ],
-        ["raw minimal update", rate("raw_update"), ""],
-        ['raw "same work" update: one activity, done', rate("raw_update_work"), ""],
+        ["raw minimal update", rate("raw_update"), "", ceiling("raw_update"), ""],
+        [
+            'raw "same work" update: one activity, done',
+            rate("raw_update_work"),
+            "",
+            ceiling("raw_update_work"),
+            "",
+        ],
         [
             "API message, 200 received / effects shown",
             f"{rate('api_message_accepted')} / {rate('api_message')}",
             f"**{_fmt(r['api_message_vs_same_work'], 2)}** x same work (target ≥ 0.8)",
+            ceiling("api_message_accepted", "api_message"),
+            f"{_fmt(c['api_message_vs_same_work'], 2)} x same work",
         ],
         [
             "API message with Idempotency-Key, effects shown",
             rate("api_message_keyed"),
             f"**{_fmt(r['keyed_vs_unkeyed_message'], 2)}** x unkeyed (target ≥ 0.9)",
+            ceiling("api_message_keyed"),
+            f"{_fmt(c['keyed_vs_unkeyed_message'], 2)} x unkeyed",
         ],
         [
             "SDK update `DisputeWorkflow.message` directly, effects shown",
             rate("sdk_message"),
             f"API = {_fmt(r['api_vs_sdk_message'], 2)} x SDK",
+            ceiling("sdk_message"),
+            f"API = {_fmt(c['api_vs_sdk_message'], 2)} x SDK",
         ],
     ]
-    return _table(["figure", "per second", "ratio"], rows)
+    return _table(["figure", "per second", "ratio", "CPU ceiling /s", "ratio of ceilings"], rows)
 
 
 def cpu_table(figures: dict[str, dict[str, Any]]) -> str:
@@ -338,6 +380,11 @@ def summary(results: dict[str, Any]) -> None:
             f" median of {s['rounds']} interleaved rounds\n"
         )
         note(throughput_table(results["table"]))
+        note(
+            "\nCPU ceiling: this machine's cores / CPU seconds the serving processes (dev server, worker,"
+            " API, raw worker; not the load generator) spent per operation: the rate if the stack had"
+            " the machine to itself and CPU were the only limit; it hardly moves with other load."
+        )
         note("\nCPU ms per operation, by process (median round):\n")
         note(cpu_table(results["table"]["figures"]))
     if "latency" in results and not _failed("latency", results["latency"]):

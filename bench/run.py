@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import signal
 import tempfile
@@ -173,11 +174,24 @@ class Bench:
             await run_lanes(min(settings.warmup, n), concurrency, operation)
             await self._drain()
         await asyncio.sleep(settings.settle.total_seconds())
+        others = await self.quiet()
         with self.stack.sampler.window() as window:
             result = await run_lanes(n, concurrency, operation)
         await self._drain()
         self.stack.check_alive()
-        return result, window.as_dict()
+        return result, window.as_dict() | {"others_cores_before": round(others, 2)}
+
+    async def quiet(self) -> float:
+        """Wait (up to ``quiet_wait``) until other processes on this shared machine keep less than
+        ``quiet_cores`` busy; the load they had when the figure started."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.quiet_wait.total_seconds()
+        others = 0.0
+        while time.monotonic() < deadline:
+            others = await self.stack.sampler.others_load(min(1.0, settings.quiet_wait.total_seconds()))
+            if others < settings.quiet_cores:
+                break
+        return others
 
     async def fresh_lanes(self, kind: str) -> None:
         """One new open workflow per lane for an update figure, so every figure's updates meet
@@ -282,11 +296,23 @@ class Bench:
                 figure["resources"] = resources
                 report.progress(figure)
                 rounds[key].append(figure)
+        cores = os.cpu_count() or 1
         figures = {}
         for key, measured in rounds.items():
+            for figure in measured:
+                figure["cpu_ceiling"] = report.cpu_ceiling(figure, cores)
             median = sorted(measured, key=lambda figure: figure["rate"])[(len(measured) - 1) // 2]
-            figures[key] = median | {"rates_by_round": [figure["rate"] for figure in measured]}
-        return {"figures": figures, "ratios": report.table_ratios(figures)}
+            ceilings = sorted(figure["cpu_ceiling"] for figure in measured)
+            figures[key] = median | {
+                "rates_by_round": [figure["rate"] for figure in measured],
+                "cpu_ceiling": ceilings[(len(ceilings) - 1) // 2],
+                "cpu_ceilings_by_round": [figure["cpu_ceiling"] for figure in measured],
+            }
+        return {
+            "figures": figures,
+            "ratios": report.table_ratios(figures),
+            "cpu_ratios": report.table_ratios(figures, "cpu_ceiling"),
+        }
 
     # -- sequential latency ------------------------------------------------------------------
 

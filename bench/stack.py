@@ -158,6 +158,14 @@ class Sampler:
             except asyncio.CancelledError:
                 pass
 
+    async def others_load(self, seconds: float = 1.0) -> float:
+        """How many cores every other process on the machine kept busy over the next ``seconds``."""
+        ours_before = sum(cpu_seconds(p) for p in self.processes.values())
+        busy_before = _machine_busy()
+        await asyncio.sleep(seconds)
+        ours = sum(cpu_seconds(p) for p in self.processes.values()) - ours_before
+        return max(0.0, _machine_busy() - busy_before - ours) / seconds
+
     @contextmanager
     def window(self) -> Iterator[Window]:
         """Peaks and CPU time of every watched process while the block runs; ``others`` is the

@@ -35,6 +35,7 @@ async def test_a_tiny_bench_measures_every_part(tmp_path: Path) -> None:
         assert 0 < figure["latency_ms"]["p50"] <= figure["latency_ms"]["max"], key
         assert figure["resources"]["cpu_seconds"]["dev_server"] > 0, key
     assert all(_positive(ratio) for ratio in results["table"]["ratios"].values())
+    assert all(_positive(ratio) for ratio in results["table"]["cpu_ratios"].values())
     # The service's figures cost the service's processes, the raw ones the raw worker.
     assert figures["api_open"]["resources"]["cpu_seconds"]["worker"] > 0
     assert figures["raw_open"]["resources"]["cpu_seconds"]["raw_worker"] > 0
