@@ -34,12 +34,14 @@ TABLE: list[tuple[str, str, str]] = [
     ("api_open_accepted", "API open, 201 received", ""),
     ("api_open", "API open, effects shown", ""),
     ("api_open_keyed", "API open with Idempotency-Key, effects shown", ""),
+    ("api_open_polled", "API open, effects shown by polling GET /effects", ""),
     ("sdk_open", "SDK starts DisputeWorkflow, effects shown", ""),
     ("raw_update", "raw minimal update", "raw"),
     ("raw_update_work", 'raw "same work" update: one activity, done', "raw"),
     ("api_message_accepted", "API message, 200 received", "case"),
     ("api_message", "API message, effects shown", "case"),
     ("api_message_keyed", "API message with Idempotency-Key, effects shown", "case"),
+    ("api_message_polled", "API message, effects shown by polling GET /effects", "case"),
     ("sdk_message", "SDK update DisputeWorkflow.message, effects shown", "case"),
 ]
 #: Sequential latency: figure key and label.
@@ -98,11 +100,14 @@ class Bench:
 
     # -- steps -------------------------------------------------------------------------------
 
-    async def effects(self, case: str, count: int | None = None, within: float | None = None) -> None:
-        """Return once ``case`` shows ``count`` effects (default: all its steps so far)."""
+    async def effects(
+        self, case: str, count: int | None = None, within: float | None = None, via: str | None = None
+    ) -> None:
+        """Return once ``case`` shows ``count`` effects (default: all its steps so far), seen in
+        the outbox or through ``GET .../effects`` (``via``; default: the setting)."""
         count = self.expected[case] if count is None else count
         within = self.timeout if within is None else within
-        if self.settings.effects_via == "store":
+        if (via or self.settings.effects_via) == "store":
             await self.watcher.wait(case, count, within)
             return
         deadline = time.monotonic() + within
@@ -219,9 +224,9 @@ class Bench:
         async def api_open_accepted(lane: int, i: int) -> None:
             self._pending_cases.append(service.case_id(await self.api_open()))
 
-        def api_open_done(keyed: bool) -> Operation:
+        def api_open_done(keyed: bool = False, via: str | None = None) -> Operation:
             async def operation(lane: int, i: int) -> None:
-                await self.effects(service.case_id(await self.api_open(keyed)))
+                await self.effects(service.case_id(await self.api_open(keyed)), via=via)
 
             return operation
 
@@ -247,11 +252,11 @@ class Bench:
             await self.api_message_ok(case, text)
             self._pending_cases.append(case)
 
-        def api_message_done(keyed: bool) -> Operation:
+        def api_message_done(keyed: bool = False, via: str | None = None) -> Operation:
             async def operation(lane: int, i: int) -> None:
                 case = case_lane(lane, i)
                 await self.api_message_ok(case, text, keyed)
-                await self.effects(case)
+                await self.effects(case, via=via)
 
             return operation
 
@@ -271,12 +276,14 @@ class Bench:
             "api_open_accepted": api_open_accepted,
             "api_open": api_open_done(keyed=False),
             "api_open_keyed": api_open_done(keyed=True),
+            "api_open_polled": api_open_done(via="api"),
             "sdk_open": sdk_open_done,
             "raw_update": raw_update,
             "raw_update_work": raw_update_work,
             "api_message_accepted": api_message_accepted,
             "api_message": api_message_done(keyed=False),
             "api_message_keyed": api_message_done(keyed=True),
+            "api_message_polled": api_message_done(via="api"),
             "sdk_message": sdk_message_done,
             "sdk_message_returned": sdk_message,
         }

@@ -336,21 +336,22 @@ class Stack:
         """The service's own files (outbox, webhook store, evidence), in bytes."""
         return files_size(self.data_dir)
 
-    async def _stop(self, name: str) -> None:
+    async def _stop(self, name: str, patience: float = 30) -> None:
         process = self._processes.get(name)
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.to_thread(process.wait, 30)
+            await asyncio.to_thread(process.wait, patience)
         except subprocess.TimeoutExpired:
             process.kill()
             await asyncio.to_thread(process.wait)
 
     async def stop(self) -> None:
-        """Stop the API and the workers, then the server; each gets time to finish cleanly."""
+        """Stop the API, the workers, then the server; each gets time to finish cleanly."""
         await self.sampler.stop()
-        await asyncio.gather(*(self._stop(name) for name in ("api", "worker", "raw_worker")))
+        await self._stop("api", patience=10)  # before the workers: its requests may wait on them
+        await asyncio.gather(*(self._stop(name) for name in ("worker", "raw_worker")))
         await self._stop("dev_server")
         for log in self._log_files:
             log.close()

@@ -28,7 +28,7 @@ async def test_a_tiny_bench_measures_every_part(tmp_path: Path) -> None:
     assert results["machine"]["cores"] >= 1 and results["machine"]["memory_gb"] > 0
 
     figures = results["table"]["figures"]
-    assert len(figures) == 12
+    assert len(figures) == 14
     for key, figure in figures.items():
         assert figure["errors"] == 0, (key, figure["first_errors"])
         assert figure["ok"] == settings.n and _positive(figure["rate"]), key
