@@ -113,7 +113,8 @@ def progress(figure: dict[str, Any]) -> None:
     """One figure as soon as it is measured."""
     errors = f", {figure['errors']} errors: {figure['first_errors'][:1]}" if figure["errors"] else ""
     resources = figure.get("resources", {})
-    others = resources.get("cpu_seconds", {}).get("others", 0.0) / max(resources.get("seconds", 0.0), 1e-9)
+    seconds = resources.get("seconds") or figure["seconds"] or 1.0
+    others = resources.get("cpu_seconds", {}).get("others", 0.0) / seconds
     note(
         f"  {figure['label']}: {figure['rate']}/s ({figure['ok']}/{figure['n']} in {figure['seconds']}s,"
         f" p50 {figure['latency_ms']['p50']} ms; other processes {others:.1f} cores){errors}"
@@ -396,6 +397,8 @@ def summary(results: dict[str, Any]) -> None:
             f" median of {s['rounds']} interleaved rounds\n"
         )
         note(throughput_table(results["table"]))
+        for key, errors in results["table"].get("failed", {}).items():
+            note(f"\n{key} failed {len(errors)} time(s); first: {errors[0]}")
         note(
             "\nCPU ceiling: this machine's cores / CPU seconds the serving processes (dev server, worker,"
             " API, raw worker; not the load generator) spent per operation: the rate if the stack had"

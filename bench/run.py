@@ -8,6 +8,7 @@ import asyncio
 import math
 import os
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -206,9 +207,19 @@ class Bench:
             starts = [self.raw_start(RawInput(stay_open=True)) for _ in range(count)]
             self.raw_lanes = list(await asyncio.gather(*starts))
         elif kind == "case":
-            opened = await asyncio.gather(*(self.api_open() for _ in range(count)))
+            opened = await asyncio.gather(*(self._open_retrying() for _ in range(count)))
             self.case_lanes = [service.case_id(body) for body in opened]
             await self.all_effects(self.case_lanes)
+
+    async def _open_retrying(self, attempts: int = 3) -> dict[str, Any]:
+        # Setting up lanes is not measured: an open that failed under load is tried again.
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.api_open()
+            except (RuntimeError, httpx.HTTPError):
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def _operations(self) -> dict[str, Operation]:
         text = text_of(100)
@@ -294,11 +305,19 @@ class Bench:
         operations = self._operations()
         settings = self.settings
         rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in TABLE}
+        failed: dict[str, list[str]] = {}
         for number in range(1, settings.rounds + 1):
             report.note(f" round {number} of {settings.rounds}")
             for key, label, lanes in TABLE:
-                await self.fresh_lanes(lanes)
-                result, resources = await self.measure(operations[key], settings.n, settings.concurrency)
+                try:
+                    await self.fresh_lanes(lanes)
+                    result, resources = await self.measure(operations[key], settings.n, settings.concurrency)
+                except Exception as error:  # a figure that cannot be taken this round is reported, not fatal
+                    failed.setdefault(key, []).append(
+                        f"round {number}: {type(error).__name__}: {error}"[:300]
+                    )
+                    report.note(f"  {label}: failed in round {number}: {failed[key][-1]}")
+                    continue
                 figure = summarize(key, label, result, settings.concurrency) | {"round": number}
                 figure["resources"] = resources
                 report.progress(figure)
@@ -306,6 +325,8 @@ class Bench:
         cores = os.cpu_count() or 1
         figures = {}
         for key, measured in rounds.items():
+            if not measured:
+                continue
             for figure in measured:
                 figure["cpu_ceiling"] = report.cpu_ceiling(figure, cores)
             median = sorted(measured, key=lambda figure: figure["rate"])[(len(measured) - 1) // 2]
@@ -317,6 +338,7 @@ class Bench:
             }
         return {
             "figures": figures,
+            "failed": failed,
             "ratios": report.table_ratios(figures),
             "cpu_ratios": report.table_ratios(figures, "cpu_ceiling"),
         }
@@ -348,7 +370,10 @@ class Bench:
                 errors=[x for r in pooled[key] for x in r.errors],
             )
             figures[key] = summarize(key, label, merged, 1)
-            figures[key]["resources"] = {"cpu_seconds": {k: round(v, 2) for k, v in cpu[key].items()}}
+            figures[key]["resources"] = {
+                "seconds": round(merged.seconds, 2),
+                "cpu_seconds": {k: round(v, 2) for k, v in cpu[key].items()},
+            }
             report.progress(figures[key])
         raw_p50 = figures["raw_update"]["latency_ms"]["p50"]
         api_p50 = figures["api_message_accepted"]["latency_ms"]["p50"]
@@ -539,6 +564,11 @@ def summarize(key: str, label: str, result: LoadResult, concurrency: int) -> dic
     }
 
 
+def _parts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    named = [results[name] for name in ("table", "latency", "profile", "history") if name in results]
+    return named + list(results.get("many_cases", []))
+
+
 def inactivity_for(size: int, settings: BenchSettings, open_rate: float | None) -> timedelta:
     """The inactivity setting for ``size`` cases: the configured one, or long enough for every
     case to open before the first timer falls due (estimated from a measured open rate)."""
@@ -552,6 +582,7 @@ def inactivity_for(size: int, settings: BenchSettings, open_rate: float | None) 
 async def run(settings: BenchSettings) -> dict[str, Any]:
     """Run the chosen parts, print them, write ``<results>/<timestamp>.json``; the results."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = settings.results_dir / f"{stamp}.json"
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": report.machine(),
@@ -569,9 +600,10 @@ async def run(settings: BenchSettings) -> dict[str, Any]:
         try:
             measured = await step()
         except Exception as error:  # one broken part must not cost the others' figures
-            report.note(f"  {name} failed: {type(error).__name__}: {error}")
+            report.note(f"  {name} failed: {type(error).__name__}: {error} (processes' logs in {work})")
             measured = {"error": f"{type(error).__name__}: {error}"}
         measured["part_seconds"] = round(time.monotonic() - began, 1)
+        report.write(results | {name: measured}, path)  # a long run keeps what it has measured so far
         return measured
 
     if sections & {"table", "latency", "profile", "history"}:
@@ -601,8 +633,9 @@ async def run(settings: BenchSettings) -> dict[str, Any]:
             open_rate = measured.get("open_rate") or open_rate
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["machine"]["load_average_end"] = report.machine()["load_average"]
-    path = settings.results_dir / f"{stamp}.json"
     report.write(results, path)
+    if settings.work_dir is None and not any("error" in part for part in _parts(results)):
+        shutil.rmtree(work, ignore_errors=True)  # kept after a failure: the processes' logs are there
     report.summary(results)
     report.note(f"results: {path}")
     return results
