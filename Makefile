@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck screenshots record-histories replay-check clean
+.PHONY: run test bench install lint typecheck screenshots record-histories replay-check clean
 
 run: $(STAMP)  ## Start Temporal (unless TEMPORAL_ADDRESS is set), the worker and the API
 	$(BIN)/python -m scripts.dev
 
 test: $(STAMP) lint typecheck  ## Lint, type-check and run every test
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## Measure the service against raw Temporal here (docs/benchmarks.md); e.g. BENCH_ARGS=--skip-10k
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 install: $(STAMP)
 
