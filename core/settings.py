@@ -15,9 +15,20 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
-from domain.types import DisputePolicy
+from domain.types import DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The durations of the clocks that act by themselves: an empty value turns one off.
+_CLOCKS_THAT_ACT = (
+    "seller_response",
+    "shipment_window",
+    "receipt_window",
+    "care_decision_target",
+    "care_decision_warning",
+    "decision_appeal_window",
+    "ticket_user_wait",
+    "reminder_lead",
+)
 
 
 class KeyRole(StrEnum):
@@ -79,6 +90,33 @@ class Settings(BaseSettings):
     care_reply_warning: timedelta = timedelta(hours=20)
     ticket_quiet_period: timedelta = Field(
         default=timedelta(days=3), description="a solved help-center report closes after this quiet period"
+    )
+    # -- clocks that act by themselves (empty: off); copied into each case's policy at opening --
+    seller_response: OptionalDuration = Field(
+        default=timedelta(days=2), description="the seller's turn; when it passes care takes over"
+    )
+    shipment_window: OptionalDuration = Field(
+        default=timedelta(days=3), description="for whoever must ship; when it passes care takes over"
+    )
+    receipt_window: OptionalDuration = Field(
+        default=timedelta(days=3),
+        description="after the last shipment; when it passes receipt is confirmed and the funds released",
+    )
+    care_decision_target: OptionalDuration = Field(
+        default=timedelta(days=3), description="care owes a decision this long after the escalation"
+    )
+    care_decision_warning: OptionalDuration = Field(
+        default=timedelta(days=2), description="care is warned this long after the escalation"
+    )
+    decision_appeal_window: OptionalDuration = Field(
+        default=timedelta(days=2),
+        description="care's decision may be appealed once this long, then it is final",
+    )
+    ticket_user_wait: OptionalDuration = Field(
+        default=timedelta(days=7), description="a report waiting on the user is solved after this long"
+    )
+    reminder_lead: OptionalDuration = Field(
+        default=timedelta(hours=24), description="a party is reminded this long before its window closes"
     )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
@@ -170,6 +208,11 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset: off")
     log_format: Literal["json", "text"] = "json"
 
+    @field_validator(*_CLOCKS_THAT_ACT, mode="before")
+    @classmethod
+    def _empty_turns_a_clock_off(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("payload_keys")
     @classmethod
     def _payload_keys_are_aes_256(cls, keys: dict[str, str]) -> dict[str, str]:
@@ -199,6 +242,7 @@ class Settings(BaseSettings):
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
             solved_quiet_period=self.ticket_quiet_period,
+            user_wait=self.ticket_user_wait,
             **self._case_limits(),
         )
 
@@ -212,6 +256,7 @@ class Settings(BaseSettings):
             "max_messages": self.max_messages,
             "history_max_events": self.history_max_events,
             "history_max_bytes": self.history_max_bytes,
+            "reminder_lead": self.reminder_lead,
         }
 
     @property
@@ -230,6 +275,12 @@ class Settings(BaseSettings):
             buyer_inactivity=self.buyer_inactivity,
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
+            seller_response=self.seller_response,
+            shipment_window=self.shipment_window,
+            receipt_window=self.receipt_window,
+            care_decision_target=self.care_decision_target,
+            care_decision_warning=self.care_decision_warning,
+            decision_appeal_window=self.decision_appeal_window,
             **self._case_limits(),
         )
 

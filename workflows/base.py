@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import CareReplyDue, DomainEvent
     from domain.outbound import CaseEvent
     from domain.reactions import Consequences, consequences, snapshot
-    from domain.types import Role
+    from domain.types import CareTarget, Role
     from domain.views import current_details, deadline_name
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
@@ -57,11 +57,12 @@ class Ack(BaseModel):
 
 
 class CareJob(BaseModel):
-    """One step for the care desk: open and assign a mediation, or a reply-target alert."""
+    """One step for the care desk: open and assign a mediation, or a care-target alert."""
 
     kind: Literal["mediation", "warning", "breach"]
     mediation: MediationInput | None = None
     target: ReplyTargetInput | None = None
+    aim: CareTarget = Field(default=CareTarget.REPLY, description="what care owes: reply, decision, review")
 
 
 class Jobs(BaseModel):
@@ -107,6 +108,10 @@ class _LazyCounter:
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
 _EFFECTS_PARKED = _LazyCounter("effects_parked", "Outside effects parked for an operator, by effect")
 _INGESTED_MEMORY = 1000
+#: Search attributes added after cases were already running. A run that began before sets none
+#: of them, so its history replays with the same commands; a run begun since sets them.
+_LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
+_LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429): the backlog, which continues as new with the
 #: case, stays far below Temporal's payload limit even when the store is down.
@@ -135,9 +140,14 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
     async def _on_start(self) -> None:
         """A case's own first step, once per case (e.g. a report links its dispute)."""
 
-    def _reply_target_summary(self, due_at: datetime) -> str:
-        """How a reply-target warning or breach reads on the care desk."""
-        return f"care reply on {self._case.id} due {due_at.isoformat()}"
+    def _reply_target_summary(self, alert: CareReplyDue) -> str:
+        """How a care target's warning or breach reads on the care desk."""
+        owed = {
+            CareTarget.REPLY: "care reply",
+            CareTarget.DECISION: "care decision",
+            CareTarget.REVIEW: "supervisor review of the appealed decision",
+        }[alert.target]
+        return f"{owed} on {self._case.id} due {alert.due_at.isoformat()}"
 
     def _mediation(self) -> MediationInput:
         """The care desk's mediation request (disputes only)."""
@@ -405,11 +415,12 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         kind: Literal["warning", "breach"] = "breach" if alert.breached else "warning"
         return CareJob(
             kind=kind,
+            aim=alert.target,
             target=ReplyTargetInput(
                 case_id=self._case.id,
                 due_at=alert.due_at,
-                summary=self._reply_target_summary(alert.due_at),
-                idempotency_key=f"{self._case.id}:care_reply_{'breached' if alert.breached else 'warning'}:"
+                summary=self._reply_target_summary(alert),
+                idempotency_key=f"{self._case.id}:{_alert_effect(alert.target, kind)}:"
                 f"{alert.started_at.isoformat()}",
             ),
         )
@@ -419,7 +430,10 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         the previous run set them; only changes add to history)."""
         current = workflow.info().typed_search_attributes
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in self._search_attributes().items():
+        values = self._search_attributes()
+        if not workflow.patched(_LATER_ATTRIBUTES_PATCH):
+            values = {key: value for key, value in values.items() if key.name not in _LATER_ATTRIBUTES}
+        for key, value in values.items():
             if current.get(key) != value:
                 updates.append(key.value_unset() if value is None else key.value_set(value))
         if updates:
@@ -512,7 +526,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             key = job.target.idempotency_key
             if key in self._case.done_by_hand:
                 return True
-            effect = f"care_reply_{'warning' if job.kind == 'warning' else 'breached'}"
+            effect = _alert_effect(job.aim, job.kind)
             if job.kind == "warning":
                 done = await self._effect(
                     effect, key, CaseActivities.warn_care_reply, job.target, "care reply warning"
@@ -592,6 +606,11 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             return None
         finally:
             self._in_flight -= 1
+
+
+def _alert_effect(aim: CareTarget, kind: Literal["mediation", "warning", "breach"]) -> str:
+    """The effect a care-target alert is parked as, and its idempotency key's middle part."""
+    return f"{aim.value}_{'warning' if kind == 'warning' else 'breached'}"
 
 
 def _reason(error: ActivityError) -> str:
