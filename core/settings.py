@@ -32,10 +32,12 @@ _CLOCKS_THAT_ACT = (
 
 
 class KeyRole(StrEnum):
-    """What an API key's holder is: a platform system, a care tool, or an administrator."""
+    """What an API key's holder is: a platform system, a care tool, a care supervisors' tool, or an
+    administrator."""
 
     PLATFORM = "platform"
     CARE = "care"
+    SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
 
@@ -65,7 +67,8 @@ class Settings(BaseSettings):
     api_keys: dict[str, ApiKey] = Field(
         default={},
         repr=False,  # keys are secrets: never in logs or reprs
-        description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "admin"}}',
+        description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "supervisor"'
+        ' | "admin"}}',
     )
     data_dir: Path = Field(
         default=Path("data"), description="local state: the embedded service database, dev server db"

@@ -10,7 +10,11 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
+from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -29,6 +33,21 @@ async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {seconds}s")
         await asyncio.sleep(0.1)
+
+
+async def search_attributes(client: Client, workflow_id: str) -> TypedSearchAttributes:
+    """A workflow's search attributes as they are now. The time-skipping test server keeps an
+    unset attribute as a null payload (a real server removes it), which ``describe()`` cannot
+    decode; those read as unset here."""
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    fields = described.workflow_execution_info.search_attributes.indexed_fields
+    for name in [name for name, value in fields.items() if value.metadata.get("encoding") == b"binary/null"]:
+        del fields[name]
+    return decode_typed_search_attributes(described.workflow_execution_info.search_attributes)
 
 
 PLATFORM_KEY = "pk-test-checkout"

@@ -81,7 +81,7 @@ class Deliveries(BaseModel):
 
 
 def _store(settings: SettingsDep, caller: CallerDep, engine: EngineDep) -> WebhookStore:
-    if caller.role is KeyRole.CARE:
+    if caller.role in (KeyRole.CARE, KeyRole.SUPERVISOR):
         raise Problem(403, "Forbidden", "webhooks are managed with platform or admin keys")
     return webhook_store(settings, engine)
 
