@@ -53,14 +53,17 @@ async def search_attributes(client: Client, workflow_id: str) -> TypedSearchAttr
 PLATFORM_KEY = "pk-test-checkout"
 CARE_KEY = "ck-test-care-tools"
 ADMIN_KEY = "ak-test-admin"
+SUPERVISOR_KEY = "sk-test-care-leads"
 API_KEYS = {
     PLATFORM_KEY: ApiKey(name="checkout", role=KeyRole.PLATFORM),
     CARE_KEY: ApiKey(name="care-tools", role=KeyRole.CARE),
     ADMIN_KEY: ApiKey(name="ops", role=KeyRole.ADMIN),
+    SUPERVISOR_KEY: ApiKey(name="care-leads", role=KeyRole.SUPERVISOR),
 }
 AS_PLATFORM = {"Authorization": f"Bearer {PLATFORM_KEY}"}
 AS_CARE = {"Authorization": f"Bearer {CARE_KEY}"}
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+AS_SUPERVISOR = {"Authorization": f"Bearer {SUPERVISOR_KEY}"}
 
 
 @asynccontextmanager
