@@ -112,6 +112,12 @@ _INGESTED_MEMORY = 1000
 #: of them, so its history replays with the same commands; a run begun since sets them.
 _LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
 _LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
+#: What care owes by each target, as activity summaries and the care desk name it.
+_OWED = {
+    CareTarget.REPLY: "care reply",
+    CareTarget.DECISION: "care decision",
+    CareTarget.REVIEW: "supervisor review",
+}
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429): the backlog, which continues as new with the
 #: case, stays far below Temporal's payload limit even when the store is down.
@@ -142,11 +148,11 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
 
     def _reply_target_summary(self, alert: CareReplyDue) -> str:
         """How a care target's warning or breach reads on the care desk."""
-        owed = {
-            CareTarget.REPLY: "care reply",
-            CareTarget.DECISION: "care decision",
-            CareTarget.REVIEW: "supervisor review of the appealed decision",
-        }[alert.target]
+        owed = (
+            "supervisor review of the appealed decision"
+            if alert.target is CareTarget.REVIEW
+            else _OWED[alert.target]
+        )
         return f"{owed} on {self._case.id} due {alert.due_at.isoformat()}"
 
     def _mediation(self) -> MediationInput:
@@ -527,9 +533,10 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             if key in self._case.done_by_hand:
                 return True
             effect = _alert_effect(job.aim, job.kind)
+            owed = _OWED[job.aim]
             if job.kind == "warning":
                 done = await self._effect(
-                    effect, key, CaseActivities.warn_care_reply, job.target, "care reply warning"
+                    effect, key, CaseActivities.warn_care_reply, job.target, f"{owed} warning"
                 )
             else:
                 done = await self._effect(
@@ -537,7 +544,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                     key,
                     CaseActivities.escalate_care_breach,
                     job.target,
-                    "care reply breach escalation",
+                    f"{owed} breach escalation",
                 )
             return done is not None or key in self._case.done_by_hand
 
