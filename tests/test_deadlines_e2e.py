@@ -72,9 +72,14 @@ async def test_a_seller_who_never_answers_is_escalated_by_the_system(
             return (await read(api, dispute_id))["mediation_case_ref"] is not None
 
         await eventually(mediation_opened)
-        notices = [e for e in await effects(api, dispute_id) if e["kind"] == "NOTIFICATION"]
-        reminders = [e for e in notices if "or care takes over" in (e["text"] or "")]
-        assert [e["party"] for e in reminders] == ["seller"]  # once, before the window closed
+
+        async def reminders() -> list[str]:
+            notices = [e for e in await effects(api, dispute_id) if e["kind"] == "NOTIFICATION"]
+            return [e["party"] for e in notices if "or care takes over" in (e["text"] or "")]
+
+        assert await eventually(reminders) == ["seller"]  # once, before the window closed
+        reminded = next(e for e in state["timeline"] if e["event"] == "reminder_sent")
+        assert datetime.fromisoformat(reminded["at"]) < datetime.fromisoformat(entry["at"])
 
         async def queued() -> dict[str, Any] | None:
             items = (await api.get("/v1/care/queue", params={"kind": "dispute"}, headers=AS_CARE)).json()[
@@ -98,7 +103,7 @@ async def test_a_seller_who_never_answers_is_escalated_by_the_system(
 async def test_an_exchange_the_buyer_never_confirms_is_completed_with_one_release(
     dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
-    settings = Settings(task_queue=task_queue, data_dir=tmp_path, receipt_window=timedelta(seconds=3))
+    settings = Settings(task_queue=task_queue, data_dir=tmp_path, receipt_window=timedelta(seconds=6))
     async with serving(settings, dev_server_env) as api:
         body = claim(new_order(), requested_solution={"kind": "EXCHANGE"})
         dispute_id = (await api.post("/v1/disputes", json=body)).json()["id"]
