@@ -19,6 +19,7 @@ _bearer = HTTPBearer(auto_error=False, description="an API key from DISPUTES_API
 _ACTS_AS = {
     KeyRole.PLATFORM: {Role.BUYER, Role.SELLER, Role.USER},  # the platform authenticated its user
     KeyRole.CARE: {Role.CARE},
+    KeyRole.SUPERVISOR: {Role.CARE, Role.SUPERVISOR},  # a supervisor is a care agent who also reviews appeals
     KeyRole.ADMIN: {Role.OPERATOR},  # reads everything; repairs parked effects as an operator
 }
 

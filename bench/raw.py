@@ -98,7 +98,9 @@ async def serve(address: str, task_queue: str, store: Path) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    client = await Client.connect(address)
+    from core.temporal import patiently
+
+    client = await patiently(lambda: Client.connect(address), timedelta(seconds=60))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

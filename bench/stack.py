@@ -29,6 +29,7 @@ from temporalio.client import Client
 
 from bench import service
 from core import binaries
+from core.temporal import patiently
 
 START_TIMEOUT = 90.0
 
@@ -255,8 +256,9 @@ class Stack:
             ],
         )
         await self._until("the Temporal dev server", lambda: _port_open(self.temporal_port))
-        self.raw_client = await Client.connect(self.address)
-        self.client = await service.sdk_client(self.address)
+        patience = timedelta(seconds=60)
+        self.raw_client = await patiently(lambda: Client.connect(self.address), patience)
+        self.client = await patiently(lambda: service.sdk_client(self.address), patience)
         env = service.service_env(
             dict(os.environ),
             temporal_address=self.address,

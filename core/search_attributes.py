@@ -20,6 +20,8 @@ TICKET_TOPIC = SearchAttributeKey.for_keyword("TicketTopic")
 CASE_PRIORITY = SearchAttributeKey.for_keyword("CasePriority")
 USER_ID = SearchAttributeKey.for_keyword("UserId")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
+NEXT_DEADLINE_AT = SearchAttributeKey.for_datetime("NextDeadlineAt")
+CARE_DECISION_DUE_AT = SearchAttributeKey.for_datetime("CareDecisionDueAt")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CASE_KIND,
@@ -34,6 +36,8 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CASE_PRIORITY,
     USER_ID,
     NEEDS_ATTENTION,
+    NEXT_DEADLINE_AT,
+    CARE_DECISION_DUE_AT,
 )
 
 _CLI_TYPES = {

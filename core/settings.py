@@ -15,16 +15,29 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
-from domain.types import DisputePolicy
+from domain.types import DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The durations of the clocks that act by themselves: an empty value turns one off.
+_CLOCKS_THAT_ACT = (
+    "seller_response",
+    "shipment_window",
+    "receipt_window",
+    "care_decision_target",
+    "care_decision_warning",
+    "decision_appeal_window",
+    "ticket_user_wait",
+    "reminder_lead",
+)
 
 
 class KeyRole(StrEnum):
-    """What an API key's holder is: a platform system, a care tool, or an administrator."""
+    """What an API key's holder is: a platform system, a care tool, a care supervisors' tool, or an
+    administrator."""
 
     PLATFORM = "platform"
     CARE = "care"
+    SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
 
@@ -55,10 +68,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore", hide_input_in_errors=True)
 
     task_queue: str = "disputes"
+    temporal_connect_timeout: timedelta = Field(
+        default=timedelta(seconds=30), description="how long to keep trying while Temporal is starting up"
+    )
     api_keys: dict[str, ApiKey] = Field(
         default={},
         repr=False,  # keys are secrets: never in logs or reprs
-        description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "admin"}}',
+        description='JSON: {"<key>": {"name": "checkout", "role": "platform" | "care" | "supervisor"'
+        ' | "admin"}}',
     )
     data_dir: Path = Field(
         default=Path("data"), description="local state: the embedded service database, dev server db"
@@ -83,6 +100,33 @@ class Settings(BaseSettings):
     care_reply_warning: timedelta = timedelta(hours=20)
     ticket_quiet_period: timedelta = Field(
         default=timedelta(days=3), description="a solved help-center report closes after this quiet period"
+    )
+    # -- clocks that act by themselves (empty: off); copied into each case's policy at opening --
+    seller_response: OptionalDuration = Field(
+        default=timedelta(days=2), description="the seller's turn; when it passes care takes over"
+    )
+    shipment_window: OptionalDuration = Field(
+        default=timedelta(days=3), description="for whoever must ship; when it passes care takes over"
+    )
+    receipt_window: OptionalDuration = Field(
+        default=timedelta(days=3),
+        description="after the last shipment; when it passes receipt is confirmed and the funds released",
+    )
+    care_decision_target: OptionalDuration = Field(
+        default=timedelta(days=3), description="care owes a decision this long after the escalation"
+    )
+    care_decision_warning: OptionalDuration = Field(
+        default=timedelta(days=2), description="care is warned this long after the escalation"
+    )
+    decision_appeal_window: OptionalDuration = Field(
+        default=timedelta(days=2),
+        description="care's decision may be appealed once this long, then it is final",
+    )
+    ticket_user_wait: OptionalDuration = Field(
+        default=timedelta(days=7), description="a report waiting on the user is solved after this long"
+    )
+    reminder_lead: OptionalDuration = Field(
+        default=timedelta(hours=24), description="a party is reminded this long before its window closes"
     )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
@@ -200,6 +244,11 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset: off")
     log_format: Literal["json", "text"] = "json"
 
+    @field_validator(*_CLOCKS_THAT_ACT, mode="before")
+    @classmethod
+    def _empty_turns_a_clock_off(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("payload_keys")
     @classmethod
     def _payload_keys_are_aes_256(cls, keys: dict[str, str]) -> dict[str, str]:
@@ -229,6 +278,7 @@ class Settings(BaseSettings):
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
             solved_quiet_period=self.ticket_quiet_period,
+            user_wait=self.ticket_user_wait,
             **self._case_limits(),
         )
 
@@ -244,6 +294,7 @@ class Settings(BaseSettings):
             "history_max_bytes": self.history_max_bytes,
             # With encrypted payloads, free text stays out of Temporal's plain metadata too.
             "redact_details": bool(self.payload_keys),
+            "reminder_lead": self.reminder_lead,
         }
 
     @property
@@ -268,6 +319,12 @@ class Settings(BaseSettings):
             buyer_inactivity=self.buyer_inactivity,
             care_reply_target=self.care_reply_target,
             care_reply_warning=self.care_reply_warning,
+            seller_response=self.seller_response,
+            shipment_window=self.shipment_window,
+            receipt_window=self.receipt_window,
+            care_decision_target=self.care_decision_target,
+            care_decision_warning=self.care_decision_warning,
+            decision_appeal_window=self.decision_appeal_window,
             **self._case_limits(),
         )
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -26,6 +30,8 @@ from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
+log = logging.getLogger(__name__)
+
 WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow]
 
 
@@ -46,14 +52,33 @@ async def connect(runtime: Runtime | None = None, settings: Settings | None = No
     """Connect with the SDK's standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
     TLS / API key, or a profile in the TOML config file); defaults to localhost:7233. The data
     converter (``data_converter``), and the tracing interceptor when tracing is on, come with it."""
+    settings = settings or get_settings()
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(
-        **config,
-        data_converter=data_converter(settings or get_settings()),
-        interceptors=client_interceptors(),
-        runtime=runtime,
+    return await patiently(
+        lambda: Client.connect(
+            **config,
+            data_converter=data_converter(settings),
+            interceptors=client_interceptors(),
+            runtime=runtime,
+        ),
+        settings.temporal_connect_timeout,
     )
+
+
+async def patiently(connect: Callable[[], Awaitable[Client]], patience: timedelta) -> Client:
+    """``connect()``, tried again for up to ``patience`` while the server is not serving yet (a
+    server that has just started answers "Frontend is not healthy yet" for a moment)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience.total_seconds()
+    while True:
+        try:
+            return await connect()
+        except RuntimeError as error:  # the SDK's "Failed client connect: ..."
+            if loop.time() >= deadline:
+                raise
+            log.info("Temporal is not serving yet (%s); trying again", error)
+            await asyncio.sleep(0.5)
 
 
 def effect_adapters(settings: Settings, engine: AsyncEngine) -> OutboxAdapters | HttpAdapters:

@@ -18,7 +18,8 @@ set -eu
 export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
 
 # Name=Type, one a line: exactly core.search_attributes.ALL (tests/test_compose.py checks it).
-# SQL visibility (PostgreSQL here) holds at most 10 Keyword and 3 of every other type per namespace.
+# SQL visibility (PostgreSQL here) holds at most 10 Keyword and 3 of every other type per namespace:
+# 9 Keyword, 3 Datetime (full) and 2 Bool are used.
 SEARCH_ATTRIBUTES='
 CaseKind=Keyword
 DisputeStatus=Keyword
@@ -32,6 +33,8 @@ TicketTopic=Keyword
 CasePriority=Keyword
 UserId=Keyword
 NeedsAttention=Bool
+NextDeadlineAt=Datetime
+CareDecisionDueAt=Datetime
 '
 
 log() { echo "temporal-setup: $*"; }

@@ -1,10 +1,11 @@
-"""What every care case shares: actions through a registry, the care reply target (1x24 hours),
-its breaches, and the audit timeline."""
+"""What every care case shares: actions through a registry, the care targets (the reply within
+1x24 hours and the others) and their breaches, the parties' windows and their reminders, the
+deadlines as data, and the audit timeline."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -12,9 +13,9 @@ from pydantic import BaseModel, Field, computed_field
 
 from domain.commands import Command, ResolveEffect, RetryEffect
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
-from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired
+from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired, Reminded
 from domain.registry import ActionRegistry
-from domain.types import Actor, CasePolicy, ReplyPolicy, Role
+from domain.types import Actor, CareTarget, CasePolicy, Deadline, ReplyPolicy, Role, Then
 
 
 class DeadlineEvent(StrEnum):
@@ -24,11 +25,57 @@ class DeadlineEvent(StrEnum):
     CARE_REPLY_WARNING = "care_reply_warning"
     CARE_REPLY_BREACHED = "care_reply_breached"
     QUIET_PERIOD_OVER = "quiet_period_over"
+    CARE_DECISION_WARNING = "care_decision_warning"
+    CARE_DECISION_BREACHED = "care_decision_breached"
+    APPEAL_REVIEW_WARNING = "appeal_review_warning"
+    APPEAL_REVIEW_BREACHED = "appeal_review_breached"
+    REMINDER = "reminder"
+    SELLER_RESPONSE_DUE = "seller_response_due"
+    SHIPMENT_DUE = "shipment_due"
+    RECEIPT_DUE = "receipt_due"
+    DECISION_APPEAL_OVER = "decision_appeal_over"
+    USER_REPLY_DUE = "user_reply_due"
+
+
+class WindowKind(StrEnum):
+    """A party's turn that the system acts on when it closes (see ``Window``)."""
+
+    SELLER_RESPONSE = "seller_response"
+    SHIPMENT = "shipment"
+    RECEIPT = "receipt"
+    DECISION_APPEAL = "decision_appeal"
+    USER_REPLY = "user_reply"
+
+    @property
+    def closes(self) -> DeadlineEvent:
+        """The deadline event of this kind of window closing."""
+        return {
+            WindowKind.SELLER_RESPONSE: DeadlineEvent.SELLER_RESPONSE_DUE,
+            WindowKind.SHIPMENT: DeadlineEvent.SHIPMENT_DUE,
+            WindowKind.RECEIPT: DeadlineEvent.RECEIPT_DUE,
+            WindowKind.DECISION_APPEAL: DeadlineEvent.DECISION_APPEAL_OVER,
+            WindowKind.USER_REPLY: DeadlineEvent.USER_REPLY_DUE,
+        }[self]
+
+
+class Window(BaseModel):
+    """A party's turn, opened at ``opened_at``: when ``due_at`` passes the system acts."""
+
+    kind: WindowKind
+    opened_at: datetime
+    due_at: datetime
+
+    @classmethod
+    def open(cls, kind: WindowKind, now: datetime, length: timedelta | None) -> Window | None:
+        """The window of ``length`` from ``now``; none when the policy turned it off."""
+        return None if length is None else cls(kind=kind, opened_at=now, due_at=now + length)
 
 
 class ReplyClock(BaseModel):
-    """Care owes a reply by ``due_at``; started by escalation or by the oldest unanswered message."""
+    """Care owes something by ``due_at`` (``target``: a reply, started by escalation or by the
+    oldest unanswered message; a decision; a supervisor's review), warned at ``warn_at``."""
 
+    target: CareTarget = CareTarget.REPLY
     started_at: datetime
     warn_at: datetime
     due_at: datetime
@@ -36,20 +83,44 @@ class ReplyClock(BaseModel):
     breached: bool = False
 
     @classmethod
-    def start(cls, now: datetime, policy: ReplyPolicy) -> ReplyClock:
-        """Start a clock at ``now`` under ``policy``."""
+    def start(cls, now: datetime, policy: ReplyPolicy, target: CareTarget = CareTarget.REPLY) -> ReplyClock:
+        """Start a reply-target clock at ``now`` under ``policy``."""
         return cls(
+            target=target,
             started_at=now,
             warn_at=now + policy.care_reply_warning,
             due_at=now + policy.care_reply_target,
         )
 
+    @classmethod
+    def aimed(
+        cls, target: CareTarget, now: datetime, due_in: timedelta, warn_in: timedelta | None
+    ) -> ReplyClock:
+        """Start a clock for ``target`` due ``due_in`` from now, warned ``warn_in`` from now (or not)."""
+        return cls(
+            target=target,
+            started_at=now,
+            warn_at=now + (warn_in or due_in),
+            due_at=now + due_in,
+            warned=warn_in is None,
+        )
+
+    @property
+    def warning(self) -> DeadlineEvent:
+        """This clock's warning event."""
+        return DeadlineEvent(f"{self.target.value}_warning")
+
+    @property
+    def breach(self) -> DeadlineEvent:
+        """This clock's breach event."""
+        return DeadlineEvent(f"{self.target.value}_breached")
+
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The next moment this clock must be looked at, and what happens then."""
         if not self.warned:
-            return self.warn_at, DeadlineEvent.CARE_REPLY_WARNING
+            return self.warn_at, self.warning
         if not self.breached:
-            return self.due_at, DeadlineEvent.CARE_REPLY_BREACHED
+            return self.due_at, self.breach
         return None
 
     def tick(self, now: datetime) -> list[DeadlineEvent]:
@@ -57,11 +128,22 @@ class ReplyClock(BaseModel):
         passed: list[DeadlineEvent] = []
         if not self.warned and now >= self.warn_at:
             self.warned = True
-            passed.append(DeadlineEvent.CARE_REPLY_WARNING)
+            passed.append(self.warning)
         if not self.breached and now >= self.due_at:
             self.breached = True
-            passed.append(DeadlineEvent.CARE_REPLY_BREACHED)
+            passed.append(self.breach)
         return passed
+
+    def deadline(self) -> Deadline | None:
+        """The target as data while it can still be met."""
+        if self.breached:
+            return None
+        party, action = {
+            CareTarget.REPLY: (Role.CARE, "reply"),
+            CareTarget.DECISION: (Role.CARE, "decide"),
+            CareTarget.REVIEW: (Role.SUPERVISOR, "review_decision"),
+        }[self.target]
+        return Deadline(party=party, action=action, due_at=self.due_at, then=Then.TARGET_BREACHED)
 
 
 class TimelineEntry(BaseModel):
@@ -110,6 +192,12 @@ class CareCase(BaseModel):
     timeline: list[TimelineEntry] = []
     attention: list[Attention] = Field(default=[], description="parked effects waiting for an operator")
     done_by_hand: list[str] = Field(default=[], description="keys of effects an operator recorded as done")
+    window: Window | None = Field(
+        default=None, description="the party's turn the system acts on when it closes"
+    )
+    reminded_for: datetime | None = Field(
+        default=None, description="the due time of the last window whose party was reminded"
+    )
     policy: CasePolicy
 
     @computed_field  # type: ignore[prop-decorator]
@@ -117,6 +205,18 @@ class CareCase(BaseModel):
     def care_reply_due_at(self) -> datetime | None:
         """When care's reply is due, while care owes one."""
         return self.care_clock.due_at if self.care_clock else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def deadlines(self) -> list[Deadline]:
+        """Every clock running now, the nearest first: who must do what by when, and what follows."""
+        running = [clock.deadline() for clock in self._care_clocks()]
+        return sorted([d for d in running if d] + self._party_deadlines(), key=lambda d: d.due_at)
+
+    @property
+    def next_deadline_at(self) -> datetime | None:
+        """When the nearest running clock closes (search attribute ``NextDeadlineAt``)."""
+        return self.deadlines[0].due_at if self.deadlines else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -166,6 +266,18 @@ class CareCase(BaseModel):
     @abstractmethod
     def tick(self, now: datetime) -> list[DomainEvent]:
         """Mark every clock that ran out by ``now``; return what newly happened."""
+
+    def _party_deadlines(self) -> list[Deadline]:
+        """The parties' running clocks (the care targets are added by ``deadlines``)."""
+        return []
+
+    def _party_window(self) -> tuple[Deadline, datetime] | None:
+        """The one window a party must act in now, and when it opened: what a reminder is about."""
+        return None
+
+    def _care_clocks(self) -> list[ReplyClock]:
+        """The care targets running now."""
+        return [self.care_clock] if self.care_clock else []
 
     def _check_rules(self, command: Command, now: datetime) -> None:
         """Refuse a command the general checks let through (e.g. an amount above the total)."""
@@ -238,23 +350,55 @@ class CareCase(BaseModel):
 
     # -- clocks and records shared by every case -----------------------------------------------
 
-    def _care_deadline(self) -> list[tuple[datetime, DeadlineEvent]]:
-        pending = self.care_clock.next_deadline() if self.care_clock else None
-        return [pending] if pending else []
+    def _shared_deadlines(self) -> list[tuple[datetime, DeadlineEvent]]:
+        """The care targets' next moments, and the reminder of the party whose window runs."""
+        pending = [clock.next_deadline() for clock in self._care_clocks()]
+        reminder = self.next_reminder()
+        return [p for p in pending if p] + ([(reminder[0], DeadlineEvent.REMINDER)] if reminder else [])
 
     def _tick_care_clock(self, now: datetime) -> list[DomainEvent]:
-        clock = self.care_clock
-        if clock is None:
-            return []
         happened: list[DomainEvent] = []
-        for passed in clock.tick(now):
-            breached = passed is DeadlineEvent.CARE_REPLY_BREACHED
-            if breached:
-                self.sla_breached = True
-                self.sla_breaches += 1
-            self._record(now, passed.value, None, due_at=clock.due_at.isoformat())
-            happened.append(CareReplyDue(due_at=clock.due_at, started_at=clock.started_at, breached=breached))
+        for clock in self._care_clocks():
+            for passed in clock.tick(now):
+                breached = passed is clock.breach
+                if breached:
+                    self.sla_breached = True
+                    self.sla_breaches += 1
+                self._record(now, passed.value, None, due_at=clock.due_at.isoformat())
+                happened.append(
+                    CareReplyDue(
+                        due_at=clock.due_at,
+                        started_at=clock.started_at,
+                        breached=breached,
+                        target=clock.target,
+                    )
+                )
         return happened
+
+    def next_reminder(self) -> tuple[datetime, Deadline] | None:
+        """When the party whose window runs is reminded, once per window, ``reminder_lead`` before
+        it closes; no reminder for a window shorter than the lead."""
+        lead = self.policy.reminder_lead
+        found = self._party_window()
+        if lead is None or found is None:
+            return None
+        deadline, opened_at = found
+        at = deadline.due_at - lead
+        if self.reminded_for == deadline.due_at or at <= opened_at:
+            return None
+        return at, deadline
+
+    def _tick_reminder(self, now: datetime) -> list[DomainEvent]:
+        """Remind the party if its reminder is due and its window is still open."""
+        reminder = self.next_reminder()
+        if reminder is None or now < reminder[0]:
+            return []
+        deadline = reminder[1]
+        self.reminded_for = deadline.due_at
+        if now >= deadline.due_at:
+            return []  # looked at only as the window closed: the window's own rule acts now
+        self._record(now, "reminder_sent", None, **deadline.model_dump(mode="json"))
+        return [Reminded(deadline=deadline)]
 
     def _care_owes_reply(self, now: datetime) -> None:
         """Start the reply clock unless one runs: the target counts from the oldest unanswered message."""

@@ -26,6 +26,9 @@ class Action(StrEnum):
     DECIDE = "decide"
     SHIP = "ship"
     CONFIRM_RECEIPT = "confirm_receipt"
+    APPEAL_DECISION = "appeal_decision"
+    CONFIRM_DECISION = "confirm_decision"
+    REPLACE_DECISION = "replace_decision"
     SOLVE = "solve"
 
 
@@ -119,6 +122,30 @@ class ConfirmReceipt(Command):
     """Buyer confirms the replacement or the remaining items arrived."""
 
     action = Action.CONFIRM_RECEIPT
+
+
+class AppealDecision(Command):
+    """A party appeals care's decision, once per dispute (banding atas keputusan), with a reason
+    and evidence; a care supervisor reviews it. Not the seller's ``appeal`` of the claim."""
+
+    action = Action.APPEAL_DECISION
+    reason: Text
+    evidence: EvidenceList = []
+
+
+class ConfirmDecision(Command):
+    """A care supervisor confirms the appealed decision; it is carried out."""
+
+    action = Action.CONFIRM_DECISION
+    note: Note = ""
+
+
+class ReplaceDecision(Command):
+    """A care supervisor replaces the appealed decision with another solution, which is carried out."""
+
+    action = Action.REPLACE_DECISION
+    solution: Solution
+    note: Note = ""
 
 
 class IngestedEvent(BaseModel):

@@ -8,22 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from domain.case import Attention, CareCase, DeadlineEvent, ReplyClock, register_operator_actions
+from domain.case import (
+    Attention,
+    CareCase,
+    DeadlineEvent,
+    ReplyClock,
+    Window,
+    WindowKind,
+    register_operator_actions,
+)
 from domain.commands import (
     Accept,
     Appeal,
+    AppealDecision,
     Cancel,
     CareReply,
     Command,
+    ConfirmDecision,
     ConfirmReceipt,
     Decide,
     MakeOffer,
     Redecide,
     Reject,
+    ReplaceDecision,
     RequestHelp,
     SendMessage,
     Ship,
@@ -33,15 +44,21 @@ from domain.events import (
     Cancelled,
     CareSpoke,
     Decided,
+    DecisionAppealed,
+    DecisionFinal,
+    DecisionReviewed,
     DomainEvent,
     Escalated,
     PartyInactive,
+    ReceiptConfirmed,
     Resolved,
     SettlementDue,
 )
 from domain.registry import ActionRegistry
 from domain.types import (
     Actor,
+    CareTarget,
+    Deadline,
     DisputePolicy,
     EvidenceList,
     Identifier,
@@ -49,6 +66,8 @@ from domain.types import (
     Solution,
     SolutionKind,
     Text,
+    Then,
+    short_duration,
 )
 
 
@@ -58,6 +77,8 @@ class DisputeStatus(StrEnum):
     AWAITING_SELLER = "AWAITING_SELLER"
     AWAITING_BUYER = "AWAITING_BUYER"
     IN_MEDIATION = "IN_MEDIATION"
+    DECIDED = "DECIDED"
+    DECISION_APPEALED = "DECISION_APPEALED"
     AWAITING_FULFILMENT = "AWAITING_FULFILMENT"
     RESOLVED = "RESOLVED"
     CANCELLED = "CANCELLED"
@@ -129,6 +150,15 @@ class Proposal(BaseModel):
     at: datetime
 
 
+class DecisionAppealRecord(BaseModel):
+    """A party's appeal of care's decision (one per dispute), reviewed by a care supervisor."""
+
+    by: Role
+    reason: str
+    evidence: list[str] = []
+    at: datetime
+
+
 class Shipment(BaseModel):
     """A shipment with its tracking number (resi)."""
 
@@ -170,7 +200,7 @@ class Outcome(BaseModel):
 
     status: DisputeStatus
     solution: Solution | None = None
-    decided_by: str = Field(description="'agreement', 'care' or 'buyer_cancelled'")
+    decided_by: str = Field(description="'agreement', 'care', 'supervisor' or 'buyer_cancelled'")
     refunded_to_buyer: int = 0
     released_to_seller: int = 0
     at: datetime
@@ -183,7 +213,7 @@ def _other(role: Role) -> Role:
 class Dispute(CareCase):
     """A dispute's whole state; every change goes through ``apply``, ``tick`` or a reported effect."""
 
-    roles: ClassVar[tuple[Role, ...]] = (Role.BUYER, Role.SELLER, Role.CARE, Role.OPERATOR)
+    roles: ClassVar[tuple[Role, ...]] = (Role.BUYER, Role.SELLER, Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
     order_id: str
     buyer_id: str
@@ -205,7 +235,14 @@ class Dispute(CareCase):
         default=[], description="parties whose solution the other declined, countered or contested"
     )
     escalated_at: datetime | None = None
-    escalated_by: Role | None = None
+    escalated_by: Role | Literal["system"] | None = None
+    escalation_reason: str | None = Field(default=None, description="why the system escalated")
+    decision_clock: ReplyClock | None = Field(default=None, description="care owes a decision (mediation)")
+    decision_accepted_by: list[Role] = Field(default=[], description="parties who accepted care's decision")
+    decision_appeal: DecisionAppealRecord | None = None
+    receipt_problem: bool = Field(
+        default=False, description="the buyer wrote while its confirmation of receipt was awaited"
+    )
     mediation_case_ref: str | None = None
     agreed_solution: Solution | None = None
     decided_by: str | None = None
@@ -237,6 +274,7 @@ class Dispute(CareCase):
             opened_at=now,
             requested_solution=request.requested_solution,
             response_due_at=now + request.policy.buyer_inactivity,
+            window=Window.open(WindowKind.SELLER_RESPONSE, now, request.policy.seller_response),
         )
         dispute._record(
             now,
@@ -266,13 +304,22 @@ class Dispute(CareCase):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def care_decision_due_at(self) -> datetime | None:
+        """When care's decision is due, while care owes one (mediation with a decision target)."""
+        return self.decision_clock.due_at if self.decision_clock else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def buyer_inactive_at(self) -> datetime | None:
         """When the buyer's silence lets the seller ask for help (only while it is the buyer's turn)."""
         return self.response_due_at if self.status is DisputeStatus.AWAITING_BUYER else None
 
     def may_request_help(self, role: Role, now: datetime | None = None) -> bool:
         """A party may escalate once its solution was declined or the other party went silent,
-        counting a turn clock that ran out but whose timer the workflow has not handled yet."""
+        counting a turn clock that ran out but whose timer the workflow has not handled yet; the
+        buyer may while its confirmation of receipt is awaited (a problem with the delivery)."""
+        if self.status is DisputeStatus.AWAITING_FULFILMENT:
+            return role is Role.BUYER and self._window_is(WindowKind.RECEIPT)
         if self.status not in NEGOTIATING:
             return False
         other = _other(role)
@@ -290,7 +337,7 @@ class Dispute(CareCase):
             return actor.id == self.buyer_id
         if actor.role is Role.SELLER:
             return actor.id == self.seller_id
-        return actor.role in (Role.CARE, Role.OPERATOR)
+        return actor.role in (Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
     def party_id(self, role: Role) -> str:
         """The buyer's or the seller's id."""
@@ -353,7 +400,56 @@ class Dispute(CareCase):
         candidates: list[tuple[datetime, DeadlineEvent]] = []
         if self.status in NEGOTIATING and self.response_due_at and self.inactive_party is None:
             candidates.append((self.response_due_at, DeadlineEvent.PARTY_INACTIVE))
-        return min(candidates + self._care_deadline(), default=None)
+        if self.window is not None:
+            candidates.append((self.window.due_at, self.window.kind.closes))
+        return min(candidates + self._shared_deadlines(), default=None)
+
+    def _care_clocks(self) -> list[ReplyClock]:
+        return [clock for clock in (self.care_clock, self.decision_clock) if clock]
+
+    def _turn_deadline(self) -> Deadline | None:
+        """The inactivity clock of the party whose turn it is, as data."""
+        if self.turn is None or self.response_due_at is None or self.inactive_party is not None:
+            return None
+        return Deadline(
+            party=self.turn, action="respond", due_at=self.response_due_at, then=Then.HELP_AVAILABLE
+        )
+
+    def _window_deadlines(self) -> list[Deadline]:
+        """The running window as data: who must act in it, and what the system does when it closes."""
+        window = self.window
+        if window is None:
+            return []
+        due = window.due_at
+        if window.kind is WindowKind.SELLER_RESPONSE:
+            return [Deadline(party=Role.SELLER, action="respond", due_at=due, then=Then.ESCALATED)]
+        if window.kind is WindowKind.SHIPMENT:
+            shipper = self.next_shipper() or Role.SELLER
+            return [Deadline(party=shipper, action="ship", due_at=due, then=Then.ESCALATED)]
+        if window.kind is WindowKind.RECEIPT:
+            then = Then.ESCALATED if self.receipt_problem else Then.RECEIPT_CONFIRMED
+            return [Deadline(party=Role.BUYER, action="confirm_receipt", due_at=due, then=then)]
+        return [
+            Deadline(party=role, action="appeal_decision", due_at=due, then=Then.DECISION_CARRIED_OUT)
+            for role in (Role.BUYER, Role.SELLER)
+            if role not in self.decision_accepted_by
+        ]
+
+    def _party_deadlines(self) -> list[Deadline]:
+        turn = self._turn_deadline()
+        return ([turn] if turn else []) + self._window_deadlines()
+
+    def _party_window(self) -> tuple[Deadline, datetime] | None:
+        window = self.window
+        if window is not None and window.kind is not WindowKind.DECISION_APPEAL:
+            return self._window_deadlines()[0], window.opened_at  # appealing is a choice: no reminder
+        turn = self._turn_deadline()
+        if window is None and turn is not None:
+            return turn, turn.due_at - self.policy.buyer_inactivity
+        return None
+
+    def _window_is(self, kind: WindowKind) -> bool:
+        return self.window is not None and self.window.kind is kind
 
     def next_shipper(self) -> Role | None:
         """Who must ship next for an exchange (the buyer returns first) or the remaining items."""
@@ -419,7 +515,36 @@ class Dispute(CareCase):
             self.inactive_party = silent
             happened.append(PartyInactive(party=silent))
             self._record(now, "party_inactive", None, party=silent, since=due.isoformat())
-        return happened + self._tick_care_clock(now)
+        happened += self._tick_reminder(now)
+        happened += self._tick_window(now)
+        happened += self._tick_care_clock(now)
+        return happened + self._after(now)
+
+    def _tick_window(self, now: datetime) -> list[DomainEvent]:
+        """The system acts for the party whose window closed: care takes over, receipt is
+        confirmed, or care's decision is carried out."""
+        window = self.window
+        if window is None or now < window.due_at:
+            return []
+        length = short_duration(window.due_at - window.opened_at)
+        if window.kind is WindowKind.SELLER_RESPONSE:
+            return self._escalate_by_system(f"the seller did not respond within {length}", now)
+        if window.kind is WindowKind.SHIPMENT:
+            shipper = self.next_shipper() or Role.SELLER
+            return self._escalate_by_system(f"the {shipper.value} did not ship within {length}", now)
+        if window.kind is WindowKind.RECEIPT:
+            if self.receipt_problem:
+                return self._escalate_by_system("the buyer raised a problem with the delivery", now)
+            reason = f"the buyer neither confirmed receipt nor raised a problem within {length}"
+            self.received_at = now
+            self.window = None
+            self._record(now, "receipt_confirmed", None, by="system", reason=reason)
+            return [ReceiptConfirmed(reason=reason)]
+        reason = f"no appeal within {length}"
+        assert self.agreed_solution is not None, "a decision is recorded when its appeal window opens"
+        self._agree(self.agreed_solution, self.decided_by or "care", now)
+        self._record(now, "decision_final", None, reason=reason)
+        return [DecisionFinal(reason=reason)]
 
     def link_ticket(self, ticket_id: str, now: datetime) -> None:
         """Record a help-center report about this dispute's order (once)."""
@@ -458,15 +583,25 @@ class Dispute(CareCase):
         self.decided_by = decided_by
         self._set_status(DisputeStatus.AWAITING_FULFILMENT, now)
 
-    def _escalate(self, by: Role, now: datetime) -> None:
+    def _escalate(self, by: Role | Literal["system"], now: datetime, reason: str | None = None) -> None:
         self.escalated_at = now
         self.escalated_by = by
+        self.escalation_reason = reason
         self.care_clock = ReplyClock.start(now, self.policy)
+        target, warning = self.policy.care_decision_target, self.policy.care_decision_warning
+        if target is not None:
+            self.decision_clock = ReplyClock.aimed(CareTarget.DECISION, now, target, warning)
         self._set_status(DisputeStatus.IN_MEDIATION, now)
+
+    def _escalate_by_system(self, reason: str, now: datetime) -> list[DomainEvent]:
+        self._escalate("system", now, reason)
+        self._record(now, "escalated", None, by="system", reason=reason)
+        return [Escalated(by="system", reason=reason)]
 
     def _close(self, status: DisputeStatus, outcome: Outcome, now: datetime) -> None:
         self.outcome = outcome
         self.care_clock = None
+        self.decision_clock = None
         self._set_status(status, now)
 
     def _set_status(self, status: DisputeStatus, now: datetime, *, new_proposal: bool = False) -> None:
@@ -478,6 +613,25 @@ class Dispute(CareCase):
         elif new_proposal or self.turn is not turn_before:
             # The party who must answer gets the whole inactivity period for every new proposal.
             self._restart_turn_clock(now)
+        # The party's window: the seller's response restarts with its turn (a message keeps it).
+        if status is DisputeStatus.AWAITING_SELLER:
+            if new_proposal or self.turn is not turn_before:
+                self.window = Window.open(WindowKind.SELLER_RESPONSE, now, self.policy.seller_response)
+        elif status is DisputeStatus.AWAITING_FULFILMENT:
+            self._open_fulfilment_window(now)
+        else:
+            self.window = None
+
+    def _open_fulfilment_window(self, now: datetime) -> None:
+        """The window of whoever must ship next, or the buyer's to confirm receipt, from ``now``."""
+        self.receipt_problem = False
+        solution = self.agreed_solution
+        if solution is None or solution.kind not in GOODS or self.received_at is not None:
+            self.window = None
+        elif self.next_shipper() is not None:
+            self.window = Window.open(WindowKind.SHIPMENT, now, self.policy.shipment_window)
+        else:
+            self.window = Window.open(WindowKind.RECEIPT, now, self.policy.receipt_window)
 
     def _restart_turn_clock(self, now: datetime) -> None:
         self.inactive_party = None
@@ -512,16 +666,26 @@ NEGOTIATION = {DisputeStatus.AWAITING_SELLER: PARTIES, DisputeStatus.AWAITING_BU
 def _message(dispute: Dispute, command: SendMessage, now: datetime) -> list[DomainEvent]:
     if dispute.status is DisputeStatus.IN_MEDIATION:
         dispute._care_owes_reply(now)
+    if command.actor.role is Role.BUYER and dispute._window_is(WindowKind.RECEIPT):
+        dispute.receipt_problem = True  # care takes over when the window closes, not the system
     return []
 
 
-@DISPUTE_ACTIONS.action(
-    Accept,
-    roles=PARTIES,
-    path="accept",
-    allowed=_in({DisputeStatus.AWAITING_SELLER: {Role.SELLER}, DisputeStatus.AWAITING_BUYER: {Role.BUYER}}),
-)
+def _may_accept(dispute: Dispute, role: Role, now: datetime | None) -> bool:
+    if dispute.status is DisputeStatus.DECIDED:
+        return role not in dispute.decision_accepted_by
+    return dispute.turn is role
+
+
+@DISPUTE_ACTIONS.action(Accept, roles=PARTIES, path="accept", allowed=_may_accept)
 def _accept(dispute: Dispute, command: Accept, now: datetime) -> list[DomainEvent]:
+    if dispute.status is DisputeStatus.DECIDED:
+        dispute.decision_accepted_by.append(command.actor.role)
+        if set(dispute.decision_accepted_by) < PARTIES:
+            return []
+        assert dispute.agreed_solution is not None, "a decision is recorded when its appeal window opens"
+        dispute._agree(dispute.agreed_solution, dispute.decided_by or "care", now)
+        return [DecisionFinal(reason="both parties accepted it")]
     if command.actor.role is Role.SELLER:
         agreed = dispute.requested_solution
     else:
@@ -593,9 +757,58 @@ def _care_reply(dispute: Dispute, command: CareReply, now: datetime) -> list[Dom
 
 @DISPUTE_ACTIONS.action(Decide, roles={Role.CARE}, path="care/decision", allowed=_in(MEDIATION))
 def _decide(dispute: Dispute, command: Decide, now: datetime) -> list[DomainEvent]:
+    dispute.care_clock = dispute.decision_clock = None
+    window = None
+    if dispute.decision_appeal is None:  # one appeal per dispute: a later decision is final at once
+        window = Window.open(WindowKind.DECISION_APPEAL, now, dispute.policy.decision_appeal_window)
+    if window is None:
+        dispute._agree(command.solution, "care", now)
+        return [Decided(solution=command.solution, note=command.note)]
+    dispute.agreed_solution = command.solution
+    dispute.decided_by = "care"
+    dispute.decision_accepted_by = []
+    dispute._set_status(DisputeStatus.DECIDED, now)
+    dispute.window = window
+    return [Decided(solution=command.solution, note=command.note, appeal_until=window.due_at)]
+
+
+@DISPUTE_ACTIONS.action(
+    AppealDecision,
+    roles=PARTIES,
+    path="decision/appeal",
+    allowed=lambda d, role, now: d.status is DisputeStatus.DECIDED and role not in d.decision_accepted_by,
+)
+def _appeal_decision(dispute: Dispute, command: AppealDecision, now: datetime) -> list[DomainEvent]:
+    dispute.decision_appeal = DecisionAppealRecord(
+        by=command.actor.role, reason=command.reason, evidence=list(command.evidence), at=now
+    )
+    dispute._set_status(DisputeStatus.DECISION_APPEALED, now)
+    review = ReplyClock.start(now, dispute.policy, CareTarget.REVIEW)
+    dispute.care_clock = review
+    return [DecisionAppealed(by=command.actor.role, review_due_at=review.due_at)]
+
+
+REVIEW = {DisputeStatus.DECISION_APPEALED: {Role.SUPERVISOR}}
+
+
+@DISPUTE_ACTIONS.action(
+    ConfirmDecision, roles={Role.SUPERVISOR}, path="supervisor/confirm", allowed=_in(REVIEW)
+)
+def _confirm_decision(dispute: Dispute, command: ConfirmDecision, now: datetime) -> list[DomainEvent]:
+    solution = dispute.agreed_solution
+    assert solution is not None, "an appealed decision is recorded"
     dispute.care_clock = None
-    dispute._agree(command.solution, "care", now)
-    return [Decided(solution=command.solution, note=command.note)]
+    dispute._agree(solution, dispute.decided_by or "care", now)
+    return [DecisionReviewed(confirmed=True, solution=solution, note=command.note)]
+
+
+@DISPUTE_ACTIONS.action(
+    ReplaceDecision, roles={Role.SUPERVISOR}, path="supervisor/replace", allowed=_in(REVIEW)
+)
+def _replace_decision(dispute: Dispute, command: ReplaceDecision, now: datetime) -> list[DomainEvent]:
+    dispute.care_clock = None
+    dispute._agree(command.solution, "supervisor", now)
+    return [DecisionReviewed(confirmed=False, solution=command.solution, note=command.note)]
 
 
 @DISPUTE_ACTIONS.action(
@@ -609,6 +822,7 @@ def _ship(dispute: Dispute, command: Ship, now: datetime) -> list[DomainEvent]:
         by=command.actor.role, tracking_number=command.tracking_number, carrier=command.carrier, at=now
     )
     dispute.shipments.append(shipment)
+    dispute._open_fulfilment_window(now)
     return []
 
 
@@ -622,6 +836,7 @@ def _ship(dispute: Dispute, command: Ship, now: datetime) -> list[DomainEvent]:
 )
 def _confirm_receipt(dispute: Dispute, command: ConfirmReceipt, now: datetime) -> list[DomainEvent]:
     dispute.received_at = now
+    dispute.window = None
     return []
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.types import Actor, Role, Solution
+from domain.types import Actor, CareTarget, Deadline, Role, Solution
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ class Acted(DomainEvent):
 
 @dataclass(frozen=True)
 class Escalated(DomainEvent):
-    """The case went to care for mediation; ``by`` is the party's role or ``"system"``."""
+    """The case went to care for mediation; ``by`` is the party's role or ``"system"`` (with why)."""
 
     by: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,49 @@ class CareSpoke(DomainEvent):
 
 @dataclass(frozen=True)
 class Decided(DomainEvent):
-    """Care decided the solution of a dispute."""
+    """Care decided the solution of a dispute; with ``appeal_until`` it may be appealed until then."""
 
     solution: Solution
     note: str
+    appeal_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DecisionAppealed(DomainEvent):
+    """A party appealed care's decision; a supervisor reviews it by ``review_due_at``."""
+
+    by: Role
+    review_due_at: datetime
+
+
+@dataclass(frozen=True)
+class DecisionReviewed(DomainEvent):
+    """A supervisor confirmed (``confirmed``) or replaced care's appealed decision; it is final."""
+
+    confirmed: bool
+    solution: Solution
+    note: str
+
+
+@dataclass(frozen=True)
+class DecisionFinal(DomainEvent):
+    """Care's decision became final without an appeal (both parties accepted, or the window passed)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReceiptConfirmed(DomainEvent):
+    """The buyer neither confirmed receipt nor raised a problem in time: the system confirmed it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reminded(DomainEvent):
+    """The party whose window is running was reminded before it closes (once per window)."""
+
+    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -65,11 +105,13 @@ class PartyInactive(DomainEvent):
 
 @dataclass(frozen=True)
 class CareReplyDue(DomainEvent):
-    """Care's reply target is near (``breached`` False) or was missed (True)."""
+    """A care target (a reply, a decision, a review: ``target``) is near (``breached`` False) or
+    was missed (True)."""
 
     due_at: datetime
     started_at: datetime
     breached: bool
+    target: CareTarget = CareTarget.REPLY
 
 
 @dataclass(frozen=True)
@@ -84,7 +126,10 @@ class Resolved(DomainEvent):
 
 @dataclass(frozen=True)
 class Solved(DomainEvent):
-    """Care marked a report solved; it closes after the quiet period."""
+    """Care marked a report solved, or the system did (``by_system``: the user did not answer in
+    time); it closes after the quiet period."""
+
+    by_system: bool = False
 
 
 @dataclass(frozen=True)

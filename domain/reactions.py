@@ -18,18 +18,23 @@ from domain.events import (
     CareSpoke,
     Closed,
     Decided,
+    DecisionAppealed,
+    DecisionFinal,
+    DecisionReviewed,
     DomainEvent,
     EffectParked,
     EffectRepaired,
     Escalated,
     Opened,
     PartyInactive,
+    ReceiptConfirmed,
+    Reminded,
     Resolved,
     Solved,
 )
 from domain.outbound import DISPUTE_FIELDS, TICKET_FIELDS, EventType
 from domain.ticket import Ticket
-from domain.types import Role, short_duration
+from domain.types import CareTarget, Deadline, Role, Then, at_minute, short_duration
 
 
 class NoticeCategory(StrEnum):
@@ -81,14 +86,21 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
             result.published.append(EventType.CASE_REPAIRED)
         elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
-            result.published.append(
-                EventType.CARE_REPLY_BREACHED if event.breached else EventType.CARE_REPLY_WARNING
-            )
+            result.published.append(_target_event(event))
         elif isinstance(case, Dispute):
             result += _dispute(case, event)
         elif isinstance(case, Ticket):
             result += _ticket(case, event)
+    # One change tells subscribers of each kind of event once (an acceptance that makes care's
+    # decision final is one update).
+    result.published = list(dict.fromkeys(result.published))
     return result
+
+
+def _target_event(due: CareReplyDue) -> EventType:
+    if due.target is CareTarget.REPLY:
+        return EventType.CARE_REPLY_BREACHED if due.breached else EventType.CARE_REPLY_WARNING
+    return EventType.CARE_DECISION_BREACHED if due.breached else EventType.CARE_DECISION_WARNING
 
 
 def snapshot(case: CareCase) -> dict[str, Any]:
@@ -136,9 +148,10 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
                     )
                 )
             return Consequences(notices=told, published=[EventType.DISPUTE_UPDATED])
-        case Escalated(by=by):
+        case Escalated(by=by, reason=reason):
+            why = f": {reason};" if by == "system" else f" (requested by the {by});"
             text = (
-                f"Dispute {dispute.id} is now mediated by care (requested by the {by}); care replies"
+                f"Dispute {dispute.id} is now mediated by care{why} care replies"
                 f" within {short_duration(dispute.policy.care_reply_target)}."
             )
             return Consequences(
@@ -147,9 +160,42 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
         case CareSpoke(text=text):
             said = f"Care replied on dispute {dispute.id}: {text}"
             return Consequences(notices=_both(dispute, said, NoticeCategory.CARE_REPLY))
-        case Decided(solution=solution, note=note):
+        case Decided(solution=solution, note=note, appeal_until=appeal_until):
             decided = f"Care decided dispute {dispute.id}: {solution.describe()}. {note}".strip()
+            if appeal_until is not None:
+                decided += (
+                    f" Either party may appeal this decision once until {at_minute(appeal_until)};"
+                    " it is carried out then unless appealed, or as soon as both parties accept it."
+                )
             return Consequences(notices=_both(dispute, decided, NoticeCategory.CARE_REPLY))
+        case DecisionAppealed(by=by, review_due_at=due):
+            text = (
+                f"The {by.value} appealed care's decision on dispute {dispute.id}; a care supervisor"
+                f" confirms or replaces it by {at_minute(due)}."
+            )
+            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_DECISION_APPEALED])
+        case DecisionReviewed(confirmed=confirmed, solution=solution, note=note):
+            verb = "confirmed" if confirmed else "replaced"
+            text = (
+                f"A care supervisor {verb} the decision on dispute {dispute.id}: {solution.describe()}."
+                f" {note}"
+            ).strip()
+            return Consequences(notices=_both(dispute, text, NoticeCategory.CARE_REPLY))
+        case DecisionFinal(reason=reason):
+            assert dispute.agreed_solution is not None
+            text = (
+                f"Care's decision on dispute {dispute.id} is final ({reason}):"
+                f" {dispute.agreed_solution.describe()}."
+            )
+            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
+        case ReceiptConfirmed(reason=reason):
+            text = (
+                f"Receipt on dispute {dispute.id} was confirmed by the system: {reason}. The funds are"
+                " released to the seller as agreed."
+            )
+            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
+        case Reminded(deadline=deadline):
+            return Consequences(notices=[_to(dispute, deadline.party, _reminder(dispute, deadline))])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):
@@ -174,6 +220,27 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
     return Consequences()
 
 
+def _reminder(dispute: Dispute, deadline: Deadline) -> str:
+    """The reminder to the party whose window closes at ``deadline.due_at``."""
+    by = at_minute(deadline.due_at)
+    if deadline.then is Then.HELP_AVAILABLE:
+        other = Role.SELLER if deadline.party is Role.BUYER else Role.BUYER
+        return (
+            f"Please respond on dispute {dispute.id} by {by}, or the {other.value} may ask care to mediate."
+        )
+    if deadline.then is Then.RECEIPT_CONFIRMED:
+        return (
+            f"Please confirm receipt on dispute {dispute.id}, or raise a problem, by {by}; after that"
+            " receipt is confirmed for you and the funds are released to the seller."
+        )
+    doing = {
+        "respond": "respond (accept, offer another solution or appeal)",
+        "ship": "ship and send the tracking number",
+        "confirm_receipt": "confirm receipt if the items arrived",
+    }.get(deadline.action, deadline.action)
+    return f"Please {doing} on dispute {dispute.id} by {by}, or care takes over."
+
+
 # -- help-center reports --------------------------------------------------------------------------
 
 
@@ -194,12 +261,21 @@ def _ticket(ticket: Ticket, event: DomainEvent) -> Consequences:
                 notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY)],
                 published=[EventType.TICKET_REPLIED],
             )
-        case Solved():
+        case Solved(by_system=by_system):
+            who = "We marked" if by_system else "Care marked"
+            waited = ticket.policy.user_wait
+            why = f" as we did not hear back within {short_duration(waited)}" if by_system and waited else ""
             text = (
-                f"Care marked your report {ticket.id} solved. It closes in"
+                f"{who} your report {ticket.id} solved{why}. It closes in"
                 f" {short_duration(ticket.policy.solved_quiet_period)} unless you write again."
             )
             return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_SOLVED])
+        case Reminded(deadline=deadline):
+            text = (
+                f"Care is waiting for your answer on report {ticket.id}: please reply by"
+                f" {at_minute(deadline.due_at)}, or it is marked solved."
+            )
+            return Consequences(notices=[_to_user(ticket, text)])
         case Closed():
             return Consequences(
                 notices=[_to_user(ticket, f"Your report {ticket.id} is closed.")],

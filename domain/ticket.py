@@ -8,11 +8,22 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.case import CareCase, DeadlineEvent, register_operator_actions
+from domain.case import CareCase, DeadlineEvent, Window, WindowKind, register_operator_actions
 from domain.commands import Action, Command
 from domain.events import CareSpoke, Closed, DomainEvent, Solved
 from domain.registry import ActionRegistry
-from domain.types import Actor, CasePolicy, EvidenceList, Identifier, Role, Text
+from domain.types import (
+    Actor,
+    CasePolicy,
+    Deadline,
+    EvidenceList,
+    Identifier,
+    OptionalDuration,
+    Role,
+    Text,
+    Then,
+    short_duration,
+)
 
 
 class TicketTopic(StrEnum):
@@ -57,6 +68,10 @@ class TicketPolicy(CasePolicy):
 
     solved_quiet_period: timedelta = Field(
         default=timedelta(days=3), description="a solved report closes after this long without a user message"
+    )
+    user_wait: OptionalDuration = Field(
+        default=None,
+        description="a report waiting on the user is solved by the system after this long; None: never",
     )
 
 
@@ -180,14 +195,47 @@ class Ticket(CareCase):
 
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The earliest clock that can still run out, and what happens when it does."""
-        candidates = self._care_deadline()
+        candidates = self._shared_deadlines()
         if self.status is TicketStatus.SOLVED and self.closes_at:
             candidates.append((self.closes_at, DeadlineEvent.QUIET_PERIOD_OVER))
+        if self.window is not None:
+            candidates.append((self.window.due_at, self.window.kind.closes))
         return min(candidates, default=None)
+
+    def _party_deadlines(self) -> list[Deadline]:
+        found = []
+        if self.window is not None:
+            found.append(
+                Deadline(party=Role.USER, action="message", due_at=self.window.due_at, then=Then.SOLVED)
+            )
+        if self.status is TicketStatus.SOLVED and self.closes_at:
+            found.append(Deadline(party=Role.USER, action="message", due_at=self.closes_at, then=Then.CLOSED))
+        return found
+
+    def _party_window(self) -> tuple[Deadline, datetime] | None:
+        if self.window is None:
+            return None
+        return self._party_deadlines()[0], self.window.opened_at
+
+    def _solved(self, now: datetime) -> None:
+        """Solved now (by care, or by the system for a silent user): closes after the quiet period."""
+        self.status = TicketStatus.SOLVED
+        self.care_clock = None
+        self.window = None
+        self.solved_at = now
+        self.closes_at = now + self.policy.solved_quiet_period
 
     def tick(self, now: datetime) -> list[DomainEvent]:
         """Mark every clock that ran out by ``now``; return what newly happened."""
-        happened = self._tick_care_clock(now)
+        happened = self._tick_care_clock(now) + self._tick_reminder(now)
+        window = self.window
+        if window is not None and window.due_at <= now:
+            # The user did not answer care's reply: the report is solved for it, and closes after
+            # the quiet period unless the user writes again, as a report care solved does.
+            waited = short_duration(window.due_at - window.opened_at)
+            self._solved(now)
+            happened.append(Solved(by_system=True))
+            self._record(now, "solved", None, by="system", reason=f"no answer from the user within {waited}")
         if self.status is TicketStatus.SOLVED and self.closes_at and self.closes_at <= now:
             self.status = TicketStatus.CLOSED
             happened.append(Closed())
@@ -208,6 +256,7 @@ def _user_message(ticket: Ticket, command: UserMessage, now: datetime) -> list[D
     reopened = ticket.status is TicketStatus.SOLVED
     ticket.status = TicketStatus.AWAITING_CARE
     ticket.solved_at = ticket.closes_at = None
+    ticket.window = None
     ticket._care_owes_reply(now)
     if reopened:
         ticket._record(now, "reopened", command.actor)
@@ -222,15 +271,13 @@ def _care_may_act(ticket: Ticket, role: Role, now: datetime | None) -> bool:
 def _reply(ticket: Ticket, command: TicketReply, now: datetime) -> list[DomainEvent]:
     ticket.status = TicketStatus.AWAITING_USER
     ticket.care_clock = None
+    ticket.window = Window.open(WindowKind.USER_REPLY, now, ticket.policy.user_wait)
     return [CareSpoke(text=command.text)]
 
 
 @TICKET_ACTIONS.action(Solve, roles={Role.CARE}, path="solve", allowed=_care_may_act)
 def _solve(ticket: Ticket, command: Solve, now: datetime) -> list[DomainEvent]:
-    ticket.status = TicketStatus.SOLVED
-    ticket.care_clock = None
-    ticket.solved_at = now
-    ticket.closes_at = now + ticket.policy.solved_quiet_period
+    ticket._solved(now)
     return [Solved()]
 
 

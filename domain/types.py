@@ -38,17 +38,21 @@ EvidenceRef = Annotated[
 EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20), CitesEvidence()]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
+#: A clock's length that may be turned off (``None``); when set it is positive.
+OptionalDuration = Annotated[timedelta | None, Field(gt=timedelta(0))]
 
 
 class Role(StrEnum):
-    """Who acts on a case: a dispute's buyer or seller, a help-center report's user, care, or an
-    operator (on-call staff repairing a case whose outside effect was refused)."""
+    """Who acts on a case: a dispute's buyer or seller, a help-center report's user, care, a care
+    supervisor (who reviews an appealed decision), or an operator (on-call staff repairing a case
+    whose outside effect was refused)."""
 
     BUYER = "buyer"
     SELLER = "seller"
     CARE = "care"
     USER = "user"
     OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
 
 
 class Actor(BaseModel):
@@ -138,6 +142,10 @@ class CasePolicy(ReplyPolicy):
         description="the Temporal UI's details carry ids, statuses and amounts, never free text"
         " (set when payloads are encrypted; off for cases opened before)",
     )
+    reminder_lead: OptionalDuration = Field(
+        default=None,
+        description="how long before a party's window closes it is reminded, once; None: no reminders",
+    )
 
     def retry_window(self, effect: str) -> timedelta:
         """How long an effect step is retried before the case parks it for an operator."""
@@ -149,12 +157,42 @@ class CasePolicy(ReplyPolicy):
 
 
 class DisputePolicy(CasePolicy):
-    """Every duration a dispute runs under; copied into the workflow input when it opens."""
+    """Every duration a dispute runs under; copied into the workflow input when it opens.
+
+    The clocks that act by themselves default to ``None`` (off): a dispute opened before they
+    existed has none in its stored policy and keeps running exactly as it was opened. The
+    settings turn them on for disputes opened now."""
 
     buyer_inactivity: timedelta = Field(
         default=timedelta(days=3),
         description="silence of the party whose turn it is after which the other may ask for help",
     )
+    seller_response: OptionalDuration = Field(
+        default=None, description="the seller's turn after which care takes over by itself"
+    )
+    shipment_window: OptionalDuration = Field(
+        default=None, description="how long the party who must ship has, after which care takes over"
+    )
+    receipt_window: OptionalDuration = Field(
+        default=None,
+        description="how long the buyer has after the last shipment before receipt is confirmed for it",
+    )
+    care_decision_target: OptionalDuration = Field(
+        default=None, description="care owes a decision this long after the escalation"
+    )
+    care_decision_warning: OptionalDuration = Field(
+        default=None, description="how long after the escalation care is warned; below the target"
+    )
+    decision_appeal_window: OptionalDuration = Field(
+        default=None, description="how long care's decision may be appealed before it is carried out"
+    )
+
+    @model_validator(mode="after")
+    def _decision_warning_before_target(self) -> Self:
+        target, warning = self.care_decision_target, self.care_decision_warning
+        if target is not None and warning is not None and not timedelta(0) < warning < target:
+            raise ValueError("care_decision_warning must be positive and shorter than care_decision_target")
+        return self
 
 
 def short_duration(value: timedelta) -> str:
@@ -171,3 +209,33 @@ def short_duration(value: timedelta) -> str:
 def at_minute(moment: datetime) -> str:
     """A deadline as people read it: 2026-11-27 04:20 UTC."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class CareTarget(StrEnum):
+    """What care owes by a target: a reply, a decision in mediation, or a supervisor's review of an
+    appealed decision. The values name the target's warning and breach (``<value>_warning``)."""
+
+    REPLY = "care_reply"
+    DECISION = "care_decision"
+    REVIEW = "appeal_review"
+
+
+class Then(StrEnum):
+    """What happens when a deadline passes."""
+
+    HELP_AVAILABLE = "other_party_may_ask_for_help"
+    ESCALATED = "escalated_to_care"
+    RECEIPT_CONFIRMED = "receipt_confirmed"
+    DECISION_CARRIED_OUT = "decision_carried_out"
+    TARGET_BREACHED = "target_breached"
+    SOLVED = "report_solved"
+    CLOSED = "report_closed"
+
+
+class Deadline(BaseModel):
+    """A clock running now: who must do what by when, and what happens when it passes."""
+
+    party: Role
+    action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
+    due_at: datetime
+    then: Then

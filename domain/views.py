@@ -10,7 +10,7 @@ from pydantic import Field
 from domain.case import CareCase, DeadlineEvent, TimelineEntry
 from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput, Proposal
 from domain.ticket import OpenTicketInput, Priority, Ticket, TicketMessage, TicketReport, TicketStatus
-from domain.types import Role, Solution, SolutionKind, at_minute, short_duration
+from domain.types import DisputePolicy, Role, Solution, SolutionKind, at_minute, short_duration
 
 # -- the whole case, as the API answers it -----------------------------------------------------
 
@@ -96,9 +96,23 @@ def dispute_details(request: OpenDisputeInput, *, redact: bool = False) -> str:
             f"**Requested** {request.requested_solution.describe()}",
             f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
             f" {short_duration(policy.care_reply_target)} (warning at"
-            f" {short_duration(policy.care_reply_warning)})",
+            f" {short_duration(policy.care_reply_warning)})" + _clocks_that_act(policy),
         ]
     )
+
+
+def _clocks_that_act(policy: DisputePolicy) -> str:
+    """The dispute's clocks that act by themselves, those its policy turns on."""
+    named = [
+        ("seller response", policy.seller_response),
+        ("shipment", policy.shipment_window),
+        ("receipt", policy.receipt_window),
+        ("care decision target", policy.care_decision_target),
+        ("decision appeal window", policy.decision_appeal_window),
+        ("reminders", policy.reminder_lead),
+    ]
+    said = [f"{name} {short_duration(value)}" for name, value in named if value is not None]
+    return "".join(f" · {words}" for words in said)
 
 
 def ticket_summary(report: TicketReport) -> str:
@@ -122,10 +136,13 @@ def ticket_details(request: OpenTicketInput, *, redact: bool = False) -> str:
         lines.append(f"**Order** {request.order_id}")
     if request.dispute_id:
         lines.append(f"**Linked dispute** {request.dispute_id}")
+    waits = policy.user_wait
     lines.append(
         f"**Policy** care reply target {short_duration(policy.care_reply_target)} (warning at"
         f" {short_duration(policy.care_reply_warning)}) · solved reports close after"
         f" {short_duration(policy.solved_quiet_period)} of quiet"
+        + (f" · solved after {short_duration(waits)} waiting on the user" if waits else "")
+        + (f" · reminders {short_duration(policy.reminder_lead)}" if policy.reminder_lead else "")
     )
     return "\n\n".join(lines)
 
@@ -142,7 +159,23 @@ def deadline_name(case: CareCase, event: DeadlineEvent) -> str:
         return f"close after quiet period {short_duration(case.policy.solved_quiet_period)}"
     if event is DeadlineEvent.CARE_REPLY_WARNING:
         return f"care reply warning at {short_duration(policy.care_reply_warning)}"
-    return f"care reply target {short_duration(policy.care_reply_target)}"
+    if event is DeadlineEvent.CARE_REPLY_BREACHED:
+        return f"care reply target {short_duration(policy.care_reply_target)}"
+    if event is DeadlineEvent.REMINDER:
+        reminder = case.next_reminder()
+        party = reminder[1].party.value if reminder else "party"
+        return f"reminder to the {party}"
+    window = case.window
+    if window is not None and event is window.kind.closes:
+        return (
+            f"{window.kind.value.replace('_', ' ')} window {short_duration(window.due_at - window.opened_at)}"
+        )
+    return {
+        DeadlineEvent.CARE_DECISION_WARNING: "care decision warning",
+        DeadlineEvent.CARE_DECISION_BREACHED: "care decision target",
+        DeadlineEvent.APPEAL_REVIEW_WARNING: "supervisor review warning",
+        DeadlineEvent.APPEAL_REVIEW_BREACHED: "supervisor review target",
+    }.get(event, event.value.replace("_", " "))
 
 
 def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
@@ -151,10 +184,24 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
         silent = case.turn or Role.BUYER
         other = Role.SELLER if silent is Role.BUYER else Role.BUYER
         return f"the {silent} counts as inactive and the {other} may ask care for help"
+    if event is DeadlineEvent.REMINDER and (reminder := case.next_reminder()) is not None:
+        deadline = reminder[1]
+        return f"the {deadline.party.value} is reminded to {deadline.action} by {at_minute(deadline.due_at)}"
+    if event is DeadlineEvent.RECEIPT_DUE and isinstance(case, Dispute) and case.receipt_problem:
+        return "care takes over the problem the buyer raised"
     return {
         DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
         DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
         DeadlineEvent.QUIET_PERIOD_OVER: "the report closes",
+        DeadlineEvent.CARE_DECISION_WARNING: "care is warned that the decision target is near",
+        DeadlineEvent.CARE_DECISION_BREACHED: "the decision target is breached and escalated",
+        DeadlineEvent.APPEAL_REVIEW_WARNING: "the supervisor is warned that the review target is near",
+        DeadlineEvent.APPEAL_REVIEW_BREACHED: "the review target is breached and escalated",
+        DeadlineEvent.SELLER_RESPONSE_DUE: "care takes over (escalated by the system)",
+        DeadlineEvent.SHIPMENT_DUE: "care takes over (escalated by the system)",
+        DeadlineEvent.RECEIPT_DUE: "receipt is confirmed by the system and the funds are released",
+        DeadlineEvent.DECISION_APPEAL_OVER: "care's decision is final and carried out",
+        DeadlineEvent.USER_REPLY_DUE: "the report is solved by the system",
     }.get(event, "")
 
 
@@ -171,6 +218,9 @@ def _clock_lines(case: CareCase, redact: bool) -> list[str]:
         lines.append(f"**Care reply target breached** {case.sla_breaches} time(s)")
     if case.care_clock is not None and case.care_clock.breached:
         lines.append(f"**Care reply overdue** since {at_minute(case.care_clock.due_at)}")
+    if isinstance(case, Dispute) and (decision := case.decision_clock) is not None:
+        late = "overdue since" if decision.breached else "due"
+        lines.append(f"**Care decision {late}** {at_minute(decision.due_at)}")
     for parked in case.attention:
         reason = "the reason is in the case's attention (API)" if redact else parked.reason
         lines.append(
@@ -203,6 +253,8 @@ def _dispute_details_now(dispute: Dispute, redact: bool) -> str:
         DisputeStatus.AWAITING_SELLER: "the seller: accept, offer another solution or appeal",
         DisputeStatus.AWAITING_BUYER: "the buyer: accept, reject or revise",
         DisputeStatus.IN_MEDIATION: "care: reply to the parties and decide a solution",
+        DisputeStatus.DECIDED: "the parties: accept care's decision or appeal it once",
+        DisputeStatus.DECISION_APPEALED: "a care supervisor: confirm or replace the appealed decision",
         DisputeStatus.AWAITING_FULFILMENT: _fulfilment_waits_for(dispute),
     }.get(dispute.status)
     if waiting:

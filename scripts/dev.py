@@ -81,14 +81,15 @@ def start_dev_server(settings: Settings, codec_endpoint: str | None = None) -> s
 
 
 def local_api_keys(settings: Settings) -> dict[str, dict[str, str]]:
-    """The keys in ``<data>/api-keys.json``, created once with a platform, a care and an admin key."""
+    """The keys in ``<data>/api-keys.json``, created once with a platform, a care, a supervisor and
+    an admin key."""
     path = settings.data_dir / "api-keys.json"
     if path.exists():
         keys: dict[str, dict[str, str]] = json.loads(path.read_text())
         return keys
     keys = {
         f"{prefix}-local-{secrets.token_urlsafe(18)}": {"name": f"local-{role}", "role": role}
-        for prefix, role in (("pk", "platform"), ("ck", "care"), ("ak", "admin"))
+        for prefix, role in (("pk", "platform"), ("ck", "care"), ("sk", "supervisor"), ("ak", "admin"))
     }
     private_folder(settings.data_dir)
     path.touch(mode=0o600)
@@ -159,7 +160,7 @@ def main() -> None:
         by_role = {holder["role"]: key for key, holder in keys.items()}
         keys_note = (
             "API keys:     "
-            + "\n              ".join(f"{role:<9} {key}" for role, key in by_role.items())
+            + "\n              ".join(f"{role:<10} {key}" for role, key in by_role.items())
             + f"\n              (in {settings.data_dir / 'api-keys.json'})"
         )
     keys_given = "DISPUTES_PAYLOAD_KEYS" in env

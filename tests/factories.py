@@ -11,14 +11,17 @@ from domain.commands import (
     Accept,
     Action,
     Appeal,
+    AppealDecision,
     Cancel,
     CareReply,
     Command,
+    ConfirmDecision,
     ConfirmReceipt,
     Decide,
     MakeOffer,
     Redecide,
     Reject,
+    ReplaceDecision,
     RequestHelp,
     ResolveEffect,
     RetryEffect,
@@ -51,6 +54,27 @@ DISPUTE_POLICY = DisputePolicy(
     buyer_inactivity=INACTIVITY, care_reply_target=TARGET, care_reply_warning=WARNING
 )
 TICKET_POLICY = TicketPolicy(care_reply_target=TARGET, care_reply_warning=WARNING, solved_quiet_period=QUIET)
+# The clocks that act by themselves (issue 11), as the settings turn them on by default.
+SELLER_RESPONSE = timedelta(days=2)
+SHIPMENT = timedelta(days=3)
+RECEIPT = timedelta(days=3)
+DECISION_TARGET = timedelta(days=3)
+DECISION_WARNING = timedelta(days=2)
+APPEAL_WINDOW = timedelta(days=2)
+USER_WAIT = timedelta(days=7)
+LEAD = timedelta(hours=24)
+CLOCKS = {
+    "seller_response": SELLER_RESPONSE,
+    "shipment_window": SHIPMENT,
+    "receipt_window": RECEIPT,
+    "care_decision_target": DECISION_TARGET,
+    "care_decision_warning": DECISION_WARNING,
+    "decision_appeal_window": APPEAL_WINDOW,
+    "reminder_lead": LEAD,
+}
+#: A dispute opened with every clock that acts turned on.
+CLOCKED_POLICY = DISPUTE_POLICY.model_copy(update=CLOCKS)
+CLOCKED_TICKET_POLICY = TICKET_POLICY.model_copy(update={"user_wait": USER_WAIT, "reminder_lead": LEAD})
 
 # -- who acts ---------------------------------------------------------------------------------
 
@@ -59,7 +83,15 @@ SELLER = Actor(role=Role.SELLER, id="s-1")
 CARE = Actor(role=Role.CARE, id="agent-7")
 USER = Actor(role=Role.USER, id="u-1")
 OPERATOR = Actor(role=Role.OPERATOR, id="oncall-1")
-ACTORS = {Role.BUYER: BUYER, Role.SELLER: SELLER, Role.CARE: CARE, Role.USER: USER, Role.OPERATOR: OPERATOR}
+SUPERVISOR = Actor(role=Role.SUPERVISOR, id="lead-3")
+ACTORS = {
+    Role.BUYER: BUYER,
+    Role.SELLER: SELLER,
+    Role.CARE: CARE,
+    Role.USER: USER,
+    Role.OPERATOR: OPERATOR,
+    Role.SUPERVISOR: SUPERVISOR,
+}
 
 # -- solutions on an order of 200,000 -----------------------------------------------------------
 
@@ -103,6 +135,11 @@ def drive_dispute(*steps: Command, solution: Solution = PARTIAL_REFUND, **overri
     for index, step in enumerate(steps, start=1):
         dispute.apply(step, T0 + index * STEP)
     return dispute
+
+
+def drive_clocked(*steps: Command, solution: Solution = PARTIAL_REFUND) -> Dispute:
+    """``drive_dispute`` under the policy with every clock that acts turned on."""
+    return drive_dispute(*steps, solution=solution, policy=CLOCKED_POLICY)
 
 
 def ticket_request(**overrides: Any) -> OpenTicketInput:
@@ -207,6 +244,21 @@ def redecide(solution: Solution = FULL_REFUND, note: str = "the seller's account
     return Redecide(actor=CARE, solution=solution, note=note)
 
 
+def appeal_decision(actor: Actor, reason: str = "the photos show the damage") -> AppealDecision:
+    """A party appeals care's decision."""
+    return AppealDecision(actor=actor, reason=reason, evidence=["blob:photo-3"])
+
+
+def confirm_decision(note: str = "the decision stands") -> ConfirmDecision:
+    """The supervisor confirms the appealed decision."""
+    return ConfirmDecision(actor=SUPERVISOR, note=note)
+
+
+def replace_decision(solution: Solution = FULL_REFUND, note: str = "the courier lost it") -> ReplaceDecision:
+    """The supervisor replaces the appealed decision."""
+    return ReplaceDecision(actor=SUPERVISOR, solution=solution, note=note)
+
+
 #: One valid command per dispute action, by action name, for any actor (solutions within the total).
 DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.MESSAGE: message,
@@ -220,6 +272,9 @@ DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.DECIDE: lambda actor: Decide(actor=actor, solution=PARTIAL_REFUND),
     Action.SHIP: ship,
     Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
+    Action.APPEAL_DECISION: appeal_decision,
+    Action.CONFIRM_DECISION: lambda actor: ConfirmDecision(actor=actor),
+    Action.REPLACE_DECISION: lambda actor: ReplaceDecision(actor=actor, solution=FULL_REFUND),
     Redecide.action: lambda actor: Redecide(actor=actor, solution=FULL_REFUND),
     RetryEffect.action: lambda actor: RetryEffect(actor=actor),
     ResolveEffect.action: lambda actor: ResolveEffect(actor=actor, external_ref=EXTERNAL_REF),

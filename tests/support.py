@@ -11,7 +11,11 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
+from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -74,17 +78,35 @@ def claim(order_id: str, *, total: int = 150_000, **overrides: Any) -> dict[str,
     return body | overrides
 
 
+async def search_attributes(client: Client, workflow_id: str) -> TypedSearchAttributes:
+    """A workflow's search attributes as they are now. The time-skipping test server keeps an
+    unset attribute as a null payload (a real server removes it), which ``describe()`` cannot
+    decode; those read as unset here."""
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    fields = described.workflow_execution_info.search_attributes.indexed_fields
+    for name in [name for name, value in fields.items() if value.metadata.get("encoding") == b"binary/null"]:
+        del fields[name]
+    return decode_typed_search_attributes(described.workflow_execution_info.search_attributes)
+
+
 PLATFORM_KEY = "pk-test-checkout"
 CARE_KEY = "ck-test-care-tools"
 ADMIN_KEY = "ak-test-admin"
+SUPERVISOR_KEY = "sk-test-care-leads"
 API_KEYS = {
     PLATFORM_KEY: ApiKey(name="checkout", role=KeyRole.PLATFORM),
     CARE_KEY: ApiKey(name="care-tools", role=KeyRole.CARE),
     ADMIN_KEY: ApiKey(name="ops", role=KeyRole.ADMIN),
+    SUPERVISOR_KEY: ApiKey(name="care-leads", role=KeyRole.SUPERVISOR),
 }
 AS_PLATFORM = {"Authorization": f"Bearer {PLATFORM_KEY}"}
 AS_CARE = {"Authorization": f"Bearer {CARE_KEY}"}
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+AS_SUPERVISOR = {"Authorization": f"Bearer {SUPERVISOR_KEY}"}
 
 
 @asynccontextmanager

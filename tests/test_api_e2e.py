@@ -64,6 +64,15 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
         headers=AS_CARE,
     )
     assert decided.status_code == 200, decided.text
+    # care's decision may be appealed once (DISPUTES_DECISION_APPEAL_WINDOW); both parties accept it
+    assert decided.json()["status"] == "DECIDED"
+    assert [(d["party"], d["action"], d["then"]) for d in decided.json()["deadlines"]] == [
+        ("buyer", "appeal_decision", "decision_carried_out"),
+        ("seller", "appeal_decision", "decision_carried_out"),
+    ]
+    for party in (BUYER, SELLER):
+        accepted = await api.post(f"/v1/disputes/{dispute_id}/accept", json={"actor": party})
+        assert accepted.status_code == 200, accepted.text
 
     async def resolved() -> dict[str, Any] | None:
         state: dict[str, Any] = (await api.get(f"/v1/disputes/{dispute_id}")).json()
@@ -73,7 +82,14 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert final["outcome"]["decided_by"] == "care"
     assert final["outcome"]["refunded_to_buyer"] == 100000
     assert final["outcome"]["released_to_seller"] == 50000
-    assert final["allowed_actions"] == {"buyer": [], "seller": [], "care": [], "operator": []}
+    assert final["allowed_actions"] == {
+        "buyer": [],
+        "seller": [],
+        "care": [],
+        "supervisor": [],
+        "operator": [],
+    }
+    assert final["deadlines"] == []
 
     effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
     money = [(e["kind"], e["party_id"], e["amount"]) for e in effects if e["amount"] is not None]
@@ -82,7 +98,7 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert all(e["idempotency_key"].startswith(dispute_id) for e in effects)
 
     inbox = (await api.get("/v1/users/b-1/inbox")).json()["items"]
-    assert [(m["case_id"], m["text"]) for m in inbox] == [
+    assert [(m["case_id"], m["text"].split(" Either party")[0]) for m in inbox] == [
         (dispute_id, f"Care decided dispute {dispute_id}: refund 100000 to buyer. split"),
         (dispute_id, f"Care replied on dispute {dispute_id}: Checking the courier"),
     ]

@@ -39,6 +39,7 @@ from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
+from tests.support import search_attributes
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
@@ -223,8 +224,8 @@ async def test_missed_care_reply_warns_then_breaches_and_escalates(open_case: An
     assert state.sla_breaches == 1
     assert len(await case.effects(EffectKind.CARE_REPLY_BREACHED)) == 1
     assert "care_reply_breached" in [entry.event for entry in state.timeline]
-    described = await case.handle.describe()
-    assert described.typed_search_attributes.get(sa.SLA_BREACHED) is True
+    described = await search_attributes(case.env.client, case.handle.id)
+    assert described.get(sa.SLA_BREACHED) is True
 
     # A breach never loses the case: care can still reply and decide.
     await case.act(Decide(actor=CARE, solution=REFUND))

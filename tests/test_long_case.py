@@ -135,8 +135,11 @@ async def test_two_thousand_messages_continue_as_new_and_read_the_same(
         for field in ("status", "current_offer", "allowed_actions", "proposals", "requested_solution"):
             assert after[field] == before[field], field
         # the buyer's turn clock restarted with the buyer's last message, as it does in one run
-        last_buyer = max(e["at"] for e in timeline if e["actor"] and e["actor"]["role"] == "buyer")
-        due = datetime.fromisoformat(last_buyer) + policy.buyer_inactivity
+        # (compared as times: "...:13Z" sorts after "...:13.398000Z" as text)
+        last_buyer = max(
+            datetime.fromisoformat(e["at"]) for e in timeline if e["actor"] and e["actor"]["role"] == "buyer"
+        )
+        due = last_buyer + policy.buyer_inactivity
         assert datetime.fromisoformat(after["buyer_inactive_at"]) == due
 
         # a request made in the first run is still deduped after continuing as new

@@ -93,7 +93,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         assert httpx.get(f"{api}/health").json()["temporal"] == "ok"
         assert "temporal_" in httpx.get(f"http://127.0.0.1:{ports['metrics']}/metrics").text
         keys = json.loads((tmp_path / "api-keys.json").read_text())
-        assert {holder["role"] for holder in keys.values()} == {"platform", "care", "admin"}
+        assert {holder["role"] for holder in keys.values()} == {"platform", "care", "supervisor", "admin"}
         platform_key = next(key for key, holder in keys.items() if holder["role"] == "platform")
         assert platform_key in banner  # printed with the URLs
         auth = {"Authorization": f"Bearer {platform_key}"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.case import Attention, DeadlineEvent, TimelineEntry
+from domain.case import Attention, DeadlineEvent, TimelineEntry, WindowKind
 from domain.commands import (
     Accept,
     Action,
@@ -34,21 +34,37 @@ from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAPar
 from domain.events import (
     Acted,
     Cancelled,
+    CareReplyDue,
     CareSpoke,
     Decided,
+    DecisionAppealed,
+    DecisionFinal,
+    DecisionReviewed,
     DomainEvent,
     EffectParked,
     EffectRepaired,
     Escalated,
     Opened,
     PartyInactive,
+    ReceiptConfirmed,
+    Reminded,
     Resolved,
     SettlementDue,
 )
 from domain.outbound import EventType
 from domain.reactions import Consequences, Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import Solve, UserMessage
-from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from domain.types import (
+    Actor,
+    CareTarget,
+    Deadline,
+    DisputePolicy,
+    Role,
+    Solution,
+    SolutionKind,
+    Then,
+    at_minute,
+)
 from domain.views import (
     DisputeView,
     current_details,
@@ -60,8 +76,13 @@ from domain.views import (
 )
 from tests.factories import (
     ACTORS,
+    APPEAL_WINDOW,
     BUYER,
     CARE,
+    CLOCKED_POLICY,
+    CLOCKS,
+    DECISION_TARGET,
+    DECISION_WARNING,
     DESCRIPTION,
     DISPUTE_COMMANDS,
     DISPUTE_POLICY,
@@ -69,14 +90,19 @@ from tests.factories import (
     EXTERNAL_REF,
     FULL_REFUND,
     INACTIVITY,
+    LEAD,
     OPERATOR,
     PARTIAL_REFUND,
+    RECEIPT,
     REFUSED,
     RELEASE,
     SELLER,
+    SELLER_RESPONSE,
     SEND_REMAINING,
+    SHIPMENT,
     SMALL_REFUND,
     STEP,
+    SUPERVISOR,
     T0,
     TARGET,
     TOO_MUCH,
@@ -84,14 +110,18 @@ from tests.factories import (
     WARNING,
     after,
     appeal,
+    appeal_decision,
     ask_help,
     breached,
+    confirm_decision,
     decide,
     dispute_request,
+    drive_clocked,
     message,
     offer,
     park,
     redecide,
+    replace_decision,
     resolve,
     retry,
     ship,
@@ -110,6 +140,11 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
 )
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
 REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
+APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
+    Action.APPEAL_DECISION,
+    Action.CONFIRM_DECISION,
+    Action.REPLACE_DECISION,
+)
 PARTIES = {Role.BUYER, Role.SELLER}
 #: A help-center user carrying the buyer's id: no party to a dispute.
 HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
@@ -127,12 +162,14 @@ def allowed(
     seller: list[str] | None = None,
     care: list[str] | None = None,
     operator: list[str] | None = None,
+    supervisor: list[str] | None = None,
 ) -> dict[Role, list[str]]:
     """An ``allowed_actions`` value, empty for every role not named."""
     return {
         Role.BUYER: buyer or [],
         Role.SELLER: seller or [],
         Role.CARE: care or [],
+        Role.SUPERVISOR: supervisor or [],
         Role.OPERATOR: operator or [],
     }
 
@@ -171,6 +208,9 @@ REGISTERED: dict[str, tuple[set[Role], str]] = {
     HELP: (PARTIES, "help"),
     REPLY: ({Role.CARE}, "care/replies"),
     DECIDE: ({Role.CARE}, "care/decision"),
+    APPEAL_DECISION: (PARTIES, "decision/appeal"),
+    CONFIRM_DECISION: ({Role.SUPERVISOR}, "supervisor/confirm"),
+    REPLACE_DECISION: ({Role.SUPERVISOR}, "supervisor/replace"),
     SHIP: (PARTIES, "shipments"),
     CONFIRM: ({Role.BUYER}, "confirm-receipt"),
     REDECIDE: ({Role.CARE}, "care/redecision"),
@@ -189,7 +229,7 @@ def test_the_registry_holds_the_documented_actions() -> None:
         assert DISPUTE_ACTIONS.get(spec.name) is spec
         assert spec.name in DISPUTE_ACTIONS
     assert DISPUTE_ACTIONS.get(Action.SOLVE) is None  # a report's action, not a dispute's
-    assert Dispute.roles == (Role.BUYER, Role.SELLER, Role.CARE, Role.OPERATOR)
+    assert Dispute.roles == (Role.BUYER, Role.SELLER, Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
 
 def test_every_registered_action_has_a_test_command() -> None:
@@ -381,6 +421,51 @@ STATES = [
         ),
         allowed(buyer=[MSG], seller=[MSG]),
     ),
+    # the clocks that act (issue 11): care's decision may be appealed once; receipt problems
+    State(
+        "clocked_awaiting_seller",
+        DisputeStatus.AWAITING_SELLER,
+        lambda: drive_clocked(message(SELLER)),
+        allowed(buyer=[MSG, OFFER, CANCEL], seller=[MSG, ACCEPT, OFFER, APPEAL]),
+    ),
+    State(
+        "decided_appealable",
+        DisputeStatus.DECIDED,
+        lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide()),
+        allowed(buyer=[MSG, ACCEPT, APPEAL_DECISION], seller=[MSG, ACCEPT, APPEAL_DECISION]),
+    ),
+    State(
+        "decided_buyer_accepted",
+        DisputeStatus.DECIDED,
+        lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), Accept(actor=BUYER)),
+        allowed(buyer=[MSG], seller=[MSG, ACCEPT, APPEAL_DECISION]),
+    ),
+    State(
+        "decision_appealed",
+        DisputeStatus.DECISION_APPEALED,
+        lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), appeal_decision(SELLER)),
+        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION]),
+    ),
+    State(
+        "fulfilment_decision_replaced",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_clocked(
+            offer(SELLER), ask_help(BUYER), decide(), appeal_decision(BUYER), replace_decision(EXCHANGE)
+        ),
+        allowed(buyer=[MSG, SHIP], seller=[MSG]),
+    ),
+    State(
+        "fulfilment_receipt_awaited",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG, HELP, CONFIRM], seller=[MSG]),
+    ),
+    State(
+        "in_mediation_after_a_receipt_problem",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+    ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
     # an effect refused for good waits for an operator (retry, resolve) and, for a payout, care
@@ -531,12 +616,7 @@ def test_a_registered_action_is_allowed_checked_applied_and_told(return_label: s
     """Registering an action with its rule is all it takes for the rules to offer, check, apply,
     record and tell it; only the roles it names are offered it."""
     dispute = drive(Accept(actor=SELLER), solution=EXCHANGE)
-    assert dispute.allowed_actions == {
-        Role.BUYER: ["message", "ship", return_label],
-        Role.SELLER: ["message"],
-        Role.CARE: [],
-        Role.OPERATOR: [],
-    }
+    assert dispute.allowed_actions == allowed(buyer=["message", "ship", return_label], seller=["message"])
     with pytest.raises(InvalidTransition):
         dispute.check(RequestReturnLabel(actor=SELLER), after(dispute))
     now = after(dispute)
@@ -2071,6 +2151,529 @@ def test_deadline_names_and_effects() -> None:
     assert deadline_effect(awaiting_buyer, DeadlineEvent.PARTY_INACTIVE) == (
         "the buyer counts as inactive and the seller may ask care for help"
     )
+
+
+# -- the clocks that act by themselves (issue 11) ------------------------------------------------
+
+
+def test_a_dispute_opened_before_the_clocks_existed_keeps_its_old_clocks() -> None:
+    """A stored policy without the new durations (every case opened before them) runs no new
+    clock: the same deadlines, no window, no reminder, and care's decision is carried out at once."""
+    stored = DisputePolicy.model_validate(DISPUTE_POLICY.model_dump(mode="json", exclude=set(CLOCKS)))
+    assert all(getattr(stored, name) is None for name in CLOCKS)
+    dispute = drive(offer(SELLER), ask_help(BUYER), policy=stored)
+    assert (dispute.window, dispute.decision_clock, dispute.next_reminder()) == (None, None, None)
+    assert dispute.next_deadline() == (T0 + 2 * STEP + WARNING, DeadlineEvent.CARE_REPLY_WARNING)
+    dispute.apply(decide(EXCHANGE), after(dispute))
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+    assert (dispute.window, dispute.next_deadline()) == (None, None)
+
+
+def seller_response_due() -> datetime:
+    return T0 + SELLER_RESPONSE
+
+
+def test_the_seller_response_window_runs_from_the_sellers_turn() -> None:
+    """The seller's window opens with its turn and restarts with each new turn or revision; a
+    seller's message does not stop it (only an answer does)."""
+    dispute = drive_clocked(message(SELLER))
+    assert dispute.window is not None and dispute.window.kind is WindowKind.SELLER_RESPONSE
+    assert dispute.next_deadline() == (seller_response_due() - LEAD, DeadlineEvent.REMINDER)
+    assert dispute.deadlines == [
+        Deadline(party=Role.SELLER, action="respond", due_at=seller_response_due(), then=Then.ESCALATED),
+        Deadline(
+            party=Role.SELLER, action="respond", due_at=T0 + STEP + INACTIVITY, then=Then.HELP_AVAILABLE
+        ),
+    ]
+    assert dispute.next_deadline_at == seller_response_due()
+    dispute.apply(offer(SELLER), T0 + 2 * STEP)
+    assert dispute.window is None  # the buyer's turn has its inactivity clock only
+    dispute.apply(command(REJECT, BUYER), T0 + 3 * STEP)
+    assert dispute.window is not None and dispute.window.due_at == T0 + 3 * STEP + SELLER_RESPONSE
+    dispute.apply(offer(BUYER, FULL_REFUND), T0 + 4 * STEP)
+    assert dispute.window is not None and dispute.window.due_at == T0 + 4 * STEP + SELLER_RESPONSE
+
+
+def test_a_silent_seller_is_escalated_by_the_system() -> None:
+    """When the window passes, care takes over: escalated by the system, with the reason on the
+    timeline, the mediation to open, the reply target and the decision target running."""
+    dispute = drive_clocked()
+    due = seller_response_due()
+    assert [type(e) for e in dispute.tick(due - timedelta(seconds=1))] == [Reminded]  # not yet acted
+    happened = dispute.tick(due)
+    reason = "the seller did not respond within 2d"
+    assert happened == [Escalated(by="system", reason=reason)]
+    assert dispute.status is DisputeStatus.IN_MEDIATION
+    assert (dispute.escalated_by, dispute.escalated_at, dispute.escalation_reason) == ("system", due, reason)
+    entry = dispute.timeline[-1]
+    assert (entry.event, entry.actor, entry.detail) == ("escalated", None, {"by": "system", "reason": reason})
+    assert dispute.care_reply_due_at == due + TARGET
+    assert dispute.care_decision_due_at == due + DECISION_TARGET
+    follows = consequences(dispute, happened)
+    assert follows.open_mediation
+    assert follows.published == [EventType.DISPUTE_ESCALATED]
+    assert follows.notices == to_both(
+        f"Dispute d-1 is now mediated by care: {reason}; care replies within 24h."
+    )
+    assert dispute.model_dump(mode="json")["escalated_by"] == "system"
+    assert dispute.tick(due + STEP) == []
+
+
+@pytest.mark.parametrize(
+    "answer", [Accept(actor=SELLER), offer(SELLER), appeal()], ids=["accept", "offer", "appeal"]
+)
+def test_a_seller_answer_just_before_or_as_the_window_closes_wins(answer: Command) -> None:
+    """An answer a second before the deadline, or in the same instant before the timer is handled,
+    stops the window: the system does nothing."""
+    for at in (seller_response_due() - timedelta(seconds=1), seller_response_due()):
+        dispute = drive_clocked()
+        dispute.apply(answer, at)
+        assert dispute.status is not DisputeStatus.IN_MEDIATION
+        assert [e for e in dispute.tick(at) if isinstance(e, Escalated)] == []
+        assert dispute.escalated_by is None
+
+
+def test_a_seller_message_does_not_hold_off_the_system() -> None:
+    """A message is no answer to the claim: the window keeps its deadline."""
+    dispute = drive_clocked()
+    dispute.apply(message(SELLER), seller_response_due() - timedelta(minutes=1))
+    assert [type(e) for e in dispute.tick(seller_response_due())] == [Escalated]
+
+
+def exchange_agreed() -> Dispute:
+    return drive_clocked(Accept(actor=SELLER), solution=EXCHANGE)
+
+
+def test_shipment_windows_follow_whoever_must_ship() -> None:
+    """The buyer's return window opens at the agreement, the seller's at the return, then the
+    buyer's receipt window at the replacement's shipment."""
+    dispute = exchange_agreed()
+    agreed = T0 + STEP
+    assert dispute.deadlines == [
+        Deadline(party=Role.BUYER, action="ship", due_at=agreed + SHIPMENT, then=Then.ESCALATED)
+    ]
+    dispute.apply(ship(BUYER), agreed + timedelta(days=1))
+    assert dispute.deadlines == [
+        Deadline(
+            party=Role.SELLER,
+            action="ship",
+            due_at=agreed + timedelta(days=1) + SHIPMENT,
+            then=Then.ESCALATED,
+        )
+    ]
+    shipped = agreed + timedelta(days=2)
+    dispute.apply(ship(SELLER), shipped)
+    assert dispute.deadlines == [
+        Deadline(
+            party=Role.BUYER, action="confirm_receipt", due_at=shipped + RECEIPT, then=Then.RECEIPT_CONFIRMED
+        )
+    ]
+    dispute.apply(ConfirmReceipt(actor=BUYER), shipped + STEP)
+    assert dispute.window is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "shipper"), [((), "buyer"), ((ship(BUYER),), "seller")], ids=["return", "replacement"]
+)
+def test_a_shipment_not_made_in_time_goes_to_care(steps: tuple[Command, ...], shipper: str) -> None:
+    """When the shipment window passes, care takes over (escalated by the system)."""
+    dispute = exchange_agreed()
+    for step in steps:
+        dispute.apply(step, after(dispute))
+    assert dispute.window is not None
+    happened = dispute.tick(dispute.window.due_at)
+    assert happened == [Escalated(by="system", reason=f"the {shipper} did not ship within 3d")]
+    assert dispute.status is DisputeStatus.IN_MEDIATION
+
+
+def remaining_shipped() -> Dispute:
+    return drive_clocked(Accept(actor=SELLER), ship(SELLER), solution=SEND_REMAINING)
+
+
+def test_receipt_not_confirmed_in_time_is_confirmed_by_the_system() -> None:
+    """The buyer neither confirms nor raises a problem: receipt is confirmed for it and the order
+    total is released, exactly as the buyer's own confirmation would."""
+    dispute = remaining_shipped()
+    assert dispute.window is not None
+    due = dispute.window.due_at
+    assert [type(e) for e in dispute.tick(due - timedelta(seconds=1))] == [Reminded]
+    happened = dispute.tick(due)
+    reason = "the buyer neither confirmed receipt nor raised a problem within 3d"
+    assert happened == [ReceiptConfirmed(reason=reason), SettlementDue()]
+    assert (dispute.received_at, dispute.settling, dispute.deadlines) == (due, True, [])
+    assert dispute.settlement() == [release(TOTAL)]
+    assert dispute.timeline[-1].event == "receipt_confirmed"
+    follows = consequences(dispute, happened)
+    assert follows.notices == to_both(
+        f"Receipt on dispute d-1 was confirmed by the system: {reason}. The funds are released to the"
+        " seller as agreed."
+    )
+    assert follows.published == [EventType.DISPUTE_UPDATED]
+    assert dispute.tick(due + STEP) == []  # once
+
+
+def test_a_buyer_message_about_the_delivery_sends_it_to_care_instead() -> None:
+    """A buyer who writes while its receipt is awaited has raised a problem: when the window
+    passes care takes over instead of the funds being released; ``help`` takes it there at once."""
+    dispute = remaining_shipped()
+    dispute.apply(message(BUYER, "only half of it arrived"), after(dispute))
+    assert dispute.receipt_problem
+    assert dispute.deadlines[0].then is Then.ESCALATED
+    assert dispute.window is not None
+    happened = dispute.tick(dispute.window.due_at)
+    assert happened == [Escalated(by="system", reason="the buyer raised a problem with the delivery")]
+    assert dispute.received_at is None and not dispute.settling
+    helped = remaining_shipped()
+    assert HELP in helped.allowed_actions[Role.BUYER]
+    assert helped.apply(ask_help(BUYER), after(helped))[1] == Escalated(by="buyer")
+    assert helped.status is DisputeStatus.IN_MEDIATION
+
+
+def test_a_confirmation_racing_the_receipt_timer_is_the_buyers() -> None:
+    """The buyer's confirmation in the same instant as the window closing is recorded as the
+    buyer's, and the system confirms nothing."""
+    dispute = remaining_shipped()
+    assert dispute.window is not None
+    due = dispute.window.due_at
+    assert dispute.apply(ConfirmReceipt(actor=BUYER), due)[-1] == SettlementDue()
+    assert dispute.tick(due) == []
+    assert dispute.timeline[-1].event == CONFIRM
+
+
+# -- the care decision target --------------------------------------------------------------------
+
+
+def clocked_mediation() -> tuple[Dispute, datetime]:
+    dispute = drive_clocked(offer(SELLER), ask_help(BUYER))
+    assert dispute.escalated_at is not None
+    return dispute, dispute.escalated_at
+
+
+def test_escalation_starts_the_decision_target() -> None:
+    """Care owes a decision by the target, warned before; both targets show as deadlines."""
+    dispute, escalated = clocked_mediation()
+    assert dispute.decision_clock is not None
+    assert dispute.decision_clock.target is CareTarget.DECISION
+    assert dispute.care_decision_due_at == escalated + DECISION_TARGET
+    assert dispute.deadlines == [
+        Deadline(party=Role.CARE, action="reply", due_at=escalated + TARGET, then=Then.TARGET_BREACHED),
+        Deadline(
+            party=Role.CARE, action="decide", due_at=escalated + DECISION_TARGET, then=Then.TARGET_BREACHED
+        ),
+    ]
+    dispute.apply(CareReply(actor=CARE, text="looking"), escalated + STEP)
+    assert dispute.next_deadline() == (escalated + DECISION_WARNING, DeadlineEvent.CARE_DECISION_WARNING)
+    assert "**Care decision due** 2026-01-04 02:00 UTC" in current_details(dispute)
+
+
+def test_a_missed_decision_target_warns_then_breaches_like_the_reply_target() -> None:
+    """The decision target warns once, then its breach is recorded (SlaBreached) and escalated."""
+    dispute, escalated = clocked_mediation()
+    dispute.apply(CareReply(actor=CARE, text="looking"), escalated + STEP)
+    due = escalated + DECISION_TARGET
+    warning = CareReplyDue(due_at=due, started_at=escalated, breached=False, target=CareTarget.DECISION)
+    assert dispute.tick(escalated + DECISION_WARNING) == [warning]
+    assert dispute.tick(escalated + DECISION_WARNING + STEP) == []
+    breach = CareReplyDue(due_at=due, started_at=escalated, breached=True, target=CareTarget.DECISION)
+    assert dispute.tick(due) == [breach]
+    assert (dispute.sla_breached, dispute.sla_breaches) == (True, 1)
+    assert [e.event for e in dispute.timeline[-2:]] == ["care_decision_warning", "care_decision_breached"]
+    follows = consequences(dispute, [warning, breach])
+    assert follows.care_alerts == [warning, breach]
+    assert follows.published == [EventType.CARE_DECISION_WARNING, EventType.CARE_DECISION_BREACHED]
+    assert dispute.deadlines == []  # both targets passed; care can still decide
+    assert "**Care decision overdue since** 2026-01-04 02:00 UTC" in current_details(dispute)
+    dispute.apply(decide(), due + STEP)
+    assert (dispute.decision_clock, dispute.status) == (None, DisputeStatus.DECIDED)
+
+
+# -- one appeal of care's decision ---------------------------------------------------------------
+
+
+def decided() -> tuple[Dispute, datetime]:
+    dispute, escalated = clocked_mediation()
+    at = escalated + STEP
+    happened = dispute.apply(decide(), at)
+    assert happened == [
+        Acted(actor=CARE, action=DECIDE),
+        Decided(solution=PARTIAL_REFUND, note="evidence supports the buyer", appeal_until=at + APPEAL_WINDOW),
+    ]
+    return dispute, at
+
+
+def test_a_decision_waits_for_its_appeal_window() -> None:
+    """Care's decision is recorded but nothing is paid while either party may still appeal it."""
+    dispute, at = decided()
+    assert dispute.status is DisputeStatus.DECIDED
+    assert (dispute.agreed_solution, dispute.decided_by, dispute.settling) == (PARTIAL_REFUND, "care", False)
+    assert dispute.settlement() is None
+    assert (dispute.care_clock, dispute.decision_clock) == (None, None)
+    due = at + APPEAL_WINDOW
+    assert dispute.deadlines == [
+        Deadline(party=Role.BUYER, action="appeal_decision", due_at=due, then=Then.DECISION_CARRIED_OUT),
+        Deadline(party=Role.SELLER, action="appeal_decision", due_at=due, then=Then.DECISION_CARRIED_OUT),
+    ]
+    assert dispute.next_deadline() == (due, DeadlineEvent.DECISION_APPEAL_OVER)  # no reminder: a choice
+    notice = consequences(dispute, [Decided(solution=PARTIAL_REFUND, note="", appeal_until=due)]).notices[0]
+    assert notice.text == (
+        "Care decided dispute d-1: refund 150000 to buyer. Either party may appeal this decision once until"
+        " 2026-01-03 03:00 UTC; it is carried out then unless appealed, or as soon as both parties accept it."
+    )
+
+
+def test_the_window_passing_carries_the_decision_out() -> None:
+    """No appeal in the window: the decision is final and settles."""
+    dispute, at = decided()
+    assert dispute.tick(at + APPEAL_WINDOW - timedelta(seconds=1)) == []
+    happened = dispute.tick(at + APPEAL_WINDOW)
+    assert happened == [DecisionFinal(reason="no appeal within 2d"), SettlementDue()]
+    assert (dispute.status, dispute.settling) == (DisputeStatus.AWAITING_FULFILMENT, True)
+    assert dispute.timeline[-1].event == "decision_final"
+    with pytest.raises(InvalidTransition):
+        dispute.check(appeal_decision(SELLER), at + APPEAL_WINDOW + STEP)
+    assert consequences(dispute, happened).notices == to_both(
+        "Care's decision on dispute d-1 is final (no appeal within 2d): refund 150000 to buyer."
+    )
+    settle(dispute)
+    assert dispute.outcome is not None and dispute.outcome.decided_by == "care"
+
+
+def test_both_parties_accepting_settles_at_once() -> None:
+    """When both parties accept the decision it is carried out without waiting for the window."""
+    dispute, at = decided()
+    assert dispute.apply(Accept(actor=SELLER), at + STEP) == [Acted(actor=SELLER, action=ACCEPT)]
+    assert dispute.decision_accepted_by == [Role.SELLER]
+    assert [d.party for d in dispute.deadlines] == [Role.BUYER]
+    happened = dispute.apply(Accept(actor=BUYER), at + 2 * STEP)
+    assert happened == [
+        Acted(actor=BUYER, action=ACCEPT),
+        DecisionFinal(reason="both parties accepted it"),
+        SettlementDue(),
+    ]
+    assert dispute.status is DisputeStatus.AWAITING_FULFILMENT
+    assert consequences(dispute, happened).published == [EventType.DISPUTE_UPDATED]
+
+
+@pytest.mark.parametrize("party", [BUYER, SELLER], ids=["buyer", "seller"])
+def test_either_party_may_appeal_once_within_the_window(party: Actor) -> None:
+    """An appeal goes to a supervisor with its own reply target; nobody may appeal again."""
+    dispute, at = decided()
+    appealed = at + APPEAL_WINDOW - timedelta(seconds=1)
+    happened = dispute.apply(appeal_decision(party), appealed)
+    review_due = appealed + TARGET
+    assert happened == [
+        Acted(actor=party, action=APPEAL_DECISION),
+        DecisionAppealed(by=party.role, review_due_at=review_due),
+    ]
+    assert dispute.status is DisputeStatus.DECISION_APPEALED
+    assert (
+        dispute.decision_appeal is not None and dispute.decision_appeal.reason == "the photos show the damage"
+    )
+    assert dispute.care_clock is not None and dispute.care_clock.target is CareTarget.REVIEW
+    assert dispute.deadlines == [
+        Deadline(
+            party=Role.SUPERVISOR, action="review_decision", due_at=review_due, then=Then.TARGET_BREACHED
+        )
+    ]
+    assert dispute.tick(at + APPEAL_WINDOW) == []  # the window no longer runs
+    follows = consequences(dispute, happened)
+    assert follows.published == [EventType.DISPUTE_UPDATED, EventType.DISPUTE_DECISION_APPEALED]
+    assert follows.notices[-2:] == to_both(
+        f"The {party.role.value} appealed care's decision on dispute d-1; a care supervisor confirms or"
+        f" replaces it by {at_minute(review_due)}."
+    )
+    for anyone in (BUYER, SELLER):
+        with pytest.raises(InvalidTransition):
+            dispute.check(appeal_decision(anyone), appealed + STEP)
+
+
+def test_a_party_who_accepted_may_not_appeal() -> None:
+    """Accepting the decision gives up the appeal."""
+    dispute, at = decided()
+    dispute.apply(Accept(actor=BUYER), at + STEP)
+    with pytest.raises(InvalidTransition):
+        dispute.check(appeal_decision(BUYER), at + 2 * STEP)
+
+
+def test_the_supervisor_confirms_or_replaces_the_decision() -> None:
+    """Confirmed, the decision is carried out as care's; replaced, the new one as the supervisor's."""
+    dispute, at = decided()
+    dispute.apply(appeal_decision(SELLER), at + STEP)
+    confirmed = dispute.apply(confirm_decision(), at + 2 * STEP)
+    assert confirmed == [
+        Acted(actor=SUPERVISOR, action=CONFIRM_DECISION),
+        DecisionReviewed(confirmed=True, solution=PARTIAL_REFUND, note="the decision stands"),
+        SettlementDue(),
+    ]
+    assert (dispute.decided_by, dispute.care_clock, dispute.status) == (
+        "care",
+        None,
+        DisputeStatus.AWAITING_FULFILMENT,
+    )
+    assert consequences(dispute, confirmed).notices[-2:] == to_both(
+        "A care supervisor confirmed the decision on dispute d-1: refund 150000 to buyer."
+        " the decision stands",
+        NoticeCategory.CARE_REPLY,
+    )
+    replaced, at = decided()
+    replaced.apply(appeal_decision(BUYER), at + STEP)
+    happened = replaced.apply(replace_decision(), at + 2 * STEP)
+    assert happened[1] == DecisionReviewed(confirmed=False, solution=FULL_REFUND, note="the courier lost it")
+    assert (replaced.agreed_solution, replaced.decided_by) == (FULL_REFUND, "supervisor")
+    assert settle(replaced) == [refund(TOTAL)]
+    assert replaced.outcome is not None and replaced.outcome.decided_by == "supervisor"
+
+
+def test_a_missed_review_target_is_breached_like_a_reply() -> None:
+    """The supervisor's review has a reply target of its own, with warning and breach."""
+    dispute, at = decided()
+    appealed = at + STEP
+    dispute.apply(appeal_decision(SELLER), appealed)
+    due = appealed + TARGET
+    happened = dispute.tick(due)
+    assert happened == [
+        CareReplyDue(due_at=due, started_at=appealed, breached=False, target=CareTarget.REVIEW),
+        CareReplyDue(due_at=due, started_at=appealed, breached=True, target=CareTarget.REVIEW),
+    ]
+    assert dispute.sla_breached
+    assert [e.event for e in dispute.timeline[-2:]] == ["appeal_review_warning", "appeal_review_breached"]
+    dispute.check(confirm_decision(), due + STEP)  # a breach never loses the case
+
+
+def test_a_later_decision_after_an_appeal_is_final_at_once() -> None:
+    """One appeal per dispute: once used, a later decision (after care takes over again) settles."""
+    dispute, at = decided()
+    dispute.apply(appeal_decision(BUYER), at + STEP)
+    dispute.apply(replace_decision(SEND_REMAINING), at + 2 * STEP)
+    assert dispute.window is not None and dispute.window.kind is WindowKind.SHIPMENT
+    dispute.tick(dispute.window.due_at)
+    assert dispute.status is DisputeStatus.IN_MEDIATION
+    happened = dispute.apply(decide(FULL_REFUND), after(dispute))
+    assert happened[1] == Decided(solution=FULL_REFUND, note="evidence supports the buyer")
+    assert (dispute.status, dispute.settling) == (DisputeStatus.AWAITING_FULFILMENT, True)
+
+
+# -- reminders -----------------------------------------------------------------------------------
+
+
+def test_the_seller_is_reminded_once_before_its_window_closes() -> None:
+    """One notice, ``reminder_lead`` before the window closes; not again for the same window."""
+    dispute = drive_clocked()
+    at = seller_response_due() - LEAD
+    assert dispute.tick(at - timedelta(seconds=1)) == []
+    deadline = Deadline(
+        party=Role.SELLER, action="respond", due_at=seller_response_due(), then=Then.ESCALATED
+    )
+    happened = dispute.tick(at)
+    assert happened == [Reminded(deadline=deadline)]
+    assert dispute.reminded_for == seller_response_due()
+    assert dispute.timeline[-1].event == "reminder_sent"
+    assert dispute.tick(at + STEP) == []
+    assert dispute.next_deadline() == (seller_response_due(), DeadlineEvent.SELLER_RESPONSE_DUE)
+    follows = consequences(dispute, happened)
+    assert follows.notices == [
+        to(
+            SELLER,
+            "Please respond (accept, offer another solution or appeal) on dispute d-1 by"
+            " 2026-01-03 00:00 UTC, or care takes over.",
+        )
+    ]
+    assert follows.published == []
+
+
+@pytest.mark.parametrize(
+    ("build", "party", "text"),
+    [
+        (
+            lambda: drive_clocked(offer(SELLER)),
+            BUYER,
+            "Please respond on dispute d-1 by 2026-01-04 01:00 UTC, or the seller may ask care to mediate.",
+        ),
+        (
+            exchange_agreed,
+            BUYER,
+            "Please ship and send the tracking number on dispute d-1 by 2026-01-04 01:00 UTC,"
+            " or care takes over.",
+        ),
+        (
+            remaining_shipped,
+            BUYER,
+            "Please confirm receipt on dispute d-1, or raise a problem, by 2026-01-04 02:00 UTC; after that"
+            " receipt is confirmed for you and the funds are released to the seller.",
+        ),
+    ],
+    ids=["buyer-turn", "return-shipment", "receipt"],
+)
+def test_each_partys_window_has_its_reminder(build: Callable[[], Dispute], party: Actor, text: str) -> None:
+    """The party whose window runs is told by when, and what happens otherwise."""
+    dispute = build()
+    reminder = dispute.next_reminder()
+    assert reminder is not None
+    happened = dispute.tick(reminder[0])
+    assert [type(e) for e in happened] == [Reminded]
+    assert consequences(dispute, happened).notices == [to(party, text)]
+
+
+def test_a_restarted_window_is_reminded_again_and_a_short_one_not_at_all() -> None:
+    """A buyer message restarts its turn: a new window, a new reminder. A window no longer than
+    the lead has no reminder."""
+    dispute = drive_clocked(offer(SELLER))
+    reminder = dispute.next_reminder()
+    assert reminder is not None
+    dispute.tick(reminder[0])
+    dispute.apply(message(BUYER), reminder[0] + STEP)
+    again = dispute.next_reminder()
+    assert again is not None and again[0] == reminder[0] + STEP + INACTIVITY - LEAD
+    short = drive_dispute_with(reminder_lead=SELLER_RESPONSE)
+    assert short.next_reminder() is None
+
+
+def test_a_window_that_closes_before_its_reminder_is_looked_at_only_acts() -> None:
+    """A late tick does not remind a party whose window has already closed."""
+    dispute = drive_clocked()
+    assert [type(e) for e in dispute.tick(seller_response_due() + STEP)] == [Escalated]
+
+
+def drive_dispute_with(**policy: Any) -> Dispute:
+    """A dispute opened under the clocked policy with ``policy`` changed."""
+    return drive(policy=CLOCKED_POLICY.model_copy(update=policy))
+
+
+def test_deadline_words_for_the_new_clocks() -> None:
+    """Timer summaries and on-call's words for the clocks that act."""
+    dispute = drive_clocked()
+    assert deadline_name(dispute, DeadlineEvent.SELLER_RESPONSE_DUE) == "seller response window 2d"
+    assert deadline_effect(dispute, DeadlineEvent.SELLER_RESPONSE_DUE) == (
+        "care takes over (escalated by the system)"
+    )
+    assert deadline_name(dispute, DeadlineEvent.REMINDER) == "reminder to the seller"
+    assert deadline_effect(dispute, DeadlineEvent.REMINDER) == (
+        "the seller is reminded to respond by 2026-01-03 00:00 UTC"
+    )
+    shown = current_details(dispute).split("\n\n")
+    assert shown[-1] == (
+        "**Next deadline:** 2026-01-02 00:00 UTC (reminder to the seller): the seller is reminded to"
+        " respond by 2026-01-03 00:00 UTC"
+    )
+    appealed, at = decided()
+    assert current_details(appealed).split("\n\n")[4:] == [
+        "**Waiting for:** the parties: accept care's decision or appeal it once",
+        "**Next deadline:** 2026-01-03 03:00 UTC (decision appeal window 2d): care's decision is final and"
+        " carried out",
+    ]
+    appealed.apply(appeal_decision(BUYER), at + STEP)
+    assert deadline_name(appealed, DeadlineEvent.APPEAL_REVIEW_BREACHED) == "supervisor review target"
+    assert "a care supervisor: confirm or replace" in current_details(appealed)
+    assert dispute_details(dispute_request(policy=CLOCKED_POLICY)).endswith(
+        "· seller response 2d · shipment 3d · receipt 3d · care decision target 3d"
+        " · decision appeal window 2d · reminders 24h"
+    )
+
+
+def test_the_decision_warning_comes_before_the_decision_target() -> None:
+    """A policy whose decision warning is not before its target is refused."""
+    with pytest.raises(ValidationError, match="care_decision_warning must be positive"):
+        DisputePolicy(care_decision_target=timedelta(days=1), care_decision_warning=timedelta(days=2))
 
 
 # -- input validation --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from domain.events import (
     EffectParked,
     EffectRepaired,
     Opened,
+    Reminded,
     Solved,
 )
 from domain.outbound import EventType
@@ -44,7 +45,7 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import Actor, Role
+from domain.types import Actor, Deadline, Role, Then
 from domain.views import (
     TicketView,
     current_details,
@@ -56,9 +57,11 @@ from domain.views import (
 from tests.factories import (
     ACTORS,
     CARE,
+    CLOCKED_TICKET_POLICY,
     DETAILS,
     DISPUTE_COMMANDS,
     EXTERNAL_REF,
+    LEAD,
     OPERATOR,
     QUIET,
     REFUSED,
@@ -69,6 +72,7 @@ from tests.factories import (
     TICKET_ID,
     TICKET_POLICY,
     USER,
+    USER_WAIT,
     WARNING,
     after,
     breached,
@@ -204,6 +208,12 @@ def closed_with_parked(effect: str, key: str) -> Callable[[], Ticket]:
 
 STATES = [
     State("opened", TicketStatus.AWAITING_CARE, lambda: drive(), allowed([MSG], [REPLY, SOLVE])),
+    State(
+        "care_replied_user_wait_running",
+        TicketStatus.AWAITING_USER,
+        lambda: drive(reply(), policy=CLOCKED_TICKET_POLICY),
+        allowed([MSG], [REPLY, SOLVE]),
+    ),
     State(
         "user_wrote_again", TicketStatus.AWAITING_CARE, lambda: drive(write()), allowed([MSG], [REPLY, SOLVE])
     ),
@@ -626,6 +636,101 @@ def test_a_message_that_is_not_a_reopen_records_no_reopened() -> None:
     ticket = drive(reply(), write())
     assert [entry.event for entry in ticket.timeline] == ["opened", "reply", "message"]
     assert [entry.seq for entry in ticket.timeline] == [1, 2, 3]
+
+
+# -- a report waiting on the user (issue 11) ----------------------------------------------------
+
+
+def clocked(*steps: Command) -> Ticket:
+    """A report filed under the policy with the user-wait clock and reminders on."""
+    return drive(*steps, policy=CLOCKED_TICKET_POLICY)
+
+
+def test_a_report_filed_before_the_user_wait_existed_waits_for_ever() -> None:
+    """The stored policy of an older report has no user wait: no window, no reminder."""
+    ticket = drive(reply())
+    assert (ticket.window, ticket.next_deadline(), ticket.deadlines) == (None, None, [])
+
+
+def test_care_reply_opens_the_users_window() -> None:
+    """Care's reply starts the user's window; the user writing, or care solving, ends it."""
+    ticket = clocked(reply())
+    replied = T0 + STEP
+    assert ticket.deadlines == [
+        Deadline(party=Role.USER, action="message", due_at=replied + USER_WAIT, then=Then.SOLVED)
+    ]
+    assert ticket.next_deadline() == (replied + USER_WAIT - LEAD, DeadlineEvent.REMINDER)
+    assert ticket.next_deadline_at == replied + USER_WAIT
+    ticket.apply(write(), replied + STEP)
+    assert ticket.window is None
+    assert [d.action for d in ticket.deadlines] == ["reply"]
+    assert clocked(reply(), solve()).deadlines == [
+        Deadline(party=Role.USER, action="message", due_at=T0 + 2 * STEP + QUIET, then=Then.CLOSED)
+    ]
+
+
+def test_a_silent_user_gets_one_reminder_then_the_report_is_solved_and_closes() -> None:
+    """The user is reminded once; when the wait passes the report is solved by the system, then
+    closes after the quiet period as a solved report does."""
+    ticket = clocked(reply())
+    due = T0 + STEP + USER_WAIT
+    reminded = ticket.tick(due - LEAD)
+    assert reminded == [
+        Reminded(deadline=Deadline(party=Role.USER, action="message", due_at=due, then=Then.SOLVED))
+    ]
+    assert consequences(ticket, reminded).notices == [
+        to_user(
+            "Care is waiting for your answer on report t-1: please reply by 2026-01-08 01:00 UTC, or it is"
+            " marked solved."
+        )
+    ]
+    assert ticket.tick(due - timedelta(seconds=1)) == []
+    happened = ticket.tick(due)
+    assert happened == [Solved(by_system=True)]
+    assert (ticket.status, ticket.solved_at, ticket.closes_at) == (TicketStatus.SOLVED, due, due + QUIET)
+    entry = ticket.timeline[-1]
+    assert (entry.event, entry.actor, entry.detail) == (
+        "solved",
+        None,
+        {"by": "system", "reason": "no answer from the user within 7d"},
+    )
+    follows = consequences(ticket, happened)
+    assert follows.notices == [
+        to_user(
+            "We marked your report t-1 solved as we did not hear back within 7d. It closes in 3d unless"
+            " you write again."
+        )
+    ]
+    assert follows.published == [EventType.TICKET_SOLVED]
+    assert ticket.tick(due + QUIET) == [Closed()]
+
+
+def test_the_user_writing_after_the_system_solved_reopens_it() -> None:
+    """A report solved by the system reopens like one care solved."""
+    ticket = clocked(reply())
+    ticket.tick(T0 + STEP + USER_WAIT)
+    ticket.apply(write("sorry, I was away"), T0 + STEP + USER_WAIT + STEP)
+    assert ticket.status is TicketStatus.AWAITING_CARE
+    assert ticket.care_clock is not None
+
+
+def test_a_user_answer_racing_the_timer_wins() -> None:
+    """The user's message in the same instant as the wait runs out keeps the report open."""
+    ticket = clocked(reply())
+    due = T0 + STEP + USER_WAIT
+    ticket.apply(write(), due)
+    assert [e for e in ticket.tick(due) if isinstance(e, Solved)] == []
+    assert ticket.status is TicketStatus.AWAITING_CARE
+
+
+def test_words_for_the_user_wait() -> None:
+    """Timer summary, effect and the static policy line name the user wait."""
+    ticket = clocked(reply())
+    assert deadline_name(ticket, DeadlineEvent.USER_REPLY_DUE) == "user reply window 7d"
+    assert deadline_effect(ticket, DeadlineEvent.USER_REPLY_DUE) == "the report is solved by the system"
+    assert ticket_details(ticket_request(policy=CLOCKED_TICKET_POLICY)).endswith(
+        "· solved after 7d waiting on the user · reminders 24h"
+    )
 
 
 # -- parked effects and their repair ------------------------------------------------------------

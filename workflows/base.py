@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import CareReplyDue, DomainEvent
     from domain.outbound import CaseEvent
     from domain.reactions import Consequences, consequences, snapshot
-    from domain.types import Role
+    from domain.types import CareTarget, Role
     from domain.views import current_details, deadline_name
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
@@ -58,11 +58,12 @@ class Ack(BaseModel):
 
 
 class CareJob(BaseModel):
-    """One step for the care desk: open and assign a mediation, or a reply-target alert."""
+    """One step for the care desk: open and assign a mediation, or a care-target alert."""
 
     kind: Literal["mediation", "warning", "breach"]
     mediation: MediationInput | None = None
     target: ReplyTargetInput | None = None
+    aim: CareTarget = Field(default=CareTarget.REPLY, description="what care owes: reply, decision, review")
 
 
 class Jobs(BaseModel):
@@ -111,6 +112,16 @@ _INGESTED_MEMORY = 1000
 #: Cases that close on code with this patch archive themselves as they close; cases recorded
 #: before it (tests/histories) replay without the step (docs/deployment.md, patching).
 ARCHIVE_PATCH = "archive-closed-cases"
+#: Search attributes added after cases were already running. A run that began before sets none
+#: of them, so its history replays with the same commands; a run begun since sets them.
+_LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
+_LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
+#: What care owes by each target, as activity summaries and the care desk name it.
+_OWED = {
+    CareTarget.REPLY: "care reply",
+    CareTarget.DECISION: "care decision",
+    CareTarget.REVIEW: "supervisor review",
+}
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429): the backlog, which continues as new with the
 #: case, stays far below Temporal's payload limit even when the store is down.
@@ -139,9 +150,14 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
     async def _on_start(self) -> None:
         """A case's own first step, once per case (e.g. a report links its dispute)."""
 
-    def _reply_target_summary(self, due_at: datetime) -> str:
-        """How a reply-target warning or breach reads on the care desk."""
-        return f"care reply on {self._case.id} due {due_at.isoformat()}"
+    def _reply_target_summary(self, alert: CareReplyDue) -> str:
+        """How a care target's warning or breach reads on the care desk."""
+        owed = (
+            "supervisor review of the appealed decision"
+            if alert.target is CareTarget.REVIEW
+            else _OWED[alert.target]
+        )
+        return f"{owed} on {self._case.id} due {alert.due_at.isoformat()}"
 
     def _mediation(self) -> MediationInput:
         """The care desk's mediation request (disputes only)."""
@@ -438,11 +454,12 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         kind: Literal["warning", "breach"] = "breach" if alert.breached else "warning"
         return CareJob(
             kind=kind,
+            aim=alert.target,
             target=ReplyTargetInput(
                 case_id=self._case.id,
                 due_at=alert.due_at,
-                summary=self._reply_target_summary(alert.due_at),
-                idempotency_key=f"{self._case.id}:care_reply_{'breached' if alert.breached else 'warning'}:"
+                summary=self._reply_target_summary(alert),
+                idempotency_key=f"{self._case.id}:{_alert_effect(alert.target, kind)}:"
                 f"{alert.started_at.isoformat()}",
             ),
         )
@@ -452,7 +469,10 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         the previous run set them; only changes add to history)."""
         current = workflow.info().typed_search_attributes
         updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in self._search_attributes().items():
+        values = self._search_attributes()
+        if not workflow.patched(_LATER_ATTRIBUTES_PATCH):
+            values = {key: value for key, value in values.items() if key.name not in _LATER_ATTRIBUTES}
+        for key, value in values.items():
             if current.get(key) != value:
                 updates.append(key.value_unset() if value is None else key.value_set(value))
         if updates:
@@ -545,10 +565,11 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             key = job.target.idempotency_key
             if key in self._case.done_by_hand:
                 return True
-            effect = f"care_reply_{'warning' if job.kind == 'warning' else 'breached'}"
+            effect = _alert_effect(job.aim, job.kind)
+            owed = _OWED[job.aim]
             if job.kind == "warning":
                 done = await self._effect(
-                    effect, key, CaseActivities.warn_care_reply, job.target, "care reply warning"
+                    effect, key, CaseActivities.warn_care_reply, job.target, f"{owed} warning"
                 )
             else:
                 done = await self._effect(
@@ -556,7 +577,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                     key,
                     CaseActivities.escalate_care_breach,
                     job.target,
-                    "care reply breach escalation",
+                    f"{owed} breach escalation",
                 )
             return done is not None or key in self._case.done_by_hand
 
@@ -625,6 +646,11 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             return None
         finally:
             self._in_flight -= 1
+
+
+def _alert_effect(aim: CareTarget, kind: Literal["mediation", "warning", "breach"]) -> str:
+    """The effect a care-target alert is parked as, and its idempotency key's middle part."""
+    return f"{aim.value}_{'warning' if kind == 'warning' else 'breached'}"
 
 
 def _reason(error: ActivityError) -> str:

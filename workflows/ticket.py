@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from core import search_attributes as sa
     from domain.commands import IngestedEvent
     from domain.dispute import LinkTicket
-    from domain.events import Opened
+    from domain.events import CareReplyDue, Opened
     from domain.ticket import OpenTicketInput, Priority, Ticket
     from workflows.base import Carried, CaseWorkflow
     from workflows.dispute import DisputeWorkflow
@@ -74,10 +73,10 @@ class CareTicketWorkflow(CaseWorkflow[Ticket, TicketClosed]):
             # The dispute closed in the meantime: the link stays visible on this side only.
             workflow.logger.info("dispute %s no longer open; linked from the report only", dispute_id)
 
-    def _reply_target_summary(self, due_at: datetime) -> str:
+    def _reply_target_summary(self, alert: CareReplyDue) -> str:
         ticket = self._case
         raised = "PRIORITY account-security report" if ticket.priority is Priority.HIGH else "report"
-        return f"care reply on {raised} {ticket.id} ({ticket.topic.value}) due {due_at.isoformat()}"
+        return f"care reply on {raised} {ticket.id} ({ticket.topic.value}) due {alert.due_at.isoformat()}"
 
     def _result(self) -> TicketClosed:
         ticket = self._case
@@ -102,4 +101,5 @@ def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], An
         sa.CARE_REPLY_DUE_AT: ticket.care_reply_due_at,
         sa.SLA_BREACHED: ticket.sla_breached,
         sa.NEEDS_ATTENTION: ticket.needs_attention,
+        sa.NEXT_DEADLINE_AT: ticket.next_deadline_at,
     }

@@ -1,4 +1,5 @@
-"""/v1/care/queue: every case that owes a care reply, from Temporal visibility."""
+"""/v1/care/queue: every case that owes care a reply, a decision or a supervisor's review, from
+Temporal visibility."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api import visibility
 from api.auth import CallerDep, ReadAsDep, own_list
@@ -29,11 +30,12 @@ class CaseKind(StrEnum):
 
 
 class QueueItem(BaseModel):
-    """A case care owes a reply to."""
+    """A case care owes a reply, a decision, or (``DECISION_APPEALED``) a supervisor's review to."""
 
     kind: CaseKind
     id: str
-    care_reply_due_at: datetime | None
+    care_reply_due_at: datetime | None = Field(description="a reply, or a supervisor's review, is due")
+    care_decision_due_at: datetime | None = Field(default=None, description="care's decision is due")
     sla_breached: bool
     priority: str
     status: str | None
@@ -45,13 +47,16 @@ class QueueItem(BaseModel):
 
 
 class CareQueue(BaseModel):
-    """Priority reports first, then breached cases, then by due time (no due time last)."""
+    """Priority reports first, then breached cases, then by the earliest due time (none last)."""
 
     items: list[QueueItem]
 
 
 def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
-    due = item.care_reply_due_at or datetime.max.replace(tzinfo=UTC)
+    due = min(
+        (at for at in (item.care_reply_due_at, item.care_decision_due_at) if at is not None),
+        default=datetime.max.replace(tzinfo=UTC),
+    )
     return (item.priority != Priority.HIGH, not item.sla_breached, due)
 
 
@@ -64,13 +69,15 @@ async def care_queue(
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> CareQueue:
-    """Disputes in mediation and reports owed a reply; a topic filter selects reports only."""
+    """Disputes in mediation or under a supervisor's review and reports owed a reply; a topic
+    filter selects reports only."""
     if caller.role is KeyRole.PLATFORM:
-        raise Problem(403, "Forbidden", "the care queue is for care and admin keys")
+        raise Problem(403, "Forbidden", "the care queue is for care, supervisor and admin keys")
     own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
     items: list[QueueItem] = []
-    if kind in (None, CaseKind.DISPUTE) and topic is None:
-        mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: DisputeStatus.IN_MEDIATION.value})
+    owed = (DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED)
+    for status in owed if kind in (None, CaseKind.DISPUTE) and topic is None else ():
+        mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: status.value})
         for execution in await visibility.executions(client, mediated, limit):
             attrs = execution.typed_search_attributes
             items.append(
@@ -78,6 +85,7 @@ async def care_queue(
                     kind=CaseKind.DISPUTE,
                     id=execution.id,
                     care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
+                    care_decision_due_at=attrs.get(sa.CARE_DECISION_DUE_AT),
                     sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
                     priority=Priority.NORMAL.value,
                     status=attrs.get(sa.DISPUTE_STATUS),

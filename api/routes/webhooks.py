@@ -142,7 +142,7 @@ class Webhooks:
 
 def scoped(settings: Settings, caller: Caller, engine: AsyncEngine) -> Webhooks:
     """The caller's webhooks; care keys manage none (403)."""
-    if caller.role is KeyRole.CARE:
+    if caller.role in (KeyRole.CARE, KeyRole.SUPERVISOR):
         raise Problem(403, "Forbidden", "webhooks are managed with platform or admin keys")
     owner = None if caller.role is KeyRole.ADMIN else caller.name
     return Webhooks(webhook_store(settings, engine), owner, settings)
