@@ -169,7 +169,7 @@ class Cases:
         """Answer a POST, once per Idempotency-Key: a retry with the same request gets the first
         response; the same key with another request is refused (422). The key is recorded only
         for a request that validated, and forgotten again when the request is refused (4xx), so
-        a corrected retry can use it; a crash in between leaves the case to dedupe the retry."""
+        a corrected retry can use it; after a 503 or a crash the case dedupes the retry."""
         digest = self.key_digest
         if digest is None:
             result, status = await run()
