@@ -32,13 +32,20 @@ from store.cases import Timelines
 from store.db import database
 from store.migrate import migrate
 from tests.postgres import PostgresServer, free_port
-from tests.support import AS_CARE, eventually, serving
+from tests.support import (
+    AS_CARE,
+    BUYER,
+    CARE,
+    PDF,
+    SELLER,
+    claim,
+    eventually,
+    new_order,
+    serving,
+    upload_evidence,
+)
 
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-CARE = {"role": "care", "id": "agent-7"}
 JSON = "application/json"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -51,19 +58,6 @@ def settings(task_queue: str, tmp_path: Path) -> Settings:
         rate_limit_per_second=10_000,
         rate_limit_burst=10_000,
     )
-
-
-def claim(**overrides: Any) -> dict[str, Any]:
-    body = {
-        "order_id": f"o-{uuid.uuid4().hex[:10]}",
-        "buyer_id": "b-1",
-        "seller_id": "s-1",
-        "order_total": 150000,
-        "reason": "DAMAGED",
-        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150000},
-        "description": "Broken screen",
-    }
-    return body | overrides
 
 
 def message(text: str) -> dict[str, Any]:
@@ -143,7 +137,7 @@ def test_the_body_guard_names_the_field_and_the_reason(name: str) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        json.dumps(claim(description="Layar retak\tdua kali,\r\nterima kasih 🙏 ² ٣")).encode(),
+        json.dumps(claim(new_order(), description="Layar retak\tdua kali,\r\nterima kasih 🙏 ² ٣")).encode(),
         b'{"text": "\\ud83d\\ude00 an escaped emoji pair"}',
         b"[" * 32 + b"]" * 32,
         b'{"amount": 9223372036854775807, "ratio": 1e308, "small": -1e-400}',
@@ -201,12 +195,8 @@ VALIDATED: dict[str, bytes] = {
 
 async def _seed(api: httpx.AsyncClient) -> dict[str, str]:
     """A dispute, a report with a care reply in the inbox, cited evidence and a webhook subscription."""
-    uploaded = await api.post(
-        "/v1/evidence", data={"actor_role": "buyer", "actor_id": "b-1"}, files={"file": ("p.png", PNG)}
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    reference = uploaded.json()["reference"]
-    opened = await api.post("/v1/disputes", json=claim(evidence=[reference]))
+    reference = await upload_evidence(api, "buyer", "b-1")
+    opened = await api.post("/v1/disputes", json=claim(new_order(), evidence=[reference]))
     assert opened.status_code == 201, opened.text
     report = {"user_id": "b-1", "role": "buyer", "topic": "PAYMENT", "details": "Charged twice"}
     filed = await api.post("/v1/tickets", json=report)
@@ -281,10 +271,11 @@ async def test_hostile_bodies_on_every_json_route_are_refused_and_change_nothing
             seen[response.status_code] += 1
         for name, body in VALIDATED.items():
             response = await api.post(route, content=body, headers={"Content-Type": JSON})
-            problem = problem_of(response)
-            assert response.status_code in (403, 422), (route, name, problem)
+            assert response.status_code < 500, (route, name, response.text[:300])
+            if response.status_code >= 400:  # a route whose body is optional may take it (rotate-secret)
+                problem_of(response)
             seen[response.status_code] += 1
-    assert seen[422] > 10 * len(routes) and seen[415] == 3 * len(routes)
+    assert seen[422] > 20 * len(routes) and seen[415] == 3 * len(routes)
     assert await _snapshot(api, ids) == before
 
 
@@ -369,7 +360,7 @@ async def test_hostile_evidence_uploads(api: httpx.AsyncClient) -> None:
         return {"actor_role": "buyer", "actor_id": "b-1"} | fields
 
     async def upload(data: dict[str, Any]) -> httpx.Response:
-        return await api.post("/v1/evidence", data=data, files={"file": ("p.png", PNG, "image/png")})
+        return await api.post("/v1/evidence", data=data, files={"file": ("f.pdf", PDF, "application/pdf")})
 
     refused(await upload(form(actor_id="[" * 20_000 + "]" * 20_000)), 422, "actor_id", "pattern")
     refused(await upload(form(actor_id='{"a": ' * 500 + "1" + "}" * 500)), 422, "actor_id", "pattern")
@@ -379,20 +370,23 @@ async def test_hostile_evidence_uploads(api: httpx.AsyncClient) -> None:
     refused(await upload(form(actor_id="x" * 2_000_000)), 422, "body", "")
     as_json = await api.post("/v1/evidence", json={"actor_role": "buyer", "actor_id": "b-1", "file": "x"})
     refused(as_json, 415, "Content-Type", "application/json: send multipart/form-data")
-    no_type = await api.post("/v1/evidence", content=PNG, headers={"Content-Type": ""})
+    no_type = await api.post("/v1/evidence", content=PDF, headers={"Content-Type": ""})
     refused(no_type, 415, "Content-Type", "no Content-Type")
-    plain = await api.post("/v1/evidence", content=PNG, headers={"Content-Type": "text/plain"})
+    plain = await api.post("/v1/evidence", content=PDF, headers={"Content-Type": "text/plain"})
     refused(plain, 415, "Content-Type", "text/plain")
 
 
 async def test_huge_numbers_are_refused_by_field(api: httpx.AsyncClient) -> None:
-    opened = await api.post("/v1/disputes", json=claim())
+    opened = await api.post("/v1/disputes", json=claim(new_order()))
     dispute_id = opened.json()["id"]
     offers = f"/v1/disputes/{dispute_id}/offers"
-    total = claim(order_total=10**15 + 1)
+    total = claim(new_order(), order_total=10**15 + 1)
     refused(await api.post("/v1/disputes", json=total), 422, "order_total", "less than or equal to")
     refused(
-        await api.post("/v1/disputes", json=claim(order_total=2**64)), 422, "order_total", "beyond 64 bits"
+        await api.post("/v1/disputes", json=claim(new_order(), order_total=2**64)),
+        422,
+        "order_total",
+        "beyond 64 bits",
     )
     for amount, reason in [
         (10**15 + 1, "less than or equal to"),
@@ -424,7 +418,7 @@ async def test_a_nul_never_reaches_postgresql(
     await asyncio.to_thread(migrate, url)
     on_pg = settings.model_copy(update={"database_url": url})
     async with database(on_pg) as engine, serving(on_pg, dev_server_env, engine=engine) as api:
-        dispute_id = (await api.post("/v1/disputes", json=claim())).json()["id"]
+        dispute_id = (await api.post("/v1/disputes", json=claim(new_order()))).json()["id"]
         messages = f"/v1/disputes/{dispute_id}/messages"
         refused(await api.post(messages, json=message("a\u0000b")), 422, "text", "U+0000")
         refused(await api.get("/v1/webhooks/deliveries?event_id=%00"), 422, "event_id", "U+0000")
@@ -488,7 +482,7 @@ async def test_a_burst_beyond_the_in_flight_update_limit_is_429_or_503_never_500
     """40 messages at once on one dispute, each with its own Idempotency-Key."""
     env, metrics_url = strict_server
     async with serving(settings, env, engine=engine) as api:
-        dispute_id = (await api.post("/v1/disputes", json=claim())).json()["id"]
+        dispute_id = (await api.post("/v1/disputes", json=claim(new_order()))).json()["id"]
         url = f"/v1/disputes/{dispute_id}/messages"
         texts = [f"burst {n}" for n in range(40)]
         keys = {text: {"Idempotency-Key": f"burst-{uuid.uuid4()}"} for text in texts}
@@ -536,7 +530,7 @@ async def test_with_no_worker_open_answers_and_an_action_is_503_then_applied_onc
     quick = settings.model_copy(update={"action_timeout": timedelta(seconds=2)})
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     async with serving(quick, dev_server_env, worker=False, engine=engine) as api:
-        opened = await api.post("/v1/disputes", json=claim(), timeout=20)
+        opened = await api.post("/v1/disputes", json=claim(new_order()), timeout=20)
         assert opened.status_code == 201, opened.text
         dispute_id = opened.json()["id"]
         assert opened.json()["status"] == "AWAITING_SELLER"
