@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,12 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -163,7 +169,7 @@ class Cases:
         """Answer a POST, once per Idempotency-Key: a retry with the same request gets the first
         response; the same key with another request is refused (422). The key is recorded only
         for a request that validated, and forgotten again when the request is refused (4xx), so
-        a corrected retry can use it; a crash in between leaves the case to dedupe the retry."""
+        a corrected retry can use it; after a 503 or a crash the case dedupes the retry."""
         digest = self.key_digest
         if digest is None:
             result, status = await run()
@@ -176,8 +182,9 @@ class Cases:
             return JSONResponse(earlier.response, status_code=earlier.status_code)
         try:
             result, status = await run()
-        except (Problem, WorkflowUpdateFailedError):
-            await keys.release(digest)
+        except (Problem, WorkflowUpdateFailedError) as error:
+            if not (isinstance(error, Problem) and error.status >= 500):  # a 503 may still be applied
+                await keys.release(digest)
             raise
         body = result.model_dump(mode="json")
         await keys.complete(digest, status, body)
@@ -363,13 +370,37 @@ class Cases:
         await self.check_citations(command, command.actor, kind, case_id)
         request = self.request_id
         update_id = request.update_id() if request else None
+        timeout = self.settings.action_timeout
         try:
-            await handle.execute_update(command.action, command, id=update_id, result_type=Ack)
+            # No worker taking the case's tasks would hold the update (and this request) for ever.
+            async with asyncio.timeout(timeout.total_seconds()):
+                await handle.execute_update(
+                    command.action, command, id=update_id, result_type=Ack, rpc_timeout=timeout
+                )
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
             await self._closed(kind, case_id, update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise self._not_confirmed(kind, case_id) from None
         return await self.read(kind, case_id), 200
+
+    def _not_confirmed(self, kind: CaseType[StateT, ViewT], case_id: str) -> Problem:
+        """503: the case did not take the action in time; a worker may still apply it later."""
+        seconds = max(1, math.ceil(self.settings.action_timeout.total_seconds()))
+        retry = (
+            "retry with the same Idempotency-Key: the case applies a keyed action once"
+            if self.idempotency_key
+            else "read the case before sending it again (with an Idempotency-Key a retry is applied once)"
+        )
+        return Problem(
+            503,
+            "Action not confirmed",
+            f"{kind.noun} {case_id} did not take the action within {seconds} s (no worker is taking its"
+            f" tasks, or it is busy); it may still be applied when a worker does: {retry}",
+            headers={"Retry-After": str(seconds)},
+            retry_after=seconds,
+        )
 
     async def check_citations(
         self,

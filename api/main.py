@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api import auth, observability, problems
-from api.limits import BodyLimit, install_rate_limit, rate_limited
+from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
 from api.routes import care, codec, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
@@ -49,7 +49,8 @@ def create_app(
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=(settings or get_settings()).max_body_bytes)
+    limits = settings or get_settings()
+    app.add_middleware(BodyGuard, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     install_rate_limit(app, settings or get_settings())
     observability.install(app)
     if client is None:
@@ -69,7 +70,7 @@ def create_app(
     ):
         app.include_router(
             router,
-            dependencies=[Depends(auth.caller), Depends(rate_limited)],
+            dependencies=[Depends(auth.caller), Depends(rate_limited), Depends(plain_parameters)],
             responses=problems.PROBLEM_RESPONSES,
         )
     return app

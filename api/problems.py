@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -114,27 +114,33 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
-    """A 5xx problem for a fault no handler knows, logged with the request's correlation id."""
+    """A 5xx problem for a fault no handler knows, logged with the request's correlation id; Temporal
+    being busy, slow or away is a 429 or 503 with Retry-After (a keyed retry is applied once)."""
     correlation_id = request_id.get() or uuid.uuid4().hex
-    if isinstance(error, RPCError) and error.status is RPCStatusCode.UNAVAILABLE:
+    status = error.status if isinstance(error, RPCError) else None
+    if status is RPCStatusCode.UNAVAILABLE:
         log.error("temporal unavailable correlation_id=%s: %s", correlation_id, error)
-        problem = Problem(
-            503, "Service unavailable", "Temporal is not reachable; retry later", headers={"Retry-After": "5"}
-        )
-    elif isinstance(error, RPCError) and error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+        problem = _retry(503, "Service unavailable", "Temporal is not reachable or set the request aside", 5)
+    elif isinstance(error, RPCTimeoutOrCancelledError) or status in _TIMED_OUT:
+        log.warning("temporal did not answer in time correlation_id=%s: %s", correlation_id, error)
+        problem = _retry(503, "Service unavailable", "Temporal did not answer in time", 5)
+    elif status is RPCStatusCode.RESOURCE_EXHAUSTED:
         log.warning("temporal busy correlation_id=%s: %s", correlation_id, error)
-        problem = Problem(
-            429,
-            "Too many requests",
-            "the case is busy with other requests; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        problem = _retry(429, "Too many requests", "the case is busy with other requests", 1)
     else:
         log.exception("unhandled error correlation_id=%s", correlation_id, exc_info=error)
         problem = Problem(500, "Internal error", "An unexpected error occurred")
     problem.extra["correlation_id"] = correlation_id
     problem.headers = (problem.headers or {}) | {REQUEST_ID_HEADER: correlation_id}
     return _response(problem)
+
+
+_TIMED_OUT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def _retry(status: int, title: str, reason: str, seconds: int) -> Problem:
+    detail = f"{reason}; retry in {seconds} s with the same Idempotency-Key (a keyed request applies once)"
+    return Problem(status, title, detail, headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
 
 class ProblemDocument(BaseModel):
@@ -148,7 +154,7 @@ class ProblemDocument(BaseModel):
     current_status: str | None = Field(default=None, description="409: the case's status now")
     allowed_actions: dict[str, list[str]] | None = Field(default=None, description="409: per role")
     correlation_id: str | None = Field(default=None, description="5xx: the id to find in the logs")
-    retry_after: int | None = Field(default=None, description="429: seconds to wait (also Retry-After)")
+    retry_after: int | None = Field(default=None, description="429, 503: seconds to wait (also Retry-After)")
 
 
 _MEANINGS = {
@@ -157,8 +163,11 @@ _MEANINGS = {
     404: "no such case",
     409: "the case's state does not allow this now, or a limit of the case is reached",
     413: "the body is too large",
-    429: "this API key is over its rate limit: retry after Retry-After seconds",
+    415: "the body is not application/json",
+    429: "this API key is over its rate limit, or the case is busy: retry after Retry-After seconds",
     422: "invalid input, or an Idempotency-Key reused for another request",
+    503: "the case did not take the action in time, or Temporal is unavailable: retry after Retry-After"
+    " seconds, with the same Idempotency-Key",
 }
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {

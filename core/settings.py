@@ -163,6 +163,14 @@ class Settings(BaseSettings):
 
     # -- limits --------------------------------------------------------------------------------
     max_body_bytes: int = Field(default=256 * 1024, description="largest JSON request body (413 above)")
+    max_json_depth: int = Field(
+        default=32, ge=2, description="deepest nesting of arrays and objects in a JSON body (422 above)"
+    )
+    action_timeout: timedelta = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description="how long an action waits for its case to take it; then 503 with Retry-After",
+    )
     rate_limit_per_second: float = Field(
         default=50.0, gt=0, description="requests per second per API key, sustained (per API replica)"
     )

@@ -79,7 +79,9 @@ class Solution(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: SolutionKind
-    amount: int | None = Field(default=None, gt=0, description="rupiah; required for a refund only")
+    amount: int | None = Field(
+        default=None, gt=0, le=10**15, description="rupiah; required for a refund only"
+    )
 
     @model_validator(mode="after")
     def _amount_matches_kind(self) -> Self:

@@ -104,10 +104,18 @@ async def _bounded(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
 
 
 async def _read_form(request: Request, limit: int) -> FormData:
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise Problem(415, "Unsupported media type", f"send multipart/form-data with a file: {_ACCEPTED}")
+    content_type = request.headers.get("content-type")
+    if not (content_type or "").lower().startswith("multipart/form-data"):
+        given = f"Content-Type {content_type}" if content_type else "no Content-Type"
+        reason = f"{given}: send multipart/form-data"
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"{reason} with a file: {_ACCEPTED}",
+            errors=[{"field": "Content-Type", "reason": reason}],
+        )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + _ENVELOPE_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit + _ENVELOPE_BYTES:
         raise _too_large(limit, whole_body=True)
     parser = MultiPartParser(request.headers, _bounded(request, limit), max_files=1, max_fields=8)
     try:
