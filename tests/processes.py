@@ -185,6 +185,20 @@ class Service:
 
         await until(healthy, seconds, "the API to become healthy")
 
+    def answers(self) -> Counter[int]:
+        """The status codes the API processes answered, from their access logs."""
+        statuses: Counter[int] = Counter()
+        for log in self.logs.glob("api-*.log"):
+            for line in log.read_text(errors="replace").splitlines():
+                if " api.access " in line:
+                    statuses[int(line.rsplit(" ", 1)[1])] += 1
+        return statuses
+
+    def server_errors(self) -> dict[int, int]:
+        """The 5xx answers of the API, by status: 503 (with Retry-After) while a dependency does
+        not answer is expected; a 500 is a fault of the service, so the tests assert there is none."""
+        return {status: n for status, n in sorted(self.answers().items()) if status >= 500}
+
     async def shutdown(self) -> None:
         """Stop whatever still runs (SIGTERM, then SIGKILL)."""
         await asyncio.gather(*(p.stop(30) for p in self.processes if p.alive))

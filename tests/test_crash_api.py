@@ -199,6 +199,8 @@ async def test_a_retry_after_the_api_died_mid_request_gets_the_first_outcome_onc
                     applied_once(view, request, notices)
                 refunds = platform.applied_per_case("/refunds")
                 assert refunds == Counter(accepted)  # one refund per accepted dispute, no other
+                errors = deployment.server_errors()
+                assert 500 not in errors, errors
     record_figures(
         "api_sigkill",
         {
@@ -209,5 +211,6 @@ async def test_a_retry_after_the_api_died_mid_request_gets_the_first_outcome_onc
             "refunds_applied": sum(refunds.values()),
             "duplicates": 0,
             "lost": 0,
+            "api_5xx": errors,
         },
     )

@@ -99,6 +99,8 @@ async def test_receivers_down_longer_than_the_backoff_lose_and_double_nothing(
 
                 await until(all_delivered, 120, "every webhook event to be delivered")
                 await asyncio.sleep(2)  # a late or second delivery would show by now
+                errors = deployment.server_errors()
+                assert 500 not in errors, errors
     finally:
         await platform_http.down()
         await hooks_http.down()
@@ -134,5 +136,6 @@ async def test_receivers_down_longer_than_the_backoff_lose_and_double_nothing(
             "webhook_events_delivered": len(expected),
             "duplicates": 0,
             "lost": 0,
+            "api_5xx": errors,
         },
     )

@@ -168,6 +168,8 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                         assert (await http.get(_path(report))).json()["status"] == "AWAITING_USER"
                     assert platform.applied_per_case("/care-desk/mediations") == Counter(opened)
                     assert worker.alive and api.alive
+                    errors = deployment.server_errors()
+                    assert 500 not in errors, errors
             finally:
                 await deployment.shutdown()
                 await server.stop()
@@ -185,6 +187,7 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
             "api_and_worker_restarts": 0,
             "duplicates": 0,
             "lost": 0,
+            "api_5xx": errors,
         },
     )
 

@@ -117,6 +117,8 @@ async def test_workers_killed_mid_payout_lose_nothing_and_pay_once(
                 views = await settled(http, list(shapes), seconds=240)
                 settle_seconds = time.monotonic() - last_kill
                 counts = check_paid_once(platform, views, shapes)
+                errors = deployment.server_errors()
+                assert 500 not in errors, errors
                 for dispute_id, shape in shapes.items():
                     effects = (await http.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
                     kinds = Counter(
@@ -136,6 +138,7 @@ async def test_workers_killed_mid_payout_lose_nothing_and_pay_once(
             "payout_requests_cut_by_kills": sum(cut),
             **counts,
             "lost": 0,
+            "api_5xx": errors,
             "seconds_total": round(time.monotonic() - started),
             "seconds_to_settle_after_last_kill": round(settle_seconds),
         },
@@ -180,6 +183,8 @@ async def stop_mid_payouts(
                 deployment.start_worker(DISPUTES_EFFECTS_BEARER_TOKEN="second")
                 views = await settled(http, list(shapes), seconds=120)
                 counts = check_paid_once(platform, views, shapes)
+                errors = deployment.server_errors()
+                assert 500 not in errors, errors
     sent_by = {caller: {h.key for h in platform.held if h.caller == caller} for caller in ("first", "second")}
     return {
         "exit_code": code,
@@ -188,6 +193,7 @@ async def stop_mid_payouts(
         "answered_before_exit": sum(1 for h in in_flight if h.answered_at and h.answered_at <= exited),
         "sent_again": sent_by["first"] & sent_by["second"],
         "requests_per_key": platform.requests_per_key("/refunds") + platform.requests_per_key("/releases"),
+        "api_5xx": errors,
         **counts,
     }
 
@@ -227,6 +233,7 @@ async def test_a_stopping_worker_finishes_its_payouts_within_the_grace(
             "sent_again_by_next_worker": len(graceful["sent_again"]),
             "duplicates": 0,
             "lost": 0,
+            "api_5xx": graceful["api_5xx"],
             "control_without_grace": {
                 "payouts_in_flight_at_sigterm": len(abrupt["in_flight"]),
                 "sent_again_by_next_worker": len(abrupt["sent_again"]),
