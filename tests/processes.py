@@ -480,6 +480,21 @@ async def agree(http: httpx.AsyncClient, dispute_id: str, shape: str) -> None:
         assert done.status_code == 200, done.text
 
 
+async def fresh(http: httpx.AsyncClient, path: str, seconds: float = 60) -> dict[str, Any]:
+    """GET a case until the answer is the case's own rather than the last stored state (which the
+    API gives, marked ``stale``, when the case does not answer in time, e.g. on a busy machine)."""
+    view: dict[str, Any] = {}
+
+    async def answered() -> bool:
+        nonlocal view
+        response = await http.get(path)
+        view = response.json()
+        return response.status_code == 200 and not view.get("stale")
+
+    await until(answered, seconds, f"a fresh read of {path}", every=0.5)
+    return view
+
+
 async def settled(http: httpx.AsyncClient, dispute_ids: list[str], seconds: float) -> dict[str, Any]:
     """Wait until every dispute is RESOLVED; each one's view."""
     views: dict[str, Any] = {}

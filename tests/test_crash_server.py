@@ -24,6 +24,7 @@ from tests.processes import (
     Platform,
     effects_over_http,
     endpoint,
+    fresh,
     open_dispute,
     post,
     record_figures,
@@ -99,8 +100,8 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                         return offered >= set(opened) and told >= set(filed)
 
                     await until(worker_ran_them, 60, "the worker to run every case")
-                    read = await asyncio.gather(*(http.get(_path(c)) for c in [*opened, *filed]))
-                    views = {r.json()["id"]: r.json() for r in read}
+                    read = await asyncio.gather(*(fresh(http, _path(c)) for c in [*opened, *filed]))
+                    views = {view["id"]: view for view in read}
                     due = sorted(
                         [_at(views[d]["buyer_inactive_at"]) for d in opened]
                         + [_at(views[t]["care_reply_due_at"]) for t in filed]
@@ -130,10 +131,10 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                     assert reply_alerts(platform, "CARE_REPLY_WARNING") == Counter(filed)
                     assert reply_alerts(platform, "CARE_REPLY_BREACHED") == Counter(filed)
                     for case_id in [*opened, *filed]:
-                        view = (await http.get(_path(case_id))).json()
+                        view = await fresh(http, _path(case_id))
                         assert view["status"] == views[case_id]["status"], case_id  # nothing else moved
                     for report in filed:
-                        assert (await http.get(_path(report))).json()["sla_breached"] is True
+                        assert (await fresh(http, _path(report)))["sla_breached"] is True
                     listed = (await http.get("/v1/disputes", params={"seller_id": SELLER["id"]})).json()[
                         "items"
                     ]
@@ -144,13 +145,16 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                     helped = await asyncio.gather(
                         *(post(http, f"/v1/disputes/{d}/help", {"actor": SELLER}, f"{d}-h") for d in opened)
                     )
-                    assert all(h.json()["status"] == "IN_MEDIATION" for h in helped), helped[0].text
+                    assert [h.status_code for h in helped] == [200] * disputes, [h.text for h in helped]
                     reply = {"actor": {"role": "care", "id": "agent-7"}, "text": "Refunded"}
                     http.headers.update(AS_CARE)
                     answered = await asyncio.gather(
                         *(post(http, f"/v1/tickets/{t}/care/replies", reply, f"{t}-r") for t in filed)
                     )
-                    assert all(a.status_code == 200 for a in answered), answered[0].text
+                    assert [a.status_code for a in answered] == [200] * reports, [a.text for a in answered]
+                    # The answer is the case read after the action; on a busy machine that read
+                    # may not answer in time, and the API answers the last stored state (stale).
+                    stale_answers = sum(bool(r.json().get("stale")) for r in [*helped, *answered])
                     assert worker.alive and api.alive and deployment.processes == [worker, api]
 
                     # 2. Killed (SIGKILL) right after acknowledging those actions.
@@ -162,10 +166,9 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
 
                     await until(mediations_opened, 120, "the mediations asked for before the crash")
                     for case_id in opened:
-                        view = (await http.get(_path(case_id))).json()
-                        assert view["status"] == "IN_MEDIATION", case_id
+                        assert (await fresh(http, _path(case_id)))["status"] == "IN_MEDIATION", case_id
                     for report in filed:
-                        assert (await http.get(_path(report))).json()["status"] == "AWAITING_USER"
+                        assert (await fresh(http, _path(report)))["status"] == "AWAITING_USER"
                     assert platform.applied_per_case("/care-desk/mediations") == Counter(opened)
                     assert worker.alive and api.alive
                     errors = deployment.server_errors()
@@ -188,6 +191,7 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
             "duplicates": 0,
             "lost": 0,
             "api_5xx": errors,
+            "action_answers_stale": stale_answers,
         },
     )
 
