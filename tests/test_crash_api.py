@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,26 @@ async def admitted(env: WorkflowEnvironment, request: KeyedRequest) -> bool:
     raise AssertionError("the update ran although no worker was polling")
 
 
+async def right_after_sending(batch: list[KeyedRequest], deployment: Service) -> bool:
+    """Kill within 50 ms of sending: most requests have not reached the API yet."""
+    await asyncio.sleep(random.uniform(0, 0.05))
+    return True
+
+
+def once_a_key_is_recorded(batch: list[KeyedRequest], deployment: Service) -> bool:
+    """Kill once the API has recorded the first key of the batch."""
+    return any(request.record(deployment)[0] for request in batch)
+
+
+def once_an_answer_is_out(batch: list[KeyedRequest], deployment: Service) -> bool:
+    """Kill once the first request of the batch has its answer."""
+    return any(request.first is not None for request in batch)
+
+
+#: When each round kills the API, in turn.
+KILL_WHEN = [right_after_sending, once_a_key_is_recorded, once_an_answer_is_out]
+
+
 def message(text: str) -> dict[str, Any]:
     return {"actor": BUYER, "text": text}
 
@@ -143,8 +164,9 @@ async def test_a_retry_after_the_api_died_mid_request_gets_the_first_outcome_onc
                 requests = [held]
                 retries = {held.key: retried}
 
-                # 2. Kills at random moments after the requests left the client: before the key was
-                #    recorded, while the case ran them, after it answered or after the API stored it.
+                # 2. Rounds of requests, the API killed right after they left the client, as soon
+                #    as it recorded the first key, or as soon as the first answer reached the client:
+                #    the others are then anywhere between recording their key and being answered.
                 cases = await asyncio.gather(
                     *(open_dispute(http, f"o-{uuid.uuid4().hex[:10]}") for _ in range(rounds * per_round))
                 )
@@ -156,8 +178,8 @@ async def test_a_retry_after_the_api_died_mid_request_gets_the_first_outcome_onc
                         else:
                             batch.append(KeyedRequest(f"/v1/disputes/{case_id}/messages", message(f"m-{n}")))
                     sending_all = asyncio.gather(*(r.send(http) for r in batch))
-                    delay = random.uniform(0.05, 0.8)
-                    await asyncio.sleep(delay)
+                    trigger = KILL_WHEN[round_ % len(KILL_WHEN)]
+                    await until(partial(trigger, batch, deployment), 60, "the moment to kill", every=0.01)
                     api.kill()
                     await sending_all
                     api = deployment.start_api()
