@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install lint typecheck screenshots record-histories replay-check clean
+.PHONY: run test bench soak install lint typecheck screenshots record-histories replay-check clean
 
 run: $(STAMP)  ## Start Temporal (unless TEMPORAL_ADDRESS is set), the worker and the API
 	$(BIN)/python -m scripts.dev
@@ -14,6 +14,17 @@ test: $(STAMP) lint typecheck  ## Lint, type-check and run every test
 
 bench: $(STAMP)  ## Measure the service against raw Temporal here (docs/benchmarks.md); e.g. BENCH_ARGS=--skip-10k
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The crash and restart tests of `make test` with bigger numbers; each test's figures (kills,
+# restarts, cases, effects, duplicates, lost) go to $(SOAK_FIGURES), one JSON line per test.
+SOAK_FIGURES ?= tests/artifacts/soak-figures.jsonl
+SOAK_SIZES ?= CRASH_KILLS=100 CRASH_DISPUTES=60 CRASH_STOP_DISPUTES=40 CRASH_API_KILLS=10 \
+	CRASH_API_REQUESTS=10 CRASH_SERVER_DISPUTES=30 CRASH_SERVER_REPORTS=20 CRASH_OUTAGE_DISPUTES=60
+
+soak: $(STAMP)  ## Crash and restart tests with more kills and cases (~10 minutes); figures in $(SOAK_FIGURES)
+	mkdir -p $(dir $(SOAK_FIGURES)) && rm -f $(SOAK_FIGURES)
+	$(SOAK_SIZES) CRASH_FIGURES=$(SOAK_FIGURES) $(BIN)/python -m pytest tests/test_crash_*.py
+	cat $(SOAK_FIGURES)
 
 install: $(STAMP)
 

@@ -17,6 +17,7 @@ import tomllib
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +214,7 @@ def test_compose_file_follows_the_compose_specification(spec: dict[str, Any]) ->
 
 BROKEN = {
     "unknown top-level key": ("\nvolumes:\n", "\nvolumez:\n"),
-    "unknown service key": ("    stop_grace_period: 30s", "    stop_grace_periode: 30s"),
+    "unknown service key": ("    stop_grace_period: 45s", "    stop_grace_periode: 45s"),
     "unknown depends_on condition": ("condition: service_completed_successfully", "condition: service_done"),
     "unknown restart policy": ('restart: "no"', 'restart: "never"'),
     "bad healthcheck duration": ("interval: 5s", "interval: 5 seconds"),
@@ -434,6 +435,39 @@ def test_api_and_worker_are_one_image_with_one_environment(spec: dict[str, Any])
     assert probe.group(1) == api["command"][api["command"].index("--port") + 1]
     assert probe.group(2) == "/health"
     assert probe.group(2) in create_app().openapi()["paths"]
+
+
+def compose_duration(value: str) -> timedelta:
+    """A Compose duration (``45s``, ``1m30s``, ``1h``) as a timedelta."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)", value)
+    assert parts and "".join(n + unit for n, unit in parts) == value, f"not a Compose duration: {value!r}"
+    unit_seconds = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return timedelta(seconds=sum(float(n) * unit_seconds[unit] for n, unit in parts))
+
+
+def test_a_stopping_worker_finishes_its_payouts_before_docker_kills_it(
+    spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docker compose stop / a rolling update: SIGTERM, then SIGKILL after stop_grace_period. The
+    # worker lets running effect steps finish for its shutdown grace, which covers a whole
+    # attempt (the activity timeout); the grace period leaves time to exit after that.
+    worker = spec["services"]["worker"]
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"DISPUTES_{name}".upper(), raising=False)
+    for name, value in environment(worker).items():
+        if name.startswith("DISPUTES_") and value:
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert environment(worker)["DISPUTES_WORKER_SHUTDOWN_GRACE"], (
+        "set the grace in compose, beside the period"
+    )
+    stop_grace = compose_duration(worker["stop_grace_period"])
+    assert settings.worker_shutdown_grace >= settings.activity_timeout
+    assert stop_grace >= settings.worker_shutdown_grace + timedelta(seconds=10), (
+        f"stop_grace_period {stop_grace} leaves the worker no time to exit after its grace"
+        f" {settings.worker_shutdown_grace}"
+    )
+    assert compose_duration("1m30s") == timedelta(seconds=90)
 
 
 # --- (f) the service database: created, migrated, then used --------------------------------------
