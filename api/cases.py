@@ -217,6 +217,7 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             return await self._existing_dispute(claim, case_id)
+        SNAPSHOTS.keep(self.engine, DISPUTES.noun, dispute)
         return DisputeView.of(dispute, dispute.timeline), 201
 
     async def _existing_dispute(self, claim: DisputeClaim, case_id: str) -> Outcome:
@@ -257,6 +258,7 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             return await self.read(TICKETS, case_id), 201  # the retry of a keyed request
+        SNAPSHOTS.keep(self.engine, TICKETS.noun, ticket)
         return TicketView.of(ticket, ticket.timeline), 201
 
     async def _start(
@@ -383,7 +385,26 @@ class Cases:
             await self._closed(kind, case_id, update_id)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise self._not_confirmed(kind, case_id) from None
-        return await self.read(kind, case_id), 200
+        return await self._read_back(kind, case_id)
+
+    async def _read_back(self, kind: CaseType[StateT, ViewT], case_id: str) -> Outcome:
+        """The case after an action it took: 200 with the case as it is now, or, when it cannot
+        be read back in time, 202 with the last state stored (``stale``, from before the action):
+        the action is done either way, so a client must not send it again."""
+        try:
+            view = await self.read(kind, case_id)
+        except Problem as unreadable:
+            if unreadable.status != 503:
+                raise
+            raise Problem(
+                503,
+                "Action applied, case not read",
+                f"{kind.noun} {case_id} took the action but could not be read back in time; read it"
+                " again shortly, and do not send the action again",
+                headers={"Retry-After": "5"},
+                applied=True,
+            ) from None
+        return view, 202 if view.stale else 200
 
     def _not_confirmed(self, kind: CaseType[StateT, ViewT], case_id: str) -> Problem:
         """503: the case did not take the action in time; a worker may still apply it later."""

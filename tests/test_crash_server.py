@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from tests.processes import (
+    APPLIED,
     SELLER,
     DevServer,
     Platform,
@@ -145,16 +146,18 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                     helped = await asyncio.gather(
                         *(post(http, f"/v1/disputes/{d}/help", {"actor": SELLER}, f"{d}-h") for d in opened)
                     )
-                    assert [h.status_code for h in helped] == [200] * disputes, [h.text for h in helped]
+                    assert {h.status_code for h in helped} <= set(APPLIED), [h.text for h in helped]
                     reply = {"actor": {"role": "care", "id": "agent-7"}, "text": "Refunded"}
                     http.headers.update(AS_CARE)
                     answered = await asyncio.gather(
                         *(post(http, f"/v1/tickets/{t}/care/replies", reply, f"{t}-r") for t in filed)
                     )
-                    assert [a.status_code for a in answered] == [200] * reports, [a.text for a in answered]
+                    assert {a.status_code for a in answered} <= set(APPLIED), [a.text for a in answered]
                     # The answer is the case read after the action; on a busy machine that read
-                    # may not answer in time, and the API answers the last stored state (stale).
-                    stale_answers = sum(bool(r.json().get("stale")) for r in [*helped, *answered])
+                    # may not answer in time: 202 with the last stored state (stale), still done.
+                    stale_answers = sum(
+                        r.status_code == 202 and r.json()["stale"] for r in [*helped, *answered]
+                    )
                     assert worker.alive and api.alive and deployment.processes == [worker, api]
 
                     # 2. Killed (SIGKILL) right after acknowledging those actions.
@@ -211,7 +214,7 @@ async def _answer(http: httpx.AsyncClient, path: str) -> dict[str, Any]:
     response = await http.get(path)
     return {
         "status": response.status_code,
-        "stale": response.json().get("stale") if response.status_code == 200 else None,
+        "stale": response.json().get("stale") if response.status_code in APPLIED else None,
         "retry_after": response.headers.get("retry-after"),
         "seconds": round(time.monotonic() - began, 1),
     }

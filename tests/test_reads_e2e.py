@@ -19,8 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
+from domain.dispute import OpenDisputeInput
+from domain.ids import dispute_workflow_id
 from store.cases import CaseArchive
 from tests.support import BUYER, SELLER, claim, eventually, new_order, serving
+from workflows.dispute import DisputeRun, DisputeWorkflow
 
 
 def quick(settings: Settings) -> Settings:
@@ -118,16 +121,25 @@ async def test_an_open_dispute_answers_within_the_deadline_when_no_worker_runs(
         assert body["status"] == "AWAITING_BUYER" and body["current_offer"]["by"] == "seller"
         assert [e["event"] for e in body["timeline"]] == [e["event"] for e in fresh["timeline"]]
 
-        # Opening needs no worker (the first state is computed by the API); a case no read has
-        # seen yet answers 503 with Retry-After, quickly, instead of a 500 after 30 seconds.
+        # Opening needs no worker (the first state is computed by the API, and stored): read back
+        # at once, it is that first state, marked stale.
         started = time.monotonic()
         opened = await api.post("/v1/disputes", json=claim(new_order(), total=80_000))
         assert opened.status_code == 201 and time.monotonic() - started < 2
-        started = time.monotonic()
-        unseen = await api.get(f"/v1/disputes/{opened.json()['id']}")
+        first = (await stale_read(api, opened.json()["id"])).json()
+        assert first["stale"] is True and first["status"] == "AWAITING_SELLER"
+
+        # A case the store knows nothing of (started without the API) answers 503 with
+        # Retry-After, quickly, instead of a 500 after 30 seconds.
+        order = new_order()
+        request = OpenDisputeInput(**claim(order), policy=settings.dispute_policy())
+        case_id = dispute_workflow_id(order)
+        await dev_server_env.client.start_workflow(
+            DisputeWorkflow.run, DisputeRun(open=request), id=case_id, task_queue=settings.task_queue
+        )
+        unseen = await stale_read(api, case_id)
         assert unseen.status_code == 503, unseen.text
         assert unseen.headers["Retry-After"] and unseen.headers["content-type"] == "application/problem+json"
-        assert time.monotonic() - started < 3
 
 
 async def stale_read(api: httpx.AsyncClient, dispute_id: str) -> httpx.Response:
@@ -135,3 +147,31 @@ async def stale_read(api: httpx.AsyncClient, dispute_id: str) -> httpx.Response:
     read = await api.get(f"/v1/disputes/{dispute_id}")
     assert time.monotonic() - started < 3, "a read waits at most the read deadline"
     return read
+
+
+async def test_an_action_whose_case_cannot_be_read_back_answers_202_with_the_stored_state(
+    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The action is done either way: a client must not send it again (a 503 would invite that)."""
+    settings = settings.model_copy(update={"read_timeout": timedelta(milliseconds=1)})
+    async with serving(settings, dev_server_env, engine=engine) as api:
+        opened = await api.post("/v1/disputes", json=claim(new_order()))
+        assert opened.status_code == 201  # computed by the API: no read-back needed
+        dispute_id = opened.json()["id"]
+        said = await api.post(f"/v1/disputes/{dispute_id}/messages", json={"actor": BUYER, "text": "Photo"})
+        assert said.status_code == 202, said.text
+        body = said.json()
+        assert body["stale"] is True and body["as_of"] is not None
+        assert body["id"] == dispute_id and body["status"] == "AWAITING_SELLER"
+
+        # it was applied once: the seller is told once, and the timeline has it
+        async def told() -> bool:
+            effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json().get("items", [])
+            return sum("did 'message'" in (e["text"] or "") for e in effects) == 1
+
+        relaxed = settings.model_copy(update={"read_timeout": timedelta(seconds=5)})
+        async with serving(relaxed, dev_server_env, worker=False, engine=engine) as reader:
+            api = reader
+            await eventually(told)
+            timeline = (await reader.get(f"/v1/disputes/{dispute_id}")).json()["timeline"]
+            assert [e["event"] for e in timeline].count("message") == 1
