@@ -495,9 +495,11 @@ async def test_a_burst_beyond_the_in_flight_update_limit_is_429_or_503_never_500
         refusals = await _updates_refused(metrics_url) - refused_before
         assert refusals > 0, "the burst did not go beyond the server's in-flight update limit"
         statuses = Counter(response.status_code for response in responses.values())
-        assert set(statuses) <= {200, 429, 503}, {t: r.text[:200] for t, r in responses.items()}
+        # 202: taken, but the case was too busy to be read back in time (the body is the stored state).
+        assert set(statuses) <= {200, 202, 429, 503}, {t: r.text[:200] for t, r in responses.items()}
+        taken = (200, 202)
         for response in responses.values():
-            if response.status_code != 200:
+            if response.status_code not in taken:
                 problem(response)
                 assert int(response.headers["retry-after"]) >= 1
 
@@ -506,16 +508,16 @@ async def test_a_burst_beyond_the_in_flight_update_limit_is_429_or_503_never_500
             return Counter(e["detail"]["text"] for e in entries if e["event"] == "message")
 
         applied = await timeline()
-        assert all(applied[text] == 1 for text, r in responses.items() if r.status_code == 200), applied
+        assert all(applied[text] == 1 for text, r in responses.items() if r.status_code in taken), applied
         # The others are retried with their keys, one at a time as a client backing off would, until
         # taken: each message is there exactly once, however often it was sent.
-        pending = [text for text, response in responses.items() if response.status_code != 200]
+        pending = [text for text, response in responses.items() if response.status_code not in taken]
         deadline = asyncio.get_running_loop().time() + 120
         while pending:
             assert asyncio.get_running_loop().time() < deadline, pending
             retried = await send(pending[0])
-            assert retried.status_code in (200, 429, 503), retried.text
-            if retried.status_code == 200:
+            assert retried.status_code in (*taken, 429, 503), retried.text
+            if retried.status_code in taken:
                 pending.pop(0)
         assert await timeline() == Counter(texts)
         print(f"burst of {len(texts)}: {refusals} updates refused by the server, answers {dict(statuses)}")
