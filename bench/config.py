@@ -44,6 +44,13 @@ class BenchSettings(BaseSettings):
 
     many_cases: list[int] = Field(default=[1000, 10000], description="disputes open at once, per part")
     skip_10k: bool = Field(default=False, description="leave out the many-cases parts of 10,000 or more")
+    many_open_rate: float | None = Field(
+        default=15.0,
+        gt=0,
+        description="opens per second in the many-cases parts (the issue measured at 15.6/s), so that"
+        " timers fall due no faster than the stack carries out their effects; unset: as fast as the"
+        " lanes go",
+    )
     inactivity: timedelta | None = Field(
         default=None,
         description="DISPUTES_BUYER_INACTIVITY for the many-cases parts; unset: long enough for every"

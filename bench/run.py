@@ -481,11 +481,13 @@ class Bench:
         sizes_before = {"temporal_db": stack.temporal_db_size(), "store": stack.store_size()}
 
         async def open_(lane: int, i: int) -> None:
+            if settings.many_open_rate is not None:  # the i-th open waits for its turn
+                await asyncio.sleep(max(0.0, began + i / settings.many_open_rate - time.monotonic()))
             opened = await self.api_open()
             due[service.case_id(opened)] = service.inactivity_due_at(opened)
 
+        began = time.monotonic()
         with stack.sampler.window() as window:
-            began = time.monotonic()
             opening = await run_lanes(size, settings.concurrency, open_)
             all_open_at = datetime.now(UTC)
             cases = list(due)
@@ -575,6 +577,8 @@ def inactivity_for(size: int, settings: BenchSettings, open_rate: float | None) 
     if settings.inactivity is not None:
         return settings.inactivity
     rate = open_rate if open_rate and open_rate > 0 else 10.0
+    if settings.many_open_rate is not None:
+        rate = min(rate, settings.many_open_rate)
     seconds = math.ceil(size / rate * INACTIVITY_MARGIN)
     return timedelta(seconds=seconds) + settings.inactivity_min
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
@@ -14,17 +13,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import MediationInput, PayoutInput
     from core import search_attributes as sa
     from domain.commands import IngestedEvent
-    from domain.dispute import PAYOUT_EFFECTS, Dispute, LinkTicket, OpenDisputeInput, Outcome
+    from domain.dispute import PAYOUT_EFFECTS, Dispute, LinkTicket, Outcome
     from domain.events import DomainEvent, Opened
     from domain.types import SolutionKind
     from workflows.base import Carried, CaseWorkflow
-
-
-class DisputeRun(BaseModel):
-    """The dispute workflow's input: the claim as opened, and the state carried into a later run."""
-
-    open: OpenDisputeInput
-    carried: Carried[Dispute] | None = None
+    from workflows.inputs import DisputeRun as DisputeRun
 
 
 @workflow.defn

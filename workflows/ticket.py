@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import FailureError
@@ -14,24 +13,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.commands import IngestedEvent
     from domain.dispute import LinkTicket
     from domain.events import CareReplyDue, Opened
-    from domain.ticket import OpenTicketInput, Priority, Ticket
+    from domain.ticket import Priority, Ticket
     from workflows.base import Carried, CaseWorkflow
     from workflows.dispute import DisputeWorkflow
-
-
-class TicketRun(BaseModel):
-    """The report workflow's input: the report as filed, and the state carried into a later run."""
-
-    open: OpenTicketInput
-    carried: Carried[Ticket] | None = None
-
-
-class TicketClosed(BaseModel):
-    """The result of a report's workflow."""
-
-    id: str
-    sla_breaches: int
-    messages: int
+    from workflows.inputs import TicketClosed as TicketClosed
+    from workflows.inputs import TicketRun as TicketRun
 
 
 @workflow.defn
