@@ -34,7 +34,10 @@ def run_script(blocks: list[str], api: str, cwd: Path, temporal: str) -> dict[in
     """Run the blocks as one bash script that stops at the first failing command; each block's output.
 
     Without ``pipefail``: ``grep -m1`` closing its pipe early is how the README reads, not a failure."""
-    script = "set -e\n" + "".join(f"echo '{MARK} {n}'\n{block}" for n, block in enumerate(blocks))
+    # The README waits a moment (`sleep 2`) where work happens in the background; on a busy CI
+    # machine that moment is longer, so every such wait is tripled here.
+    slower = 'sleep() { command sleep "$(( $1 * 3 ))"; }\n'
+    script = "set -e\n" + slower + "".join(f"echo '{MARK} {n}'\n{block}" for n, block in enumerate(blocks))
     script = re.sub(r"^API=http://127\.0\.0\.1:8000$", f"API={api}", script, count=1, flags=re.MULTILINE)
     assert f"API={api}" in script, "the walk-through no longer sets API= first"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DISPUTES_"))}
