@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bench import service
+from bench.periodic import Periodic
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -81,39 +82,24 @@ async def run_lanes(n: int, concurrency: int, operation: Operation) -> LoadResul
     return LoadResult(n=n, seconds=time.monotonic() - began, latencies=latencies, errors=errors)
 
 
-class EffectWatcher:
+class EffectWatcher(Periodic):
     """Follows the service's outbox in the background: how many effects each case has, and
     when each was recorded; waiters are told as soon as a case reaches a count."""
 
     def __init__(self, store: service.EffectStore, interval: float) -> None:
+        super().__init__(interval)
         self.store = store
-        self.interval = interval
         self.counts: dict[str, int] = defaultdict(int)
         self.recorded: dict[str, list[datetime]] = defaultdict(list)
         self._seq = 0
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start following the outbox."""
-        self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop following and release the store."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        """Stop following the outbox and release the store."""
+        await super().stop()
         await self.store.close()
 
-    async def _run(self) -> None:
-        while True:
-            await self.poll()
-            await asyncio.sleep(self.interval)
-
-    async def poll(self) -> None:
+    async def tick(self) -> None:
         """Read what was recorded since the last poll and wake the waiters it satisfies."""
         for row in await self.store.after(self._seq):
             self._seq = row.seq

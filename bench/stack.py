@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench import service
+from bench.periodic import Periodic
 from core import binaries
 from core.temporal import patiently
 
@@ -122,42 +123,27 @@ def _mb(value: int) -> float:
     return round(value / 1e6, 1)
 
 
-class Sampler:
+class Sampler(Periodic):
     """Samples the RSS of named processes in the background; windows report peaks and CPU."""
 
     def __init__(self, interval: float = 0.25) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self.processes: dict[str, psutil.Process] = {"bench": psutil.Process()}
         self._windows: list[Window] = []
-        self._task: asyncio.Task[None] | None = None
 
     def watch(self, name: str, pid: int) -> None:
         """Sample this process from now on."""
         self.processes[name] = psutil.Process(pid)
 
-    async def _run(self) -> None:
-        while True:
-            self._sample()
-            await asyncio.sleep(self.interval)
+    async def tick(self) -> None:
+        """One sample of every process."""
+        self._sample()
 
     def _sample(self) -> None:
         for name, process in self.processes.items():
             value = rss(process)
             for window in self._windows:
                 window.peak_rss[name] = max(window.peak_rss.get(name, 0), value)
-
-    def start(self) -> None:
-        """Start sampling."""
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop sampling."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def others_load(self, seconds: float = 1.0) -> float:
         """How many cores every other process on the machine kept busy over the next ``seconds``."""
