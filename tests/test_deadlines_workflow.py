@@ -42,20 +42,15 @@ from domain.commands import (
 from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import OpenTicketInput, ReporterRole, Ticket, TicketReply, TicketStatus, TicketTopic
-from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind, Then
+from domain.types import DisputePolicy, Role, Solution, SolutionKind, Then
 from domain.views import DisputeView, TicketView, merge_timeline
 from store.cases import Timelines
-from tests.factories import CLOCKED_POLICY, CLOCKED_TICKET_POLICY
+from tests.factories import BUYER, CARE, CLOCKED_POLICY, CLOCKED_TICKET_POLICY, SELLER, SUPERVISOR, USER
 from tests.support import eventually, search_attributes
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
-BUYER = Actor(role=Role.BUYER, id="b-1")
-SELLER = Actor(role=Role.SELLER, id="s-1")
-CARE = Actor(role=Role.CARE, id="agent-7")
-SUPERVISOR = Actor(role=Role.SUPERVISOR, id="lead-3")
-USER = Actor(role=Role.USER, id="u-1")
 TOTAL = 150_000
 REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000)
 EXCHANGE = Solution(kind=SolutionKind.EXCHANGE)

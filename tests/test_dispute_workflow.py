@@ -39,13 +39,11 @@ from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
+from tests.factories import BUYER, CARE, SELLER
 from tests.support import search_attributes
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
-BUYER = Actor(role=Role.BUYER, id="b-1")
-SELLER = Actor(role=Role.SELLER, id="s-1")
-CARE = Actor(role=Role.CARE, id="agent-7")
 REFUND = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=150_000)
 POLICY = DisputePolicy(
     buyer_inactivity=timedelta(days=3),

@@ -31,15 +31,13 @@ from core.temporal import build_worker, case_activities, effect_adapters
 from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
-from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from domain.types import DisputePolicy, Solution, SolutionKind
 from store.cases import Timelines
+from tests.factories import BUYER, SELLER
 from tests.platform import SIGNING_SECRET, Receiver, Seen
 from tests.support import eventually
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
-
-BUYER = Actor(role=Role.BUYER, id="b-1")
-SELLER = Actor(role=Role.SELLER, id="s-1")
 
 
 @pytest.fixture

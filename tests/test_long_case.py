@@ -18,14 +18,13 @@ from core.settings import Settings
 from domain.commands import MakeOffer, SendMessage
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
-from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from domain.types import DisputePolicy, Solution, SolutionKind
+from tests.factories import BUYER, SELLER
 from tests.support import serving
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.requests import RequestId
 
-BUYER = Actor(role=Role.BUYER, id="b-1")
-SELLER = Actor(role=Role.SELLER, id="s-1")
 TEXT = "x" * 500
 
 

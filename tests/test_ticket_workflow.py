@@ -31,15 +31,14 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import Actor, Role, Solution, SolutionKind
+from domain.types import Solution, SolutionKind
 from domain.views import TicketView, current_details, merge_timeline
 from store.cases import Timelines
+from tests.factories import CARE, USER
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
-USER = Actor(role=Role.USER, id="u-1")
-CARE = Actor(role=Role.CARE, id="agent-7")
 POLICY = TicketPolicy(
     care_reply_target=timedelta(hours=24),
     care_reply_warning=timedelta(hours=20),
