@@ -216,7 +216,8 @@ class CareCase(BaseModel):
     @property
     def next_deadline_at(self) -> datetime | None:
         """When the nearest running clock closes (search attribute ``NextDeadlineAt``)."""
-        return self.deadlines[0].due_at if self.deadlines else None
+        deadlines = self.deadlines  # computed, and sorted, on each access
+        return deadlines[0].due_at if deadlines else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
