@@ -541,8 +541,7 @@ class Dispute(CareCase):
             self._record(now, "receipt_confirmed", None, by="system", reason=reason)
             return [ReceiptConfirmed(reason=reason)]
         reason = f"no appeal within {length}"
-        assert self.agreed_solution is not None, "a decision is recorded when its appeal window opens"
-        self._agree(self.agreed_solution, self.decided_by or "care", now)
+        self._carry_out_decision(now)
         self._record(now, "decision_final", None, reason=reason)
         return [DecisionFinal(reason=reason)]
 
@@ -577,6 +576,14 @@ class Dispute(CareCase):
         self._help_earned(Role.BUYER)  # the seller countered or contested the buyer's solution
         self.current_offer = proposal
         self._set_status(DisputeStatus.AWAITING_BUYER, now, new_proposal=True)
+
+    def _carry_out_decision(self, now: datetime) -> Solution:
+        """The decision recorded when care decided (and its appeal window opened) becomes the
+        agreed outcome: no appeal came, both parties accepted it, or a supervisor confirmed it."""
+        solution = self.agreed_solution
+        assert solution is not None, "a decision is recorded when its appeal window opens"
+        self._agree(solution, self.decided_by or "care", now)
+        return solution
 
     def _agree(self, solution: Solution, decided_by: str, now: datetime) -> None:
         self.agreed_solution = solution
@@ -683,8 +690,7 @@ def _accept(dispute: Dispute, command: Accept, now: datetime) -> list[DomainEven
         dispute.decision_accepted_by.append(command.actor.role)
         if set(dispute.decision_accepted_by) < PARTIES:
             return []
-        assert dispute.agreed_solution is not None, "a decision is recorded when its appeal window opens"
-        dispute._agree(dispute.agreed_solution, dispute.decided_by or "care", now)
+        dispute._carry_out_decision(now)
         return [DecisionFinal(reason="both parties accepted it")]
     if command.actor.role is Role.SELLER:
         agreed = dispute.requested_solution
@@ -795,10 +801,8 @@ REVIEW = {DisputeStatus.DECISION_APPEALED: {Role.SUPERVISOR}}
     ConfirmDecision, roles={Role.SUPERVISOR}, path="supervisor/confirm", allowed=_in(REVIEW)
 )
 def _confirm_decision(dispute: Dispute, command: ConfirmDecision, now: datetime) -> list[DomainEvent]:
-    solution = dispute.agreed_solution
-    assert solution is not None, "an appealed decision is recorded"
     dispute.care_clock = None
-    dispute._agree(solution, dispute.decided_by or "care", now)
+    solution = dispute._carry_out_decision(now)
     return [DecisionReviewed(confirmed=True, solution=solution, note=command.note)]
 
 
