@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import CallerDep
-from api.problems import Problem, response_for
+from api.problems import Problem, invalid, response_for
 from core.settings import Settings
 
 #: Characters no string of this API may hold: C0 controls other than tab, line feed and carriage
@@ -26,11 +26,6 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\ud
 #: The methods whose body a route reads; other bodies are only counted against the size limit.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _INT64 = 2**63
-
-
-def invalid(field: str, reason: str) -> Problem:
-    """The 422 problem for one field and why it is refused."""
-    return Problem(422, "Invalid input", f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
 
 
 def control_character(text: str) -> str | None:

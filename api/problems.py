@@ -37,6 +37,11 @@ class Problem(Exception):
         self.extra = extra
 
 
+def invalid(field: str, reason: str) -> Problem:
+    """The 422 problem for one field and why it is refused."""
+    return Problem(422, "Invalid input", f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
 def _slug(title: str) -> str:
     return "/problems/" + "-".join(title.lower().split())
 

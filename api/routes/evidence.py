@@ -18,7 +18,7 @@ from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
 from api.citations import cited_on
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
-from api.problems import Problem
+from api.problems import Problem, invalid
 from core.settings import KeyRole
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from domain.views import DisputeView, TicketView
@@ -89,10 +89,6 @@ def _too_large(limit: int, *, whole_body: bool = False) -> Problem:
     )
 
 
-def _invalid(field: str, reason: str) -> Problem:
-    return Problem(422, "Invalid input", f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
-
-
 async def _bounded(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     """The request body, cut off with 413 as soon as it outgrows ``limit`` (nothing unbounded is held)."""
     received = 0
@@ -121,7 +117,7 @@ async def _read_form(request: Request, limit: int) -> FormData:
     try:
         return await parser.parse()
     except MultiPartException as error:
-        raise _invalid("body", str(error)) from None
+        raise invalid("body", str(error)) from None
 
 
 def _uploader(form: FormData) -> Actor:
@@ -169,14 +165,14 @@ async def upload(
         caller.authorize(uploaded_by)
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise _invalid("file", "required: the evidence file")
+            raise invalid("file", "required: the evidence file")
         data = await file.read(limit + 1)
     finally:
         await form.close()
     if len(data) > limit:
         raise _too_large(limit)
     if not data:
-        raise _invalid("file", "the file is empty")
+        raise invalid("file", "the file is empty")
     detected = sniff(data)
     if detected not in ACCEPTED_TYPES:
         raise Problem(

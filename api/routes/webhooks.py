@@ -30,7 +30,7 @@ from activities.webhooks import (
 from api.auth import Caller, CallerDep
 from api.cases import CasesDep
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
-from api.problems import Problem
+from api.problems import Problem, invalid
 from core.settings import KeyRole, Settings
 from domain.outbound import CaseEvent, EventType
 
@@ -167,7 +167,7 @@ async def subscribe(body: NewSubscription, cases: CasesDep, engine: EngineDep) -
     internal = literal_internal_address(str(body.url))
     if internal and not cases.settings.webhook_allow_private_hosts:
         reason = f"{internal} is an internal address (set DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS to allow)"
-        raise Problem(422, "Invalid input", f"url: {reason}", errors=[{"field": "url", "reason": reason}])
+        raise invalid("url", reason)
     keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
     secret = body.secret or new_secret()
 
