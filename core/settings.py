@@ -175,6 +175,14 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="requests per second per API key, sustained (per API replica)"
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="requests per API key allowed at once")
+    anonymous_rate_limit_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        description="requests per second per client address without a valid key (401s), sustained",
+    )
+    anonymous_rate_limit_burst: int = Field(
+        default=20, ge=1, description="requests per client address without a valid key allowed at once"
+    )
     events_max_openings: int = Field(
         default=10, ge=0, description="cases one CloudEvents batch may open; later 'opened' events: limited"
     )
@@ -242,6 +250,12 @@ class Settings(BaseSettings):
     )
     codec_ui_origin: str | None = Field(
         default=None, description="the Temporal Web UI's origin, allowed by CORS to call /codec"
+    )
+    codec_ui_token: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="the secret in the codec endpoint the Web UI is given, /codec/ui/<token>"
+        " (make run makes one per start); unset: admin API keys only",
     )
 
     # -- observability -------------------------------------------------------------------------
