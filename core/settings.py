@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -18,6 +19,9 @@ from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The payload keys' file in the data folder, read when DISPUTES_PAYLOAD_KEYS is unset (make run
+#: and compose create it: ``python -m core.codec``).
+PAYLOAD_KEYS_FILE = "payload-keys.json"
 #: The durations of the clocks that act by themselves: an empty value turns one off.
 _CLOCKS_THAT_ACT = (
     "seller_response",
@@ -246,7 +250,8 @@ class Settings(BaseSettings):
     payload_keys: dict[str, str] = Field(
         default={},
         repr=False,
-        description='JSON {"<key id>": "<base64 of 32 random bytes>"}: AES-256-GCM keys, the first encrypts',
+        description='JSON {"<key id>": "<base64 of 32 random bytes>"}: AES-256-GCM keys, the first encrypts;'
+        " unset: those of <data_dir>/payload-keys.json when it exists",
     )
     codec_ui_origin: str | None = Field(
         default=None, description="the Temporal Web UI's origin, allowed by CORS to call /codec"
@@ -284,6 +289,26 @@ class Settings(BaseSettings):
             if size != 32:
                 raise ValueError(f"payload key {key_id!r} must be 32 bytes (AES-256), not {size}")
         return keys
+
+    @model_validator(mode="after")
+    def _payload_keys_from_the_data_folder(self) -> Self:
+        """Without DISPUTES_PAYLOAD_KEYS, the keys of the data folder's file: the one place every
+        process (API, worker, ``make replay-check``) learns them, so none of them reads the
+        ciphertext of a ``make run`` or compose stack without its keys."""
+        if not self.payload_keys:
+            path = self.data_dir / PAYLOAD_KEYS_FILE
+            if path.is_file():
+                try:
+                    keys = json.loads(path.read_text())
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"{path} is not a JSON object of payload keys ({error})") from None
+                if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+                    raise ValueError(f"{path} is not a JSON object of payload keys")
+                try:
+                    self.payload_keys = self._payload_keys_are_aes_256(keys)
+                except ValueError as error:
+                    raise ValueError(f"{path}: {error}") from None
+        return self
 
     def payload_key_bytes(self) -> dict[str, bytes]:
         """The payload keys decoded, in their configured order (the first encrypts)."""
