@@ -295,7 +295,7 @@ class Settings(BaseSettings):
         """Without DISPUTES_PAYLOAD_KEYS, the keys of the data folder's file: the one place every
         process (API, worker, ``make replay-check``) learns them, so none of them reads the
         ciphertext of a ``make run`` or compose stack without its keys."""
-        if not self.payload_keys:
+        if "payload_keys" not in self.model_fields_set:  # DISPUTES_PAYLOAD_KEYS={} turns encryption off
             path = self.data_dir / PAYLOAD_KEYS_FILE
             if path.is_file():
                 try:

@@ -159,12 +159,12 @@ def main() -> None:
         )
     keys_given = "DISPUTES_PAYLOAD_KEYS" in env
     if not keys_given:
-        env["DISPUTES_PAYLOAD_KEYS"] = json.dumps(local_payload_keys(settings))
+        local_payload_keys(settings)  # the worker and the API read them from the data folder
     # The Web UI's codec credential: a secret in the endpoint URL, the one codec setting the dev
     # server passes to the UI (no Origin header is trusted; README "Payload encryption").
     ui_token = env.setdefault("DISPUTES_CODEC_UI_TOKEN", secrets.token_urlsafe(32))
     codec_endpoint = f"http://127.0.0.1:{settings.api_port}/codec/ui/{ui_token}"
-    encrypted = env["DISPUTES_PAYLOAD_KEYS"].strip() not in ("", "{}")
+    encrypted = not keys_given or env["DISPUTES_PAYLOAD_KEYS"].strip() not in ("", "{}")
     if "TEMPORAL_ADDRESS" in env:
         print(f"Using the Temporal cluster at {env['TEMPORAL_ADDRESS']} (no local server started)")
         try:
