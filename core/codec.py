@@ -89,5 +89,14 @@ def new_key_file(data_dir: Path) -> Path:
     return path
 
 
+def main() -> None:
+    """Compose's one-shot ``payload-keys`` step: create the data folder's key unless keys are set."""
+    settings = get_settings()
+    if settings.payload_keys and not (settings.data_dir / PAYLOAD_KEYS_FILE).exists():
+        print("payload keys: DISPUTES_PAYLOAD_KEYS is set; nothing to create")
+        return
+    print(f"payload keys: {new_key_file(settings.data_dir)}")
+
+
 if __name__ == "__main__":
-    print(f"payload keys: {new_key_file(get_settings().data_dir)}")
+    main()
