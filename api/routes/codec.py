@@ -114,16 +114,16 @@ async def _credential(request: Request, settings: Settings, ui_token: str | None
         if caller.role is not KeyRole.ADMIN:
             raise Problem(403, "Forbidden", "the codec decrypts every case's data: admin keys only")
         return
-    expected = settings.codec_ui_token
     if ui_token is None:
-        detail = "send Authorization: Bearer <admin api key>"
-    elif expected is not None and hmac.compare_digest(  # constant time: timing tells nothing
-        ui_token.encode(), expected.get_secret_value().encode()
-    ):
-        return
-    else:
-        detail = "not this API's Web UI codec token (DISPUTES_CODEC_UI_TOKEN)"
-    raise Problem(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
+        raise _unauthorized("send Authorization: Bearer <admin api key>")
+    expected = settings.codec_ui_token
+    # Compared in constant time, so timing tells nothing about the token.
+    if expected is None or not hmac.compare_digest(ui_token.encode(), expected.get_secret_value().encode()):
+        raise _unauthorized("not this API's Web UI codec token (DISPUTES_CODEC_UI_TOKEN)")
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
 
 
 def _codec(settings: Settings, cors: dict[str, str]) -> EncryptionCodec:
