@@ -41,14 +41,14 @@ class Caller:
             )
 
 
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def caller(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+async def caller(settings: SettingsDep, credentials: CredentialsDep) -> Caller:
     """The caller of a ``/v1`` route; 401 without a valid ``Authorization: Bearer`` key."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("send Authorization: Bearer <api key>")

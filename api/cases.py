@@ -202,6 +202,10 @@ class Cases:
             # One dispute per order, ever: a closed one is returned (docs/rules.md), even after
             # Temporal forgot its workflow.
             return await self._existing_dispute(claim, case_id)
+        if opened_by is not None and await self._running(case_id):
+            # An event's signal-with-start would reach whatever case the order has: check its
+            # parties first, so an event naming others is refused (409) and writes nothing there.
+            await self._existing_dispute(claim, case_id)
         now = datetime.now(UTC)
         request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy(), opened_at=now)
         dispute = Dispute.open(case_id, request, now)
@@ -296,6 +300,16 @@ class Cases:
         except RPCError:
             return False  # the workflow is gone (past retention): answered from the archive
         return bool(memo.get("opened_with") == self.key_digest)
+
+    async def _running(self, case_id: str) -> bool:
+        """Whether ``case_id`` has a running workflow."""
+        try:
+            described = await self.client.get_workflow_handle(case_id).describe()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return described.close_time is None
 
     async def _open_dispute_for(self, order_id: str | None) -> str | None:
         """The id of the order's dispute if one is open, so a report about it can link to it."""

@@ -1,8 +1,10 @@
 """Request limits and guards: bodies checked before FastAPI parses them (413, 415, 422), control
-characters refused in path and query parameters (422), and 429 per API key."""
+characters refused in path and query parameters (422), and 429 per API key and, for requests
+without a valid key, per client address."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -15,7 +17,9 @@ from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import CallerDep
+from api import auth
+from api.auth import CredentialsDep
+from api.deps import SettingsDep
 from api.problems import Problem, invalid, response_for
 from core.settings import Settings
 
@@ -198,45 +202,88 @@ async def plain_parameters(request: Request) -> None:
 
 
 class TokenBucket:
-    """Per-key token buckets, in this process: ``rate`` requests per second sustained, ``burst`` at once.
+    """Token buckets by key, in this process: ``rate`` requests per second sustained, ``burst`` at once.
 
     Each API replica keeps its own buckets, so N replicas behind a load balancer allow up to N
-    times the rate per key."""
+    times the rate per key. At most ``max_keys`` buckets are kept (the least recently used go
+    first), so callers that never come back, or one that rotates addresses, cannot grow memory."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key name → (tokens, at)
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at), least recently used first
 
     def take(self, key: str) -> float:
         """Take one token for ``key``: 0 when allowed, else the seconds until one is available."""
         now = self.clock()
-        tokens, at = self._buckets.get(key, (float(self.burst), now))
+        tokens, at = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self.rate
+        allowed = tokens >= 1
+        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        if len(self._buckets) > self.max_keys:
+            del self._buckets[next(iter(self._buckets))]
+        return 0.0 if allowed else (1 - tokens) / self.rate
+
+
+def client_address(request: Request) -> str:
+    """The bucket key of a request's client address; an IPv6 client by its /64, the block one
+    host usually holds. Behind a proxy this is the proxy's address unless uvicorn is told to
+    trust its X-Forwarded-For (``--forwarded-allow-ips``, docs/deployment.md)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def install_rate_limit(app: FastAPI, settings: Settings) -> None:
-    """One token bucket set for this app (this replica), read by ``rate_limited``."""
+    """The token buckets of this app (this replica): one per API key, and one per client address
+    for requests without a valid key; read by ``rate_limited`` and ``anonymous_limited``."""
     app.state.rate_limit = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.anonymous_limit = TokenBucket(
+        settings.anonymous_rate_limit_per_second, settings.anonymous_rate_limit_burst
+    )
 
 
-async def rate_limited(request: Request, caller: CallerDep) -> None:
-    """429 problem+json with ``Retry-After`` once the caller's key has used up its bucket."""
+def _over(wait: float, who: str, bucket: TokenBucket) -> Problem:
+    seconds = max(1, math.ceil(wait))
+    return Problem(
+        429,
+        "Too many requests",
+        f"{who} is over {bucket.rate:g} requests per second (burst {bucket.burst}); retry after {seconds} s",
+        headers={"Retry-After": str(seconds)},
+        retry_after=seconds,
+    )
+
+
+def anonymous_limited(request: Request) -> None:
+    """429 problem+json with ``Retry-After`` once the client's address has used up the bucket of
+    requests without a valid key (called before such a request is answered 401)."""
+    bucket: TokenBucket = request.app.state.anonymous_limit
+    wait = bucket.take(client_address(request))
+    if wait > 0:
+        raise _over(wait, "this address, without a valid API key,", bucket)
+
+
+async def rate_limited(request: Request, settings: SettingsDep, credentials: CredentialsDep) -> None:
+    """Authenticate the request, then take from its key's bucket: 429 problem+json with
+    ``Retry-After`` once the key has used it up. A request without a valid key takes from its
+    client address's bucket first, so guessing keys or flooding without one is limited too."""
+    try:
+        caller = await auth.caller(settings, credentials)
+    except Problem:
+        anonymous_limited(request)
+        raise
     bucket: TokenBucket = request.app.state.rate_limit
     wait = bucket.take(caller.name)
     if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise Problem(
-            429,
-            "Too many requests",
-            f"the API key {caller.name} is over {bucket.rate:g} requests per second (burst {bucket.burst});"
-            f" retry after {seconds} s",
-            headers={"Retry-After": str(seconds)},
-            retry_after=seconds,
-        )
+        raise _over(wait, f"the API key {caller.name}", bucket)

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api import auth, observability, problems
+from api import observability, problems
 from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
 from api.routes import care, codec, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
@@ -70,7 +70,8 @@ def create_app(
     ):
         app.include_router(
             router,
-            dependencies=[Depends(auth.caller), Depends(rate_limited), Depends(plain_parameters)],
+            # rate_limited authenticates first (401), limiting requests without a valid key by address
+            dependencies=[Depends(rate_limited), Depends(plain_parameters)],
             responses=problems.PROBLEM_RESPONSES,
         )
     return app

@@ -4,13 +4,19 @@ so keys can rotate: new payloads use the first key, old ones decrypt with whiche
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
+
+from core.settings import PAYLOAD_KEYS_FILE, get_settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -62,3 +68,35 @@ class EncryptionCodec(PayloadCodec):
                 raise PayloadDecryptError(f"payload does not decrypt with key {name!r} (altered?)") from None
             decoded.append(Payload.FromString(plain))
         return decoded
+
+
+def new_key_file(data_dir: Path) -> Path:
+    """``<data_dir>/payload-keys.json`` with one new AES-256 key, unless the file is there: readable
+    by this user only. ``make run`` and compose's one-shot ``payload-keys`` step create it; every
+    process then reads it through the settings (``Settings.payload_keys``)."""
+    path = data_dir / PAYLOAD_KEYS_FILE
+    if path.exists():
+        return path
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = {f"local-{secrets.token_hex(4)}": base64.b64encode(secrets.token_bytes(32)).decode()}
+    # Created 0600 and exclusively: two processes racing here leave one file, never a mix.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(keys, indent=2) + "\n")
+    return path
+
+
+def main() -> None:
+    """Compose's one-shot ``payload-keys`` step: create the data folder's key unless keys are set."""
+    settings = get_settings()
+    if settings.payload_keys and not (settings.data_dir / PAYLOAD_KEYS_FILE).exists():
+        print("payload keys: DISPUTES_PAYLOAD_KEYS is set; nothing to create")
+        return
+    print(f"payload keys: {new_key_file(settings.data_dir)}")
+
+
+if __name__ == "__main__":
+    main()

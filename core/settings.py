@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -18,6 +19,9 @@ from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The payload keys' file in the data folder, read when DISPUTES_PAYLOAD_KEYS is unset (make run
+#: and compose create it: ``python -m core.codec``).
+PAYLOAD_KEYS_FILE = "payload-keys.json"
 #: The durations of the clocks that act by themselves: an empty value turns one off.
 _CLOCKS_THAT_ACT = (
     "seller_response",
@@ -175,6 +179,14 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="requests per second per API key, sustained (per API replica)"
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="requests per API key allowed at once")
+    anonymous_rate_limit_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        description="requests per second per client address without a valid key (401s), sustained",
+    )
+    anonymous_rate_limit_burst: int = Field(
+        default=20, ge=1, description="requests per client address without a valid key allowed at once"
+    )
     events_max_openings: int = Field(
         default=10, ge=0, description="cases one CloudEvents batch may open; later 'opened' events: limited"
     )
@@ -238,10 +250,17 @@ class Settings(BaseSettings):
     payload_keys: dict[str, str] = Field(
         default={},
         repr=False,
-        description='JSON {"<key id>": "<base64 of 32 random bytes>"}: AES-256-GCM keys, the first encrypts',
+        description='JSON {"<key id>": "<base64 of 32 random bytes>"}: AES-256-GCM keys, the first encrypts;'
+        " unset: those of <data_dir>/payload-keys.json when it exists",
     )
     codec_ui_origin: str | None = Field(
         default=None, description="the Temporal Web UI's origin, allowed by CORS to call /codec"
+    )
+    codec_ui_token: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="the secret in the codec endpoint the Web UI is given, /codec/ui/<token>"
+        " (make run makes one per start); unset: admin API keys only",
     )
 
     # -- observability -------------------------------------------------------------------------
@@ -270,6 +289,26 @@ class Settings(BaseSettings):
             if size != 32:
                 raise ValueError(f"payload key {key_id!r} must be 32 bytes (AES-256), not {size}")
         return keys
+
+    @model_validator(mode="after")
+    def _payload_keys_from_the_data_folder(self) -> Self:
+        """Without DISPUTES_PAYLOAD_KEYS, the keys of the data folder's file: the one place every
+        process (API, worker, ``make replay-check``) learns them, so none of them reads the
+        ciphertext of a ``make run`` or compose stack without its keys."""
+        if "payload_keys" not in self.model_fields_set:  # DISPUTES_PAYLOAD_KEYS={} turns encryption off
+            path = self.data_dir / PAYLOAD_KEYS_FILE
+            if path.is_file():
+                try:
+                    keys = json.loads(path.read_text())
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"{path} is not a JSON object of payload keys ({error})") from None
+                if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+                    raise ValueError(f"{path} is not a JSON object of payload keys")
+                try:
+                    self.payload_keys = self._payload_keys_are_aes_256(keys)
+                except ValueError as error:
+                    raise ValueError(f"{path}: {error}") from None
+        return self
 
     def payload_key_bytes(self) -> dict[str, bytes]:
         """The payload keys decoded, in their configured order (the first encrypts)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from core import binaries
 from core import search_attributes as sa
+from core.codec import new_key_file
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from store.db import private_folder
@@ -99,15 +99,9 @@ def local_api_keys(settings: Settings) -> dict[str, dict[str, str]]:
 
 def local_payload_keys(settings: Settings) -> dict[str, str]:
     """The payload keys in ``<data>/payload-keys.json``, created once: one AES-256 key, so the
-    local stack stores ciphertext in Temporal and the Web UI decrypts it through the API's codec."""
-    path = settings.data_dir / "payload-keys.json"
-    if path.exists():
-        keys: dict[str, str] = json.loads(path.read_text())
-        return keys
-    keys = {f"local-{secrets.token_hex(4)}": base64.b64encode(secrets.token_bytes(32)).decode()}
-    private_folder(settings.data_dir)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(keys, indent=2) + "\n")
+    local stack stores ciphertext in Temporal and the Web UI decrypts it through the API's codec.
+    Every process reads them through ``Settings.payload_keys`` (``make replay-check`` too)."""
+    keys: dict[str, str] = json.loads(new_key_file(settings.data_dir).read_text())
     return keys
 
 
@@ -165,9 +159,12 @@ def main() -> None:
         )
     keys_given = "DISPUTES_PAYLOAD_KEYS" in env
     if not keys_given:
-        env["DISPUTES_PAYLOAD_KEYS"] = json.dumps(local_payload_keys(settings))
-    codec_endpoint = f"http://127.0.0.1:{settings.api_port}/codec"
-    encrypted = env["DISPUTES_PAYLOAD_KEYS"].strip() not in ("", "{}")
+        local_payload_keys(settings)  # the worker and the API read them from the data folder
+    # The Web UI's codec credential: a secret in the endpoint URL, the one codec setting the dev
+    # server passes to the UI (no Origin header is trusted; README "Payload encryption").
+    ui_token = env.setdefault("DISPUTES_CODEC_UI_TOKEN", secrets.token_urlsafe(32))
+    codec_endpoint = f"http://127.0.0.1:{settings.api_port}/codec/ui/{ui_token}"
+    encrypted = not keys_given or env["DISPUTES_PAYLOAD_KEYS"].strip() not in ("", "{}")
     if "TEMPORAL_ADDRESS" in env:
         print(f"Using the Temporal cluster at {env['TEMPORAL_ADDRESS']} (no local server started)")
         try:
@@ -216,7 +213,7 @@ def main() -> None:
                 print(f"Temporal UI:  {ui_url}")
             if encrypted:
                 where = "DISPUTES_PAYLOAD_KEYS" if keys_given else settings.data_dir / "payload-keys.json"
-                decrypted = f"; the UI decrypts them through {codec_endpoint}" if ui_url else ""
+                decrypted = f"; the UI decrypts them through {base}/codec/ui/<token>" if ui_url else ""
                 print(f"Payloads:     encrypted (keys from {where}){decrypted}")
             print(keys_note)
             if settings.worker_metrics_port:

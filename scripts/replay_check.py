@@ -1,32 +1,37 @@
 """`make replay-check`: before a deploy, replay the open cases of a namespace against this code.
 
-Connects like the worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS / API key, the payload keys
-of DISPUTES_PAYLOAD_KEYS), fetches the history of every running dispute and report, and replays
-each with the workflows of this checkout. A case that fails to replay would be wedged by the
-new code on its next workflow task: do not deploy; guard the change with ``workflow.patched``
-or ship it as a new worker deployment version (docs/deployment.md). Exit status 1 on any failure."""
+Connects like the worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS / API key) and reads the
+payload keys where the worker does (``Settings.payload_keys``: DISPUTES_PAYLOAD_KEYS, else the data
+folder's payload-keys.json that ``make run`` and compose create), fetches the history of every
+running dispute and report, and replays each with the workflows of this checkout. A case that
+fails to replay would be wedged by the new code on its next workflow task: do not deploy; guard
+the change with ``workflow.patched`` or ship it as a new worker deployment version
+(docs/deployment.md). Exit status 1 on any failure."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.temporal import WORKFLOWS, connect, data_converter
 
 OPEN_CASES = "ExecutionStatus = 'Running' AND CaseKind IN ('dispute', 'ticket')"
 
 
-async def check(query: str = OPEN_CASES) -> tuple[int, int]:
-    """Replay every workflow ``query`` finds; print what failed; return (replayed, failed)."""
-    settings = get_settings()
+async def check(
+    query: str = OPEN_CASES, settings: Settings | None = None, workflows: Sequence[type] = WORKFLOWS
+) -> tuple[int, int]:
+    """Replay every workflow ``query`` finds against ``workflows`` (this checkout's); print what
+    failed; return (replayed, failed)."""
+    settings = settings or get_settings()
     client = await connect(settings=settings)
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(settings))
+    replayer = Replayer(workflows=workflows, data_converter=data_converter(settings))
     checked = 0
 
     async def histories() -> AsyncIterator[WorkflowHistory]:

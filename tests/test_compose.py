@@ -32,7 +32,9 @@ from temporalio.envconfig import ClientConfigProfile
 
 from api.main import create_app
 from core import search_attributes as sa
+from core.codec import EncryptionCodec
 from core.settings import Settings
+from core.temporal import data_converter
 from store.migrate import migrate
 from tests.postgres import PostgresServer
 
@@ -567,3 +569,51 @@ def test_dockerignore_keeps_local_state_out_and_the_code_in() -> None:
     for path in needed:
         assert (ROOT / path).is_file(), path
         assert not dockerignored(path, patterns), f"{path} is needed in the image but .dockerignore drops it"
+
+
+# --- (g) payload encryption: on by default -------------------------------------------------------
+
+KEYS_STEP = "payload-keys"
+
+
+def test_payload_keys_are_made_once_before_api_and_worker_start(spec: dict[str, Any]) -> None:
+    """Before: compose left DISPUTES_PAYLOAD_KEYS empty and Temporal stored every case in plain text."""
+    services = spec["services"]
+    step = services[KEYS_STEP]
+    assert step["restart"] == "no" and step["build"] == services["api"]["build"]
+    assert step["command"] == ["python", "-m", "core.codec"]
+    assert step["volumes"] == services["api"]["volumes"]  # writes where api and worker read
+    assert environment(step) == environment(services["worker"])
+    for name in APP_SERVICES:
+        assert depends_on(services[name]).get(KEYS_STEP) == "service_completed_successfully", name
+    # the keys are a secret: never a value in this file
+    assert environment(services["api"])["DISPUTES_PAYLOAD_KEYS"] is None
+    assert environment(services["api"])["DISPUTES_CODEC_UI_TOKEN"] is None
+
+
+def test_the_compose_environment_encrypts_with_the_steps_key(
+    spec: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run the step's command on the compose environment (the data folder moved to tmp), then build
+    the api's and the worker's settings from the same environment: they encrypt, with that key."""
+    env = environment(spec["services"][KEYS_STEP])
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"DISPUTES_{name}".upper(), raising=False)
+    variables = {k: v for k, v in env.items() if k.startswith("DISPUTES_") and v is not None}
+    variables["DISPUTES_DATA_DIR"] = str(tmp_path / "data")
+    step = [sys.executable, *spec["services"][KEYS_STEP]["command"][1:]]
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DISPUTES_")} | variables
+    for _ in range(2):  # a second `docker compose up` keeps the key
+        subprocess.run(step, cwd=ROOT, env=child_env, check=True, capture_output=True, timeout=60)
+    key_file = tmp_path / "data" / "payload-keys.json"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    keys = json.loads(key_file.read_text())
+    assert len(keys) == 1
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.payload_keys == keys
+    assert settings.dispute_policy().redact_details  # free text stays out of plain metadata too
+    converter = data_converter(settings)
+    assert isinstance(converter.payload_codec, EncryptionCodec)

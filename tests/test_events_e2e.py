@@ -140,3 +140,45 @@ async def test_ticket_events_and_unknown_cases(api: httpx.AsyncClient) -> None:
     assert (await post(api, [ghost]))[0]["status"] == "not_found"
     empty = await api.post("/v1/events", content="[]", headers=BATCH)
     assert empty.status_code == 422
+
+
+async def test_an_opened_event_for_another_partys_dispute_is_refused_and_writes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    order = f"o-{uuid.uuid4().hex[:8]}"
+    dispute_id = f"dispute-{order}"
+    claim = {
+        "order_id": order,
+        "buyer_id": "b-1",
+        "seller_id": "s-1",
+        "order_total": 80000,
+        "reason": "NOT_AS_DESCRIBED",
+        "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 80000},
+        "description": "Wrong colour",
+    }
+    [opened] = await post(api, [cloud_event("dispute.opened", claim)])
+    assert opened["status"] == "accepted"
+    before = (await api.get(f"/v1/disputes/{dispute_id}")).json()
+
+    # the same order, claimed by another buyer against another seller
+    intruder = cloud_event("dispute.opened", claim | {"buyer_id": "b-2", "seller_id": "s-2"})
+    [refused] = await post(api, [intruder])
+    assert refused["status"] == "conflict", refused
+    assert refused["problem_status"] == 409
+    assert "between other parties" in refused["detail"]
+
+    # a later event proves the case has handled everything sent before it: nothing of the intruder
+    message = cloud_event(
+        "dispute.buyer.message", {"actor": {"role": "buyer", "id": "b-1"}, "text": "halo"}, subject=dispute_id
+    )
+    assert [r["status"] for r in await post(api, [message])] == ["accepted"]
+
+    async def messaged() -> dict[str, Any] | None:
+        state: dict[str, Any] = (await api.get(f"/v1/disputes/{dispute_id}")).json()
+        return state if len(state["timeline"]) > len(before["timeline"]) else None
+
+    after = await eventually(messaged)
+    assert (after["buyer_id"], after["seller_id"]) == ("b-1", "s-1")
+    added = after["timeline"][len(before["timeline"]) :]
+    assert [e["event"] for e in added if e["event"] == "event_rejected"] == []
+    assert intruder["id"] not in json.dumps(after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from core.settings import Settings
+from core.temporal import WORKFLOWS, connect
+from scripts.replay_check import OPEN_CASES, check
+from tests.incompatible_dispute import ReorderedDisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,8 +112,15 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
         payload_keys = json.loads((tmp_path / "payload-keys.json").read_text())
         assert stat.S_IMODE((tmp_path / "payload-keys.json").stat().st_mode) == 0o600
         ui_settings = httpx.get(f"http://127.0.0.1:{ports['ui']}/api/v1/settings", timeout=10).json()
-        assert ui_settings["Codec"]["Endpoint"] == f"{api}/codec"
+        ui_codec = ui_settings["Codec"]["Endpoint"]
+        assert ui_codec.startswith(f"{api}/codec/ui/")
+        assert ui_codec.removeprefix(f"{api}/codec/ui/") not in banner  # the UI's token is not printed
         assert "Payloads:     encrypted" in banner
+        # the UI decodes through its endpoint; a local curl that only sends the UI's Origin does not
+        sealed: dict[str, list[object]] = {"payloads": []}
+        origin = {"Origin": f"http://127.0.0.1:{ports['ui']}"}
+        assert httpx.post(f"{api}/codec/decode", json=sealed, headers=origin).status_code == 401
+        assert httpx.post(f"{ui_codec}/decode", json=sealed, headers=origin).status_code == 200
         evidence = {"actor_role": "buyer", "actor_id": "b-1"}
         pdf = {"file": ("r.pdf", b"%PDF-1.4\n%%EOF\n")}
         uploaded = httpx.post(f"{api}/v1/evidence", data=evidence, files=pdf, headers=auth, timeout=30)
@@ -138,3 +153,87 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
     finally:
         stop(second)
     assert second.returncode == 0
+
+
+def replay_check(
+    ports: dict[str, int], data_dir: Path, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``make replay-check`` from another shell: the stack's Temporal address and data folder, and
+    no payload keys in the environment (``make run`` keeps them in the data folder)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DISPUTES_"))}
+    env |= {"TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}", "DISPUTES_DATA_DIR": str(data_dir)}
+    env |= extra or {}
+    command = [sys.executable, "-m", "scripts.replay_check"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_replay_check_reads_make_runs_keys_and_catches_an_incompatible_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: every encrypted case of a ``make run`` stack "would break" (Unknown payload encoding
+    binary/encrypted), whatever the change."""
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "metrics": free_port()}
+    api = f"http://127.0.0.1:{ports['api']}"
+    stack = launch(tmp_path, ports)
+    try:
+        wait_ready(stack)
+        keys = json.loads((tmp_path / "api-keys.json").read_text())
+        platform = next(key for key, holder in keys.items() if holder["role"] == "platform")
+        auth = {"Authorization": f"Bearer {platform}"}
+        orders = ["o-replay-1", "o-replay-2"]
+        for order in orders:
+            body = {
+                "order_id": order,
+                "buyer_id": "b-1",
+                "seller_id": "s-1",
+                "order_total": 90000,
+                "reason": "DAMAGED",
+                "requested_solution": {"kind": "EXCHANGE"},
+                "description": "Cracked screen",
+            }
+            assert httpx.post(f"{api}/v1/disputes", json=body, headers=auth, timeout=30).status_code == 201
+        offer = {
+            "actor": {"role": "seller", "id": "s-1"},
+            "solution": {"kind": "REFUND_TO_BUYER", "amount": 45000},
+        }
+        offered = httpx.post(
+            f"{api}/v1/disputes/dispute-o-replay-1/offers", json=offer, headers=auth, timeout=30
+        )
+        assert offered.status_code == 200, offered.text
+
+        async def listed() -> int:
+            client = await connect(settings=Settings(data_dir=tmp_path))
+            return len([w async for w in client.list_workflows(OPEN_CASES)])
+
+        monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{ports['temporal']}")
+        deadline = time.monotonic() + 30
+        while asyncio.run(listed()) < len(orders):  # visibility catches up with the starts
+            assert time.monotonic() < deadline, "the open cases never became visible"
+            time.sleep(0.5)
+
+        async def stored_encoding() -> bytes:
+            client = await connect(settings=Settings(data_dir=tmp_path))
+            history = await client.get_workflow_handle("dispute-o-replay-1").fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            return started.input.payloads[0].metadata["encoding"]
+
+        assert asyncio.run(stored_encoding()) == b"binary/encrypted"  # the server holds ciphertext
+
+        # what the check did before (keys from DISPUTES_PAYLOAD_KEYS only): every case "breaks"
+        keyless = replay_check(ports, tmp_path, {"DISPUTES_PAYLOAD_KEYS": "{}"})
+        assert keyless.returncode == 1
+        assert "Unknown payload encoding" in keyless.stderr
+
+        compatible = replay_check(ports, tmp_path)
+        assert compatible.returncode == 0, compatible.stdout + compatible.stderr
+        assert f"replayed {len(orders)} open case(s)" in compatible.stdout
+        assert ": 0 would break" in compatible.stdout
+        assert "Unknown payload encoding" not in compatible.stderr
+
+        # the same check against a deliberately incompatible workflow: every case is caught
+        changed = [ReorderedDisputeWorkflow, *(w for w in WORKFLOWS if w is not DisputeWorkflow)]
+        checked, failed = asyncio.run(check(settings=Settings(data_dir=tmp_path), workflows=changed))
+        assert (checked, failed) == (len(orders), len(orders))
+    finally:
+        stop(stack)
+    assert stack.returncode == 0

@@ -1,15 +1,19 @@
 """/codec: Temporal's remote codec protocol, so the Web UI shows decrypted payloads to on-call.
 
 The UI POSTs ``{"payloads": [{"metadata": {"<name>": "<base64>"}, "data": "<base64>"}]}`` (the
-``Payloads`` protobuf as JSON) to ``/codec/decode`` (and ``/codec/encode`` when it sends a signal
-or starts a workflow), with an ``X-Namespace`` header, and gets the same shape back. Callers: an
-admin API key in ``Authorization``, or, with no Authorization header, only a browser on the
-configured UI origin when that origin and the caller are both on this machine (``make run``).
-Production puts the UI and ``/codec`` behind the same sign-in (docs/deployment.md)."""
+``Payloads`` protobuf as JSON) to ``<endpoint>/decode`` (and ``<endpoint>/encode`` when it sends a
+signal or starts a workflow), with an ``X-Namespace`` header, and gets the same shape back.
+
+Nothing decodes without a credential. Two doors: ``/codec/{decode,encode}`` with an admin API key
+in ``Authorization`` (the CLI's ``--codec-auth``, a sign-in proxy), and ``/codec/ui/<token>/...``
+for the Web UI, whose only codec setting ``make run`` can give it is the endpoint URL: the token
+(``DISPUTES_CODEC_UI_TOKEN``, a new one per ``make run``) is that endpoint's secret. An ``Origin``
+header is never a credential: it only decides CORS. Production puts the UI and ``/codec`` behind
+the same sign-in (docs/deployment.md)."""
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
@@ -21,6 +25,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from api import auth
 from api.deps import SettingsDep, TemporalClientDep
+from api.limits import anonymous_limited
 from api.problems import Problem
 from core.codec import EncryptionCodec, PayloadDecryptError
 from core.settings import KeyRole, Settings
@@ -42,13 +47,6 @@ class PayloadsJson(BaseModel):
     """The ``Payloads`` message as the Temporal UI and CLI send and expect it."""
 
     payloads: list[PayloadJson] = Field(default=[], max_length=1000)
-
-
-def _loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _split_origin(origin: str) -> tuple[str, str, str]:
@@ -92,30 +90,40 @@ def _cors(settings: Settings, origin: str | None) -> dict[str, str]:
     }
 
 
-async def _admit(request: Request, settings: Settings, origin: str | None) -> None:
-    """An admin key when an Authorization header is sent; else only the local UI on this machine."""
-    cors = _cors(settings, origin)
+async def _admit(request: Request, settings: Settings, cors: dict[str, str], ui_token: str | None) -> None:
+    """An admin key in ``Authorization``, or the Web UI's token in the path; else 401, limited by
+    client address like every request without a valid key (429)."""
+    try:
+        await _credential(request, settings, ui_token)
+    except Problem as refused:
+        if refused.status == 401:
+            try:
+                anonymous_limited(request)
+            except Problem as limited:
+                refused = limited
+        refused.headers = (refused.headers or {}) | cors
+        raise refused from None
+
+
+async def _credential(request: Request, settings: Settings, ui_token: str | None) -> None:
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
-        try:
-            caller = await auth.caller(settings, credentials)
-        except Problem as refused:
-            refused.headers = (refused.headers or {}) | cors
-            raise
+        caller = await auth.caller(settings, credentials)
         if caller.role is not KeyRole.ADMIN:
-            raise Problem(403, "Forbidden", "the codec decrypts every case's data: admin keys only", cors)
+            raise Problem(403, "Forbidden", "the codec decrypts every case's data: admin keys only")
         return
-    peer = request.client.host if request.client else None
-    if cors and _loopback_origin(origin) and _loopback(peer):
-        return
-    raise Problem(
-        401,
-        "Unauthorized",
-        "send Authorization: Bearer <admin api key> (the local Temporal UI needs none)",
-        {"WWW-Authenticate": "Bearer"} | cors,
-    )
+    if ui_token is None:
+        raise _unauthorized("send Authorization: Bearer <admin api key>")
+    expected = settings.codec_ui_token
+    # Compared in constant time, so timing tells nothing about the token.
+    if expected is None or not hmac.compare_digest(ui_token.encode(), expected.get_secret_value().encode()):
+        raise _unauthorized("not this API's Web UI codec token (DISPUTES_CODEC_UI_TOKEN)")
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
 
 
 def _codec(settings: Settings, cors: dict[str, str]) -> EncryptionCodec:
@@ -147,20 +155,17 @@ def _answer(payloads: list[Payload]) -> PayloadsJson:
     return PayloadsJson.model_validate({"payloads": [json_format.MessageToDict(p) for p in payloads]})
 
 
-@router.post("/decode")
-async def decode(
+async def _decode(
     body: PayloadsJson,
     request: Request,
     response: Response,
-    settings: SettingsDep,
-    client: TemporalClientDep,
-    x_namespace: Annotated[str | None, Header()] = None,
-    origin: Annotated[str | None, Header()] = None,
+    settings: Settings,
+    namespace: str,
+    given: str | None,
 ) -> PayloadsJson:
-    """Decrypt payloads for the Temporal UI or CLI (400 for one no configured key decrypts)."""
-    cors = _cors(settings, origin)
-    await _admit(request, settings, origin)
-    _namespace(client.namespace, x_namespace, cors)
+    cors = _cors(settings, request.headers.get("origin"))
+    await _admit(request, settings, cors, request.path_params.get("token"))
+    _namespace(namespace, given, cors)
     codec = _codec(settings, cors)
     try:
         decoded = await codec.decode(_parse(body, cors))
@@ -171,6 +176,35 @@ async def decode(
     return _answer(decoded)
 
 
+async def _encode(
+    body: PayloadsJson,
+    request: Request,
+    response: Response,
+    settings: Settings,
+    namespace: str,
+    given: str | None,
+) -> PayloadsJson:
+    cors = _cors(settings, request.headers.get("origin"))
+    await _admit(request, settings, cors, request.path_params.get("token"))
+    _namespace(namespace, given, cors)
+    encoded = await _codec(settings, cors).encode(_parse(body, cors))
+    response.headers.update(cors)
+    return _answer(encoded)
+
+
+@router.post("/decode")
+async def decode(
+    body: PayloadsJson,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+    x_namespace: Annotated[str | None, Header()] = None,
+) -> PayloadsJson:
+    """Decrypt payloads for an admin key's holder (the CLI, a sign-in proxy in front of the UI)."""
+    return await _decode(body, request, response, settings, client.namespace, x_namespace)
+
+
 @router.post("/encode")
 async def encode(
     body: PayloadsJson,
@@ -179,22 +213,40 @@ async def encode(
     settings: SettingsDep,
     client: TemporalClientDep,
     x_namespace: Annotated[str | None, Header()] = None,
-    origin: Annotated[str | None, Header()] = None,
 ) -> PayloadsJson:
-    """Encrypt payloads the Temporal UI sends (signals, updates, workflows started from the UI)."""
-    cors = _cors(settings, origin)
-    await _admit(request, settings, origin)
-    _namespace(client.namespace, x_namespace, cors)
-    encoded = await _codec(settings, cors).encode(_parse(body, cors))
-    response.headers.update(cors)
-    return _answer(encoded)
+    """Encrypt payloads the UI sends (signals, updates, workflows started from the UI)."""
+    return await _encode(body, request, response, settings, client.namespace, x_namespace)
 
 
-@router.options("/{operation}", include_in_schema=False)
-async def preflight(
-    operation: str, settings: SettingsDep, origin: Annotated[str | None, Header()] = None
-) -> Response:
-    """CORS preflight: allowed for the configured Temporal UI origin only."""
+@router.post("/ui/{token}/decode", include_in_schema=False)
+async def ui_decode(
+    token: str,
+    body: PayloadsJson,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+    x_namespace: Annotated[str | None, Header()] = None,
+) -> PayloadsJson:
+    """``decode`` for the Web UI, whose endpoint URL carries its token (DISPUTES_CODEC_UI_TOKEN)."""
+    return await _decode(body, request, response, settings, client.namespace, x_namespace)
+
+
+@router.post("/ui/{token}/encode", include_in_schema=False)
+async def ui_encode(
+    token: str,
+    body: PayloadsJson,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+    x_namespace: Annotated[str | None, Header()] = None,
+) -> PayloadsJson:
+    """``encode`` for the Web UI (as ``ui_decode``)."""
+    return await _encode(body, request, response, settings, client.namespace, x_namespace)
+
+
+def _preflight(operation: str, settings: Settings, origin: str | None) -> Response:
     cors = _cors(settings, origin)
     if operation not in ("decode", "encode"):
         raise Problem(404, "Not found", f"no codec operation {operation}")
@@ -206,3 +258,20 @@ async def preflight(
         "Access-Control-Max-Age": "600",
     }
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
+
+
+@router.options("/{operation}", include_in_schema=False)
+async def preflight(
+    operation: str, settings: SettingsDep, origin: Annotated[str | None, Header()] = None
+) -> Response:
+    """CORS preflight: allowed for the configured Temporal UI origin only (it admits no one: the
+    request that follows still needs its credential)."""
+    return _preflight(operation, settings, origin)
+
+
+@router.options("/ui/{token}/{operation}", include_in_schema=False)
+async def ui_preflight(
+    token: str, operation: str, settings: SettingsDep, origin: Annotated[str | None, Header()] = None
+) -> Response:
+    """CORS preflight of the Web UI's door (as ``preflight``)."""
+    return _preflight(operation, settings, origin)

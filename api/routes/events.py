@@ -10,7 +10,7 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import APIRouter, Body, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.cases import DISPUTES, TICKETS, Cases, CasesDep, CaseType
@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"  # this API key may not act as the event's actor
     NOT_FOUND = "not_found"  # no such case
     CLOSED = "closed"  # the case is closed: nothing more can be recorded on it
+    CONFLICT = "conflict"  # refused as REST would with 409: e.g. the order's dispute is between other parties
     LIMITED = "limited"  # over the batch's cap on case openings (DISPUTES_EVENTS_MAX_OPENINGS): send it again
 
 
@@ -44,6 +45,9 @@ class EventResult(BaseModel):
     type: str | None
     status: Outcome
     case_id: str | None = None
+    problem_status: int | None = Field(
+        default=None, description="the HTTP status the same request would get over REST, when refused"
+    )
     detail: str | None = None
     errors: list[dict[str, str]] = []
 
@@ -158,8 +162,10 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
 
 def _refused(result: EventResult, refused: Problem) -> EventResult:
     """The result of an event the API refused as it would refuse the same request over REST."""
-    status = {403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND}.get(refused.status, Outcome.INVALID)
-    result.status, result.detail = status, refused.detail
+    status = {403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND, 409: Outcome.CONFLICT}.get(
+        refused.status, Outcome.INVALID
+    )
+    result.status, result.detail, result.problem_status = status, refused.detail, refused.status
     result.errors = list(refused.extra.get("errors", []))
     return result
 

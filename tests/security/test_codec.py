@@ -30,6 +30,7 @@ from tests.factories import DISPUTE_ID, T0, TOTAL, dispute_request, ticket_reque
 from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER, claim, eventually, serving
 
 UI = "http://127.0.0.1:8233"
+UI_TOKEN = "ui-" + "t" * 40
 
 
 def new_key() -> str:
@@ -203,7 +204,9 @@ def test_redacted_details_leave_out_every_party_and_outside_text() -> None:
 
 @pytest.fixture
 async def codec_api(dev_server_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(data_dir=tmp_path, payload_keys={"k1": KEY_1}, codec_ui_origin=UI)
+    settings = Settings(
+        data_dir=tmp_path, payload_keys={"k1": KEY_1}, codec_ui_origin=UI, codec_ui_token=UI_TOKEN
+    )
     async with serving(settings, dev_server_env, worker=False) as api:
         api.headers.pop("Authorization")
         yield api
@@ -223,9 +226,10 @@ def values_of(document: dict[str, Any]) -> list[Any]:
     return [pydantic_data_converter.payload_converter.from_payload(p) for p in payloads]
 
 
-async def test_the_local_ui_decodes_through_the_codec(codec_api: httpx.AsyncClient) -> None:
+async def test_the_local_ui_decodes_through_its_tokened_endpoint(codec_api: httpx.AsyncClient) -> None:
+    ui_door = f"/codec/ui/{UI_TOKEN}"
     preflight = await codec_api.options(
-        "/codec/decode",
+        f"{ui_door}/decode",
         headers={
             "Origin": UI,
             "Access-Control-Request-Method": "POST",
@@ -243,32 +247,59 @@ async def test_the_local_ui_decodes_through_the_codec(codec_api: httpx.AsyncClie
 
     body = await sealed_json({"description": "The parcel never arrived"}, "b-1")
     decoded = await codec_api.post(
-        "/codec/decode", json=body, headers={"Origin": UI, "X-Namespace": "default"}
+        f"{ui_door}/decode", json=body, headers={"Origin": UI, "X-Namespace": "default"}
     )
     assert decoded.status_code == 200, decoded.text
     assert decoded.headers["access-control-allow-origin"] == UI
     assert values_of(decoded.json()) == [{"description": "The parcel never arrived"}, "b-1"]
+    encoded = await codec_api.post(
+        f"{ui_door}/encode",
+        json={"payloads": [json_format.MessageToDict(plain("a signal"))]},
+        headers={"Origin": UI},
+    )
+    assert encoded.status_code == 200
+    assert base64.b64decode(encoded.json()["payloads"][0]["metadata"]["encoding"]) == ENCODING
 
 
-async def test_the_codec_serves_admins_and_the_local_ui_only(codec_api: httpx.AsyncClient) -> None:
+async def test_the_codec_serves_admins_and_the_ui_token_only(codec_api: httpx.AsyncClient) -> None:
+    """Before: a request with no credential and the UI's Origin (curl on this machine) decrypted."""
     body = await sealed_json("secret")
     evil = "http://evil.example"
     assert (await codec_api.options("/codec/decode", headers={"Origin": evil})).status_code == 403
     cases = [
-        ({}, 401),  # no key and no browser origin (curl on this machine)
-        ({"Origin": evil}, 401),  # another web page in the on-call's browser
-        ({"Origin": "http://127.0.0.1:9999"}, 401),  # a loopback origin that is not the UI
-        ({"Authorization": "Bearer nope"}, 401),
-        ({"Authorization": AS_CARE["Authorization"], "Origin": UI}, 403),  # a key that is not admin
-        (AS_ADMIN, 200),
-        (AS_ADMIN | {"X-Namespace": "another"}, 403),
+        ("/codec/decode", {}, 401),  # no key and no browser origin
+        ("/codec/decode", {"Origin": UI}, 401),  # claims to be the local UI: an Origin is no credential
+        ("/codec/decode", {"Origin": "http://localhost:8233"}, 401),
+        ("/codec/decode", {"Origin": evil}, 401),  # another web page in the on-call's browser
+        ("/codec/ui/not-the-token/decode", {"Origin": UI}, 401),
+        ("/codec/ui/" + UI_TOKEN[:-1] + "/decode", {"Origin": UI}, 401),
+        ("/codec/decode", {"Authorization": "Bearer nope"}, 401),
+        ("/codec/decode", {"Authorization": AS_CARE["Authorization"], "Origin": UI}, 403),  # not admin
+        ("/codec/decode", AS_ADMIN, 200),
+        (f"/codec/ui/{UI_TOKEN}/decode", {}, 200),
+        ("/codec/decode", AS_ADMIN | {"X-Namespace": "another"}, 403),
     ]
-    for headers, status in cases:
-        response = await codec_api.post("/codec/decode", json=body, headers=headers)
-        assert response.status_code == status, (headers, response.text)
+    for path, headers, status in cases:
+        response = await codec_api.post(path, json=body, headers=headers)
+        assert response.status_code == status, (path, headers, response.text)
         if status != 200:
             assert response.headers["content-type"] == "application/problem+json"
-            assert "access-control-allow-origin" not in response.headers or headers.get("Origin") == UI
+            assert "secret" not in response.text
+            assert "access-control-allow-origin" not in response.headers or headers.get("Origin") in (
+                UI,
+                "http://localhost:8233",
+            )
+
+
+async def test_without_a_configured_token_the_ui_door_is_shut(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, payload_keys={"k1": KEY_1}, codec_ui_origin=UI)
+    async with serving(settings, dev_server_env, worker=False) as api:
+        api.headers.pop("Authorization")
+        for token in ("x", UI_TOKEN):
+            response = await api.post(f"/codec/ui/{token}/decode", json=await sealed_json("x"))
+            assert response.status_code == 401
 
 
 async def test_encode_and_bad_payloads(codec_api: httpx.AsyncClient) -> None:

@@ -1,5 +1,7 @@
 """The Temporal Web UI decrypts payloads through the API's /codec when the dev server names it
-(``--ui-codec-endpoint``, as ``make run`` starts it), and shows only ciphertext without it.
+(``--ui-codec-endpoint`` with the UI's token, as ``make run`` starts it), and shows only
+ciphertext without it; a request that only claims to be the UI (its ``Origin``, no credential) is
+refused while the UI decodes.
 
 Two runs of a dev server on one database file: the first with the codec endpoint (the dispute is
 opened then, through the API), the second without; headless Chromium reads the same workflow page
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from google.protobuf import json_format
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
@@ -32,6 +35,7 @@ from tests.test_web_ui import CHROMIUM_ARGS, UI_TIMEOUT_MS, VIEWPORT, _free_port
 from tests.test_web_ui import chromium as chromium  # the fixture: Debian's Chromium, or skip / fail
 
 DESCRIPTION = "The parcel never arrived (ui-4412)"
+UI_TOKEN = "ui-token-" + "x" * 40
 CIPHERTEXT = re.compile(r'"[A-Za-z0-9+/]{200,}={0,2}"')
 
 
@@ -86,6 +90,28 @@ async def open_workflow(page: Page, ui: str, workflow_id: str) -> None:
     await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
+async def a_claimed_origin_decodes_nothing(env: WorkflowEnvironment, api: httpx.AsyncClient, ui: str) -> None:
+    """A local curl sending the UI's Origin, but not the UI's credential, gets 401 for the very
+    payload the UI just showed decrypted (before: 200 and the plain text)."""
+    history = await env.client.get_workflow_handle("dispute-o-ui").fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.input.payloads, "the dispute's input as the server stores it"
+    sealed = {"payloads": [json_format.MessageToDict(p) for p in started.input.payloads]}
+    assert DESCRIPTION not in str(sealed)
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=10) as curl:
+        for origin in (ui, ui.replace("127.0.0.1", "localhost")):
+            for path in ("/codec/decode", "/codec/ui/guess/decode"):
+                response = await curl.post(
+                    path, json=sealed, headers={"Origin": origin, "X-Namespace": "default"}
+                )
+                assert response.status_code == 401, (origin, path, response.text)
+                assert DESCRIPTION not in response.text
+        # the UI's own endpoint, with its token, is what decodes (the page above went through it)
+        decoded = await curl.post(f"/codec/ui/{UI_TOKEN}/decode", json=sealed, headers={"Origin": ui})
+        assert decoded.status_code == 200
+        assert DESCRIPTION in str(base64.b64decode(decoded.json()["payloads"][0]["data"]))
+
+
 async def test_the_ui_shows_plain_payloads_with_the_codec_and_ciphertext_without(
     chromium: str, task_queue: str, tmp_path: Path
 ) -> None:
@@ -97,6 +123,7 @@ async def test_the_ui_shows_plain_payloads_with_the_codec_and_ciphertext_without
         api_keys=API_KEYS,
         payload_keys={"ui-test": base64.b64encode(os.urandom(32)).decode()},
         codec_ui_origin=ui,
+        codec_ui_token=UI_TOKEN,
     )
     db = tmp_path / "temporal.sqlite3"
     async with async_playwright() as playwright:
@@ -104,7 +131,7 @@ async def test_the_ui_shows_plain_payloads_with_the_codec_and_ciphertext_without
         try:
             async with (
                 database(settings) as engine,
-                dev_server(settings, db, ui_port, f"http://127.0.0.1:{api_port}/codec") as env,
+                dev_server(settings, db, ui_port, f"http://127.0.0.1:{api_port}/codec/ui/{UI_TOKEN}") as env,
                 api_on(settings, env, api_port, engine) as api,
             ):
                 opened = await api.post("/v1/disputes", json=claim("o-ui", description=DESCRIPTION))
@@ -123,6 +150,7 @@ async def test_the_ui_shows_plain_payloads_with_the_codec_and_ciphertext_without
                     "Status: AWAITING_SELLER", timeout=UI_TIMEOUT_MS
                 )
                 await page.close()
+                await a_claimed_origin_decodes_nothing(env, api, ui)
 
             async with dev_server(settings, db, ui_port, None):
                 page = await browser.new_page(viewport=VIEWPORT)

@@ -53,6 +53,47 @@ async def test_a_key_over_its_rate_gets_429_and_others_do_not(
             assert (await api.get("/metrics")).status_code == 200
 
 
+def test_anonymous_buckets_are_per_address_and_bounded() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=1, burst=1, clock=lambda: now[0], max_keys=2)
+    assert [bucket.take("10.0.0.1"), bucket.take("10.0.0.1")] == [0, 1.0]
+    assert bucket.take("10.0.0.2") == 0  # another address has its own bucket
+    bucket.take("10.0.0.3")
+    assert len(bucket._buckets) == 2  # the least recently used address was dropped
+
+
+async def test_requests_without_a_valid_key_are_limited_per_address(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """Before: an unauthenticated caller got 401 forever, as fast as it could ask (guessing keys)."""
+    settings = Settings(
+        task_queue=task_queue,
+        data_dir=tmp_path,
+        anonymous_rate_limit_per_second=0.2,
+        anonymous_rate_limit_burst=3,
+        payload_keys={"k1": "A" * 43 + "="},
+    )
+    async with serving(settings, dev_server_env, worker=False) as api:
+        no_key = {"Authorization": ""}
+        guesses = [{"Authorization": f"Bearer guess-{n}"} for n in range(2)]
+        statuses = [(await api.get("/v1/disputes", headers=h)).status_code for h in [no_key, *guesses]]
+        assert statuses == [401, 401, 401]
+        limited = await api.get("/v1/disputes", headers={"Authorization": "Bearer guess-3"})
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(limited.headers["retry-after"]) <= 5
+        assert limited.json()["retry_after"] == int(limited.headers["retry-after"])
+        assert "without a valid API key" in limited.json()["detail"]
+        # the codec's door counts against the same bucket
+        decode = await api.post("/codec/decode", json={"payloads": []}, headers=no_key)
+        assert decode.status_code == 429
+        # a valid key from the same address is limited by its own bucket only
+        assert (await api.get("/v1/disputes")).status_code == 200
+        for _ in range(5):  # health checks and scrapes are never limited
+            assert (await api.get("/health", headers=no_key)).status_code == 200
+            assert (await api.get("/metrics", headers=no_key)).status_code == 200
+
+
 async def test_a_batch_opens_at_most_the_cap_and_says_so_for_the_rest(
     dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
