@@ -20,8 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.settings import ApiKey, KeyRole, Settings
-from core.temporal import build_webhook_worker, build_worker, case_activities
 from store.db import database
+from wiring.temporal import build_webhook_worker, build_worker, case_activities
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
