@@ -24,6 +24,7 @@ FORBIDDEN = {
     "activities": {"api", "wiring", "workflows", "worker"},
     "workflows": {"api", "wiring", "worker"},
     "api": {"activities", "worker"},
+    "wiring": {"api", "worker"},
 }
 #: Outside libraries a folder must not import.
 FORBIDDEN_LIBRARIES = {"domain": {"temporalio", "sqlalchemy", "fastapi"}}
