@@ -9,8 +9,8 @@ import signal
 
 from core.observability import configure_logging, setup_tracing, worker_runtime
 from core.settings import get_settings
-from core.temporal import build_webhook_worker, build_worker, case_activities, connect
 from store.db import database
+from wiring.temporal import build_webhook_worker, build_worker, case_activities, connect
 
 log = logging.getLogger("worker")
 

@@ -7,15 +7,13 @@ from typing import Protocol
 from activities.models import (
     AssignInput,
     Assignment,
-    Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     NotifyInput,
     PayoutInput,
     ReplyTargetInput,
 )
-from activities.outbox import Outbox
+from store.outbox import Effect, EffectKind, Outbox
 
 
 class Payments(Protocol):

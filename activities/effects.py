@@ -10,11 +10,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.adapters import CareDesk, Notifier, Payments
 from activities.models import (
-    ArchiveInput,
     AssignInput,
     Assignment,
-    Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     PayoutInput,
@@ -25,6 +22,8 @@ from activities.models import (
 )
 from domain.case import TimelineEntry
 from domain.outbound import CaseEvent
+from store.cases import ArchiveInput
+from store.outbox import Effect, EffectKind
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
 EFFECT_REJECTED = "EffectRejected"

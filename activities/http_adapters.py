@@ -56,15 +56,13 @@ from activities.adapters import OutboxAdapters
 from activities.models import (
     AssignInput,
     Assignment,
-    Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     NotifyInput,
     PayoutInput,
     ReplyTargetInput,
 )
-from activities.outbox import Outbox
+from store.outbox import Effect, EffectKind, Outbox
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 """Client errors that mean "not now" rather than "never": timeout, conflict, too early, too many."""

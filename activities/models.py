@@ -1,42 +1,13 @@
-"""Inputs and results of the activities, and the record of an outside effect."""
+"""Inputs and results of the activities."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from domain.case import TimelineEntry
 from domain.outbound import CaseEvent
-
-
-class EffectKind(StrEnum):
-    """Every kind of outside effect this service causes."""
-
-    REFUND_TO_BUYER = "REFUND_TO_BUYER"
-    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
-    NOTIFICATION = "NOTIFICATION"
-    MEDIATION_OPENED = "MEDIATION_OPENED"
-    CARE_ASSIGNED = "CARE_ASSIGNED"
-    CARE_REPLY_WARNING = "CARE_REPLY_WARNING"
-    CARE_REPLY_BREACHED = "CARE_REPLY_BREACHED"
-
-
-class Effect(BaseModel):
-    """One outside effect as applied (and recorded once) under its idempotency key."""
-
-    case_id: str
-    kind: EffectKind
-    party: str | None = None
-    party_id: str | None = None
-    amount: int | None = None
-    text: str | None = None
-    category: str | None = Field(default=None, description="for notifications: 'care_reply' or 'update'")
-    idempotency_key: str
-    created_at: datetime | None = None
-    seq: int | None = Field(default=None, description="position in the outbox, assigned when recorded")
 
 
 class PayoutInput(BaseModel):
@@ -99,16 +70,6 @@ class ReplyTargetInput(BaseModel):
     idempotency_key: str
 
 
-class InboxItem(BaseModel):
-    """A care reply in a user's inbox (Pesan Bantuan)."""
-
-    id: str
-    case_id: str
-    text: str
-    read: bool
-    created_at: datetime
-
-
 class PublishInput(BaseModel):
     """One change of a case, handed out in one step: its timeline entries for the store, its
     notices for the parties and its events for the webhook subscribers (each item idempotent)."""
@@ -132,20 +93,3 @@ class PublishResult(BaseModel):
 
     deliveries: int = 0
     refused: list[RefusedNotice] = []
-
-
-class ArchiveInput(BaseModel):
-    """A closed case as it ended, for the archive: its final state, what of its timeline is not
-    stored yet, and the keyed requests it ran (so retries after it is gone still get answers)."""
-
-    case_id: str
-    kind: str
-    order_id: str | None
-    buyer_id: str | None = None
-    seller_id: str | None = None
-    status: str
-    opened_at: datetime
-    closed_at: datetime
-    state: dict[str, Any]
-    timeline: list[TimelineEntry] = []
-    requests: dict[str, Any] = {}

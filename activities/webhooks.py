@@ -1,27 +1,20 @@
-"""Signed webhook deliveries: subscriptions, the dispatch of each case event, each POST, and the
-dead letter of a delivery that gave up."""
+"""Signed webhook deliveries: each POST to a subscriber, and the dead letter of one that gave up."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
-from standardwebhooks import Webhook
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 
-from activities.egress import (
+from core.egress import (
     REFUSED,
     Resolver,
     TargetRefused,
@@ -29,40 +22,16 @@ from activities.egress import (
     pinned_client,
     resolve,
 )
-from activities.egress import literal_internal_address as literal_internal_address
-from core.settings import Settings, WebhookSubscription
+from core.settings import Settings
 from domain.outbound import CaseEvent
+from store.webhooks import DeadLetter, DeliveryAttempt, WebhookStore, signer, span
 
-# The repository lives in store.webhooks; callers may keep importing it from here.
-from store.webhooks import DeadLetter as DeadLetter
-from store.webhooks import DeliveryAttempt as DeliveryAttempt
-from store.webhooks import Subscription as Subscription
-from store.webhooks import WebhookStore as WebhookStore
-from store.webhooks import span as span
-from store.webhooks import webhook_store as webhook_store
-
-SECRET_PREFIX = "whsec_"
 #: The error types a delivery gives up on at once (no retry): they go straight to a dead letter.
 TARGET_REFUSED = "WebhookTargetRefused"
 SUBSCRIPTION_DISABLED = "WebhookSubscriptionDisabled"
 DISABLED = "the subscription is disabled"
-#: Deliveries one publishing step starts at once (a case event may have hundreds of subscribers).
-FAN_OUT = 20
 
 log = logging.getLogger(__name__)
-
-
-def new_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def signer(secret: str) -> Webhook:
-    """The Standard Webhooks signer for a subscription's secret: a ``whsec_`` secret is the base64
-    of the key, as the specification says; any other string (a secret configured or given before
-    ``whsec_`` secrets) is used as its UTF-8 bytes, so receivers verify with
-    ``Webhook(secret.encode())``."""
-    return Webhook(secret) if secret.startswith(SECRET_PREFIX) else Webhook(secret.encode())
 
 
 def sign(secrets_: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
@@ -135,48 +104,6 @@ class DeadLetterResult(BaseModel):
     subscription_disabled: bool
 
 
-class PublicSubscription(BaseModel):
-    """A subscription without its secrets: where, what, whose, and whether it is delivered to."""
-
-    id: str
-    url: str
-    event_types: list[str]
-    source: str
-    owner: str | None = Field(default=None, description="the API key name it belongs to")
-    status: Literal["active", "failing", "disabled"] = "active"
-    failing_since: datetime | None = None
-    disabled_at: datetime | None = None
-    disabled_reason: str | None = None
-    previous_secret_expires_at: datetime | None = Field(
-        default=None, description="while a rotation overlaps: when the previous secret stops signing"
-    )
-
-    @classmethod
-    def of(cls, subscription: Subscription, now: datetime) -> PublicSubscription:
-        """What a key holder may see of ``subscription``."""
-        status: Literal["active", "failing", "disabled"] = (
-            "disabled" if subscription.disabled else "failing" if subscription.failing_since else "active"
-        )
-        overlap = subscription.previous_secret_until
-        return cls(
-            id=subscription.id,
-            url=subscription.url,
-            event_types=subscription.event_types,
-            source=subscription.source,
-            owner=subscription.owner,
-            status=status,
-            failing_since=subscription.failing_since,
-            disabled_at=subscription.disabled_at,
-            disabled_reason=subscription.disabled_reason,
-            previous_secret_expires_at=overlap if overlap and overlap > now else None,
-        )
-
-
-def subscribed(subscription: WebhookSubscription, event: CaseEvent) -> bool:
-    """Whether ``subscription`` wants events of ``event``'s type."""
-    return "*" in subscription.event_types or event.type.value in subscription.event_types
-
-
 def report_disabled(subscription_id: str, reason: str) -> None:
     """Say that a subscription was disabled: a warning in the log and ``webhook_subscriptions_disabled``."""
     activity.metric_meter().create_counter(
@@ -188,72 +115,6 @@ def report_disabled(subscription_id: str, reason: str) -> None:
         reason,
         extra={"subscription_id": subscription_id, "event": "webhook.subscription_disabled"},
     )
-
-
-class WebhookDispatcher:
-    """Fans a case event out to its subscribers: one delivery workflow per subscriber, on the
-    webhook lane's own task queue."""
-
-    def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
-        self.store = store
-        self.client = client
-        self.settings = settings
-
-    def delivery(self, subscription_id: str, event: CaseEvent, delivery_id: str | None = None) -> Delivery:
-        """The delivery of ``event`` to one subscription, with the configured patience."""
-        return Delivery(
-            delivery_id=delivery_id or f"{subscription_id}:{event.id}",
-            subscription_id=subscription_id,
-            event=event,
-            timeout=self.settings.webhook_timeout,
-            max_retry_interval=self.settings.webhook_max_retry_interval,
-            retry_window=self.settings.webhook_retry_window,
-        )
-
-    async def start(self, delivery: Delivery, workflow_id: str) -> bool:
-        """Start the delivery workflow ``workflow_id``; False when it was started already."""
-        try:
-            await self.client.start_workflow(
-                "WebhookDeliveryWorkflow",
-                delivery,
-                id=workflow_id,
-                task_queue=self.settings.webhook_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                # The subscription's id, not its URL: URLs can carry tokens in their query.
-                static_summary=(
-                    f"deliver {delivery.event.type.value} {delivery.event.id}"
-                    f" to subscription {delivery.subscription_id}"
-                ),
-            )
-        except WorkflowAlreadyStartedError:
-            return False  # the publishing step was retried after starting it: one delivery per event
-        return True
-
-    async def publish(self, event: CaseEvent) -> int:
-        """Start one delivery workflow per subscriber of the event's type; return how many. A
-        disabled subscription gets a dead letter instead, to redeliver once it is enabled."""
-        wanted = [s for s in await self.store.subscriptions() if subscribed(s, event)]
-        slots = asyncio.Semaphore(FAN_OUT)
-
-        async def one(subscription: Subscription) -> int:
-            delivery = self.delivery(subscription.id, event)
-            async with slots:
-                if subscription.disabled:
-                    await self.store.add_dead_letter(
-                        DeadLetter(
-                            delivery_id=delivery.delivery_id,
-                            subscription_id=subscription.id,
-                            event=event.model_dump(mode="json"),
-                            last_error=DISABLED,
-                            attempts=0,
-                            dead_at=datetime.now(UTC),
-                        )
-                    )
-                    return 0
-                await self.start(delivery, f"webhook-{delivery.delivery_id}")
-                return 1
-
-        return sum(await asyncio.gather(*(one(s) for s in wanted)))
 
 
 class WebhookActivities:

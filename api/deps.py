@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities.outbox import Outbox
 from core.settings import Settings, get_settings
+from store.outbox import Outbox
 
 
 def _client(request: Request) -> Client:

@@ -16,8 +16,8 @@ from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_lim
 from api.routes import care, codec, disputes, events, evidence, health, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
-from core.temporal import connect
 from store.db import open_engine
+from wiring.temporal import connect
 
 
 def create_app(

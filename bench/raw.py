@@ -98,7 +98,7 @@ async def serve(address: str, task_queue: str, store: Path) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from core.temporal import patiently
+    from wiring.temporal import patiently
 
     client = await patiently(lambda: Client.connect(address), timedelta(seconds=60))
     stop = asyncio.Event()

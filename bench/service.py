@@ -35,7 +35,7 @@ from domain.dispute import Dispute, DisputeClaim, OpenDisputeInput
 from domain.ids import dispute_workflow_id
 from domain.types import DisputePolicy
 from domain.views import dispute_details, dispute_summary
-from store.db import sqlite_file
+from store.files import sqlite_file
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
 

@@ -30,7 +30,7 @@ from temporalio.client import Client
 from bench import service
 from bench.periodic import Periodic
 from core import binaries
-from core.temporal import patiently
+from wiring.temporal import patiently
 
 START_TIMEOUT = 90.0
 

@@ -10,29 +10,39 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
-from domain.types import DisputePolicy, OptionalDuration
+from domain.types import CasePolicy, DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: The payload keys' file in the data folder, read when DISPUTES_PAYLOAD_KEYS is unset (make run
 #: and compose create it: ``python -m core.codec``).
 PAYLOAD_KEYS_FILE = "payload-keys.json"
-#: The durations of the clocks that act by themselves: an empty value turns one off.
-_CLOCKS_THAT_ACT = (
-    "seller_response",
-    "shipment_window",
-    "receipt_window",
-    "care_decision_target",
-    "care_decision_warning",
-    "decision_appeal_window",
-    "ticket_user_wait",
-    "reminder_lead",
-)
+#: The clocks that act by themselves at their length for cases opened now (a policy stored before a
+#: clock existed has it off, which is the policy's own default). An empty value turns one off.
+FOR_NEW_CASES: dict[str, timedelta] = {
+    "seller_response": timedelta(days=2),
+    "shipment_window": timedelta(days=3),
+    "receipt_window": timedelta(days=3),
+    "care_decision_target": timedelta(days=3),
+    "care_decision_warning": timedelta(days=2),
+    "decision_appeal_window": timedelta(days=2),
+    "reminder_lead": timedelta(hours=24),
+    "ticket_user_wait": timedelta(days=7),
+}
+#: A report's policy fields that the settings name after the report.
+_TICKET_NAMES = {"solved_quiet_period": "ticket_quiet_period", "user_wait": "ticket_user_wait"}
+
+
+def _setting(policy: type[BaseModel], name: str) -> Any:
+    """A policy field as a setting: its constraints, description and default as the policy declares them."""
+    declared = policy.model_fields[name]
+    return FieldInfo.merge_field_infos(declared, annotation=declared.annotation)
 
 
 class KeyRole(StrEnum):
@@ -65,8 +75,12 @@ class WebhookSubscription(BaseModel):
     )
 
 
-class Settings(BaseSettings):
-    """Everything configurable; the Temporal connection itself follows the SDK's TEMPORAL_* config."""
+class Settings(BaseSettings, DisputePolicy):
+    """Everything configurable; the Temporal connection itself follows the SDK's TEMPORAL_* config.
+
+    The durations and limits of the cases opened now are the dispute policy's own fields (declared
+    once, in domain/types.py) with the clocks that act on (``FOR_NEW_CASES``), and a report's two
+    clocks of its own; each is copied into a case when it opens."""
 
     # Settings carry secrets (keys, tokens): a validation error names the field, never its value.
     model_config = SettingsConfigDict(env_prefix="DISPUTES_", extra="ignore", hide_input_in_errors=True)
@@ -99,50 +113,10 @@ class Settings(BaseSettings):
     dev_server_port: int = Field(default=7233, description="make run's local Temporal frontend")
     dev_ui_port: int = Field(default=8233, description="make run's local Temporal Web UI")
 
-    buyer_inactivity: timedelta = timedelta(days=3)
-    care_reply_target: timedelta = timedelta(hours=24)
-    care_reply_warning: timedelta = timedelta(hours=20)
-    ticket_quiet_period: timedelta = Field(
-        default=timedelta(days=3), description="a solved help-center report closes after this quiet period"
-    )
-    # -- clocks that act by themselves (empty: off); copied into each case's policy at opening --
-    seller_response: OptionalDuration = Field(
-        default=timedelta(days=2), description="the seller's turn; when it passes care takes over"
-    )
-    shipment_window: OptionalDuration = Field(
-        default=timedelta(days=3), description="for whoever must ship; when it passes care takes over"
-    )
-    receipt_window: OptionalDuration = Field(
-        default=timedelta(days=3),
-        description="after the last shipment; when it passes receipt is confirmed and the funds released",
-    )
-    care_decision_target: OptionalDuration = Field(
-        default=timedelta(days=3), description="care owes a decision this long after the escalation"
-    )
-    care_decision_warning: OptionalDuration = Field(
-        default=timedelta(days=2), description="care is warned this long after the escalation"
-    )
-    decision_appeal_window: OptionalDuration = Field(
-        default=timedelta(days=2),
-        description="care's decision may be appealed once this long, then it is final",
-    )
-    ticket_user_wait: OptionalDuration = Field(
-        default=timedelta(days=7), description="a report waiting on the user is solved after this long"
-    )
-    reminder_lead: OptionalDuration = Field(
-        default=timedelta(hours=24), description="a party is reminded this long before its window closes"
-    )
-    activity_timeout: timedelta = timedelta(seconds=30)
-    activity_max_retry_interval: timedelta = timedelta(minutes=1)
-    money_retry_window: timedelta = Field(
-        default=timedelta(days=1), description="a refund or release is retried this long, then it parks"
-    )
-    care_desk_retry_window: timedelta = Field(
-        default=timedelta(hours=12), description="a care desk call is retried this long, then it parks"
-    )
-    publish_retry_window: timedelta = Field(
-        default=timedelta(days=1), description="handing out a change is retried this long, then it parks"
-    )
+    # -- a report's own clocks: the ticket policy's, under names that say they are the report's --
+    ticket_quiet_period: timedelta = _setting(TicketPolicy, "solved_quiet_period")
+    ticket_user_wait: OptionalDuration = _setting(TicketPolicy, "user_wait")
+
     effect_alert_attempts: int = Field(
         default=5, ge=2, description="an effect step retried this often raises effect_attempts_over_threshold"
     )
@@ -152,13 +126,6 @@ class Settings(BaseSettings):
     )
     worker_deployment: str | None = Field(default=None, description="worker versioning: the deployment name")
     worker_build_id: str | None = Field(default=None, description="worker versioning: this build's id")
-    max_messages: int = Field(default=2000, ge=1, description="party messages one case accepts (409 above)")
-    history_max_events: int = Field(
-        default=10_000, ge=100, description="a case's run continues as new past this many history events"
-    )
-    history_max_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024, description="... or past this many bytes of history"
-    )
 
     read_timeout: timedelta = Field(
         default=timedelta(seconds=2),
@@ -271,7 +238,16 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset: off")
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator(*_CLOCKS_THAT_ACT, mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_for_new_cases(cls, data: object) -> object:
+        if isinstance(data, dict):
+            data = {**FOR_NEW_CASES, **data}
+            # With encrypted payloads, free text stays out of Temporal's plain metadata too.
+            data.setdefault("redact_details", bool(data.get("payload_keys")))
+        return data
+
+    @field_validator(*FOR_NEW_CASES, mode="before")
     @classmethod
     def _empty_turns_a_clock_off(cls, value: object) -> object:
         return None if value == "" else value
@@ -315,34 +291,23 @@ class Settings(BaseSettings):
         return {key_id: base64.b64decode(value) for key_id, value in self.payload_keys.items()}
 
     @model_validator(mode="after")
-    def _policy_is_consistent(self) -> Self:
-        self.dispute_policy()  # fail at start-up, not when the first dispute opens
+    def _encrypted_payloads_are_redacted(self) -> Self:
+        if self.payload_keys and not self.redact_details:
+            raise ValueError(
+                "redact_details cannot be off while payloads are encrypted (DISPUTES_PAYLOAD_KEYS)"
+            )
         return self
+
+    def dispute_policy(self) -> DisputePolicy:
+        """The durations a dispute opened now runs under (the settings' own policy fields)."""
+        return DisputePolicy.model_validate(self.model_dump(include=set(DisputePolicy.model_fields)))
 
     def ticket_policy(self) -> TicketPolicy:
         """The durations a help-center report filed now runs under."""
-        return TicketPolicy(
-            care_reply_target=self.care_reply_target,
-            care_reply_warning=self.care_reply_warning,
-            solved_quiet_period=self.ticket_quiet_period,
-            user_wait=self.ticket_user_wait,
-            **self._case_limits(),
-        )
-
-    def _case_limits(self) -> dict[str, object]:
-        return {
-            "activity_timeout": self.activity_timeout,
-            "activity_max_retry_interval": self.activity_max_retry_interval,
-            "money_retry_window": self.money_retry_window,
-            "care_desk_retry_window": self.care_desk_retry_window,
-            "publish_retry_window": self.publish_retry_window,
-            "max_messages": self.max_messages,
-            "history_max_events": self.history_max_events,
-            "history_max_bytes": self.history_max_bytes,
-            # With encrypted payloads, free text stays out of Temporal's plain metadata too.
-            "redact_details": bool(self.payload_keys),
-            "reminder_lead": self.reminder_lead,
-        }
+        fields = self.model_dump(include=set(CasePolicy.model_fields))
+        for field, setting in _TICKET_NAMES.items():
+            fields[field] = getattr(self, setting)
+        return TicketPolicy.model_validate(fields)
 
     @property
     def store_url(self) -> str:
@@ -359,21 +324,6 @@ class Settings(BaseSettings):
     def evidence_path(self) -> Path:
         """The folder of the local blob store."""
         return self.evidence_dir or self.data_dir / "evidence"
-
-    def dispute_policy(self) -> DisputePolicy:
-        """The durations a dispute opened now runs under (validated together)."""
-        return DisputePolicy(
-            buyer_inactivity=self.buyer_inactivity,
-            care_reply_target=self.care_reply_target,
-            care_reply_warning=self.care_reply_warning,
-            seller_response=self.seller_response,
-            shipment_window=self.shipment_window,
-            receipt_window=self.receipt_window,
-            care_decision_target=self.care_decision_target,
-            care_decision_warning=self.care_decision_warning,
-            decision_appeal_window=self.decision_appeal_window,
-            **self._case_limits(),
-        )
 
 
 @lru_cache

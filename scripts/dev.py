@@ -23,8 +23,8 @@ from core import binaries
 from core import search_attributes as sa
 from core.codec import new_key_file
 from core.settings import Settings, get_settings
-from core.temporal import connect
-from store.db import private_folder
+from store.files import private_folder
+from wiring.temporal import connect
 
 
 def _wait_for(

@@ -25,11 +25,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.adapters import OutboxAdapters
-from activities.models import Effect, PayoutInput
+from activities.models import PayoutInput
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from domain.commands import (
     Accept,
     Cancel,
@@ -50,6 +49,8 @@ from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import OpenTicketInput, ReporterRole, Solve, TicketReply, TicketTopic, UserMessage
 from domain.types import Actor, Role, Solution, SolutionKind
 from store.db import database
+from store.outbox import Effect
+from wiring.temporal import build_worker, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun

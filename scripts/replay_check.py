@@ -19,7 +19,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from core.settings import Settings, get_settings
-from core.temporal import WORKFLOWS, connect, data_converter
+from wiring.temporal import WORKFLOWS, connect, data_converter
 
 OPEN_CASES = "ExecutionStatus = 'Running' AND CaseKind IN ('dispute', 'ticket')"
 

@@ -11,11 +11,27 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.models import ArchiveInput
 from domain.case import TimelineEntry
 from domain.types import Actor
 from store.db import insert
 from store.schema import case_archive, case_snapshots, dispute_orders, timeline_entries
+
+
+class ArchiveInput(BaseModel):
+    """A closed case as it ended, for the archive: its final state, what of its timeline is not
+    stored yet, and the keyed requests it ran (so retries after it is gone still get answers)."""
+
+    case_id: str
+    kind: str
+    order_id: str | None
+    buyer_id: str | None = None
+    seller_id: str | None = None
+    status: str
+    opened_at: datetime
+    closed_at: datetime
+    state: dict[str, Any]
+    timeline: list[TimelineEntry] = []
+    requests: dict[str, Any] = {}
 
 
 class Timelines:
@@ -206,8 +222,9 @@ class DisputeOrders:
         return None if row is None else DisputeOrder.model_validate(row._asdict())
 
 
-class CaseRecords:
-    """What the workflow's steps keep of a case: its timeline, and its archive when it closes."""
+class CaseStore:
+    """What the workflow's steps keep of a case (activities.effects.CaseRecords): its timeline, and its
+    archive when it closes."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.timelines = Timelines(engine)

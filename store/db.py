@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,30 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.settings import Settings
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for other engines and in-memory databases."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def private_file(path: Path) -> None:
-    """Create ``path`` (and its folder) readable by this user only: the database holds secrets.
-
-    SQLite gives its -wal and -shm files the mode of the database file."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    path.chmod(0o600)
-
-
-def private_folder(path: Path) -> None:
-    """Make the data folder this user's alone (created if missing); left as is when owned by another."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_uid == os.geteuid():
-        path.chmod(0o700)
+from store import migrate
+from store.files import private_file, private_folder, sqlite_file
 
 
 def create_engine(url: str, *, timeout: timedelta = timedelta(seconds=30), pool_size: int = 5) -> AsyncEngine:
@@ -82,8 +58,6 @@ def create_engine(url: str, *, timeout: timedelta = timedelta(seconds=30), pool_
 async def open_engine(settings: Settings) -> AsyncEngine:
     """The process's engine for the service database. The embedded SQLite default migrates itself
     here; any other database must have been migrated already (``python -m store.migrate``)."""
-    from store import migrate  # migrate imports this module
-
     url = settings.store_url
     if sqlite_file(url) is not None and settings.database_url is None:
         private_folder(settings.data_dir)

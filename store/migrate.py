@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
-from store.db import private_file, sqlite_file
+from store.files import private_file, sqlite_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.models import Effect, EffectKind, InboxItem
 from store.db import insert
 from store.schema import effects, inbox_reads
 
 CARE_REPLY = "care_reply"
+
+
+class EffectKind(StrEnum):
+    """Every kind of outside effect this service causes."""
+
+    REFUND_TO_BUYER = "REFUND_TO_BUYER"
+    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
+    NOTIFICATION = "NOTIFICATION"
+    MEDIATION_OPENED = "MEDIATION_OPENED"
+    CARE_ASSIGNED = "CARE_ASSIGNED"
+    CARE_REPLY_WARNING = "CARE_REPLY_WARNING"
+    CARE_REPLY_BREACHED = "CARE_REPLY_BREACHED"
+
+
+class Effect(BaseModel):
+    """One outside effect as applied (and recorded once) under its idempotency key."""
+
+    case_id: str
+    kind: EffectKind
+    party: str | None = None
+    party_id: str | None = None
+    amount: int | None = None
+    text: str | None = None
+    category: str | None = Field(default=None, description="for notifications: 'care_reply' or 'update'")
+    idempotency_key: str
+    created_at: datetime | None = None
+    seq: int | None = Field(default=None, description="position in the outbox, assigned when recorded")
+
+
+class InboxItem(BaseModel):
+    """A care reply in a user's inbox (Pesan Bantuan)."""
+
+    id: str
+    case_id: str
+    text: str
+    read: bool
+    created_at: datetime
+
 
 _EFFECT_COLUMNS = [effects.c[name] for name in Effect.model_fields]
 

@@ -4,6 +4,7 @@ only that key's; ``None`` sees them all (admin keys, and the service itself)."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from standardwebhooks import Webhook
 
 from core.settings import Settings, WebhookSubscription
 from store.db import insert
@@ -20,6 +22,21 @@ from store.schema import (
     webhook_subscription_health,
     webhook_subscriptions,
 )
+
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signer(secret: str) -> Webhook:
+    """The Standard Webhooks signer for a subscription's secret: a ``whsec_`` secret is the base64
+    of the key, as the specification says; any other string (a secret configured or given before
+    ``whsec_`` secrets) is used as its UTF-8 bytes, so receivers verify with
+    ``Webhook(secret.encode())``."""
+    return Webhook(secret) if secret.startswith(SECRET_PREFIX) else Webhook(secret.encode())
 
 
 class Subscription(WebhookSubscription):
@@ -45,6 +62,43 @@ class Subscription(WebhookSubscription):
         if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
             return [self.secret, self.previous_secret]
         return [self.secret]
+
+
+class PublicSubscription(BaseModel):
+    """A subscription without its secrets: where, what, whose, and whether it is delivered to."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    source: str
+    owner: str | None = Field(default=None, description="the API key name it belongs to")
+    status: Literal["active", "failing", "disabled"] = "active"
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, description="while a rotation overlaps: when the previous secret stops signing"
+    )
+
+    @classmethod
+    def of(cls, subscription: Subscription, now: datetime) -> PublicSubscription:
+        """What a key holder may see of ``subscription``."""
+        status: Literal["active", "failing", "disabled"] = (
+            "disabled" if subscription.disabled else "failing" if subscription.failing_since else "active"
+        )
+        overlap = subscription.previous_secret_until
+        return cls(
+            id=subscription.id,
+            url=subscription.url,
+            event_types=subscription.event_types,
+            source=subscription.source,
+            owner=subscription.owner,
+            status=status,
+            failing_since=subscription.failing_since,
+            disabled_at=subscription.disabled_at,
+            disabled_reason=subscription.disabled_reason,
+            previous_secret_expires_at=overlap if overlap and overlap > now else None,
+        )
 
 
 class DeliveryAttempt(BaseModel):

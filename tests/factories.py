@@ -93,6 +93,12 @@ ACTORS = {
     Role.SUPERVISOR: SUPERVISOR,
 }
 
+
+def sent(actor: Actor) -> dict[str, str]:
+    """A party as the platform sends it in a JSON body (``{"role": ..., "id": ...}``)."""
+    return actor.model_dump(mode="json")
+
+
 # -- solutions on an order of 200,000 -----------------------------------------------------------
 
 TOTAL = 200_000

@@ -33,7 +33,7 @@ from core import binaries
 from core import search_attributes as sa
 from tests.platform import PREFIX, SIGNING_SECRET, Receiver
 from tests.postgres import free_port
-from tests.support import API_KEYS, AS_PLATFORM
+from tests.support import API_KEYS, AS_PLATFORM, BUYER, SELLER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -410,8 +410,6 @@ def effects_over_http(platform_url: str) -> dict[str, str]:
 
 # -- driving disputes as a platform does -----------------------------------------------------------
 
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
 ORDER_TOTAL = 100_000
 PARTIAL = 40_000
 #: How each shape of dispute settles: what the buyer and the seller are paid in the end.

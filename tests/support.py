@@ -20,8 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.settings import ApiKey, KeyRole, Settings
-from core.temporal import build_webhook_worker, build_worker, case_activities
 from store.db import database
+from tests import factories
+from tests.factories import sent
+from wiring.temporal import build_webhook_worker, build_worker, case_activities
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
@@ -52,9 +54,8 @@ async def upload_evidence(api: httpx.AsyncClient, role: str, party_id: str, data
 
 # -- the parties and a buyer's complaint, as the platform sends them -----------------------------
 
-BUYER = {"role": "buyer", "id": "b-1"}
-SELLER = {"role": "seller", "id": "s-1"}
-CARE = {"role": "care", "id": "agent-7"}
+# The parties of tests/factories.py, in the form the platform sends.
+BUYER, SELLER, CARE = (sent(party) for party in (factories.BUYER, factories.SELLER, factories.CARE))
 
 
 def new_order() -> str:

@@ -34,9 +34,9 @@ from api.main import create_app
 from core import search_attributes as sa
 from core.codec import EncryptionCodec
 from core.settings import Settings
-from core.temporal import data_converter
 from store.migrate import migrate
 from tests.postgres import PostgresServer
+from wiring.temporal import data_converter
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -155,7 +155,7 @@ def envconfig_literals() -> set[str]:
 
 
 def sdk_reads(name: str, value: str | None) -> bool:
-    """Whether the SDK's envconfig, which core.temporal.connect uses, takes ``name`` into account."""
+    """Whether the SDK's envconfig, which wiring.temporal.connect uses, takes ``name`` into account."""
     if name in envconfig_literals():
         return True
     empty = ClientConfigProfile.load(disable_file=True, override_env_vars={})
@@ -273,7 +273,7 @@ def test_every_temporal_variable_is_read_by_the_sdk(spec: dict[str, Any]) -> Non
         assert not unread, f"{name}: the SDK's envconfig does not read {unread}"
     assert not sdk_reads("TEMPORAL_ADRESS", "temporal:7233")  # a typo is caught
 
-    # What core.temporal.connect would get inside the api container, and one namespace everywhere.
+    # What wiring.temporal.connect would get inside the api container, and one namespace everywhere.
     api_env = {k: v for k, v in environment(spec["services"]["api"]).items() if v is not None}
     profile = ClientConfigProfile.load(disable_file=True, override_env_vars=api_env)
     config = profile.to_client_connect_config()

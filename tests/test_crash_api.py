@@ -25,8 +25,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.processes import (
     APPLIED,
-    BUYER,
-    SELLER,
     Platform,
     Service,
     effects_over_http,
@@ -41,7 +39,7 @@ from tests.processes import (
     temporal_address,
     until,
 )
-from tests.support import API_KEYS, PLATFORM_KEY
+from tests.support import API_KEYS, BUYER, PLATFORM_KEY, SELLER
 from workflows.requests import RequestId
 
 

@@ -20,7 +20,6 @@ import httpx
 
 from tests.processes import (
     APPLIED,
-    SELLER,
     DevServer,
     Platform,
     effects_over_http,
@@ -33,7 +32,7 @@ from tests.processes import (
     service,
     until,
 )
-from tests.support import AS_CARE
+from tests.support import AS_CARE, SELLER
 
 CLOCKS = {
     "DISPUTES_BUYER_INACTIVITY": "PT10S",  # the seller may ask for help once the buyer is silent this long

@@ -21,12 +21,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.models import Effect, EffectKind
-from activities.outbox import Outbox
-from activities.webhooks import WebhookActivities, webhook_store
+from activities.webhooks import WebhookActivities
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import WORKFLOWS, case_activities
 from domain.commands import (
     Accept,
     AppealDecision,
@@ -45,8 +42,11 @@ from domain.ticket import OpenTicketInput, ReporterRole, Ticket, TicketReply, Ti
 from domain.types import DisputePolicy, Role, Solution, SolutionKind, Then
 from domain.views import DisputeView, TicketView, merge_timeline
 from store.cases import Timelines
+from store.outbox import Effect, EffectKind, Outbox
+from store.webhooks import webhook_store
 from tests.factories import BUYER, CARE, CLOCKED_POLICY, CLOCKED_TICKET_POLICY, SELLER, SUPERVISOR, USER
 from tests.support import eventually, search_attributes
+from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun

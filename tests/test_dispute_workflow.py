@@ -16,11 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
-from activities.models import Effect, EffectKind, PayoutInput
-from activities.outbox import Outbox
+from activities.models import PayoutInput
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from domain.commands import (
     Accept,
     Appeal,
@@ -39,8 +37,10 @@ from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
+from store.outbox import Effect, EffectKind, Outbox
 from tests.factories import BUYER, CARE, SELLER
 from tests.support import search_attributes
+from wiring.temporal import build_worker, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 

@@ -19,9 +19,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.blobstore import EvidenceStore, LocalBlobStore, S3BlobStore, blob_store
 from core.settings import Settings
 from domain.types import Actor, Role
+from store.blobstore import EvidenceStore, LocalBlobStore, S3BlobStore, blob_store
 from tests.support import AS_ADMIN, AS_CARE, PDF
 
 LIMIT = 1024

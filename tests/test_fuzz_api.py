@@ -37,9 +37,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.limits import CONTROL_CHARACTERS
 from api.main import create_app
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from store.db import database
 from tests.support import ADMIN_KEY, API_KEYS, CARE_KEY, PLATFORM_KEY, eventually, listening
+from wiring.temporal import build_worker, case_activities
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(api_keys=API_KEYS)).openapi())
 

@@ -17,25 +17,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.http_adapters import HttpAdapters
-from activities.models import (
-    AssignInput,
-    EffectKind,
-    MediationInput,
-    NotifyInput,
-    PayoutInput,
-    ReplyTargetInput,
-)
-from activities.outbox import Outbox
+from activities.models import AssignInput, MediationInput, NotifyInput, PayoutInput, ReplyTargetInput
 from core.settings import Settings
-from core.temporal import build_worker, case_activities, effect_adapters
 from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id
 from domain.types import DisputePolicy, Solution, SolutionKind
 from store.cases import Timelines
+from store.outbox import EffectKind, Outbox
 from tests.factories import BUYER, SELLER
 from tests.platform import SIGNING_SECRET, Receiver, Seen
 from tests.support import eventually
+from wiring.temporal import build_worker, case_activities, effect_adapters
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.temporal import WORKFLOWS, connect
 from scripts.replay_check import OPEN_CASES, check
 from tests.incompatible_dispute import ReorderedDisputeWorkflow
+from wiring.temporal import WORKFLOWS, connect
 from workflows.dispute import DisputeWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent

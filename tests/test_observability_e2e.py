@@ -21,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.observability import client_interceptors, configure_logging, setup_tracing, worker_runtime
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from tests.support import AS_CARE, claim, eventually, new_order, serving
+from wiring.temporal import build_worker, case_activities
 
 SPANS = InMemorySpanExporter()
 

@@ -18,11 +18,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from domain.dispute import OpenDisputeInput
 from domain.ids import dispute_workflow_id
 from store.cases import CaseArchive
 from tests.support import BUYER, SELLER, claim, eventually, new_order, serving
+from wiring.temporal import build_worker, case_activities
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
 

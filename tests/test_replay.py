@@ -17,9 +17,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from core.temporal import WORKFLOWS
 from scripts import replay_check
 from tests.support import claim, new_order
+from wiring.temporal import WORKFLOWS
 
 VERSIONS = sorted(path for path in (Path(__file__).parent / "histories").iterdir() if path.is_dir())
 HISTORIES = sorted(path for version in VERSIONS for path in version.glob("*.json"))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings
+from core.settings import FOR_NEW_CASES, Settings
+from domain.ticket import TicketPolicy
+from domain.types import DisputePolicy
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_seed_values_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,4 +106,63 @@ def test_a_bad_clock_is_refused_at_start_up(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=error):
+        Settings()
+
+
+def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"DISPUTES_{name}".upper(), raising=False)
+
+
+def test_the_policies_defaults_are_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Declared once: a case opened under the default settings runs under the policy's own defaults,
+    # with only the clocks that act turned on.
+    _clear(monkeypatch)
+    settings = Settings()
+    clocks = {name: FOR_NEW_CASES[name] for name in DisputePolicy.model_fields if name in FOR_NEW_CASES}
+    assert settings.dispute_policy() == DisputePolicy().model_copy(update=clocks)
+    assert settings.ticket_policy() == TicketPolicy().model_copy(
+        update={
+            "reminder_lead": FOR_NEW_CASES["reminder_lead"],
+            "user_wait": FOR_NEW_CASES["ticket_user_wait"],
+        }
+    )
+
+
+def test_every_policy_field_is_a_documented_setting() -> None:
+    # The settings are made of the policy's fields: renaming one in domain/ renames its variable,
+    # which the README's table (and every deployment) would no longer match.
+    table = (ROOT / "README.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(DISPUTES_[A-Z0-9_]+)`", table))
+    policy = {*DisputePolicy.model_fields, *TicketPolicy.model_fields} - {"solved_quiet_period", "user_wait"}
+    wanted = {f"DISPUTES_{name.upper()}" for name in [*policy, "ticket_quiet_period", "ticket_user_wait"]}
+    assert {f"DISPUTES_{name.upper()}" for name in Settings.model_fields} >= wanted
+    assert wanted <= documented, sorted(wanted - documented)
+
+
+def test_a_policy_duration_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPUTES_MONEY_RETRY_WINDOW", "PT2H")
+    monkeypatch.setenv("DISPUTES_TICKET_QUIET_PERIOD", "P1D")
+    monkeypatch.setenv("DISPUTES_TICKET_USER_WAIT", "P2D")
+    monkeypatch.setenv("DISPUTES_HISTORY_MAX_EVENTS", "500")
+    settings = Settings()
+    assert settings.dispute_policy().money_retry_window == timedelta(hours=2)
+    assert settings.dispute_policy().history_max_events == 500
+    ticket = settings.ticket_policy()
+    assert (ticket.money_retry_window, ticket.solved_quiet_period, ticket.user_wait) == (
+        timedelta(hours=2),
+        timedelta(days=1),
+        timedelta(days=2),
+    )
+
+
+def test_encrypted_payloads_keep_free_text_out_of_the_details(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear(monkeypatch)
+    key = base64.b64encode(bytes(32)).decode()
+    assert Settings().dispute_policy().redact_details is False
+    assert Settings(payload_keys={"k1": key}).dispute_policy().redact_details is True
+    assert Settings(payload_keys={"k1": key}).ticket_policy().redact_details is True
+    monkeypatch.setenv("DISPUTES_PAYLOAD_KEYS", json.dumps({"k1": key}))
+    monkeypatch.setenv("DISPUTES_REDACT_DETAILS", "false")
+    with pytest.raises(ValidationError, match="redact_details cannot be off while payloads are encrypted"):
         Settings()

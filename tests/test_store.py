@@ -21,12 +21,11 @@ from alembic import command
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.blobstore import EvidenceStore, LocalBlobStore
-from activities.models import Effect, EffectKind
 from api.main import create_app
 from core.settings import Settings, WebhookSubscription
 from domain.case import TimelineEntry
 from domain.types import Actor, Role
+from store.blobstore import EvidenceStore, LocalBlobStore
 from store.cases import (
     ArchivedCase,
     CaseArchive,
@@ -36,8 +35,9 @@ from store.cases import (
     DisputeOrders,
     Timelines,
 )
-from store.db import create_engine, database, private_file, sqlite_file
+from store.db import create_engine, database
 from store.evidence import EvidenceIndex, EvidenceMeta
+from store.files import private_file, sqlite_file
 from store.idempotency import IdempotencyKeys
 from store.migrate import (
     MIGRATION_LOCK,
@@ -48,7 +48,7 @@ from store.migrate import (
     migrate,
     require_current,
 )
-from store.outbox import CARE_REPLY, Outbox
+from store.outbox import CARE_REPLY, Effect, EffectKind, Outbox
 from store.webhooks import DeadLetter, DeliveryAttempt, WebhookStore
 from tests.postgres import PostgresServer, free_port
 from tests.support import API_KEYS, eventually, listening

@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.models import EffectKind
-from activities.outbox import Outbox
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from domain.commands import Command
 from domain.dispute import Dispute, OpenDisputeInput, Reason
 from domain.ids import dispute_workflow_id, ticket_workflow_id
@@ -34,7 +31,9 @@ from domain.ticket import (
 from domain.types import Solution, SolutionKind
 from domain.views import TicketView, current_details, merge_timeline
 from store.cases import Timelines
+from store.outbox import EffectKind, Outbox
 from tests.factories import CARE, USER
+from wiring.temporal import build_worker, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from core.temporal import build_worker, case_activities
 from domain.outbound import CaseEvent
 from tests.support import AS_CARE, eventually, serving
+from wiring.temporal import build_worker, case_activities
 
 CARE = {"role": "care", "id": "agent-7"}
 

@@ -11,8 +11,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from core.temporal import build_worker, case_activities, deployment
 from tests.support import claim, eventually, new_order, serving
+from wiring.temporal import build_worker, case_activities, deployment
 
 
 def test_versioning_is_off_unless_both_settings_are_given() -> None:

@@ -26,11 +26,12 @@ from starlette.routing import Route
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.egress import pinned_client
-from activities.webhooks import Delivery, WebhookActivities, webhook_store
+from activities.webhooks import Delivery, WebhookActivities
+from core.egress import pinned_client
 from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent, EventType
 from store.schema import webhook_subscriptions
+from store.webhooks import webhook_store
 from tests.support import AS_ADMIN, AS_CARE, eventually, listening, serving
 
 

@@ -22,14 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.effects import CaseActivities
-    from activities.models import (
-        ArchiveInput,
-        AssignInput,
-        MediationInput,
-        NotifyInput,
-        PublishInput,
-        ReplyTargetInput,
-    )
+    from activities.models import AssignInput, MediationInput, NotifyInput, PublishInput, ReplyTargetInput
     from domain.case import CareCase, DeadlineEvent
     from domain.commands import Command, IngestedEvent
     from domain.errors import DomainError
@@ -38,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.reactions import Consequences, consequences, snapshot
     from domain.types import CareTarget, Role
     from domain.views import current_details, deadline_name
+    from store.cases import ArchiveInput
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
 

@@ -18,8 +18,8 @@ with workflow.unsafe.imports_passed_through():
         Delivery,
         DeliveryResult,
         WebhookActivities,
-        span,
     )
+    from store.webhooks import span
 
 #: Keeping a dead letter only writes to the service database.
 DEAD_LETTER_TIMEOUT = timedelta(seconds=30)

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
 
-from activities.models import Effect
 from api import visibility
 from api.auth import ReadAsDep, own_list
 from api.cases import DISPUTES, CasesDep, ReadCasesDep
@@ -20,6 +19,7 @@ from core import search_attributes as sa
 from domain.dispute import DisputeClaim, DisputeStatus
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from domain.views import DisputeView
+from store.outbox import Effect
 
 IdFilter = Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)]
 

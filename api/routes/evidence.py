@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
 from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
 from api.citations import cited_on
@@ -22,6 +21,8 @@ from api.problems import Problem, invalid
 from core.settings import KeyRole
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
 from domain.views import DisputeView, TicketView
+from store.blobstore import ACCEPTED_TYPES, EvidenceStore, blob_store, sniff
+from store.evidence import EvidenceMeta
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from activities.models import InboxItem
 from api.auth import ReadAsDep, own_list
 from api.cases import CasesDep
 from api.deps import OutboxDep
 from api.problems import Problem
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
+from store.outbox import InboxItem
 
 router = APIRouter(prefix="/v1/users", tags=["inbox"])
 

@@ -14,25 +14,25 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.webhooks import (
+from api.auth import Caller, CallerDep
+from api.cases import CasesDep
+from api.deps import EngineDep, SettingsDep, TemporalClientDep
+from api.problems import Problem, invalid
+from core.egress import literal_internal_address
+from core.settings import KeyRole, Settings
+from domain.outbound import CaseEvent, EventType
+from store.webhooks import (
     DeadLetter,
     DeliveryAttempt,
     PublicSubscription,
     Subscription,
-    WebhookDispatcher,
     WebhookStore,
-    literal_internal_address,
     new_secret,
     signer,
     span,
     webhook_store,
 )
-from api.auth import Caller, CallerDep
-from api.cases import CasesDep
-from api.deps import EngineDep, SettingsDep, TemporalClientDep
-from api.problems import Problem, invalid
-from core.settings import KeyRole, Settings
-from domain.outbound import CaseEvent, EventType
+from wiring.webhooks import WebhookDispatcher
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

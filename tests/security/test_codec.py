@@ -23,11 +23,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.codec import ENCODING, KEY_ID, EncryptionCodec, PayloadDecryptError
 from core.settings import Settings
-from core.temporal import data_converter
 from domain.dispute import Dispute
 from domain.views import current_details, dispute_details, ticket_details
 from tests.factories import DISPUTE_ID, T0, TOTAL, dispute_request, ticket_request
 from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER, claim, eventually, serving
+from wiring.temporal import data_converter
 
 UI = "http://127.0.0.1:8233"
 UI_TOKEN = "ui-" + "t" * 40

@@ -28,11 +28,11 @@ from api.main import create_app
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
-from core.temporal import build_worker, case_activities, data_converter
 from store.db import database
 from tests.support import API_KEYS, AS_PLATFORM, claim
 from tests.test_web_ui import CHROMIUM_ARGS, UI_TIMEOUT_MS, VIEWPORT, _free_port, _markdown
 from tests.test_web_ui import chromium as chromium  # the fixture: Debian's Chromium, or skip / fail
+from wiring.temporal import build_worker, case_activities, data_converter
 
 DESCRIPTION = "The parcel never arrived (ui-4412)"
 UI_TOKEN = "ui-token-" + "x" * 40

@@ -25,10 +25,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.http_adapters import HttpAdapters
 from activities.models import PayoutInput
-from activities.outbox import Outbox
 from core.settings import Settings
-from core.temporal import effect_adapters
+from store.outbox import Outbox
 from tests.support import listening
+from wiring.temporal import effect_adapters
 
 SECRET = "effects-secret-for-the-platform-0123456789"
 TOKEN = "platform-bearer-token-42"

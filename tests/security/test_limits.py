@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from activities.blobstore import LocalBlobStore
 from api.limits import TokenBucket
 from api.main import create_app
 from core.observability import metrics_bind_address
 from core.settings import Settings
+from store.blobstore import LocalBlobStore
 from tests.support import AS_CARE, claim, serving
 
 ROOT = Path(__file__).resolve().parent.parent.parent

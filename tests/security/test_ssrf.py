@@ -29,10 +29,11 @@ from starlette.routing import Route
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.egress import REFUSED, IPAddress, is_public
-from activities.webhooks import Delivery, WebhookActivities, webhook_store
+from activities.webhooks import Delivery, WebhookActivities
+from core.egress import REFUSED, IPAddress, is_public
 from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent, EventType
+from store.webhooks import webhook_store
 from tests.support import listening, serving
 
 INTERNAL = [

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from activities.webhooks import new_secret, signed_headers
+from activities.webhooks import signed_headers
+from store.webhooks import new_secret
 
 BODY = json.dumps(
     {"id": "dispute-o-1:1", "type": "dispute.opened", "data": {}}, separators=(",", ":")

@@ -1,4 +1,4 @@
-"""The one place that builds the Temporal client and the worker."""
+"""The one place that builds the Temporal client (data converter, interceptors) and the workers."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters, effects_client
-from activities.outbox import Outbox
-from activities.webhooks import WebhookActivities, WebhookDispatcher, webhook_store
+from activities.webhooks import WebhookActivities
 from core.codec import EncryptionCodec
 from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
-from store.cases import CaseRecords
+from store.cases import CaseStore
+from store.outbox import Outbox
+from store.webhooks import webhook_store
+from wiring.webhooks import WebhookDispatcher
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
@@ -109,7 +111,7 @@ def case_activities(settings: Settings, client: Client, engine: AsyncEngine) -> 
         payments=adapters,
         notifier=adapters,
         care_desk=adapters,
-        records=CaseRecords(engine),
+        records=CaseStore(engine),
         publisher=WebhookDispatcher(webhook_store(settings, engine), client, settings),
     )
 

@@ -20,11 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
 from domain.types import Actor
-
-# The metadata lives in store.evidence; callers may keep importing it from here.
-from store.evidence import REFERENCE_PATTERN as REFERENCE_PATTERN
-from store.evidence import EvidenceIndex
-from store.evidence import EvidenceMeta as EvidenceMeta
+from store.evidence import REFERENCE_PATTERN, EvidenceIndex, EvidenceMeta
 
 #: The media types accepted as evidence, as sniffed from the bytes, and the file extension of each.
 ACCEPTED_TYPES = {
