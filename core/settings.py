@@ -243,8 +243,6 @@ class Settings(BaseSettings, DisputePolicy):
     def _defaults_for_new_cases(cls, data: object) -> object:
         if isinstance(data, dict):
             data = {**FOR_NEW_CASES, **data}
-            # With encrypted payloads, free text stays out of Temporal's plain metadata too.
-            data.setdefault("redact_details", bool(data.get("payload_keys")))
         return data
 
     @field_validator(*FOR_NEW_CASES, mode="before")
@@ -292,6 +290,10 @@ class Settings(BaseSettings, DisputePolicy):
 
     @model_validator(mode="after")
     def _encrypted_payloads_are_redacted(self) -> Self:
+        # Runs after the keys are known (set, or read from the data folder): with encrypted
+        # payloads, free text stays out of Temporal's plain metadata too, unless set explicitly.
+        if "redact_details" not in self.model_fields_set:
+            self.redact_details = bool(self.payload_keys)
         if self.payload_keys and not self.redact_details:
             raise ValueError(
                 "redact_details cannot be off while payloads are encrypted (DISPUTES_PAYLOAD_KEYS)"
