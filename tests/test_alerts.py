@@ -65,7 +65,9 @@ def test_every_alert_is_tested_firing_and_links_its_runbook_section() -> None:
         assert rule["labels"]["severity"] in ("page", "warning"), name
         url = rule["annotations"]["runbook_url"]
         path, _, anchor = url.partition("#")
-        assert path == "docs/runbook.md" and anchor in sections, f"{name}: no section #{anchor} in the runbook"
+        assert path == "docs/runbook.md" and anchor in sections, (
+            f"{name}: no section #{anchor} in the runbook"
+        )
 
 
 def test_the_parked_case_alert_waits_15_minutes() -> None:
