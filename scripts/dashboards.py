@@ -13,8 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import BigValueGraphMode, LegendDisplayMode, LegendPlacement
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef
 
 #: Where the JSON goes (compose mounts it into Grafana).
@@ -32,7 +33,9 @@ def query(expr: str, legend: str = "") -> prometheus.Dataquery:
 
 def graph(title: str, unit: str, *queries: prometheus.Dataquery, description: str = "") -> timeseries.Panel:
     """A time series panel, half a row wide."""
+    legend = common.VizLegendOptions().display_mode(LegendDisplayMode.LIST).placement(LegendPlacement.BOTTOM)
     panel = timeseries.Panel().title(title).unit(unit).datasource(DATASOURCE).height(8).span(12).min(0)
+    panel = panel.legend(legend.show_legend(True))
     for n, built in enumerate(queries):
         panel = panel.with_target(built.ref_id("ABCDEFGH"[n]))
     return panel.description(description) if description else panel
@@ -41,6 +44,9 @@ def graph(title: str, unit: str, *queries: prometheus.Dataquery, description: st
 def number(title: str, unit: str, expr: str, description: str = "") -> stat.Panel:
     """A single figure, a quarter of a row wide."""
     panel = stat.Panel().title(title).unit(unit).datasource(DATASOURCE).height(4).span(6)
+    panel = panel.graph_mode(BigValueGraphMode.NONE).reduce_options(
+        common.ReduceDataOptions().calcs(["lastNotNull"])
+    )
     panel = panel.with_target(query(expr).instant().ref_id("A"))
     return panel.description(description) if description else panel
 
@@ -232,9 +238,13 @@ def effects() -> dashboard.Dashboard:
         )
         .with_panel(
             graph(
-                "Webhook dead letters per hour",
+                "Webhook dead letters and disabled subscriptions per hour",
                 "short",
                 query("sum(rate(webhook_dead_letters[$__rate_interval])) * 3600", "dead letters"),
+                query(
+                    "sum(rate(webhook_subscriptions_disabled[$__rate_interval])) * 3600",
+                    "subscriptions disabled",
+                ),
             )
         )
         .with_panel(

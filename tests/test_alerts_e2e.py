@@ -49,6 +49,7 @@ STACK_SETTINGS = {
     # A delivery to a receiver that is down becomes a dead letter within seconds.
     "DISPUTES_WEBHOOK_RETRY_WINDOW": "PT2S",
     "DISPUTES_WEBHOOK_MAX_RETRY_INTERVAL": "PT1S",
+    "DISPUTES_WEBHOOK_DISABLE_AFTER": "PT1S",  # and its subscription is disabled
 }
 
 
@@ -102,7 +103,7 @@ def stack_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> AsyncIterator[Stack]:
     """The stack, after one dispute's refund was refused for good (parked), one settled with a
     release retried past the alert threshold, one breached care's reply target, and a webhook
-    delivery to a dead receiver became a dead letter."""
+    delivery to a dead receiver became a dead letter and its subscription was disabled."""
     async with platform_receiver() as receiver:
         receiver.refuse["/refunds"] = (400, {})  # e.g. the buyer's payment account is closed
         receiver.fail_after_applying["/releases"] = 2
@@ -158,6 +159,12 @@ async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> Asyn
                     return bool(letters["items"])
 
                 await until(dead_letter, 60, "a dead letter", every=0.5)
+
+                async def disabled() -> bool:
+                    found = (await http.get("/v1/webhooks?status=disabled", headers=AS_ADMIN)).json()
+                    return bool(found["items"])
+
+                await until(disabled, 60, "the dead receiver's subscription to be disabled", every=0.5)
             yield Stack(deployment, receiver, f"http://127.0.0.1:{port}/metrics", parked, stack_folder)
 
 
