@@ -1,6 +1,7 @@
 """The case gauges the alerts and dashboards read come from the service database: open cases by
-status, the care queue, and cases needing attention, replayed from the stored timelines (parks
-and the operators' repairs) on SQLite and PostgreSQL, and served on the API's /metrics."""
+status, the care queue, and cases needing attention, from the case heads the stored timelines keep
+(parks and the operators' repairs) on SQLite and PostgreSQL, also for the cases a deployment
+already has when it migrates, and served on the API's /metrics."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from api.main import create_app
 from core.settings import Settings
 from domain.case import TimelineEntry
 from store.cases import ArchivedCase, CaseArchive, Timelines
-from store.db import database
-from store.metrics import Parked, parked_effects, read_figures
+from store.db import create_engine, database
+from store.heads import Parked, parked_effects
+from store.metrics import read_figures
 from store.migrate import migrate
+from store.schema import case_archive, timeline_entries
 from tests.postgres import PostgresServer
 from tests.support import listening
 
@@ -30,13 +33,17 @@ NOW = T0 + timedelta(hours=1)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated service database of the test's own."""
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty service database of the test's own."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database("gauges")
+        return f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database("gauges")
+
+
+@pytest.fixture
+async def db(url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """That database, migrated."""
     await asyncio.to_thread(migrate, url)
     async with database(Settings(data_dir=tmp_path, database_url=url)) as engine:
         yield engine
@@ -52,59 +59,48 @@ def park(seq: int, effect: str, key: str, minutes: int, status: str = "AWAITING_
     return entry(seq, "needs_attention", status, minutes, effect=effect, idempotency_key=key, reason="x")
 
 
+#: Seven cases: two open disputes in mediation, one with a refund parked since minute 10 (its
+#: parked publish step retried), one whose parked release an operator retried, a resolved archived
+#: one, an open report awaiting care, a closed report that was never archived, and a dispute whose
+#: parked payouts care re-decided.
+TIMELINES = {
+    "dispute-o-1": [entry(1, "opened", "AWAITING_SELLER", 0), entry(2, "escalated", "IN_MEDIATION", 20)],
+    "dispute-o-2": [
+        entry(1, "opened", "AWAITING_SELLER", 0),
+        entry(2, "accept", "AWAITING_FULFILMENT", 5),
+        park(3, "refund_to_buyer", "dispute-o-2:refund_to_buyer", 10),
+        park(4, "publish", "dispute-o-2:publish:3", 12),
+        entry(5, "retry_effect", "AWAITING_FULFILMENT", 14, key="dispute-o-2:publish:3"),
+    ],
+    "dispute-o-3": [
+        entry(1, "opened", "AWAITING_SELLER", 0),
+        park(2, "release_to_seller", "dispute-o-3:release_to_seller", 5),
+        entry(3, "retry_effect", "AWAITING_FULFILMENT", 6),
+        entry(4, "escalated", "IN_MEDIATION", 50),
+    ],
+    "dispute-o-4": [entry(1, "opened", "AWAITING_SELLER", 0), entry(2, "resolved", "RESOLVED", 1)],
+    "care-ticket-1": [entry(1, "opened", "AWAITING_CARE", 30)],
+    "care-ticket-2": [entry(1, "opened", "AWAITING_CARE", 0), entry(2, "x", "CLOSED", 1)],
+    "dispute-o-5": [
+        park(1, "refund_to_buyer", "dispute-o-5:refund_to_buyer", 1),
+        park(2, "release_to_seller", "dispute-o-5:release_to_seller", 2),
+        entry(3, "redecide", "AWAITING_FULFILMENT", 3),
+    ],
+}
+ARCHIVED = ArchivedCase(case_id="dispute-o-4", kind="dispute", status="RESOLVED", closed_at=T0, state={})
+
+
 async def stored(engine: AsyncEngine) -> None:
-    """Six cases: two open disputes in mediation, one with a refund parked since minute 10, one
-    whose parked release an operator retried, a resolved archived one, an open report awaiting
-    care, a closed report that was never archived, and a dispute whose parked payouts care re-decided."""
+    """The cases, as their publish steps store them: a step's entries at a time (a retried step
+    stores some again), then the archive."""
     timelines = Timelines(engine)
-    await timelines.append(
-        "dispute-o-1",
-        [entry(1, "opened", "AWAITING_SELLER", 0), entry(2, "escalated", "IN_MEDIATION", 20)],
-    )
-    await timelines.append(
-        "dispute-o-2",
-        [
-            entry(1, "opened", "AWAITING_SELLER", 0),
-            entry(2, "accept", "AWAITING_FULFILMENT", 5),
-            park(3, "refund_to_buyer", "dispute-o-2:refund_to_buyer", 10),
-            park(4, "publish", "dispute-o-2:publish:3", 12),
-            entry(5, "retry_effect", "AWAITING_FULFILMENT", 14, key="dispute-o-2:publish:3"),
-        ],
-    )
-    await timelines.append(
-        "dispute-o-3",
-        [
-            entry(1, "opened", "AWAITING_SELLER", 0),
-            park(2, "release_to_seller", "dispute-o-3:release_to_seller", 5),
-            entry(3, "retry_effect", "AWAITING_FULFILMENT", 6),
-            entry(4, "escalated", "IN_MEDIATION", 50),
-        ],
-    )
-    await timelines.append(
-        "dispute-o-4", [entry(1, "opened", "AWAITING_SELLER", 0), entry(2, "resolved", "RESOLVED", 1)]
-    )
-    await CaseArchive(engine).archive(
-        ArchivedCase(case_id="dispute-o-4", kind="dispute", status="RESOLVED", closed_at=T0, state={})
-    )
-    await timelines.append("care-ticket-1", [entry(1, "opened", "AWAITING_CARE", 30)])
-    await timelines.append(
-        "care-ticket-2", [entry(1, "opened", "AWAITING_CARE", 0), entry(2, "x", "CLOSED", 1)]
-    )
-    await timelines.append(
-        "dispute-o-5",
-        [
-            park(1, "refund_to_buyer", "dispute-o-5:refund_to_buyer", 1),
-            park(2, "release_to_seller", "dispute-o-5:release_to_seller", 2),
-            entry(3, "redecide", "AWAITING_FULFILMENT", 3),
-        ],
-    )
+    for case_id, entries in TIMELINES.items():
+        for n in range(len(entries)):
+            await timelines.append(case_id, entries[max(0, n - 1) : n + 1])
+    await CaseArchive(engine).archive(ARCHIVED)
 
 
-async def test_gauges_read_open_cases_the_care_queue_and_parked_effects(db: AsyncEngine) -> None:
-    await stored(db)
-
-    figures = await read_figures(db, now=NOW)
-
+def assert_the_figures(figures: Any) -> None:
     assert dict(figures.open) == {
         ("dispute", "IN_MEDIATION"): 2,
         ("dispute", "AWAITING_FULFILMENT"): 2,
@@ -117,16 +113,44 @@ async def test_gauges_read_open_cases_the_care_queue_and_parked_effects(db: Asyn
     assert figures.attention_oldest == 50 * 60
 
 
-def test_a_repair_without_a_key_takes_the_effect_the_case_takes() -> None:
-    refund, publish = ("refund_to_buyer", "k-refund", T0), ("publish", "k-publish", T0)
-    parks = [("needs_attention", T0, {"effect": e, "idempotency_key": k}) for e, k, _ in (publish, refund)]
+async def test_gauges_read_open_cases_the_care_queue_and_parked_effects(db: AsyncEngine) -> None:
+    await stored(db)
 
-    assert parked_effects([*parks, ("retry_effect", T0, {})]) == [Parked(*refund)]  # the first
+    assert_the_figures(await read_figures(db, now=NOW))
+    await Timelines(db).append("dispute-o-4", TIMELINES["dispute-o-4"])  # a late retry: no head again
+    assert_the_figures(await read_figures(db, now=NOW))
+
+
+async def test_the_migration_gives_the_cases_already_stored_their_heads(url: str, tmp_path: Path) -> None:
+    await asyncio.to_thread(migrate, url, "0002_webhooks")
+    before = create_engine(url)  # the deployment's database before the upgrade
+    try:
+        async with before.begin() as connection:
+            for case_id, entries in TIMELINES.items():
+                rows = [{"case_id": case_id, **e.model_dump(exclude={"actor"})} for e in entries]
+                await connection.execute(timeline_entries.insert(), rows)
+            await connection.execute(case_archive.insert(), [ARCHIVED.model_dump()])
+    finally:
+        await before.dispose()
+    await asyncio.to_thread(migrate, url)
+    async with database(Settings(data_dir=tmp_path, database_url=url)) as engine:
+        assert_the_figures(await read_figures(engine, now=NOW))
+
+
+def test_a_repair_without_a_key_takes_the_effect_the_case_takes() -> None:
+    refund = Parked(effect="refund_to_buyer", key="k-refund", since=T0)
+    publish = Parked(effect="publish", key="k-publish", since=T0)
+    parks = [
+        ("needs_attention", T0, {"effect": p.effect, "idempotency_key": p.key}) for p in (publish, refund)
+    ]
+
+    assert parked_effects([*parks, ("retry_effect", T0, {})]) == [refund]  # the first
     # done by hand: the first that can be done by hand (a publish step can only be retried)
-    assert parked_effects([*parks, ("resolve_effect", T0, {"external_ref": "x"})]) == [Parked(*publish)]
-    assert parked_effects([*parks, ("retry_effect", T0, {"key": "k-refund"})]) == [Parked(*publish)]
-    assert parked_effects([*parks, ("redecide", T0, {})]) == [Parked(*publish)]
-    assert parked_effects([*parks, parks[0]]) == [Parked(*publish), Parked(*refund)]  # parked once
+    assert parked_effects([*parks, ("resolve_effect", T0, {"external_ref": "x"})]) == [publish]
+    assert parked_effects([*parks, ("retry_effect", T0, {"key": "k-refund"})]) == [publish]
+    assert parked_effects([*parks, ("redecide", T0, {})]) == [publish]
+    assert parked_effects([*parks, parks[0]]) == [publish, refund]  # parked once
+    assert parked_effects([("retry_effect", T0, {})], [refund]) == []  # from the head's parked ones
 
 
 async def test_the_api_serves_the_gauges_on_metrics(tmp_path: Path) -> None:
