@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,16 @@ from temporalio.testing import WorkflowEnvironment
 from scripts import dashboards
 from tests.platform import Receiver, platform_receiver
 from tests.postgres import free_port
-from tests.processes import Service, agree, effects_over_http, open_dispute, service, temporal_address, until
+from tests.processes import (
+    Process,
+    Service,
+    agree,
+    effects_over_http,
+    open_dispute,
+    service,
+    temporal_address,
+    until,
+)
 from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,8 +121,10 @@ async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> Asyn
         task_queue = f"tq-{uuid.uuid4()}"
         address = temporal_address(dev_server_env)
         async with service(address, task_queue, stack_folder, **settings) as deployment:
-            worker = deployment.start_worker()
-            port = metrics_port(worker.popen.pid)
+            port = free_port()  # the worker's Prometheus endpoint, which the test's Prometheus scrapes
+            worker = [sys.executable, "worker.py"]
+            env = deployment.env(DISPUTES_WORKER_METRICS_PORT=str(port))
+            deployment.processes.append(Process("worker-1", worker, env, deployment.logs))
             deployment.start_api()
             await deployment.api_ready()
             async with deployment.client() as http:
@@ -166,13 +178,6 @@ async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> Asyn
 
                 await until(disabled, 60, "the dead receiver's subscription to be disabled", every=0.5)
             yield Stack(deployment, receiver, f"http://127.0.0.1:{port}/metrics", parked, stack_folder)
-
-
-def metrics_port(pid: int) -> int:
-    """The worker's Prometheus port: the one Service.start_worker put in its environment."""
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    [port] = [v.split(b"=", 1)[1] for v in environ if v.startswith(b"DISPUTES_WORKER_METRICS_PORT=")]
-    return int(port)
 
 
 async def _true(case: Any, field: str) -> bool:
@@ -270,6 +275,21 @@ async def test_the_parked_case_alert_fires_when_a_refund_is_refused_for_good(
         # the gauges were read, and nothing claims that the API fails
         names = set(await alerts())
         assert not names & {"ApiServerErrors", "CaseGaugesUnavailable"}, names
+
+        # the platform reopens the account and on-call retries the refund: the alert resolves
+        del stack.receiver.refuse["/refunds"]
+        async with stack.deployment.client() as api:
+            retried = await api.post(
+                f"/v1/disputes/{stack.parked}/operator/retry",
+                json={"actor": {"role": "operator", "id": "oncall-1"}},
+                headers=AS_ADMIN,
+            )
+            assert retried.status_code == 200, retried.text
+
+        async def resolved() -> bool:
+            return PARKED_ALERT not in await alerts()
+
+        await until(resolved, 60, f"{PARKED_ALERT} to resolve after the repair", every=0.5)
 
 
 async def test_every_metric_the_rules_and_dashboards_name_is_exported(stack: Stack) -> None:
