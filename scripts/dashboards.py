@@ -178,6 +178,21 @@ def care() -> dashboard.Dashboard:
         )
         .with_panel(
             graph(
+                "Time to answer (p50, p90)",
+                "ms",
+                query(
+                    "histogram_quantile(0.5, sum by (target, le) (rate(care_time_to_answer_bucket[1h])))",
+                    "p50 {{target}}",
+                ),
+                query(
+                    "histogram_quantile(0.9, sum by (target, le) (rate(care_time_to_answer_bucket[1h])))",
+                    "p90 {{target}}",
+                ),
+                description="From a reply, decision or review target's start to care's answer",
+            )
+        )
+        .with_panel(
+            graph(
                 "Target warnings and breaches per hour",
                 "short",
                 query(

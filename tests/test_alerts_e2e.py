@@ -35,7 +35,7 @@ from tests.processes import (
     temporal_address,
     until,
 )
-from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER
+from tests.support import AS_ADMIN, AS_CARE, BUYER, CARE, SELLER
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -112,7 +112,8 @@ def stack_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> AsyncIterator[Stack]:
     """The stack, after one dispute's refund was refused for good (parked), one settled with a
-    release retried past the alert threshold, one breached care's reply target, and a webhook
+    release retried past the alert threshold, one breached care's reply target (then care
+    answered), and a webhook
     delivery to a dead receiver became a dead letter and its subscription was disabled."""
     async with platform_receiver() as receiver:
         receiver.refuse["/refunds"] = (400, {})  # e.g. the buyer's payment account is closed
@@ -165,6 +166,12 @@ async def stack(dev_server_env: WorkflowEnvironment, stack_folder: Path) -> Asyn
                     "care's reply target to breach",
                     every=0.5,
                 )
+                replied = await http.post(
+                    f"/v1/disputes/{breached}/care/replies",
+                    json={"actor": CARE, "text": "We are checking with the courier"},
+                    headers=AS_CARE,
+                )
+                assert replied.status_code == 200, replied.text  # care answers, late
 
                 async def dead_letter() -> bool:
                     letters = (await http.get("/v1/webhooks/dead-letters", headers=AS_ADMIN)).json()
@@ -304,5 +311,6 @@ async def test_every_metric_the_rules_and_dashboards_name_is_exported(stack: Sta
         title: expression_metrics(expr)
         for title, expr in dashboards.expressions(dashboards.build_all()).items()
     }
+    assert all(in_dashboards.values()), "a panel's query names no metric"
     missing = {t: sorted(m - exported) for t, m in in_dashboards.items() if m - exported}
     assert not missing, f"dashboard panels name metrics nobody exports: {missing}"

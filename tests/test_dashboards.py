@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 #: What each dashboard must show, as the metrics its queries read.
 SHOWS = {
     "case-flow.json": {"case_events", "api_requests_total", "disputes_resolved", "cases_open"},
-    "care.json": {"care_queue_length", "care_queue_longest_wait_seconds", "case_events"},
+    "care.json": {
+        "care_queue_length",
+        "care_queue_longest_wait_seconds",
+        "care_time_to_answer_bucket",
+        "case_events",
+    },
     "effects.json": {"effect_attempts_over_threshold", "effects_parked_now", "webhook_dead_letters"},
     "temporal-sdk.json": {
         "temporal_workflow_task_schedule_to_start_latency_bucket",
