@@ -8,6 +8,7 @@ case's publish step stores its timeline entries and dropped when the case is arc
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from store.schema import case_heads
 
 #: Statuses of a case that is over (a case closed before the archive existed keeps its head).
 CLOSED_STATUSES = frozenset({*DISPUTE_CLOSED, TicketStatus.CLOSED})
+log = logging.getLogger(__name__)
 #: Statuses in which a case waits for care (GET /v1/care/queue lists the same cases).
 CARE_OWES = frozenset(
     {DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED, TicketStatus.AWAITING_CARE}
@@ -101,6 +103,7 @@ class CaseGauges(Collector):
                 self.figures = await read_figures(engine)
                 self.failed = False
             except Exception:
+                log.warning("could not read the case gauges from the service database", exc_info=True)
                 self.figures, self.failed = None, True
             self.read_at = time.monotonic()
 

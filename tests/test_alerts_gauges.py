@@ -22,10 +22,10 @@ from domain.case import TimelineEntry
 from store.cases import ArchivedCase, CaseArchive, Timelines
 from store.db import create_engine, database
 from store.heads import Parked, parked_effects
-from store.metrics import read_figures
+from store.metrics import CaseGauges, read_figures
 from store.migrate import migrate
 from store.schema import case_archive, timeline_entries
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, free_port
 from tests.support import listening
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -172,3 +172,19 @@ async def test_the_api_serves_the_gauges_on_metrics(tmp_path: Path) -> None:
     assert samples[("care_queue_length", (("kind", "ticket"),))] == 1
     assert samples[("effects_parked_now", (("effect", "refund_to_buyer"),))] == 1
     assert samples[("cases_needing_attention_oldest_seconds", ())] > 50 * 60
+
+
+async def test_a_database_that_does_not_answer_says_so_and_serves_no_stale_figures(db: AsyncEngine) -> None:
+    gauges = CaseGauges(ttl=0)
+    await stored(db)
+    await gauges.refresh(db)
+    assert {family.name for family in gauges.collect()} >= {"cases_open", "cases_needing_attention"}
+    down = create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none", timeout=timedelta(seconds=2)
+    )
+    try:
+        await gauges.refresh(down)
+    finally:
+        await down.dispose()
+    [ok] = list(gauges.collect())  # only the flag: no figures of a database that did not answer
+    assert ok.name == "service_state_read_ok" and ok.samples[0].value == 0
