@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench soak install lint typecheck screenshots record-histories replay-check clean
+.PHONY: run test bench soak install lint typecheck screenshots record-histories replay-check dashboards clean
 
 run: $(STAMP)  ## Start Temporal (unless TEMPORAL_ADDRESS is set), the worker and the API
 	$(BIN)/python -m scripts.dev
@@ -50,6 +50,9 @@ record-histories: $(STAMP)  ## Record workflow histories of this code as tests/h
 
 replay-check: $(STAMP)  ## Before a deploy: replay the namespace's open cases against this code
 	$(BIN)/python -m scripts.replay_check
+
+dashboards: $(STAMP)  ## Regenerate the Grafana dashboards' JSON (deploy/grafana/dashboards) from scripts/dashboards.py
+	$(BIN)/python -m scripts.dashboards
 
 clean:  ## Remove the virtualenv and caches (keeps data/)
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -9,24 +9,31 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
 from api import problems
 from api.context import REQUEST_ID_HEADER, request_id
+from api.deps import EngineDep
+from store.metrics import CaseGauges
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 _CASE_IN_PATH = re.compile(r"/v1/(?:disputes|tickets)/((?:dispute|care-ticket)-[A-Za-z0-9._:-]+)")
 
 REQUESTS = Counter("api_requests_total", "HTTP requests to the API", ["method", "route", "status"])
 LATENCY = Histogram("api_request_duration_seconds", "Time to answer an API request", ["method", "route"])
+#: Cases open, needing attention and waiting for care, read from the service database (store/metrics.py).
+CASE_GAUGES = CaseGauges()
+REGISTRY.register(CASE_GAUGES)
 log = logging.getLogger("api.access")
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus metrics of this API process."""
+async def metrics(engine: EngineDep) -> Response:
+    """Prometheus metrics of this API process, and the service's case gauges (every replica
+    serves the same gauges: aggregate them with ``max``, not ``sum``)."""
+    await CASE_GAUGES.refresh(engine)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.case import TimelineEntry
 from domain.types import Actor
+from store import heads
 from store.db import insert
 from store.schema import case_archive, case_snapshots, dispute_orders, timeline_entries
 
@@ -63,6 +64,7 @@ class Timelines:
         )
         async with self.engine.begin() as connection:
             await connection.execute(statement, rows)
+            await heads.advance(connection, case_id, entries)  # the gauges' view of the case
 
     async def for_case(self, case_id: str, after_seq: int | None = None) -> list[TimelineEntry]:
         """The case's entries in order; only those after ``after_seq`` when given."""
@@ -161,6 +163,7 @@ class CaseArchive:
             await connection.execute(
                 sa.delete(case_snapshots).where(case_snapshots.c.case_id == case.case_id)
             )
+            await heads.forget(connection, case.case_id)
         stored = await self.get(case.case_id)
         assert stored is not None, f"{case.case_id} vanished as it was archived"
         return stored

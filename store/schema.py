@@ -192,6 +192,21 @@ case_archive = sa.Table(
     sa.Index(None, "order_id"),
 )
 
+#: Where each open case stands now, kept as its timeline entries are stored (store/heads.py) and
+#: dropped when it is archived: the case gauges (store/metrics.py) read it, one row per open case.
+case_heads = sa.Table(
+    "case_heads",
+    metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    _at("changed_at"),
+    sa.Column("parked", Json, nullable=False),
+    _at("attention_since", nullable=True),
+    sa.Index(None, "attention_since"),
+)
+
 dispute_orders = sa.Table(
     "dispute_orders",
     metadata,

@@ -617,3 +617,75 @@ def test_the_compose_environment_encrypts_with_the_steps_key(
     assert settings.dispute_policy().redact_details  # free text stays out of plain metadata too
     converter = data_converter(settings)
     assert isinstance(converter.payload_codec, EncryptionCodec)
+
+
+# --- (h) alerts and dashboards: Prometheus and Grafana, provisioned -----------------------------
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Bind mounts of a service: the path inside the container -> the repository path."""
+    found = {}
+    for mount in service.get("volumes", []):
+        source, target = (
+            (mount.split(":")[:2]) if isinstance(mount, str) else (mount["source"], mount["target"])
+        )
+        if source.startswith("./"):
+            found[target] = source.removeprefix("./")
+    return found
+
+
+def test_prometheus_scrapes_the_api_and_every_worker_with_the_shipped_rules(
+    spec: dict[str, Any], tmp_path: Path
+) -> None:
+    prometheus = spec["services"]["prometheus"]
+    mounted = mounts(prometheus)
+    config_path = next(
+        arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file=")
+    )
+    config = yaml.safe_load((ROOT / mounted[config_path]).read_text())
+    [rules] = config["rule_files"]
+    assert mounted[rules] == "deploy/prometheus/alerts.yml"
+    jobs = {job["job_name"]: job["dns_sd_configs"][0] for job in config["scrape_configs"]}
+    api_port = int(spec["services"]["api"]["command"][spec["services"]["api"]["command"].index("--port") + 1])
+    worker_env = environment(spec["services"]["worker"])
+    assert jobs["disputes-api"]["names"] == ["api"] and jobs["disputes-api"]["port"] == api_port
+    assert jobs["disputes-worker"]["names"] == ["worker"]  # every replica's address
+    assert jobs["disputes-worker"]["port"] == int(worker_env["DISPUTES_WORKER_METRICS_PORT"] or 0)
+    assert worker_env["DISPUTES_WORKER_METRICS_HOST"] == "0.0.0.0"  # reachable from prometheus
+    assert set(depends_on(prometheus)) == {"api", "worker"}
+    # promtool accepts the configuration, with the rules where the container has them
+    local = copy.deepcopy(config)
+    local["rule_files"] = [str(ROOT / mounted[rules])]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(local))
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool (Debian's prometheus package) is required: .ci/run installs it")
+    checked = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_generated_dashboards(spec: dict[str, Any]) -> None:
+    grafana = spec["services"]["grafana"]
+    mounted = {repo: target for target, repo in mounts(grafana).items()}
+    assert mounted["deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provisioning = ROOT / "deploy" / "grafana" / "provisioning"
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    prometheus_port = spec["services"]["prometheus"]["ports"][0].split(":")[-1]
+    assert source["url"] == f"http://prometheus:{prometheus_port}" and source["type"] == "prometheus"
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "disputes.yml").read_text())["providers"]
+    assert provider["options"]["path"] == mounted["deploy/grafana/dashboards"]
+    boards = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+    assert len(boards) >= 4
+    home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] or ""
+    assert home.startswith(provider["options"]["path"] + "/") and Path(home).name in {b.name for b in boards}
+    for board in boards:
+        panels = json.loads(board.read_text())["panels"]
+        for panel in panels:
+            for target in panel.get("targets", []):
+                assert target["datasource"] == {"type": "prometheus", "uid": source["uid"]}, board.name
+    assert "prometheus" in depends_on(grafana)

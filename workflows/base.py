@@ -101,6 +101,8 @@ class _LazyCounter:
 
 
 _CASE_EVENTS = _LazyCounter("case_events", "Case events by type: opened, escalated, resolved, breaches")
+#: How long care took to answer a target (a reply, a decision, a review), by target and kind of case.
+_CARE_ANSWERED = "care_time_to_answer"
 _EFFECTS_PARKED = _LazyCounter("effects_parked", "Outside effects parked for an operator, by effect")
 _INGESTED_MEMORY = 1000
 #: Cases that close on code with this patch archive themselves as they close; cases recorded
@@ -286,7 +288,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         if request is not None and (seen := self._requests.get(request.key)) is not None:
             return self._ack(seen.entry, duplicate=True)
         try:
-            happened = self._case.apply(command, workflow.now())
+            happened = self._apply(command)
         except DomainError as error:
             # The validator ran against the same state; re-checked here so nothing is half-applied.
             raise as_application_error(error) from None
@@ -372,7 +374,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         try:
             if spec is None:
                 raise ValueError(f"{self._case.id} has no action {event.action}")
-            happened = self._case.apply(spec.command.model_validate(event.body), workflow.now())
+            happened = self._apply(spec.command.model_validate(event.body))
         except DomainError as error:
             self._reject(event, error.message)
         except ValidationError as error:
@@ -381,6 +383,21 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             self._reject(event, str(error))
         else:
             self._changed(happened)
+
+    def _apply(self, command: Command) -> list[DomainEvent]:
+        """Apply ``command`` to the case; when care answers a target it owed, measure how long it took
+        (``care_time_to_answer``, on the worker's /metrics; the SDK skips it while replaying)."""
+        now = workflow.now()
+        owed = {(clock.target, clock.started_at) for clock in self._case._care_clocks()}
+        happened = self._case.apply(command, now)
+        if owed and command.actor.role in (Role.CARE, Role.SUPERVISOR):
+            answered = owed - {(clock.target, clock.started_at) for clock in self._case._care_clocks()}
+            histogram = workflow.metric_meter().create_histogram_timedelta(
+                _CARE_ANSWERED, "From a care target's start to care's answer", unit="duration"
+            )
+            for target, started in answered:
+                histogram.record(now - started, {"target": target.value, "kind": self._case.actions.kind})
+        return happened
 
     def _reject(self, event: IngestedEvent, reason: str) -> None:
         self._case.record_rejected_event(event.id, event.type, reason, workflow.now())
