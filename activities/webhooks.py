@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, WorkflowAlreadyStartedError
 
 from activities.egress import (
     REFUSED,
@@ -46,8 +46,14 @@ SECRET_PREFIX = "whsec_"
 TARGET_REFUSED = "WebhookTargetRefused"
 SUBSCRIPTION_DISABLED = "WebhookSubscriptionDisabled"
 DISABLED = "the subscription is disabled"
-#: Deliveries one publishing step starts at once (a case event may have hundreds of subscribers).
+#: Deliveries one fan-out starts at once (a case event may have hundreds of subscribers).
 FAN_OUT = 20
+#: The most of a receiver's response body an attempt reads; the rest is dropped unread (the
+#: connection is closed). Only the status code counts, so a receiver answering gigabytes costs
+#: the webhook worker this much memory, not what it sends.
+RESPONSE_READ_LIMIT = 4096
+#: The workflow id of the one fan-out of a case event.
+FAN_OUT_PREFIX = "webhook-fan-out-"
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +90,20 @@ def signed_headers(secrets_: Sequence[str], message_id: str, timestamp: int, bod
     }
 
 
-def body_of(event: CaseEvent) -> bytes:
-    """The JSON a receiver gets for ``event``."""
-    payload = {
+def payload_of(event: CaseEvent) -> dict[str, Any]:
+    """The document a receiver gets for ``event``."""
+    return {
         "id": event.id,
         "type": event.type.value,
         "created_at": event.occurred_at.isoformat(),
         "case_id": event.case_id,
         "data": event.wire_data(),
     }
-    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def body_of(event: CaseEvent) -> bytes:
+    """The JSON a receiver gets for ``event``."""
+    return json.dumps(payload_of(event), separators=(",", ":")).encode()
 
 
 class Delivery(BaseModel):
@@ -118,6 +128,19 @@ class DeliveryResult(BaseModel):
     attempts: int
     skipped: bool = False
     dead: bool = False
+
+
+class FanOutInput(BaseModel):
+    """A case event handed over to the webhook side, to deliver to each of its subscribers."""
+
+    event: CaseEvent
+
+
+class FanOutResult(BaseModel):
+    """What the fan-out of one event started: deliveries, and dead letters for disabled subscribers."""
+
+    deliveries: int = 0
+    dead_letters: int = 0
 
 
 class DeadLetterInput(BaseModel):
@@ -190,8 +213,36 @@ def report_disabled(subscription_id: str, reason: str) -> None:
     )
 
 
+class WebhookPublisher:
+    """The case side of webhooks: a case's publish step hands each event over once (a row in
+    ``case_events`` and one fan-out workflow on the webhook lane), however many subscribe to it."""
+
+    def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings
+
+    async def publish(self, event: CaseEvent) -> int:
+        """Keep the event and start its fan-out (once: a retried step starts nothing new);
+        1 when handed over, 0 when no subscription exists to deliver it to."""
+        if not await self.store.hand_over(event, payload_of(event)):
+            return 0
+        try:
+            await self.client.start_workflow(
+                "WebhookFanOutWorkflow",
+                FanOutInput(event=event),
+                id=f"{FAN_OUT_PREFIX}{event.id}",
+                task_queue=self.settings.webhook_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"fan out {event.type.value} {event.id} to its subscribers",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the publishing step was retried after handing it over
+        return 1
+
+
 class WebhookDispatcher:
-    """Fans a case event out to its subscribers: one delivery workflow per subscriber, on the
+    """The webhook side's fan-out: one delivery workflow per subscriber of a case event, on the
     webhook lane's own task queue."""
 
     def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
@@ -226,16 +277,17 @@ class WebhookDispatcher:
                 ),
             )
         except WorkflowAlreadyStartedError:
-            return False  # the publishing step was retried after starting it: one delivery per event
+            return False  # the fan-out was retried after starting it: one delivery per event
         return True
 
-    async def publish(self, event: CaseEvent) -> int:
-        """Start one delivery workflow per subscriber of the event's type; return how many. A
-        disabled subscription gets a dead letter instead, to redeliver once it is enabled."""
+    async def fan_out(self, event: CaseEvent) -> FanOutResult:
+        """Start one delivery workflow per subscriber of the event's type. A disabled
+        subscription gets a dead letter instead, to redeliver once it is enabled."""
         wanted = [s for s in await self.store.subscriptions() if subscribed(s, event)]
         slots = asyncio.Semaphore(FAN_OUT)
+        result = FanOutResult()
 
-        async def one(subscription: Subscription) -> int:
+        async def one(subscription: Subscription) -> None:
             delivery = self.delivery(subscription.id, event)
             async with slots:
                 if subscription.disabled:
@@ -249,11 +301,28 @@ class WebhookDispatcher:
                             dead_at=datetime.now(UTC),
                         )
                     )
-                    return 0
+                    result.dead_letters += 1
+                    return
                 await self.start(delivery, f"webhook-{delivery.delivery_id}")
-                return 1
+                result.deliveries += 1
 
-        return sum(await asyncio.gather(*(one(s) for s in wanted)))
+        await asyncio.gather(*(one(s) for s in wanted))
+        return result
+
+    @activity.defn
+    async def fan_out_webhook_event(self, handed_over: FanOutInput) -> FanOutResult:
+        """Start the deliveries of one case event (safe to repeat: each starts once)."""
+        return await self.fan_out(handed_over.event)
+
+
+async def read_some(answer: httpx.Response) -> None:
+    """Read at most ``RESPONSE_READ_LIMIT`` bytes of a streamed response; closing it then drops
+    the rest unread with the connection."""
+    read = 0
+    async for chunk in answer.aiter_raw(RESPONSE_READ_LIMIT):
+        read += len(chunk)
+        if read >= RESPONSE_READ_LIMIT:
+            break
 
 
 class WebhookActivities:
@@ -300,12 +369,11 @@ class WebhookActivities:
         error: str | None = None
         refused = False
         try:
-            response = await self.http.post(
-                subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
-            )
-            status_code = response.status_code
+            status_code = await self.post(subscription.url, body, headers, delivery.timeout)
         except TargetRefused:
             refused, error = True, REFUSED
+        except TimeoutError:
+            error = f"AttemptTimeout: no answer within {span(delivery.timeout)}"
         except (httpx.HTTPError, OSError) as failure:
             error = describe_failure(failure)
         delivered = status_code is not None and 200 <= status_code < 300
@@ -322,13 +390,54 @@ class WebhookActivities:
         )
         if await self.store.record(record, self.settings.webhook_disable_after):
             report_disabled(subscription.id, f"failing for {span(self.settings.webhook_disable_after)}")
+        if not delivered:
+            self.failed(subscription.id, attempt, status_code, error)
+        # A receiver's failure is the receiver's, not a bug here: BENIGN keeps the SDK from logging
+        # each attempt's traceback at WARNING (``failed`` logs one line instead).
         if refused:
-            raise ApplicationError(REFUSED, type=TARGET_REFUSED, non_retryable=True)
+            raise ApplicationError(
+                REFUSED, type=TARGET_REFUSED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            )
         if not delivered:
             raise ApplicationError(
-                f"receiver answered {status_code or error}; retrying", type="WebhookNotAccepted"
+                f"receiver answered {'HTTP ' + str(status_code) if status_code else error}; retrying",
+                type="WebhookNotAccepted",
+                category=ApplicationErrorCategory.BENIGN,
             )
         return DeliveryResult(delivery_id=delivery.delivery_id, status_code=status_code, attempts=attempt)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], within: timedelta) -> int:
+        """POST ``body`` and return the status code, reading at most ``RESPONSE_READ_LIMIT`` bytes
+        of the response; the whole attempt (connecting, sending, the answer) ends within
+        ``within`` (``TimeoutError``), however slowly the receiver trickles bytes."""
+        seconds = within.total_seconds()
+        async with asyncio.timeout(seconds):
+            sent = self.http.stream("POST", url, content=body, headers=headers, timeout=seconds)
+            async with sent as answer:
+                if not answer.is_stream_consumed:  # (a response made in memory, in tests, is read)
+                    await read_some(answer)
+                return answer.status_code
+
+    @staticmethod
+    def failed(subscription_id: str, attempt: int, status_code: int | None, error: str | None) -> None:
+        """One line for an attempt the receiver did not accept: subscription, attempt, reason
+        class (never the URL, its address or a secret), and ``webhook_delivery_attempts_failed``."""
+        reason = f"HTTP {status_code}" if status_code is not None else (error or "").split(":", 1)[0]
+        activity.metric_meter().create_counter(
+            "webhook_delivery_attempts_failed", "Webhook delivery attempts a receiver did not accept"
+        ).add(1, {"reason": "http_status" if status_code is not None else reason})
+        log.info(
+            "webhook delivery to subscription %s failed (attempt %d): %s",
+            subscription_id,
+            attempt,
+            reason,
+            extra={
+                "subscription_id": subscription_id,
+                "attempt": attempt,
+                "reason": reason,
+                "event": "webhook.attempt_failed",
+            },
+        )
 
     @activity.defn
     async def dead_letter_webhook(self, given_up: DeadLetterInput) -> DeadLetterResult:
