@@ -21,8 +21,10 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 
 from core.settings import Settings
 
-#: Loggers held at WARNING whatever the root level: they name URLs and addresses.
-QUIET_LOGGERS = ("httpx", "httpcore")
+#: Loggers held at WARNING whatever the root level: httpx logs each request's URL at INFO,
+#: httpcore the address it connects to and aiosqlite each statement's parameters (subscription
+#: URLs and secrets among them) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite")
 
 
 class CaseContext(logging.Filter):
@@ -62,9 +64,8 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
     handler._disputes = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    # httpx logs each request's URL at INFO and httpcore the address it connects to at DEBUG:
-    # a webhook URL can carry a token in its query, and the SSRF guard puts the checked address in
-    # the URL it sends. Webhook logs name the subscription instead (activities/webhooks.py).
+    # A webhook URL can carry a token in its query, and the SSRF guard puts the checked address
+    # in the URL it sends: webhook logs name the subscription instead (activities/webhooks.py).
     for chatty in QUIET_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     return handler
