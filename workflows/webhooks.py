@@ -40,8 +40,10 @@ class WebhookFanOutWorkflow:
 
     @workflow.run
     async def run(self, handed_over: FanOutInput) -> FanOutResult:
-        """Start one delivery workflow per subscriber (each once, however often this is tried)."""
-        return await workflow.execute_activity_method(
+        """Start one delivery workflow per subscriber (each once, however often this is tried).
+        A local activity: it needs no slot of the lane, whose slots a backlog of failing
+        deliveries may hold for minutes, so a new event is fanned out at once all the same."""
+        return await workflow.execute_local_activity_method(
             WebhookDispatcher.fan_out_webhook_event,
             handed_over,
             start_to_close_timeout=FAN_OUT_TIMEOUT,
