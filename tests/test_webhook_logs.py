@@ -32,6 +32,7 @@ from core.temporal import build_webhook_worker
 from domain.outbound import CaseEvent, EventType
 from store.webhooks import webhook_store
 from tests.postgres import free_port
+from tests.processes import record_figures
 from tests.support import listening
 
 MARKER = "tok-9f1e-never-in-logs"
@@ -151,6 +152,11 @@ async def test_webhook_logs_name_subscriptions_and_never_urls_addresses_or_token
     logged = text.getvalue()
     every_line = logged.splitlines() + [r.getMessage() for r in records.records]
     assert every_line, "nothing was logged at all"
+    leaks = [line for line in every_line if MARKER in line or IPV4.search(line) or f":{port}" in line]
+    record_figures(
+        "test_webhook_logs_name_subscriptions_and_never_urls_addresses_or_tokens",
+        {"records_at_debug": len(records.records), "leaking_lines": len(leaks)},
+    )
     for line in every_line:
         assert MARKER not in line, line
         assert secret not in line, line
@@ -198,6 +204,10 @@ async def test_a_dead_receiver_logs_one_line_per_failed_attempt_and_no_traceback
     assert all(r.levelno == logging.INFO and r.exc_info is None for r in lines)
     # No traceback at INFO or above from anyone: a receiver being down is not a bug here.
     loud = [r for r in records.records if r.levelno >= logging.INFO and r.exc_info]
+    record_figures(
+        "test_a_dead_receiver_logs_one_line_per_failed_attempt_and_no_traceback",
+        {"attempts": len(attempts), "attempt_lines": len(lines), "tracebacks_at_info_or_above": len(loud)},
+    )
     assert loud == [], [r.getMessage() for r in loud]
     warnings = [r.getMessage() for r in records.records if r.levelno >= logging.WARNING]
     assert warnings == [
