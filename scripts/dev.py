@@ -184,9 +184,8 @@ def main() -> None:
     # Two worker processes: a hostile or dead webhook receiver can exhaust only the webhook
     # worker, never the one that pays out refunds and keeps the cases' clocks.
     processes.append(spawn([sys.executable, "worker.py", "--role", "cases"], env))
-    processes.append(
-        spawn([sys.executable, "worker.py", "--role", "webhooks"], webhook_worker_env(env, settings))
-    )
+    webhooks_env = webhook_worker_env(env, settings)
+    processes.append(spawn([sys.executable, "worker.py", "--role", "webhooks"], webhooks_env))
     processes.append(
         spawn(
             [
@@ -227,7 +226,7 @@ def main() -> None:
             print(keys_note)
             if settings.worker_metrics_port:
                 worker_metrics = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
-                webhook_metrics = webhook_worker_env(env, settings).get("DISPUTES_WORKER_METRICS_PORT")
+                webhook_metrics = webhooks_env["DISPUTES_WORKER_METRICS_PORT"]
                 print(
                     f"Metrics:      {base}/metrics (API), {worker_metrics} (worker),"
                     f" http://127.0.0.1:{webhook_metrics}/metrics (webhook worker)"
@@ -247,10 +246,21 @@ def main() -> None:
 
 def webhook_worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
     """The webhook worker's environment: the cases' worker's, with its metrics on the next port
-    so both processes can be scraped."""
+    (or, when that is taken, any free one) so both processes can be scraped."""
     if not settings.worker_metrics_port:
         return env
-    return env | {"DISPUTES_WORKER_METRICS_PORT": str(settings.worker_metrics_port + 1)}
+    return env | {"DISPUTES_WORKER_METRICS_PORT": str(_port_near(settings.worker_metrics_port + 1))}
+
+
+def _port_near(port: int) -> int:
+    """``port`` if nothing listens there, else a free port the system picks."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        found: int = probe.getsockname()[1]
+        return found
 
 
 def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
