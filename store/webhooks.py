@@ -195,16 +195,19 @@ class WebhookStore:
         if limit is None:
             statement = statement.values(row)
         else:
-            # One statement counts and inserts, so requests racing for the last place mostly see
-            # each other's rows (a count in a separate round trip would let all of them in).
+            # One statement counts and inserts: SQLite runs one writer at a time, and PostgreSQL
+            # takes the owner's lock first (below), so requests racing for the last place queue.
             owned = sa.select(sa.func.count()).where(s.created_by == created_by).scalar_subquery()
             values = sa.select(*(sa.literal(v, type_=s[k].type) for k, v in row.items())).where(owned < limit)
             statement = statement.from_select(list(row), values)
         async with self.engine.begin() as connection:
-            added = await connection.execute(statement.on_conflict_do_nothing())
+            if limit is not None and self.engine.dialect.name == "postgresql":
+                owner_lock = sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"webhooks:{created_by}"))
+                await connection.execute(sa.select(owner_lock))
+            await connection.execute(statement.on_conflict_do_nothing())
         stored = await self.get(new_id)
-        if stored is None and limit is not None and added.rowcount == 0:
-            raise SubscriptionLimit(limit)
+        if stored is None and limit is not None:
+            raise SubscriptionLimit(limit)  # the count said no: nothing was added
         assert stored is not None, f"subscription {new_id} vanished as it was added"
         return stored
 

@@ -31,6 +31,7 @@ from store.webhooks import webhook_store
 from tests.postgres import free_port
 from tests.processes import Process, Service, record_figures, service, temporal_address, until
 from tests.support import eventually
+from worker import role_of
 
 GIB = 1 << 30
 CHUNK = 64 * 1024
@@ -207,6 +208,9 @@ async def test_a_receiver_streaming_a_gigabyte_slowly_cannot_grow_the_webhook_wo
         assert flood.connections >= 2 * SUBSCRIBERS, figures  # every delivery met the flood, again
         assert grown_mb < MEMORY_BOUND_MB, figures
         assert all(delay < ON_TIME for delay in late), figures
+        # The deliveries ran in the webhook worker, not beside the refunds.
+        assert "failed (attempt 1): HTTP 500" in webhooks.log.read_text(errors="replace")
+        assert "webhook delivery" not in cases.log.read_text(errors="replace")
         # The receiver's token and port appear in no process's log (hole 4).
         for process in deployment.processes:
             text = process.log.read_text(errors="replace")
@@ -244,3 +248,12 @@ async def test_an_attempt_reads_at_most_the_limit_of_a_response(
     assert RESPONSE_READ_LIMIT == 4096
     # What the kernel's buffers took before the hang-up, not the gigabyte (or 5 s of it: 16 MB).
     assert receiver.sent < 4 * 1024 * 1024, receiver.sent
+
+
+def test_worker_roles() -> None:
+    """``worker.py`` runs both workers unless told one; ``make run`` and compose say which."""
+    assert role_of([]) == "all"
+    assert role_of(["--role", "webhooks"]) == "webhooks"
+    assert role_of(["--role", "cases"]) == "cases"
+    with pytest.raises(SystemExit):
+        role_of(["--role", "payouts"])

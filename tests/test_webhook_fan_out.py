@@ -32,7 +32,8 @@ from core.settings import Settings
 from core.temporal import case_activities
 from domain.outbound import CaseEvent, EventType
 from store.db import database
-from store.webhooks import WebhookStore, webhook_store
+from store.migrate import migrate
+from store.webhooks import SubscriptionLimit, WebhookStore, webhook_store
 from tests.processes import record_figures
 from tests.support import AS_ADMIN, eventually, listening, serving
 
@@ -108,15 +109,43 @@ async def test_a_key_gets_25_subscriptions_and_the_next_is_a_problem_naming_the_
     assert other.status_code == 201, other.text
 
 
-async def test_racing_requests_for_the_last_places_add_at_most_the_limit(
-    settings: Settings, engine: AsyncEngine
-) -> None:
-    store = webhook_store(settings, engine)
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """The service database, migrated, on SQLite and on PostgreSQL (the deployment's)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").create_database("fanout")
+    await asyncio.to_thread(migrate, url)
+    async with database(Settings(data_dir=tmp_path, database_url=url)) as engine:
+        yield engine
+
+
+async def test_the_limit_and_the_kept_events_in_either_database(db: AsyncEngine, settings: Settings) -> None:
+    store = webhook_store(settings, db)
+    for n in range(3):
+        await store.add(f"http://127.0.0.1:9/{n}", ["dispute.updated"], None, "checkout", limit=3)
+    with pytest.raises(SubscriptionLimit):
+        await store.add("http://127.0.0.1:9/x", ["*"], None, "checkout", limit=3)
+    assert (await store.add("http://127.0.0.1:9/x", ["*"], None, "ops", limit=3)).owner == "ops"
+    # Racing requests for the last places: at most the limit (one statement counts and adds).
     await asyncio.gather(
-        *(store.add(f"http://127.0.0.1:9/{n}", ["*"], None, "racer", limit=3) for n in range(10)),
+        *(store.add(f"http://127.0.0.1:9/r{n}", ["*"], None, "racer", limit=3) for n in range(10)),
         return_exceptions=True,
     )
     assert await store.count("racer") == 3
+
+    assert await store.hand_over(event(1), payload_of(event(1)))
+    assert await store.hand_over(event(1), payload_of(event(1)))  # a retried step: kept once
+    assert await store.hand_over(event(2), payload_of(event(2)))
+    kept = await store.events()
+    assert [(e.id, e.case_id) for e in kept] == [
+        ("dispute-o-fan:1", "dispute-o-fan"),
+        ("dispute-o-fan:2", "dispute-o-fan"),
+    ]
+    assert kept[0].seq < kept[1].seq and [e.id for e in await store.events(after=kept[0].seq)] == [
+        "dispute-o-fan:2"
+    ]
+    assert kept[1].body["data"] == payload_of(event(2))["data"]
 
 
 # -- the hand-over ----------------------------------------------------------------------------------
