@@ -224,7 +224,8 @@ class WebhookPublisher:
 
     async def publish(self, event: CaseEvent) -> int:
         """Keep the event and start its fan-out (once: a retried step starts nothing new);
-        1 when handed over, 0 when no subscription exists to deliver it to."""
+        1 when handed over, 0 when no subscription wants events of its type (then it is only
+        kept). Subscriptions are read again when the fan-out runs."""
         if not await self.store.hand_over(event, payload_of(event)):
             return 0
         try:
