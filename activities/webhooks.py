@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, Field
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.egress import (
     REFUSED,
@@ -22,14 +23,20 @@ from core.egress import (
     pinned_client,
     resolve,
 )
-from core.settings import Settings
+from core.settings import Settings, WebhookSubscription
 from domain.outbound import CaseEvent
-from store.webhooks import DeadLetter, DeliveryAttempt, WebhookStore, signer, span
+from store.webhooks import DeadLetter, DeliveryAttempt, Subscription, WebhookStore, signer, span
 
 #: The error types a delivery gives up on at once (no retry): they go straight to a dead letter.
 TARGET_REFUSED = "WebhookTargetRefused"
 SUBSCRIPTION_DISABLED = "WebhookSubscriptionDisabled"
 DISABLED = "the subscription is disabled"
+#: Deliveries one fan-out starts at once (a case event may have hundreds of subscribers).
+FAN_OUT = 20
+#: The most of a receiver's response body an attempt reads; the rest is dropped unread (the
+#: connection is closed). Only the status code counts, so a receiver answering gigabytes costs
+#: the webhook worker this much memory, not what it sends.
+RESPONSE_READ_LIMIT = 4096
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +60,20 @@ def signed_headers(secrets_: Sequence[str], message_id: str, timestamp: int, bod
     }
 
 
-def body_of(event: CaseEvent) -> bytes:
-    """The JSON a receiver gets for ``event``."""
-    payload = {
+def payload_of(event: CaseEvent) -> dict[str, Any]:
+    """The document a receiver gets for ``event``."""
+    return {
         "id": event.id,
         "type": event.type.value,
         "created_at": event.occurred_at.isoformat(),
         "case_id": event.case_id,
         "data": event.wire_data(),
     }
-    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def body_of(event: CaseEvent) -> bytes:
+    """The JSON a receiver gets for ``event``."""
+    return json.dumps(payload_of(event), separators=(",", ":")).encode()
 
 
 class Delivery(BaseModel):
@@ -87,6 +98,19 @@ class DeliveryResult(BaseModel):
     attempts: int
     skipped: bool = False
     dead: bool = False
+
+
+class FanOutInput(BaseModel):
+    """A case event handed over to the webhook side, to deliver to each of its subscribers."""
+
+    event: CaseEvent
+
+
+class FanOutResult(BaseModel):
+    """What the fan-out of one event started: deliveries, and dead letters for disabled subscribers."""
+
+    deliveries: int = 0
+    dead_letters: int = 0
 
 
 class DeadLetterInput(BaseModel):
@@ -115,6 +139,76 @@ def report_disabled(subscription_id: str, reason: str) -> None:
         reason,
         extra={"subscription_id": subscription_id, "event": "webhook.subscription_disabled"},
     )
+
+
+class StartsDeliveries(Protocol):
+    """Starts delivery workflows (``wiring.webhooks.WebhookDispatcher``, a Temporal client's side)."""
+
+    def delivery(self, subscription_id: str, event: CaseEvent, delivery_id: str | None = None) -> Delivery:
+        """The delivery of ``event`` to one subscription, with the configured patience."""
+        ...
+
+    async def start(self, delivery: Delivery, workflow_id: str) -> bool:
+        """Start the delivery workflow ``workflow_id``; False when it was started already."""
+        ...
+
+
+def subscribed(subscription: WebhookSubscription, event: CaseEvent) -> bool:
+    """Whether ``subscription`` wants events of ``event``'s type."""
+    return "*" in subscription.event_types or event.type.value in subscription.event_types
+
+
+class WebhookFanOut:
+    """The webhook side's fan-out: one delivery workflow per subscriber of a case event, on the
+    webhook lane's own task queue."""
+
+    def __init__(self, store: WebhookStore, dispatcher: StartsDeliveries) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+
+    async def fan_out(self, event: CaseEvent) -> FanOutResult:
+        """Start one delivery workflow per subscriber of the event's type. A disabled
+        subscription gets a dead letter instead, to redeliver once it is enabled."""
+        wanted = [s for s in await self.store.subscriptions() if subscribed(s, event)]
+        slots = asyncio.Semaphore(FAN_OUT)
+        result = FanOutResult()
+
+        async def one(subscription: Subscription) -> None:
+            delivery = self.dispatcher.delivery(subscription.id, event)
+            async with slots:
+                if subscription.disabled:
+                    await self.store.add_dead_letter(
+                        DeadLetter(
+                            delivery_id=delivery.delivery_id,
+                            subscription_id=subscription.id,
+                            event=event.model_dump(mode="json"),
+                            last_error=DISABLED,
+                            attempts=0,
+                            dead_at=datetime.now(UTC),
+                        )
+                    )
+                    result.dead_letters += 1
+                    return
+                await self.dispatcher.start(delivery, f"webhook-{delivery.delivery_id}")
+                result.deliveries += 1
+
+        await asyncio.gather(*(one(s) for s in wanted))
+        return result
+
+    @activity.defn
+    async def fan_out_webhook_event(self, handed_over: FanOutInput) -> FanOutResult:
+        """Start the deliveries of one case event (safe to repeat: each starts once)."""
+        return await self.fan_out(handed_over.event)
+
+
+async def read_some(answer: httpx.Response) -> None:
+    """Read at most ``RESPONSE_READ_LIMIT`` bytes of a streamed response; closing it then drops
+    the rest unread with the connection."""
+    read = 0
+    async for chunk in answer.aiter_raw(RESPONSE_READ_LIMIT):
+        read += len(chunk)
+        if read >= RESPONSE_READ_LIMIT:
+            break
 
 
 class WebhookActivities:
@@ -161,12 +255,11 @@ class WebhookActivities:
         error: str | None = None
         refused = False
         try:
-            response = await self.http.post(
-                subscription.url, content=body, headers=headers, timeout=delivery.timeout.total_seconds()
-            )
-            status_code = response.status_code
+            status_code = await self.post(subscription.url, body, headers, delivery.timeout)
         except TargetRefused:
             refused, error = True, REFUSED
+        except TimeoutError:
+            error = f"AttemptTimeout: no answer within {span(delivery.timeout)}"
         except (httpx.HTTPError, OSError) as failure:
             error = describe_failure(failure)
         delivered = status_code is not None and 200 <= status_code < 300
@@ -183,13 +276,54 @@ class WebhookActivities:
         )
         if await self.store.record(record, self.settings.webhook_disable_after):
             report_disabled(subscription.id, f"failing for {span(self.settings.webhook_disable_after)}")
+        if not delivered:
+            self.failed(subscription.id, attempt, status_code, error)
+        # A receiver's failure is the receiver's, not a bug here: BENIGN keeps the SDK from logging
+        # each attempt's traceback at WARNING (``failed`` logs one line instead).
         if refused:
-            raise ApplicationError(REFUSED, type=TARGET_REFUSED, non_retryable=True)
+            raise ApplicationError(
+                REFUSED, type=TARGET_REFUSED, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            )
         if not delivered:
             raise ApplicationError(
-                f"receiver answered {status_code or error}; retrying", type="WebhookNotAccepted"
+                f"receiver answered {'HTTP ' + str(status_code) if status_code else error}; retrying",
+                type="WebhookNotAccepted",
+                category=ApplicationErrorCategory.BENIGN,
             )
         return DeliveryResult(delivery_id=delivery.delivery_id, status_code=status_code, attempts=attempt)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], within: timedelta) -> int:
+        """POST ``body`` and return the status code, reading at most ``RESPONSE_READ_LIMIT`` bytes
+        of the response; the whole attempt (connecting, sending, the answer) ends within
+        ``within`` (``TimeoutError``), however slowly the receiver trickles bytes."""
+        seconds = within.total_seconds()
+        async with asyncio.timeout(seconds):
+            sent = self.http.stream("POST", url, content=body, headers=headers, timeout=seconds)
+            async with sent as answer:
+                if not answer.is_stream_consumed:  # (a response made in memory, in tests, is read)
+                    await read_some(answer)
+                return answer.status_code
+
+    @staticmethod
+    def failed(subscription_id: str, attempt: int, status_code: int | None, error: str | None) -> None:
+        """One line for an attempt the receiver did not accept: subscription, attempt, reason
+        class (never the URL, its address or a secret), and ``webhook_delivery_attempts_failed``."""
+        reason = f"HTTP {status_code}" if status_code is not None else (error or "").split(":", 1)[0]
+        activity.metric_meter().create_counter(
+            "webhook_delivery_attempts_failed", "Webhook delivery attempts a receiver did not accept"
+        ).add(1, {"reason": "http_status" if status_code is not None else reason})
+        log.info(
+            "webhook delivery to subscription %s failed (attempt %d): %s",
+            subscription_id,
+            attempt,
+            reason,
+            extra={
+                "subscription_id": subscription_id,
+                "attempt": attempt,
+                "reason": reason,
+                "event": "webhook.attempt_failed",
+            },
+        )
 
     @activity.defn
     async def dead_letter_webhook(self, given_up: DeadLetterInput) -> DeadLetterResult:

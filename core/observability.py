@@ -21,6 +21,11 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 
 from core.settings import Settings
 
+#: Loggers held at WARNING whatever the root level: httpx logs each request's URL at INFO,
+#: httpcore the address it connects to and aiosqlite each statement's parameters (subscription
+#: URLs and secrets among them) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite")
+
 
 class CaseContext(logging.Filter):
     """Lift the workflow id out of the SDK's ``temporal_workflow`` / ``temporal_activity`` log
@@ -59,6 +64,10 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
     handler._disputes = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # A webhook URL can carry a token in its query, and the SSRF guard puts the checked address
+    # in the URL it sends: webhook logs name the subscription instead (activities/webhooks.py).
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return handler
 
 

@@ -189,6 +189,9 @@ class Settings(BaseSettings, DisputePolicy):
     webhook_max_concurrent_deliveries: int = Field(
         default=50, ge=1, description="deliveries one worker process runs at once (its webhook lane's slots)"
     )
+    webhook_max_subscriptions: int = Field(
+        default=25, ge=1, description="subscriptions one API key may add (the next one is refused with 409)"
+    )
     webhook_secret_overlap: timedelta = Field(
         default=timedelta(days=1),
         description="how long a rotated secret still signs, unless the request says",

@@ -1,4 +1,5 @@
-"""`make run`: the local Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API."""
+"""`make run`: the local Temporal dev server (unless TEMPORAL_ADDRESS is set), the cases' worker,
+the webhook worker and the API."""
 
 from __future__ import annotations
 
@@ -177,7 +178,11 @@ def main() -> None:
         _wait_for("Temporal dev server", lambda: _port_open(settings.dev_server_port), processes)
         ui_url = f"http://127.0.0.1:{settings.dev_ui_port}"
         env.setdefault("DISPUTES_CODEC_UI_ORIGIN", ui_url)  # the UI calls the codec from the browser
-    processes.append(spawn([sys.executable, "worker.py"], env))
+    # Two worker processes: a hostile or dead webhook receiver can exhaust only the webhook
+    # worker, never the one that pays out refunds and keeps the cases' clocks.
+    processes.append(spawn([sys.executable, "worker.py", "--role", "cases"], env))
+    webhooks_env = webhook_worker_env(env, settings)
+    processes.append(spawn([sys.executable, "worker.py", "--role", "webhooks"], webhooks_env))
     processes.append(
         spawn(
             [
@@ -218,7 +223,11 @@ def main() -> None:
             print(keys_note)
             if settings.worker_metrics_port:
                 worker_metrics = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
-                print(f"Metrics:      {base}/metrics (API), {worker_metrics} (worker)")
+                webhook_metrics = webhooks_env["DISPUTES_WORKER_METRICS_PORT"]
+                print(
+                    f"Metrics:      {base}/metrics (API), {worker_metrics} (worker),"
+                    f" http://127.0.0.1:{webhook_metrics}/metrics (webhook worker)"
+                )
             database = make_url(settings.store_url).render_as_string(hide_password=True)
             print(f"Database:     {database}")
             print(f"Data folder:  {settings.data_dir.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
@@ -229,7 +238,26 @@ def main() -> None:
     failed = [p for p in processes if p.returncode not in (0, -signal.SIGINT, -signal.SIGTERM)]
     if not stopping or failed:
         raise SystemExit("a process stopped unexpectedly; everything was shut down")
-    print("Stopped the API, the worker and the Temporal server.")
+    print("Stopped the API, the workers and the Temporal server.")
+
+
+def webhook_worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The webhook worker's environment: the cases' worker's, with its metrics on the next port
+    (or, when that is taken, any free one) so both processes can be scraped."""
+    if not settings.worker_metrics_port:
+        return env
+    return env | {"DISPUTES_WORKER_METRICS_PORT": str(_port_near(settings.worker_metrics_port + 1))}
+
+
+def _port_near(port: int) -> int:
+    """``port`` if nothing listens there, else a free port the system picks."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        found: int = probe.getsockname()[1]
+        return found
 
 
 def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -125,6 +125,21 @@ webhook_attempts = sa.Table(
     sqlite_autoincrement=True,
 )
 
+#: Every case event a case handed to the webhook side, once (store/webhooks.py): the fan-out
+#: delivers it from here, and ``seq`` orders the events for a reader paging through them.
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text(), nullable=False, unique=True),
+    sa.Column("type", sa.Text(), nullable=False),
+    sa.Column("case_id", sa.Text(), nullable=False),
+    sa.Column("body", Json, nullable=False),
+    _at("created_at"),
+    sa.Index(None, "case_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
 webhook_dead_letters = sa.Table(
     "webhook_dead_letters",
     metadata,

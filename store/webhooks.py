@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from standardwebhooks import Webhook
 
 from core.settings import Settings, WebhookSubscription
+from domain.outbound import CaseEvent
 from store.db import insert
 from store.schema import (
+    case_events,
     webhook_attempts,
     webhook_dead_letters,
     webhook_subscription_health,
@@ -127,6 +129,25 @@ class DeadLetter(BaseModel):
     redelivered_at: datetime | None = None
 
 
+class HandedOver(BaseModel):
+    """A case event as the webhook side keeps it: in the order events were handed over."""
+
+    seq: int
+    id: str
+    type: str
+    case_id: str
+    body: dict[str, Any]
+    created_at: datetime
+
+
+class SubscriptionLimit(Exception):
+    """An owner already has as many subscriptions as it may add."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} subscriptions per API key")
+        self.limit = limit
+
+
 _SUBSCRIPTION_COLUMNS = [
     webhook_subscriptions.c[name]
     for name in (
@@ -142,6 +163,7 @@ _SUBSCRIPTION_COLUMNS = [
 _HEALTH_COLUMNS = ("failing_since", "disabled_at", "disabled_reason")
 _ATTEMPT_COLUMNS = [webhook_attempts.c[name] for name in DeliveryAttempt.model_fields]
 _DEAD_COLUMNS = [webhook_dead_letters.c[name] for name in DeadLetter.model_fields]
+_EVENT_COLUMNS = [case_events.c[name] for name in HandedOver.model_fields]
 _MAX_ROWS = 1000
 
 
@@ -204,11 +226,15 @@ class WebhookStore:
         secret: str | None,
         created_by: str,
         subscription_id: str | None = None,
+        limit: int | None = None,
     ) -> Subscription:
         """Add a subscription (a secret is generated when none is given); adding an id that
-        exists returns that subscription unchanged, so a retried request adds nothing."""
+        exists returns that subscription unchanged, so a retried request adds nothing. With a
+        ``limit``, an owner that has that many added already is refused (``SubscriptionLimit``)."""
         if subscription_id and subscription_id in self.configured:
             return self._configured(self.configured[subscription_id], {})
+        if subscription_id and (found := await self.get(subscription_id)) is not None:
+            return found
         new_id = subscription_id or f"wh-{secrets.token_hex(8)}"
         row = {
             "id": new_id,
@@ -218,13 +244,33 @@ class WebhookStore:
             "created_by": created_by,
             "created_at": datetime.now(UTC),
         }
+        s = webhook_subscriptions.c
+        statement: Any = insert(self.engine, webhook_subscriptions)
+        if limit is None:
+            statement = statement.values(row)
+        else:
+            # One statement counts and inserts: SQLite runs one writer at a time, and PostgreSQL
+            # takes the owner's lock first (below), so requests racing for the last place queue.
+            owned = sa.select(sa.func.count()).where(s.created_by == created_by).scalar_subquery()
+            values = sa.select(*(sa.literal(v, type_=s[k].type) for k, v in row.items())).where(owned < limit)
+            statement = statement.from_select(list(row), values)
         async with self.engine.begin() as connection:
-            await connection.execute(
-                insert(self.engine, webhook_subscriptions).values(row).on_conflict_do_nothing()
-            )
+            if limit is not None and self.engine.dialect.name == "postgresql":
+                owner_lock = sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"webhooks:{created_by}"))
+                await connection.execute(sa.select(owner_lock))
+            await connection.execute(statement.on_conflict_do_nothing())
         stored = await self.get(new_id)
+        if stored is None and limit is not None:
+            raise SubscriptionLimit(limit)  # the count said no: nothing was added
         assert stored is not None, f"subscription {new_id} vanished as it was added"
         return stored
+
+    async def count(self, owner: str) -> int:
+        """How many subscriptions ``owner`` added through the API."""
+        s = webhook_subscriptions.c
+        query = sa.select(sa.func.count()).where(s.created_by == owner)
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
 
     async def remove(self, subscription_id: str, owner: str | None = None) -> bool:
         """Remove an API-added subscription of ``owner`` (configured ones change with the settings)."""
@@ -269,6 +315,35 @@ class WebhookStore:
             await connection.execute(
                 sa.delete(webhook_subscription_health).where(h.subscription_id == subscription_id)
             )
+
+    # -- case events handed over ----------------------------------------------------------------
+
+    async def hand_over(self, event: CaseEvent, body: dict[str, Any]) -> bool:
+        """Keep a case event once (a retried step adds nothing) with the ``body`` receivers get;
+        True when any subscription wants events of its type, so the event has somewhere to go."""
+        row = {
+            "id": event.id,
+            "type": event.type.value,
+            "case_id": event.case_id,
+            "body": body,
+            "created_at": event.occurred_at,
+        }
+        statement = insert(self.engine, case_events).values(row).on_conflict_do_nothing()
+        wanted = {"*", event.type.value}
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+            if any(wanted.intersection(c.event_types) for c in self.configured.values()):
+                return True
+            # The distinct lists of types: a handful of rows, however many subscriptions.
+            kinds = sa.select(webhook_subscriptions.c.event_types).distinct()
+            return any(wanted.intersection(types) for (types,) in await connection.execute(kinds))
+
+    async def events(self, after: int = 0, limit: int = _MAX_ROWS) -> list[HandedOver]:
+        """Case events handed over, oldest first, after the sequence number ``after``."""
+        e = case_events.c
+        query = sa.select(*_EVENT_COLUMNS).where(e.seq > after).order_by(e.seq).limit(limit)
+        async with self.engine.connect() as connection:
+            return [HandedOver.model_validate(row._asdict()) for row in await connection.execute(query)]
 
     # -- delivery attempts and the health they say -----------------------------------------------
 

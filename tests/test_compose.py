@@ -428,7 +428,12 @@ def test_api_and_worker_are_one_image_with_one_environment(spec: dict[str, Any])
     assert set(environment(api)) - set(environment(worker)) == {"DISPUTES_API_KEYS"}
     data_dir = environment(api)["DISPUTES_DATA_DIR"]
     assert api["volumes"] == worker["volumes"] == [f"disputes-data:{data_dir}"]
-    assert "command" not in worker  # the image's default CMD runs the worker
+    # The cases' worker and the webhook worker: one image, two processes (a hostile receiver
+    # can exhaust only the webhook worker).
+    assert worker["command"] == ["python", "-m", "worker", "--role", "cases"]
+    webhook_worker = spec["services"]["webhook-worker"]
+    assert webhook_worker["command"] == ["python", "-m", "worker", "--role", "webhooks"]
+    assert environment(webhook_worker) == environment(worker)
     assert api["command"] == ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
     assert api["ports"] == ["8000:8000"]
     # The health check asks the port uvicorn listens on for a route the app serves.

@@ -131,7 +131,7 @@ def test_make_run_serves_stops_cleanly_and_keeps_cases_across_restarts(tmp_path:
     finally:
         farewell = stop(first)
     assert first.returncode == 0, farewell
-    assert "Stopped the API, the worker and the Temporal server." in farewell
+    assert "Stopped the API, the workers and the Temporal server." in farewell
     assert (tmp_path / "temporal.sqlite3").exists()
     assert loose_modes(tmp_path) == {}
     # What an older version left readable is made private again at the next start.

@@ -20,17 +20,17 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.adapters import OutboxAdapters
 from activities.effects import CaseActivities
 from activities.http_adapters import HttpAdapters, effects_client
-from activities.webhooks import WebhookActivities
+from activities.webhooks import WebhookActivities, WebhookFanOut
 from core.codec import EncryptionCodec
 from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
 from store.cases import CaseStore
 from store.outbox import Outbox
 from store.webhooks import webhook_store
-from wiring.webhooks import WebhookDispatcher
+from wiring.webhooks import WebhookDispatcher, WebhookPublisher
 from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow
-from workflows.webhooks import WebhookDeliveryWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow, WebhookFanOutWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,14 @@ def effect_adapters(settings: Settings, engine: AsyncEngine) -> OutboxAdapters |
 
 def case_activities(settings: Settings, client: Client, engine: AsyncEngine) -> CaseActivities:
     """The activities wired to the configured adapters; timelines are kept in the service
-    database, and case events go to webhook subscribers (one delivery workflow each)."""
+    database, and each case event is handed to the webhook lane once (which fans it out)."""
     adapters = effect_adapters(settings, engine)
     return CaseActivities(
         payments=adapters,
         notifier=adapters,
         care_desk=adapters,
         records=CaseStore(engine),
-        publisher=WebhookDispatcher(webhook_store(settings, engine), client, settings),
+        publisher=WebhookPublisher(webhook_store(settings, engine), client, settings),
     )
 
 
@@ -141,14 +141,17 @@ def build_worker(
 def build_webhook_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Worker:
     """The webhook lane: a worker of its own on ``settings.webhook_queue`` running at most
     ``DISPUTES_WEBHOOK_MAX_CONCURRENT_DELIVERIES`` deliveries at once, so receivers that are
-    down or slow never take a slot that a refund, a care desk call or a clock needs. Run it
-    beside ``build_worker`` in the same process (worker.py)."""
-    webhooks = WebhookActivities(webhook_store(settings, engine), settings)
+    down or slow never take a slot that a refund, a care desk call or a clock needs. It fans
+    each case event out to its subscribers and delivers them; run it in a process of its own
+    (``python worker.py --role webhooks``) so a hostile receiver cannot touch the cases' process."""
+    store = webhook_store(settings, engine)
+    webhooks = WebhookActivities(store, settings)
+    fan_out = WebhookFanOut(store, WebhookDispatcher(client, settings))
     return Worker(
         client,
         task_queue=settings.webhook_queue,
-        workflows=[WebhookDeliveryWorkflow],
-        activities=webhooks.all(),
+        workflows=[WebhookDeliveryWorkflow, WebhookFanOutWorkflow],
+        activities=[*webhooks.all(), fan_out.fan_out_webhook_event],
         max_concurrent_activities=settings.webhook_max_concurrent_deliveries,
         # A POST in flight is bounded by the webhook timeout; letting it end avoids a duplicate.
         graceful_shutdown_timeout=settings.webhook_timeout,

@@ -1,36 +1,55 @@
-"""Fans a case event out to its webhook subscribers: one delivery workflow each, on the webhook
-lane's own task queue. The publishing activity gets it as its publisher; the API redelivers dead
-letters with it."""
+"""The client's side of webhooks: a case's publish step hands each event over once (a row and one
+fan-out workflow), and delivery workflows are started on the webhook lane's own task queue (by the
+fan-out activity, and by the API when it redelivers a dead letter)."""
 
 from __future__ import annotations
-
-import asyncio
-from datetime import UTC, datetime
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.webhooks import DISABLED, Delivery
-from core.settings import Settings, WebhookSubscription
+from activities.webhooks import Delivery, FanOutInput, payload_of
+from core.settings import Settings
 from domain.outbound import CaseEvent
-from store.webhooks import DeadLetter, Subscription, WebhookStore
+from store.webhooks import WebhookStore
 
-#: Deliveries one publishing step starts at once (a case event may have hundreds of subscribers).
-FAN_OUT = 20
-
-
-def subscribed(subscription: WebhookSubscription, event: CaseEvent) -> bool:
-    """Whether ``subscription`` wants events of ``event``'s type."""
-    return "*" in subscription.event_types or event.type.value in subscription.event_types
+#: The workflow id of the one fan-out of a case event.
+FAN_OUT_PREFIX = "webhook-fan-out-"
 
 
-class WebhookDispatcher:
-    """Fans a case event out to its subscribers: one delivery workflow per subscriber, on the
-    webhook lane's own task queue."""
+class WebhookPublisher:
+    """The case side of webhooks: a case's publish step hands each event over once (a row in
+    ``case_events`` and one fan-out workflow on the webhook lane), however many subscribe to it."""
 
     def __init__(self, store: WebhookStore, client: Client, settings: Settings) -> None:
         self.store = store
+        self.client = client
+        self.settings = settings
+
+    async def publish(self, event: CaseEvent) -> int:
+        """Keep the event and start its fan-out (once: a retried step starts nothing new);
+        1 when handed over, 0 when no subscription wants events of its type (then it is only
+        kept). Subscriptions are read again when the fan-out runs."""
+        if not await self.store.hand_over(event, payload_of(event)):
+            return 0
+        try:
+            await self.client.start_workflow(
+                "WebhookFanOutWorkflow",
+                FanOutInput(event=event),
+                id=f"{FAN_OUT_PREFIX}{event.id}",
+                task_queue=self.settings.webhook_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"fan out {event.type.value} {event.id} to its subscribers",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the publishing step was retried after handing it over
+        return 1
+
+
+class WebhookDispatcher:
+    """Starts delivery workflows, one per subscriber and event, on the webhook lane's own task queue."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
 
@@ -61,31 +80,5 @@ class WebhookDispatcher:
                 ),
             )
         except WorkflowAlreadyStartedError:
-            return False  # the publishing step was retried after starting it: one delivery per event
+            return False  # the fan-out was retried after starting it: one delivery per event
         return True
-
-    async def publish(self, event: CaseEvent) -> int:
-        """Start one delivery workflow per subscriber of the event's type; return how many. A
-        disabled subscription gets a dead letter instead, to redeliver once it is enabled."""
-        wanted = [s for s in await self.store.subscriptions() if subscribed(s, event)]
-        slots = asyncio.Semaphore(FAN_OUT)
-
-        async def one(subscription: Subscription) -> int:
-            delivery = self.delivery(subscription.id, event)
-            async with slots:
-                if subscription.disabled:
-                    await self.store.add_dead_letter(
-                        DeadLetter(
-                            delivery_id=delivery.delivery_id,
-                            subscription_id=subscription.id,
-                            event=event.model_dump(mode="json"),
-                            last_error=DISABLED,
-                            attempts=0,
-                            dead_at=datetime.now(UTC),
-                        )
-                    )
-                    return 0
-                await self.start(delivery, f"webhook-{delivery.delivery_id}")
-                return 1
-
-        return sum(await asyncio.gather(*(one(s) for s in wanted)))

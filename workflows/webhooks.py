@@ -1,4 +1,5 @@
-"""WebhookDeliveryWorkflow: one per (subscription, event); retries with backoff for a bounded
+"""The webhook lane's workflows: WebhookFanOutWorkflow, one per case event, starts a
+WebhookDeliveryWorkflow per (subscription, event), which retries with backoff for a bounded
 window, then keeps the delivery as a dead letter."""
 
 from __future__ import annotations
@@ -17,12 +18,38 @@ with workflow.unsafe.imports_passed_through():
         DeadLetterInput,
         Delivery,
         DeliveryResult,
+        FanOutInput,
+        FanOutResult,
         WebhookActivities,
+        WebhookFanOut,
     )
     from store.webhooks import span
 
 #: Keeping a dead letter only writes to the service database.
 DEAD_LETTER_TIMEOUT = timedelta(seconds=30)
+#: Starting the deliveries of one event: a read of the subscriptions and one start each.
+FAN_OUT_TIMEOUT = timedelta(minutes=5)
+#: The longest wait between tries of a fan-out (while Temporal or the database is down).
+FAN_OUT_MAX_INTERVAL = timedelta(minutes=1)
+
+
+@workflow.defn
+class WebhookFanOutWorkflow:
+    """Delivers one case event to every subscriber of its type: the case handed the event over
+    once, and the webhook lane does the per-subscription work, away from the case's steps."""
+
+    @workflow.run
+    async def run(self, handed_over: FanOutInput) -> FanOutResult:
+        """Start one delivery workflow per subscriber (each once, however often this is tried).
+        A local activity: it needs no slot of the lane, whose slots a backlog of failing
+        deliveries may hold for minutes, so a new event is fanned out at once all the same."""
+        return await workflow.execute_local_activity_method(
+            WebhookFanOut.fan_out_webhook_event,
+            handed_over,
+            start_to_close_timeout=FAN_OUT_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=FAN_OUT_MAX_INTERVAL),
+            summary=f"start the deliveries of {handed_over.event.id}",
+        )
 
 
 def gave_up_because(failure: ActivityError, delivery: Delivery) -> str:

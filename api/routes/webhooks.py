@@ -26,6 +26,7 @@ from store.webhooks import (
     DeliveryAttempt,
     PublicSubscription,
     Subscription,
+    SubscriptionLimit,
     WebhookStore,
     new_secret,
     signer,
@@ -162,7 +163,8 @@ def _now() -> datetime:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedSubscription)
 async def subscribe(body: NewSubscription, cases: CasesDep, engine: EngineDep) -> JSONResponse:
     """Subscribe a URL to event types; deliveries are signed with the returned secret. With an
-    Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new."""
+    Idempotency-Key the subscription's id derives from it, so a retry subscribes nothing new. A
+    key has at most ``DISPUTES_WEBHOOK_MAX_SUBSCRIPTIONS`` subscriptions (409 past it)."""
     webhooks = scoped(cases.settings, cases.caller, engine)
     internal = literal_internal_address(str(body.url))
     if internal and not cases.settings.webhook_allow_private_hosts:
@@ -171,10 +173,21 @@ async def subscribe(body: NewSubscription, cases: CasesDep, engine: EngineDep) -
     keyed_id = f"wh-{cases.key_digest[:16]}" if cases.key_digest else None
     secret = body.secret or new_secret()
 
+    limit = cases.settings.webhook_max_subscriptions
+
     async def add() -> tuple[BaseModel, int]:
-        created = await webhooks.store.add(
-            str(body.url), body.event_types, secret, cases.caller.name, keyed_id
-        )
+        try:
+            created = await webhooks.store.add(
+                str(body.url), body.event_types, secret, cases.caller.name, keyed_id, limit=limit
+            )
+        except SubscriptionLimit:
+            raise Problem(
+                409,
+                "Conflict",
+                f"an API key may have at most {limit} subscriptions"
+                " (DISPUTES_WEBHOOK_MAX_SUBSCRIPTIONS): remove one first",
+                limit=limit,
+            ) from None
         shown = PublicSubscription.of(created, _now())
         return CreatedSubscription(**shown.model_dump(), secret=created.secret), status.HTTP_201_CREATED
 
@@ -249,7 +262,7 @@ async def redeliver(
         at = _now()
         if not await store.mark_redelivered(delivery_id, at):
             raise Problem(409, "Conflict", f"dead letter {delivery_id} was redelivered already")
-        dispatcher = WebhookDispatcher(store, client, cases.settings)
+        dispatcher = WebhookDispatcher(client, cases.settings)
         delivery = dispatcher.delivery(
             letter.subscription_id, CaseEvent.model_validate(letter.event), delivery_id
         )
