@@ -657,7 +657,11 @@ def test_prometheus_scrapes_the_api_and_every_worker_with_the_shipped_rules(
     assert jobs["disputes-worker"]["names"] == ["worker"]  # every replica's address
     assert jobs["disputes-worker"]["port"] == int(worker_env["DISPUTES_WORKER_METRICS_PORT"] or 0)
     assert worker_env["DISPUTES_WORKER_METRICS_HOST"] == "0.0.0.0"  # reachable from prometheus
-    assert set(depends_on(prometheus)) == {"api", "worker"}
+    # the webhook workers too: dead letters and disabled subscriptions are counted there
+    assert jobs["disputes-webhook-worker"]["names"] == ["webhook-worker"]
+    assert jobs["disputes-webhook-worker"]["port"] == jobs["disputes-worker"]["port"]
+    assert environment(spec["services"]["webhook-worker"]) == worker_env
+    assert set(depends_on(prometheus)) == {"api", "worker", "webhook-worker"}
     # promtool accepts the configuration, with the rules where the container has them
     local = copy.deepcopy(config)
     local["rule_files"] = [str(ROOT / mounted[rules])]
