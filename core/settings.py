@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     reminder_lead: OptionalDuration = Field(
         default=timedelta(hours=24), description="a party is reminded this long before its window closes"
     )
+    help_deflection_window: timedelta = Field(
+        default=timedelta(days=1),
+        description="a user who opened a Help Center article and filed no report this long after: deflected",
+    )
+    help_metrics_interval: timedelta = Field(
+        default=timedelta(seconds=60), description="how often the API refreshes the Help Center's gauges"
+    )
     activity_timeout: timedelta = timedelta(seconds=30)
     activity_max_retry_interval: timedelta = timedelta(minutes=1)
     money_retry_window: timedelta = Field(
