@@ -95,8 +95,9 @@ TERM = re.compile(r"^[0-9a-z]+$")
 
 
 def fold(text: str) -> str:
-    """Lower case without accents, so ``Pengembalián`` and ``pengembalian`` are one word."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower case without accents, so ``Pengembalián`` and ``pengembalian`` are one word; the
+    seed's ``1x24`` written with a times sign is ``1x24``."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("\u00d7", "x"))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -226,5 +227,5 @@ def render(markdown: str) -> Rendered:
 
 def slugify(title: str) -> str:
     """A URL slug of a title: ``Cara mengajukan komplain`` → ``cara-mengajukan-komplain``."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    ascii_title = fold(title).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")[:80].strip("-") or "article"
