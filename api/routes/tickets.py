@@ -69,7 +69,7 @@ async def file_report(report: TicketReport, cases: CasesDep, now: NowDep) -> JSO
     ticket_key = (cases.key_digest or uuid.uuid4().hex)[:16]
     response = await cases.keyed(lambda: cases.file_report(report, ticket_key))
     if response.status_code < status.HTTP_300_MULTIPLE_CHOICES:
-        filed = json.loads(response.body)["id"]
+        filed = json.loads(bytes(response.body))["id"]
         await help.record_report(cases.engine, filed, report.user_id, report.viewed_articles, now)
     return response
 
