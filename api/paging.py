@@ -53,6 +53,7 @@ def decode_cursor(cursor: str | None, shape: Sequence[type], field: str = "curso
         not isinstance(key, list)
         or len(key) != len(shape)
         or not all(type(part) is kind for part, kind in zip(key, shape, strict=True))
+        or any(type(part) is int and not 0 <= part < 2**63 for part in key)
     ):
         raise invalid(field, "not a cursor of this list: pass next_cursor of the previous page")
     return key

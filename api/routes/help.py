@@ -454,8 +454,12 @@ async def _change(
 # -- search, suggestions, votes -----------------------------------------------------------------
 
 
+#: The most words of a query or a report that a search looks for.
+MAX_WORDS = 32
+
+
 def _typed(text: str, locale: Locale, field: str) -> list[tuple[str, str]]:
-    typed = list(dict(words(text, locale)).items())
+    typed = list(dict(words(text, locale)).items())[:MAX_WORDS]
     if not typed:
         raise invalid(field, "holds no word to search for (empty, or only stop words such as 'yang', 'the')")
     return typed
@@ -506,7 +510,7 @@ async def suggest(body: Suggestion, engine: EngineDep, caller: CallerDep, now: N
     """The articles that may answer a report being written (before ``POST /v1/tickets``); the
     report's topic, when given, lifts articles of that topic."""
     store = _store(engine)
-    roots = await store.known_terms(_typed(body.text, body.locale, "text")[:64])
+    roots = await store.known_terms(_typed(body.text, body.locale, "text"))
     hits = await store.search(roots, locale=body.locale, audience=body.audience, limit=max(20, body.limit))
     if body.topic is not None:
         lifted = [
@@ -554,7 +558,10 @@ async def stats(
     and deflection: the share of users who opened an article and filed no report within
     ``DISPUTES_HELP_DEFLECTION_WINDOW`` (a day) after."""
     _staff_only(caller, "read the Help Center's stats")
-    start = since or now - timedelta(days=30)
+    try:
+        start = (since or now - timedelta(days=30)).astimezone(UTC)
+    except OverflowError:
+        raise invalid("since", "is not a time the service can count from") from None
     if start > now:
         raise invalid("since", "is in the future")
     found = _stats(await _store(engine).stats(start, now, settings.help_deflection_window))
