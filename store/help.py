@@ -327,6 +327,24 @@ class HelpStore:
             candidate = f"{base}-{n}"
         return candidate
 
+    async def reindex(self) -> int:
+        """Analyse every article again (after the analysis in domain/help.py changed): its indexed
+        roots and the word list are rebuilt; the article and its versions stay as they are."""
+        count = 0
+        async with self.engine.begin() as connection:
+            rows = (await connection.execute(sa.select(help_articles))).all()
+            await connection.execute(help_terms.delete())
+            for row in rows:
+                fields = ArticleFields.model_validate(row, from_attributes=True)
+                fresh = _row(fields)
+                terms = {"title_terms": fresh["title_terms"], "body_terms": fresh["body_terms"]}
+                await connection.execute(
+                    help_articles.update().where(help_articles.c.seq == row.seq).values(terms)
+                )
+                await self._add_terms(connection, fields, fresh)
+                count += 1
+        return count
+
     # -- reading -----------------------------------------------------------------------------
 
     async def get(self, id_or_slug: str, *, published_only: bool = False) -> Article | None:
@@ -619,3 +637,26 @@ def _filtered(
     if audience is not None and audience is not Audience.ALL:
         query = query.where(help_articles.c.audience.in_([audience.value, Audience.ALL.value]))
     return query
+
+
+def main() -> None:
+    """``python -m store.help reindex``: analyse every article again (see docs/help-center.md)."""
+    import argparse
+    import asyncio
+
+    from core.settings import Settings
+    from store.db import database
+
+    parser = argparse.ArgumentParser(prog="python -m store.help", description=main.__doc__)
+    parser.add_argument("command", choices=["reindex"])
+    parser.parse_args()
+
+    async def reindex() -> int:
+        async with database(Settings()) as engine:
+            return await HelpStore(engine).reindex()
+
+    print(f"reindexed {asyncio.run(reindex())} articles")
+
+
+if __name__ == "__main__":
+    main()

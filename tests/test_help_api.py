@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from store.help import starter_id
+from store.help import HelpStore, starter_id
 from store.help_starter import STARTERS
 from store.migrate import migrate
+from store.schema import help_articles
 from tests.help_relevance import RELEVANCE
 from tests.postgres import PostgresServer
 from tests.support import AS_ADMIN, AS_CARE, AS_SUPERVISOR, serving
@@ -24,10 +26,10 @@ from tests.support import AS_ADMIN, AS_CARE, AS_SUPERVISOR, serving
 
 @pytest.fixture
 async def help_api(
-    dev_server_env: WorkflowEnvironment, settings: Settings
+    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API (no worker: the Help Center needs none) on a fresh SQLite database, platform key."""
-    async with serving(settings, dev_server_env, worker=False) as http:
+    async with serving(settings, dev_server_env, worker=False, engine=engine) as http:
         yield http
 
 
@@ -326,3 +328,16 @@ async def test_votes_views_and_searches_reach_the_stats(help_api: httpx.AsyncCli
     metrics = (await help_api.get("/metrics")).text
     assert 'help_searches_total{found="false",kind="search"}' in metrics
     assert "help_article_votes_total" in metrics and "help_deflection_users" in metrics
+
+
+async def test_reindex_rebuilds_what_search_finds(help_api: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    refund = starter_id("refund-after-complaint.id")
+    async with engine.begin() as connection:  # as if indexed by an older analysis
+        await connection.execute(
+            help_articles.update().where(help_articles.c.id == refund).values(title_terms="", body_terms="")
+        )
+    first = (await help_api.get("/v1/help/search", params={"q": "pengembalian dana"})).json()["items"]
+    assert refund not in [item["id"] for item in first]
+    assert await HelpStore(engine).reindex() == 2 * len(STARTERS)
+    again = (await help_api.get("/v1/help/search", params={"q": "pengembalian dana"})).json()["items"]
+    assert again[0]["id"] == refund
