@@ -185,11 +185,14 @@ def snippet(text: str, wanted: Iterable[str], locale: Locale, *, width: int = 30
 
 
 def _hit(word: str, wanted: set[str], locale: Locale) -> str | None:
-    folded = fold(word)
-    if not _WORD.fullmatch(folded):
-        return None
-    root = stem(folded, locale)
+    root = _root_of_shown(word, locale)
     return root if root in wanted else None
+
+
+@lru_cache(maxsize=200_000)
+def _root_of_shown(word: str, locale: Locale) -> str | None:
+    folded = fold(word)
+    return stem(folded, locale) if _WORD.fullmatch(folded) else None
 
 
 # -- Markdown ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,28 +35,24 @@ from store.schema import (
 
 #: Title matches weigh this much more than body matches (bm25 column weights; ts_rank's A vs B).
 TITLE_WEIGHT = 4.0
-#: The tsvector both the GIN index (migration 0003) and every search query spell exactly so.
-PG_VECTOR = (
-    "(setweight(to_tsvector('simple'::regconfig, title_terms), 'A')"
-    " || setweight(to_tsvector('simple'::regconfig, body_terms), 'B'))"
-)
 #: ts_rank's weights for D, C, B (bodies), A (titles).
 PG_WEIGHTS = "{0.1, 0.2, 0.25, 1.0}"
-#: FTS5 external-content index over help_articles, kept in step by triggers (SQLite only).
+_COLUMNS = "title_terms, body_terms, search_tags"
+_NEW = "new.seq, new.title_terms, new.body_terms, new.search_tags"
+_OLD = "'delete', old.seq, old.title_terms, old.body_terms, old.search_tags"
+#: SQLite: an FTS5 external-content index over help_articles, kept in step by triggers. The
+#: ``search_tags`` column holds the filters (locale, status, topic, audience) as tokens, so the
+#: index itself filters and ranks and only the first results are read from help_articles.
 SQLITE_FTS = [
-    "CREATE VIRTUAL TABLE help_fts USING fts5(title_terms, body_terms, content='help_articles',"
+    f"CREATE VIRTUAL TABLE help_fts USING fts5({_COLUMNS}, content='help_articles',"
     " content_rowid='seq', tokenize='unicode61')",
     "CREATE TRIGGER help_articles_ai AFTER INSERT ON help_articles BEGIN"
-    " INSERT INTO help_fts(rowid, title_terms, body_terms) VALUES (new.seq, new.title_terms, new.body_terms);"
-    " END",
+    f" INSERT INTO help_fts(rowid, {_COLUMNS}) VALUES ({_NEW}); END",
     "CREATE TRIGGER help_articles_ad AFTER DELETE ON help_articles BEGIN"
-    " INSERT INTO help_fts(help_fts, rowid, title_terms, body_terms)"
-    " VALUES ('delete', old.seq, old.title_terms, old.body_terms); END",
+    f" INSERT INTO help_fts(help_fts, rowid, {_COLUMNS}) VALUES ({_OLD}); END",
     "CREATE TRIGGER help_articles_au AFTER UPDATE ON help_articles BEGIN"
-    " INSERT INTO help_fts(help_fts, rowid, title_terms, body_terms)"
-    " VALUES ('delete', old.seq, old.title_terms, old.body_terms);"
-    " INSERT INTO help_fts(rowid, title_terms, body_terms) VALUES (new.seq, new.title_terms, new.body_terms);"
-    " END",
+    f" INSERT INTO help_fts(help_fts, rowid, {_COLUMNS}) VALUES ({_OLD});"
+    f" INSERT INTO help_fts(rowid, {_COLUMNS}) VALUES ({_NEW}); END",
 ]
 SQLITE_FTS_DROP = [
     "DROP TRIGGER IF EXISTS help_articles_au",
@@ -63,8 +60,29 @@ SQLITE_FTS_DROP = [
     "DROP TRIGGER IF EXISTS help_articles_ai",
     "DROP TABLE IF EXISTS help_fts",
 ]
-PG_INDEX = f"CREATE INDEX ix_help_articles_search ON help_articles USING gin ({PG_VECTOR})"
-PG_INDEX_DROP = "DROP INDEX IF EXISTS ix_help_articles_search"
+#: PostgreSQL: a trigger keeps ``search_vector`` (titles weight A, bodies B, no language rules:
+#: the 'simple' configuration over the stemmed text), and a GIN index serves the matches.
+PG_SEARCH = [
+    """CREATE FUNCTION help_articles_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.search_vector := setweight(to_tsvector('simple'::regconfig, NEW.title_terms), 'A')
+    || setweight(to_tsvector('simple'::regconfig, NEW.body_terms), 'B');
+  RETURN NEW;
+END $$""",
+    "CREATE TRIGGER help_articles_vector BEFORE INSERT OR UPDATE OF title_terms, body_terms"
+    " ON help_articles FOR EACH ROW EXECUTE FUNCTION help_articles_vector()",
+    "CREATE INDEX ix_help_articles_search ON help_articles USING gin (search_vector)",
+]
+PG_SEARCH_DROP = [
+    "DROP INDEX IF EXISTS ix_help_articles_search",
+    "DROP TRIGGER IF EXISTS help_articles_vector ON help_articles",
+    "DROP FUNCTION IF EXISTS help_articles_vector()",
+]
+
+
+def search_tags(locale: Locale, status: ArticleStatus, topic: HelpTopic, audience: Audience) -> str:
+    """The filter tokens of an article in SQLite's index (one word each, no underscores)."""
+    return f"l{locale.value} s{status.value} t{topic.value.lower().replace('_', '')} a{audience.value}"
 
 
 class HelpError(Exception):
@@ -179,6 +197,7 @@ def _row(fields: ArticleFields) -> dict[str, Any]:
         **fields.model_dump(mode="json"),
         "body_html": rendered.html,
         "body_text": rendered.text,
+        "search_tags": search_tags(fields.locale, fields.status, fields.topic, fields.audience),
         "title_terms": indexed(fields.title, fields.locale),
         "body_terms": indexed(rendered.text, fields.locale),
     }
@@ -234,7 +253,8 @@ def load_articles(
         for row, (_, fields) in zip(rows, articles, strict=True)
         for term in _terms_of(fields, row["body_text"])
     }
-    connection.execute(help_terms.insert(), list(terms.values()))
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(help_terms).on_conflict_do_nothing(), list(terms.values()))
 
 
 def _article(row: Any) -> Article:
@@ -337,7 +357,7 @@ class HelpStore:
             for row in rows:
                 fields = ArticleFields.model_validate(row, from_attributes=True)
                 fresh = _row(fields)
-                terms = {"title_terms": fresh["title_terms"], "body_terms": fresh["body_terms"]}
+                terms = {name: fresh[name] for name in ("title_terms", "body_terms", "search_tags")}
                 await connection.execute(
                     help_articles.update().where(help_articles.c.seq == row.seq).values(terms)
                 )
@@ -460,27 +480,64 @@ class HelpStore:
         safe = [term for term in terms if TERM.match(term)]
         if not safe:
             return []
-        score: sa.ColumnElement[Any]
-        if self.engine.dialect.name == "postgresql":
-            vector: sa.ColumnElement[Any] = sa.literal_column(PG_VECTOR)
-            tsquery = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), " | ".join(safe))
-            score = sa.func.ts_rank(sa.literal_column(f"'{PG_WEIGHTS}'::float4[]"), vector, tsquery)
-            query = sa.select(help_articles, score.label("score")).where(vector.op("@@")(tsquery))
-        else:
-            fts = sa.table("help_fts", sa.column("rowid"))
-            score = -sa.func.bm25(sa.literal_column("help_fts"), TITLE_WEIGHT, 1.0)
-            match = " OR ".join(f'"{term}"' for term in safe)
-            query = (
-                sa.select(help_articles, score.label("score"))
-                .select_from(fts.join(help_articles, help_articles.c.seq == fts.c.rowid))
-                .where(sa.literal_column("help_fts").op("MATCH")(match))
-            )
-        query = query.where(help_articles.c.status == ArticleStatus.PUBLISHED.value)
+        async with self.engine.connect() as connection:
+            if self.engine.dialect.name == "postgresql":
+                ranked = await self._ranked_pg(connection, safe, locale, topic, audience, limit)
+            else:
+                ranked = await self._ranked_sqlite(connection, safe, locale, topic, audience, limit)
+            if not ranked:
+                return []
+            query = sa.select(help_articles).where(help_articles.c.seq.in_(list(ranked)))
+            rows = {row.seq: row for row in await connection.execute(query)}
+        return [
+            SearchHit(article=_article(rows[seq]), score=score)
+            for seq, score in ranked.items()
+            if seq in rows
+        ]
+
+    async def _ranked_sqlite(
+        self,
+        connection: AsyncConnection,
+        terms: Sequence[str],
+        locale: Locale,
+        topic: HelpTopic | None,
+        audience: Audience | None,
+        limit: int,
+    ) -> dict[int, float]:
+        tags = [f"l{locale.value}", f"s{ArticleStatus.PUBLISHED.value}"]
+        if topic is not None:
+            tags.append(f"t{topic.value.lower().replace('_', '')}")
+        if audience is not None and audience is not Audience.ALL:
+            tags.append(f"(a{audience.value} OR a{Audience.ALL.value})")
+        words_wanted = " OR ".join(f'"{term}"' for term in terms)
+        match = f"{{search_tags}}: ({' AND '.join(tags)}) AND {{title_terms body_terms}}: ({words_wanted})"
+        statement = sa.text(
+            "SELECT rowid, -bm25(help_fts, :title, 1.0, 0.0) AS score FROM help_fts"
+            " WHERE help_fts MATCH :match ORDER BY score DESC, rowid LIMIT :limit"
+        )
+        found = await connection.execute(statement, {"title": TITLE_WEIGHT, "match": match, "limit": limit})
+        return {int(row.rowid): float(row.score) for row in found}
+
+    async def _ranked_pg(
+        self,
+        connection: AsyncConnection,
+        terms: Sequence[str],
+        locale: Locale,
+        topic: HelpTopic | None,
+        audience: Audience | None,
+        limit: int,
+    ) -> dict[int, float]:
+        vector = help_articles.c.search_vector
+        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), " | ".join(terms))
+        score = sa.func.ts_rank(sa.literal_column(f"'{PG_WEIGHTS}'::float4[]"), vector, tsquery)
+        query: sa.Select[Any] = (
+            sa.select(help_articles.c.seq, score.label("score"))
+            .where(vector.op("@@")(tsquery))
+            .where(help_articles.c.status == ArticleStatus.PUBLISHED.value)
+        )
         query = _filtered(query, topic=topic, locale=locale, audience=audience)
         query = query.order_by(sa.desc("score"), help_articles.c.seq).limit(limit)
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [SearchHit(article=_article(row), score=float(row.score)) for row in rows]
+        return {int(row.seq): float(row.score) for row in await connection.execute(query)}
 
     # -- what users do -----------------------------------------------------------------------
 

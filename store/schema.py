@@ -222,8 +222,9 @@ idempotency_keys = sa.Table(
 
 #: Articles as they are now. ``title_terms`` and ``body_terms`` hold the analysed text
 #: (domain/help.py: roots, stop words dropped) that both databases index: SQLite in the FTS5 table
-#: ``help_fts`` (external content, kept in step by triggers), PostgreSQL in a GIN expression index.
-#: Both are made by the migration, outside this metadata.
+#: ``help_fts`` (external content, kept in step by triggers; ``search_tags`` are its filters),
+#: PostgreSQL in ``search_vector`` (kept by a trigger, GIN-indexed; NULL on SQLite). The FTS
+#: table, the triggers and the GIN index are made by the migration, outside this metadata.
 help_articles = sa.Table(
     "help_articles",
     metadata,
@@ -242,6 +243,8 @@ help_articles = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("title_terms", sa.Text(), nullable=False),
     sa.Column("body_terms", sa.Text(), nullable=False),
+    sa.Column("search_tags", sa.Text(), nullable=False),
+    sa.Column("search_vector", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")),
     _at("created_at"),
     _at("updated_at"),
     sa.Column("updated_by", sa.Text(), nullable=False),

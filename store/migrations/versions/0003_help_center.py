@@ -45,6 +45,10 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("title_terms", sa.Text(), nullable=False),
         sa.Column("body_terms", sa.Text(), nullable=False),
+        sa.Column("search_tags", sa.Text(), nullable=False),
+        sa.Column(
+            "search_vector", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), nullable=True
+        ),
         sa.Column("created_at", TIME, nullable=False),
         sa.Column("updated_at", TIME, nullable=False),
         sa.Column("updated_by", sa.Text(), nullable=False),
@@ -130,7 +134,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_help_reports_user_id_at"), "help_reports", ["user_id", "at"])
 
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(help.PG_INDEX)
+        for statement in help.PG_SEARCH:
+            op.execute(statement)
     else:
         for statement in help.SQLITE_FTS:
             op.execute(statement)
@@ -140,7 +145,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Undo: the Help Center"""
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_help_articles_search")
+        for statement in (
+            "DROP INDEX IF EXISTS ix_help_articles_search",
+            "DROP TRIGGER IF EXISTS help_articles_vector ON help_articles",
+            "DROP FUNCTION IF EXISTS help_articles_vector()",
+        ):
+            op.execute(statement)
     else:
         for statement in (
             "DROP TRIGGER IF EXISTS help_articles_au",
