@@ -16,11 +16,14 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.report import note
 from domain.help import ArticleStatus, Locale, snippet, words
+from store.db import create_engine
 from store.help import ArticleFields, HelpStore, load_articles, starter_id
 from store.help_starter import articles as starter_articles
 
@@ -127,3 +130,44 @@ async def measure(engine: AsyncEngine, total: int = 2000, concurrency: int = 32)
         "search": await _timed(search, total, concurrency),
         "suggest": await _timed(suggest, total // 2, concurrency),
     }
+
+
+async def run(work: Path, size: int = 10_000) -> dict[str, Any]:
+    """The ``help`` part of ``make bench``: the figures on SQLite (a file in ``work``) and, when a
+    PostgreSQL can be started here (tests/postgres.py: Debian's postgresql), on PostgreSQL."""
+    from store.migrate import migrate
+
+    async def on(url: str) -> dict[str, Any]:
+        await asyncio.to_thread(migrate, url)
+        engine = create_engine(url, pool_size=16)
+        try:
+            began = time.perf_counter()
+            await seed(engine, size)
+            figures = await measure(engine)
+            return figures | {"articles": size, "seed_seconds": round(time.perf_counter() - began, 1)}
+        finally:
+            await engine.dispose()
+
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    results = {"sqlite": await on(f"sqlite+aiosqlite:///{work / 'help.sqlite3'}")}
+    from tests.postgres import PostgresServer, Unavailable  # the test suite's throwaway cluster
+
+    try:
+        server = await asyncio.to_thread(PostgresServer().start)
+    except Unavailable as reason:
+        results["postgresql"] = {"error": f"no PostgreSQL here: {reason}"}
+    else:
+        try:
+            url = await asyncio.to_thread(server.create_database, "help_bench")
+            results["postgresql"] = await on(url)
+        finally:
+            await asyncio.to_thread(server.stop)
+    for engine_name, figures in results.items():
+        for kind in ("search", "suggest"):
+            if kind in figures:
+                f = figures[kind]
+                note(
+                    f"  {engine_name} {kind}: {f['rate']}/s, p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms"
+                    f" ({f['concurrency']} at once)"
+                )
+    return results
