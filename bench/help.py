@@ -125,14 +125,14 @@ async def measure(engine: AsyncEngine, total: int = 2000, concurrency: int = 32)
     async def suggest(i: int) -> int:
         return await _search(store, REPORT, Locale.ID, 20)
 
-    await _timed(search, 100, concurrency)  # warm caches, not counted
+    await _timed(search, min(100, total), concurrency)  # warm caches, not counted
     return {
         "search": await _timed(search, total, concurrency),
         "suggest": await _timed(suggest, total // 2, concurrency),
     }
 
 
-async def run(work: Path, size: int = 10_000) -> dict[str, Any]:
+async def run(work: Path, size: int = 10_000, total: int = 2000) -> dict[str, Any]:
     """The ``help`` part of ``make bench``: the figures on SQLite (a file in ``work``) and, when a
     PostgreSQL can be started here (tests/postgres.py: Debian's postgresql), on PostgreSQL."""
     from store.migrate import migrate
@@ -143,7 +143,7 @@ async def run(work: Path, size: int = 10_000) -> dict[str, Any]:
         try:
             began = time.perf_counter()
             await seed(engine, size)
-            figures = await measure(engine)
+            figures = await measure(engine, total=total)
             return figures | {"articles": size, "seed_seconds": round(time.perf_counter() - began, 1)}
         finally:
             await engine.dispose()
