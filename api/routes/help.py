@@ -70,7 +70,7 @@ UserParam = Annotated[
     str | None,
     Query(pattern=IDENTIFIER_PATTERN, description="the user the platform reads for (counts views)"),
 ]
-ArticleRef = Annotated[str, Path(max_length=100, description="an article's id or slug")]
+ArticleRef = Annotated[str, Path(max_length=100, description="an article's id, or its slug")]
 
 
 # -- models of requests and responses ------------------------------------------------------------
@@ -360,37 +360,37 @@ async def list_articles(
     return Page[ArticleSummary](items=[_summary(article) for article in shown], next_cursor=next_cursor)
 
 
-@router.get("/articles/{ref}")
+@router.get("/articles/{article_id}")
 async def get_article(
-    ref: ArticleRef, engine: EngineDep, caller: CallerDep, now: NowDep, user_id: UserParam = None
+    article_id: ArticleRef, engine: EngineDep, caller: CallerDep, now: NowDep, user_id: UserParam = None
 ) -> ArticlePublic:
     """One article by id or slug. A platform key's read counts as a view (of ``user_id``, when
     given: the deflection stats follow that user)."""
     store = _store(engine)
-    article = await _readable(store, ref, caller)
+    article = await _readable(store, article_id, caller)
     if caller.role is KeyRole.PLATFORM:
         await store.record_view(article.id, user_id, now)
         VIEWS.labels(article.topic.value, article.locale.value).inc()
     return await _public(store, article, caller)
 
 
-@router.get("/articles/{ref}/versions")
-async def versions(ref: ArticleRef, engine: EngineDep, caller: CallerDep) -> Versions:
+@router.get("/articles/{article_id}/versions")
+async def versions(article_id: ArticleRef, engine: EngineDep, caller: CallerDep) -> Versions:
     """Every version of an article (care and admin keys): who changed which fields, when."""
     _staff_only(caller, "read article versions")
     store = _store(engine)
-    article = await _readable(store, ref, caller)
+    article = await _readable(store, article_id, caller)
     return Versions(items=await store.versions(article.id))
 
 
-@router.get("/articles/{ref}/versions/{version}")
+@router.get("/articles/{article_id}/versions/{version}")
 async def version(
-    ref: ArticleRef, version: Annotated[int, Path(ge=1)], engine: EngineDep, caller: CallerDep
+    article_id: ArticleRef, version: Annotated[int, Path(ge=1)], engine: EngineDep, caller: CallerDep
 ) -> ArticleVersion:
     """One earlier (or the current) version of an article, as it was."""
     _staff_only(caller, "read article versions")
     store = _store(engine)
-    article = await _readable(store, ref, caller)
+    article = await _readable(store, article_id, caller)
     for found in await store.versions(article.id):
         if found.version == version:
             return found
@@ -415,26 +415,28 @@ async def create_article(body: NewArticle, engine: EngineDep, cases: CasesDep, n
     return await cases.keyed(create)
 
 
-@router.put("/articles/{ref}", response_model=ArticlePublic)
+@router.put("/articles/{article_id}", response_model=ArticlePublic)
 async def update_article(
-    ref: ArticleRef, body: ArticleChanges, engine: EngineDep, cases: CasesDep, now: NowDep
+    article_id: ArticleRef, body: ArticleChanges, engine: EngineDep, cases: CasesDep, now: NowDep
 ) -> JSONResponse:
     """A new version of an article with the given fields changed (care and admin keys)."""
     _staff_only(cases.caller, "write articles")
     changes = body.model_dump(exclude_none=True, exclude={"expected_version"})
-    return await _change(ref, changes, body.expected_version, engine, cases, now)
+    return await _change(article_id, changes, body.expected_version, engine, cases, now)
 
 
-@router.post("/articles/{ref}/archive", response_model=ArticlePublic)
-async def archive_article(ref: ArticleRef, engine: EngineDep, cases: CasesDep, now: NowDep) -> JSONResponse:
+@router.post("/articles/{article_id}/archive", response_model=ArticlePublic)
+async def archive_article(
+    article_id: ArticleRef, engine: EngineDep, cases: CasesDep, now: NowDep
+) -> JSONResponse:
     """Take an article out of the Help Center (a new version, status archived); PUT a status to
     bring it back."""
     _staff_only(cases.caller, "archive articles")
-    return await _change(ref, {"status": ArticleStatus.ARCHIVED}, None, engine, cases, now)
+    return await _change(article_id, {"status": ArticleStatus.ARCHIVED}, None, engine, cases, now)
 
 
 async def _change(
-    ref: str,
+    article_id: str,
     changes: dict[str, object],
     expected: int | None,
     engine: AsyncEngine,
@@ -444,7 +446,7 @@ async def _change(
     store = _store(engine)
 
     async def change() -> tuple[BaseModel, int]:
-        article = await _readable(store, ref, cases.caller)
+        article = await _readable(store, article_id, cases.caller)
         updated = await store.update(article.id, changes, cases.caller.name, now, expected)
         return await _public(store, updated, cases.caller), 200
 
@@ -525,15 +527,15 @@ async def suggest(body: Suggestion, engine: EngineDep, caller: CallerDep, now: N
     return SearchResults(items=_items(hits, roots), searched=roots)
 
 
-@router.post("/articles/{ref}/feedback", response_model=VoteRecorded)
+@router.post("/articles/{article_id}/feedback", response_model=VoteRecorded)
 async def feedback(
-    ref: ArticleRef, body: Vote, engine: EngineDep, cases: CasesDep, now: NowDep
+    article_id: ArticleRef, body: Vote, engine: EngineDep, cases: CasesDep, now: NowDep
 ) -> JSONResponse:
     """Was this article helpful? A user's later vote replaces the earlier one."""
     store = _store(engine)
 
     async def vote() -> tuple[BaseModel, int]:
-        article = await _readable(store, ref, cases.caller)
+        article = await _readable(store, article_id, cases.caller)
         await store.vote(article.id, body.user_id, body.helpful, now)
         VOTES.labels(article.topic.value, str(body.helpful).lower()).inc()
         return VoteRecorded(article_id=article.id, helpful=body.helpful, user_id=body.user_id), 200
