@@ -272,13 +272,16 @@ class HelpStore:
     async def create(self, fields: ArticleFields, by: str, at: datetime) -> Article:
         """A new article at version 1; SlugTaken when its slug is another's."""
         row = new_article_row(fields, "art-" + uuid.uuid4().hex[:12], by, at)
-        async with self.engine.begin() as connection:
-            await self._slug_free(connection, fields.slug, None)
-            await connection.execute(help_articles.insert().values(row))
-            await connection.execute(
-                help_article_versions.insert().values(_version_row(row, list(_EDITABLE), by, at))
-            )
-            await self._add_terms(connection, fields, row)
+        try:
+            # The insert comes first: a slug taken meanwhile fails it (unique), with no stale read.
+            async with self.engine.begin() as connection:
+                await connection.execute(help_articles.insert().values(row))
+                await connection.execute(
+                    help_article_versions.insert().values(_version_row(row, list(_EDITABLE), by, at))
+                )
+                await self._add_terms(connection, fields, row)
+        except sa.exc.IntegrityError as error:
+            raise SlugTaken(f"the slug {fields.slug} belongs to another article") from error
         found = await self.get(row["id"])
         assert found is not None
         return found
@@ -286,7 +289,16 @@ class HelpStore:
     async def update(
         self, article_id: str, changes: dict[str, Any], by: str, at: datetime, expected_version: int | None
     ) -> Article:
-        """A new version with ``changes`` applied (only fields that differ count as changed)."""
+        """A new version with ``changes`` applied (only fields that differ count as changed).
+        Writers of one article take turns: each sees the version the one before it wrote."""
+        try:
+            return await self._update(article_id, changes, by, at, expected_version)
+        except sa.exc.IntegrityError as error:  # a slug taken between the check and the write
+            raise SlugTaken(f"the slug {changes.get('slug')} belongs to another article") from error
+
+    async def _update(
+        self, article_id: str, changes: dict[str, Any], by: str, at: datetime, expected_version: int | None
+    ) -> Article:
         async with self.engine.begin() as connection:
             current = await self._locked(connection, article_id)
             if expected_version is not None and expected_version != current.version:
@@ -317,6 +329,11 @@ class HelpStore:
         query = sa.select(help_articles).where(help_articles.c.id == article_id)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
+        else:
+            # SQLite has no row locks: a first write takes the database's write lock (waiting for
+            # another writer's commit) before the read, so the read is never of a stale snapshot.
+            touch = help_articles.update().where(help_articles.c.id == article_id)
+            await connection.execute(touch.values(version=help_articles.c.version))
         row = (await connection.execute(query)).first()
         if row is None:
             raise ArticleNotFound(f"no article {article_id}")
