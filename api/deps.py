@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,6 +23,11 @@ def _engine(request: Request) -> AsyncEngine:
     return engine
 
 
+def now() -> datetime:
+    """The current time of a request (tests override it to move a clock without waiting)."""
+    return datetime.now(UTC)
+
+
 def _outbox(engine: Annotated[AsyncEngine, Depends(_engine)]) -> Outbox:
     return Outbox(engine)
 
@@ -30,3 +36,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalClientDep = Annotated[Client, Depends(_client)]
 EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
+NowDep = Annotated[datetime, Depends(now)]

@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from api import observability, problems
 from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
-from api.routes import care, codec, disputes, events, evidence, health, inbox, tickets, webhooks
+from api.routes import care, codec, disputes, events, evidence, health, help, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from store.db import open_engine
@@ -33,7 +33,8 @@ def create_app(
         app.state.temporal = client or await connect(settings=settings or get_settings())
         app.state.engine = engine or await open_engine(settings or get_settings())
         try:
-            yield
+            async with help.gauges(settings or get_settings(), app.state.engine):
+                yield
         finally:
             if engine is None:
                 await app.state.engine.dispose()
@@ -49,6 +50,7 @@ def create_app(
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
+    help.install(app)
     limits = settings or get_settings()
     app.add_middleware(BodyGuard, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     install_rate_limit(app, settings or get_settings())
@@ -67,6 +69,7 @@ def create_app(
         webhooks.router,
         evidence.router,
         events.router,
+        help.router,
     ):
         app.include_router(
             router,

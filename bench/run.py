@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from temporalio.client import WorkflowHandle
 
+from bench import help as help_bench
 from bench import history, profile, report, service
 from bench.config import BenchSettings
 from bench.load import EffectWatcher, LoadResult, Operation, run_lanes, spread
@@ -635,6 +636,8 @@ async def run(settings: BenchSettings) -> dict[str, Any]:
             measured = await part(name, many)
             results["many_cases"].append(measured | {"cases": size})
             open_rate = measured.get("open_rate") or open_rate
+    if "help" in sections:  # Help Center search over 10,000 articles (bench/help.py)
+        results["help"] = await part("help", lambda: help_bench.run(work / "help"))
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["machine"]["load_average_end"] = report.machine()["load_average"]
     report.write(results, path)

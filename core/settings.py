@@ -117,6 +117,13 @@ class Settings(BaseSettings, DisputePolicy):
     ticket_quiet_period: timedelta = _setting(TicketPolicy, "solved_quiet_period")
     ticket_user_wait: OptionalDuration = _setting(TicketPolicy, "user_wait")
 
+    help_deflection_window: timedelta = Field(
+        default=timedelta(days=1),
+        description="a user who opened a Help Center article and filed no report this long after: deflected",
+    )
+    help_metrics_interval: timedelta = Field(
+        default=timedelta(seconds=60), description="how often the API refreshes the Help Center's gauges"
+    )
     effect_alert_attempts: int = Field(
         default=5, ge=2, description="an effect step retried this often raises effect_attempts_over_threshold"
     )

@@ -86,6 +86,9 @@ class TicketReport(BaseModel):
     order_id: Identifier | None = None
     details: Text
     attachments: EvidenceList = []
+    viewed_articles: list[Identifier] = Field(
+        default=[], max_length=50, description="Help Center articles the user read before writing"
+    )
 
     @property
     def priority(self) -> Priority:
@@ -149,6 +152,7 @@ class Ticket(CareCase):
     attachments: list[str]
     policy: TicketPolicy
     opened_at: datetime
+    viewed_articles: list[str] = []
     status: TicketStatus = TicketStatus.AWAITING_CARE
     solved_at: datetime | None = None
     closes_at: datetime | None = None
@@ -167,6 +171,7 @@ class Ticket(CareCase):
             attachments=list(request.attachments),
             policy=request.policy,
             opened_at=now,
+            viewed_articles=list(request.viewed_articles),
         )
         ticket._care_owes_reply(now)
         ticket._record(

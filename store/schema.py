@@ -247,3 +247,118 @@ idempotency_keys = sa.Table(
     sa.Column("response", Json),
     _at("created_at"),
 )
+
+# -- the Help Center (Pusat Bantuan): articles, their versions, what users read, search and vote ---
+
+#: Articles as they are now. ``title_terms`` and ``body_terms`` hold the analysed text
+#: (domain/help.py: roots, stop words dropped) that both databases index: SQLite in the FTS5 table
+#: ``help_fts`` (external content, kept in step by triggers; ``search_tags`` are its filters),
+#: PostgreSQL in ``search_vector`` (kept by a trigger, GIN-indexed; NULL on SQLite). The FTS
+#: table, the triggers and the GIN index are made by the migration, outside this metadata.
+help_articles = sa.Table(
+    "help_articles",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text(), nullable=False, unique=True),
+    sa.Column("slug", sa.Text(), nullable=False, unique=True),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("body_html", sa.Text(), nullable=False),
+    sa.Column("body_text", sa.Text(), nullable=False),
+    sa.Column("topic", sa.Text(), nullable=False),
+    sa.Column("locale", sa.Text(), nullable=False),
+    sa.Column("audience", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("translation_group", sa.Text()),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("title_terms", sa.Text(), nullable=False),
+    sa.Column("body_terms", sa.Text(), nullable=False),
+    sa.Column("search_tags", sa.Text(), nullable=False),
+    sa.Column("search_vector", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")),
+    _at("created_at"),
+    _at("updated_at"),
+    sa.Column("updated_by", sa.Text(), nullable=False),
+    sa.Index(None, "status", "locale", "topic", "seq"),
+    sa.Index(None, "translation_group"),
+    sqlite_autoincrement=True,  # the FTS index's rowids are never reused
+)
+
+#: Every version of every article, the first included: who changed what, when.
+help_article_versions = sa.Table(
+    "help_article_versions",
+    metadata,
+    sa.Column("article_id", sa.Text(), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("slug", sa.Text(), nullable=False),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("topic", sa.Text(), nullable=False),
+    sa.Column("locale", sa.Text(), nullable=False),
+    sa.Column("audience", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("changed", Json, nullable=False),
+    sa.Column("changed_by", sa.Text(), nullable=False),
+    _at("changed_at"),
+)
+
+#: Every word the articles use, with its root: a query's misspelt word (no article has its root)
+#: is taken for the closest of these words.
+help_terms = sa.Table(
+    "help_terms",
+    metadata,
+    sa.Column("word", sa.Text(), primary_key=True),
+    sa.Column("root", sa.Text(), nullable=False),
+    sa.Column("length", sa.Integer(), nullable=False),
+    sa.Index(None, "length"),
+    sa.Index(None, "root"),
+)
+
+#: Searches and suggestions made for users (platform keys), with how many articles they found.
+help_searches = sa.Table(
+    "help_searches",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("query", sa.Text(), nullable=False),
+    sa.Column("locale", sa.Text(), nullable=False),
+    sa.Column("results", sa.Integer(), nullable=False),
+    sa.Column("user_id", sa.Text()),
+    _at("at"),
+    sa.Index(None, "at"),
+)
+
+#: A user (platform key) opened an article.
+help_views = sa.Table(
+    "help_views",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.Text(), nullable=False),
+    sa.Column("user_id", sa.Text()),
+    _at("at"),
+    sa.Index(None, "at"),
+    sa.Index(None, "user_id", "at"),
+)
+
+#: Was this article helpful? One vote per known user and article (a new vote replaces it).
+help_votes = sa.Table(
+    "help_votes",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.Text(), nullable=False),
+    sa.Column("user_id", sa.Text()),
+    sa.Column("helpful", sa.Boolean(), nullable=False),
+    _at("at"),
+    sa.Index(None, "article_id", "user_id", unique=True),
+    sa.Index(None, "at"),
+)
+
+#: Reports filed to care, with the articles read before: deflection is measured against these.
+help_reports = sa.Table(
+    "help_reports",
+    metadata,
+    sa.Column("ticket_id", sa.Text(), primary_key=True),
+    sa.Column("user_id", sa.Text(), nullable=False),
+    sa.Column("viewed_articles", Json, nullable=False),
+    _at("at"),
+    sa.Index(None, "user_id", "at"),
+)

@@ -30,6 +30,7 @@ from core import search_attributes as sa
 from core.settings import Settings
 from store.cases import Timelines
 from store.db import database
+from store.help import starter_id
 from store.migrate import migrate
 from tests.postgres import PostgresServer, free_port
 from tests.support import (
@@ -221,6 +222,7 @@ async def _seed(api: httpx.AsyncClient) -> dict[str, str]:
         "reference": reference,
         "subscription_id": hook.json()["id"],
         "case_id": opened.json()["id"],
+        "article_id": starter_id("refund-after-complaint.id"),
     }
 
 

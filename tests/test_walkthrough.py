@@ -92,6 +92,16 @@ def test_the_readme_walkthrough_does_what_its_comments_say(walkthrough: dict[int
     assert re.search(r"^true$", report, flags=re.MULTILINE), report  # marked read
     assert '"status": "SOLVED"' in report, report
 
+    help_center = printed_by("/v1/help/stats")
+    assert '["REFUNDS",' in help_center and '["ACCOUNT_SECURITY",' in help_center, help_center
+    assert '"searched": [\n    "kembali",\n    "dana"\n  ]' in help_center, help_center
+    assert "<mark>dikembalikan</mark>" in help_center, help_center
+    assert '"viewed_articles": [\n    "art-' in help_center, help_center
+    assert '"query": "kapal selam"' in help_center and '"helpful_ratio": 0' in help_center, help_center
+    assert re.search(r"^404$", help_center, flags=re.MULTILINE), help_center  # a draft, to a platform key
+    assert "<strong>Daftar Transaksi</strong>" in help_center and "alert(1)" not in help_center, help_center
+    assert '{"version":2,"changed":["status"],"changed_by":"local-care"}' in help_center, help_center
+
     auth = printed_by("may not act as care")
     assert auth.splitlines() == [
         "401",

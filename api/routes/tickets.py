@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -14,7 +15,8 @@ from temporalio.client import WorkflowExecution
 from api import visibility
 from api.auth import ReadAsDep, own_list
 from api.cases import TICKETS, CasesDep, ReadCasesDep
-from api.deps import TemporalClientDep
+from api.deps import NowDep, TemporalClientDep
+from api.routes import help
 from api.routes.actions import add_action_routes
 from core import search_attributes as sa
 from domain.ticket import TicketReport, TicketStatus, TicketTopic
@@ -57,13 +59,19 @@ def _summary(execution: WorkflowExecution) -> TicketSummary:
     )
 
 
-async def file_report(report: TicketReport, cases: CasesDep) -> JSONResponse:
+async def file_report(report: TicketReport, cases: CasesDep, now: NowDep) -> JSONResponse:
     """A user files a report to care; care owes a reply within the reply target.
 
-    With an Idempotency-Key the report's id derives from it, so a retry files nothing new."""
+    With an Idempotency-Key the report's id derives from it, so a retry files nothing new.
+    ``viewed_articles`` names the Help Center articles the user read first (care sees them)."""
     cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
+    await help.check_viewed(cases.engine, report.viewed_articles)
     ticket_key = (cases.key_digest or uuid.uuid4().hex)[:16]
-    return await cases.keyed(lambda: cases.file_report(report, ticket_key))
+    response = await cases.keyed(lambda: cases.file_report(report, ticket_key))
+    if response.status_code < status.HTTP_300_MULTIPLE_CHOICES:
+        filed = json.loads(bytes(response.body))["id"]
+        await help.record_report(cases.engine, filed, report.user_id, report.viewed_articles, now)
+    return response
 
 
 async def list_reports(
