@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
 #: queries, so they are restricted to characters that need no quoting anywhere.
@@ -149,14 +149,6 @@ class CasePolicy(ReplyPolicy):
         description="how long before a party's window closes it is reminded, once; None: no reminders",
     )
 
-    def retry_window(self, effect: str) -> timedelta:
-        """How long an effect step is retried before the case parks it for an operator."""
-        if effect in ("refund_to_buyer", "release_to_seller"):
-            return self.money_retry_window
-        if effect == "publish":
-            return self.publish_retry_window
-        return self.care_desk_retry_window
-
 
 class DisputePolicy(CasePolicy):
     """Every duration a dispute runs under; copied into the workflow input when it opens.
@@ -165,9 +157,15 @@ class DisputePolicy(CasePolicy):
     existed has none in its stored policy and keeps running exactly as it was opened. The
     settings turn them on for disputes opened now."""
 
-    buyer_inactivity: timedelta = Field(
+    model_config = ConfigDict(validate_by_name=True)
+
+    turn_inactivity: timedelta = Field(
         default=timedelta(days=3),
-        description="silence of the party whose turn it is after which the other may ask for help",
+        # Disputes opened before the rename carry it as ``buyer_inactivity`` (the setting keeps
+        # that name, DISPUTES_BUYER_INACTIVITY): both are read.
+        validation_alias=AliasChoices("turn_inactivity", "buyer_inactivity"),
+        description="silence of the party whose turn it is (buyer or seller) after which the other may ask"
+        " for help",
     )
     seller_response: OptionalDuration = Field(
         default=None, description="the seller's turn after which care takes over by itself"

@@ -30,6 +30,7 @@ from domain.commands import (
     Ship,
 )
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Paid, Payout, Proposal
+from domain.effects import EffectName
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
 from domain.events import (
     Acted,
@@ -739,7 +740,7 @@ def test_buyer_revision_before_any_offer_earns_seller_nothing() -> None:
 
 
 def test_turn_clock_starts_at_open_and_at_each_turn() -> None:
-    """response_due_at is the turn start plus policy.buyer_inactivity."""
+    """response_due_at is the turn start plus policy.turn_inactivity."""
     dispute = drive()
     assert dispute.response_due_at == T0 + INACTIVITY
     assert dispute.buyer_inactive_at is None  # the seller's turn
@@ -1781,7 +1782,7 @@ def test_what_an_action_returns_and_sets_off(case: Reaction) -> None:
     follows = consequences(dispute, happened)
     assert follows.notices == case.notices
     assert follows.published == case.published
-    assert follows.open_mediation is case.open_mediation
+    assert (EffectName.MEDIATION_OPENED in follows.effects) is case.open_mediation
     assert (SettlementDue() in happened) is case.settle
     assert follows.care_alerts == []
 
@@ -1793,7 +1794,7 @@ def test_opening_tells_the_seller() -> None:
         to(SELLER, "Buyer b-1 opened dispute d-1 on order o-1 (DAMAGED) asking to refund 150000 to buyer.")
     ]
     assert follows.published == [EventType.DISPUTE_OPENED]
-    assert not (follows.open_mediation or follows.care_alerts)
+    assert not (follows.effects or follows.care_alerts)
 
 
 @pytest.mark.parametrize(
@@ -1830,7 +1831,7 @@ def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
     assert follows.care_alerts == [warned(escalated), breached(escalated)]
     assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
     assert follows.notices == []
-    assert not follows.open_mediation
+    assert not follows.effects
 
 
 def test_resolution_tells_both_parties_the_amounts() -> None:
@@ -1863,7 +1864,7 @@ def test_a_park_tells_on_call_and_not_the_parties(
     assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
     assert follows.parked == [effect]
     assert follows.notices == []
-    assert not (follows.open_mediation or follows.care_alerts)
+    assert not (follows.effects or follows.care_alerts)
     assert follows
 
 
@@ -2210,7 +2211,7 @@ def test_a_silent_seller_is_escalated_by_the_system() -> None:
     assert dispute.care_reply_due_at == due + TARGET
     assert dispute.care_decision_due_at == due + DECISION_TARGET
     follows = consequences(dispute, happened)
-    assert follows.open_mediation
+    assert follows.effects == [EffectName.MEDIATION_OPENED]
     assert follows.published == [EventType.DISPUTE_ESCALATED]
     assert follows.notices == to_both(
         f"Dispute d-1 is now mediated by care: {reason}; care replies within 24h."
@@ -2785,7 +2786,7 @@ def test_policy_warning_must_come_before_target(warning: timedelta, target: time
 def test_default_policy_is_the_seed() -> None:
     """The defaults are the seed's 3 days and 1x24 hours."""
     policy = DisputePolicy()
-    assert policy.buyer_inactivity == timedelta(days=3)
+    assert policy.turn_inactivity == timedelta(days=3)
     assert policy.care_reply_target == timedelta(hours=24)
     assert policy.care_reply_warning < policy.care_reply_target
 

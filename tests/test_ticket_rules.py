@@ -762,7 +762,7 @@ def test_a_refused_alert_parks_the_report() -> None:
     assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
     assert follows.parked == ["care_reply_warning"]
     assert follows.notices == []
-    assert not (follows.open_mediation or follows.care_alerts)
+    assert not (follows.effects or follows.care_alerts)
     parked = snapshot(ticket)["attention"]
     assert [Attention.model_validate(item) for item in parked] == ticket.attention
 
@@ -973,7 +973,7 @@ def test_what_an_action_returns_and_sets_off(
     follows = consequences(ticket, happened)
     assert follows.notices == notices
     assert follows.published == published
-    assert not (follows.open_mediation or follows.care_alerts)
+    assert not (follows.effects or follows.care_alerts)
 
 
 def test_open_tells_the_user_the_reply_target() -> None:

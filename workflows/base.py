@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.case import CareCase, DeadlineEvent
     from domain.commands import Command, IngestedEvent
+    from domain.effects import EffectName
     from domain.errors import DomainError
     from domain.events import CareReplyDue, DomainEvent
     from domain.outbound import CaseEvent
@@ -398,7 +399,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         """Queue the effects of one change and bump the version the main loop waits on."""
         follows = consequences(self._case, happened)
         self._queue_publish(follows)
-        if follows.open_mediation:
+        if EffectName.MEDIATION_OPENED in follows.effects:
             self._jobs.care.append(CareJob(kind="mediation", mediation=self._mediation()))
         for alert in follows.care_alerts:
             self._jobs.care.append(self._alert(alert))
@@ -635,13 +636,15 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                 activity,
                 arg,
                 start_to_close_timeout=self._case.policy.activity_timeout,
-                schedule_to_close_timeout=self._case.policy.retry_window(effect),
+                schedule_to_close_timeout=self._case.effects[EffectName(effect)].retry_window(
+                    self._case.policy
+                ),
                 retry_policy=RetryPolicy(maximum_interval=self._case.policy.activity_max_retry_interval),
                 summary=summary,
             )
         except ActivityError as error:
             workflow.logger.warning("%s parked: %s", key, _reason(error), extra={"case_id": self._case.id})
-            self._changed(self._case.park(effect, key, _reason(error), workflow.now()))
+            self._changed(self._case.park(EffectName(effect), key, _reason(error), workflow.now()))
             await workflow.wait_condition(lambda: not self._case.parked(key))
             return None
         finally:
