@@ -118,6 +118,16 @@ class ReplyPolicy(BaseModel):
         return self
 
 
+#: Temporal's own hard limits on one run's history (the server terminates a run past them).
+TEMPORAL_HISTORY_EVENTS = 51_200
+TEMPORAL_HISTORY_BYTES = 50 * 1024 * 1024
+#: The largest bounds a policy may set: a run continues as new at its bound, or at once at twice
+#: it (``workflows/base.py``), so twice the ceiling stays below Temporal's limits with room for
+#: the step that crosses it and the state carried into the next run.
+HISTORY_EVENTS_CEILING = 25_000
+HISTORY_BYTES_CEILING = 20 * 1024 * 1024
+
+
 class CasePolicy(ReplyPolicy):
     """The durations and limits every case runs under, its effect activities' timeouts included."""
 
@@ -134,10 +144,16 @@ class CasePolicy(ReplyPolicy):
     )
     max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
     history_max_events: int = Field(
-        default=10_000, ge=100, description="a run continues as new once its history has this many events"
+        default=10_000,
+        ge=100,
+        le=HISTORY_EVENTS_CEILING,
+        description="a run continues as new once its history has this many events",
     )
     history_max_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=HISTORY_BYTES_CEILING,
+        description="... or once its history is this large",
     )
     redact_details: bool = Field(
         default=False,
@@ -147,6 +163,15 @@ class CasePolicy(ReplyPolicy):
     reminder_lead: OptionalDuration = Field(
         default=None,
         description="how long before a party's window closes it is reminded, once; None: no reminders",
+    )
+
+
+def history_ceilings(policy: CasePolicy) -> tuple[int, int]:
+    """The history bounds a run keeps to: the policy's, never above the ceilings (a policy
+    recorded before they were checked, or copied without validation, cannot pass them)."""
+    return (
+        min(policy.history_max_events, HISTORY_EVENTS_CEILING),
+        min(policy.history_max_bytes, HISTORY_BYTES_CEILING),
     )
 
 
