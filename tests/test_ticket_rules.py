@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from domain.events import (
     Reminded,
     Solved,
 )
+from domain.kinds import TICKET
 from domain.outbound import EventType
 from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
@@ -86,6 +86,7 @@ from tests.factories import (
     write,
 )
 from tests.factories import drive_ticket as drive
+from tests.rules_harness import RulesTable, State
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
 RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
@@ -116,11 +117,6 @@ def allowed(
     return {Role.USER: user or [], Role.CARE: care or [], Role.OPERATOR: operator or []}
 
 
-def as_details(expected: dict[Role, list[str]]) -> dict[str, list[str]]:
-    """``allowed_actions`` the way InvalidTransition reports it in its details."""
-    return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
-
-
 def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
     """A notice for the reporting user u-1."""
     return Notice(party=Role.USER, party_id=USER.id, text=text, category=category)
@@ -144,23 +140,6 @@ REGISTERED: dict[str, tuple[set[Role], str]] = {
 }
 
 
-def test_the_registry_holds_the_documented_actions() -> None:
-    """Names, order, roles and paths of the registry are the documented ones."""
-    assert [spec.name for spec in TICKET_ACTIONS] == list(REGISTERED)
-    for spec in TICKET_ACTIONS:
-        assert (set(spec.roles), spec.path) == REGISTERED[spec.name], spec.name
-        assert spec.command.action == spec.name
-        assert TICKET_ACTIONS.get(spec.name) is spec
-    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
-
-
-def test_every_registered_action_has_a_test_command() -> None:
-    """The tests hold one command per registered action, of the registered command type."""
-    assert set(TICKET_COMMANDS) == {spec.name for spec in TICKET_ACTIONS}
-    for spec in TICKET_ACTIONS:
-        assert type(command(spec.name, USER)) is spec.command
-
-
 # -- the transition table (the spec, from docs/rules.md) ----------------------------------------
 
 
@@ -169,16 +148,6 @@ def _closed() -> Ticket:
     assert ticket.closes_at is not None
     assert ticket.tick(ticket.closes_at) == [Closed()]
     return ticket
-
-
-@dataclass(frozen=True)
-class State:
-    """A named state, how to reach it, and what each role may do there."""
-
-    name: str
-    status: TicketStatus
-    build: Callable[[], Ticket]
-    allowed: dict[Role, list[str]]
 
 
 #: The idempotency keys of report t-1's effects, as the workflow names them.
@@ -248,62 +217,26 @@ STATES = [
     ),
 ]
 
-#: Every (role, action) the registry can be asked about: each registered action for every role.
-ROLE_ACTIONS = [(role, spec.name) for spec in TICKET_ACTIONS for role in Ticket.roles]
+
+def _moved(ticket: Ticket, role: Role, action: str, happened: list[DomainEvent], state: State) -> None:
+    """Each action leaves the report in its status (an operator's repair leaves it as it was)."""
+    assert ticket.status is AFTER_ACTION.get(action, state.status)
 
 
-@pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_allowed_actions_per_state(state: State) -> None:
-    """Each state reports exactly the allowed actions of the table, as plain action names."""
-    ticket = state.build()
-    assert ticket.status is state.status
-    assert ticket.allowed_actions == state.allowed
-    assert ticket.allowed_actions_at(after(ticket)) == state.allowed
-    assert ticket.model_dump(mode="json")["allowed_actions"] == as_details(state.allowed)
-    assert all(type(name) is str for names in ticket.allowed_actions.values() for name in names)
-    assert ticket.closed is (state.status is TicketStatus.CLOSED)
+#: The report's tables for the one rules harness (tests/test_rules_table.py).
+TICKET_TABLE = RulesTable(
+    kind=TICKET,
+    registered=REGISTERED,
+    states=STATES,
+    command=command,
+    closed={TicketStatus.CLOSED},
+    followed=_moved,
+)
 
 
-def test_the_table_covers_every_status_and_every_registered_action() -> None:
-    """The table reaches every status and allows each registered action to its roles somewhere."""
-    assert {state.status for state in STATES} == set(TicketStatus)
-    exercised = {
-        (role, action) for state in STATES for role, actions in state.allowed.items() for action in actions
-    }
-    assert exercised == {(role, spec.name) for spec in TICKET_ACTIONS for role in spec.roles}
-
-
-@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS, ids=lambda v: str(v))
-@pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: str) -> None:
-    """check() passes for an allowed action and apply carries it out; anything else is refused
-    with InvalidTransition, the allowed actions in its details, and nothing changed."""
-    ticket = state.build()
-    actor = ACTORS[role]
-    cmd = command(action, actor)
-    now = after(ticket)
-    if action in state.allowed[role]:
-        ticket.check(cmd, now)
-        last_seq = ticket.timeline_seq
-        happened = ticket.apply(cmd, now)
-        assert happened[0] == Acted(actor=actor, action=action)
-        assert ticket.status is AFTER_ACTION.get(action, state.status)
-        entry = ticket.timeline[-1]
-        assert (entry.event, entry.actor, entry.at, entry.status) == (action, actor, now, ticket.status)
-        assert entry.seq == ticket.timeline_seq > last_seq
-        return
-    before = ticket.model_dump()
-    with pytest.raises(InvalidTransition) as refused:
-        ticket.check(cmd, now)
-    assert refused.value.code == "InvalidTransition"
-    assert refused.value.details == {
-        "current_status": state.status.value,
-        "allowed_actions": as_details(state.allowed),
-    }
-    assert f"{role.value} may not {action} while t-1 is {state.status.value}" in refused.value.message
-    with pytest.raises(InvalidTransition):
-        ticket.apply(cmd, now)
-    assert ticket.model_dump() == before
+def test_the_roles_of_a_report() -> None:
+    """The user, care and operators act on a report, in this order."""
+    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
 
 
 DISPUTE_ONLY = [spec.name for spec in DISPUTE_ACTIONS if spec.name not in TICKET_ACTIONS]
