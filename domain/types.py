@@ -143,17 +143,14 @@ class CasePolicy(ReplyPolicy):
         default=timedelta(days=1), description="how long handing out a change is retried before it parks"
     )
     max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
+    # No upper bound here: a policy recorded in a running case's input must still decode. The
+    # settings refuse bounds above the ceilings, and the engine holds any policy to them
+    # (``history_ceilings``).
     history_max_events: int = Field(
-        default=10_000,
-        ge=100,
-        le=HISTORY_EVENTS_CEILING,
-        description="a run continues as new once its history has this many events",
+        default=10_000, ge=100, description="a run continues as new once its history has this many events"
     )
     history_max_bytes: int = Field(
-        default=4 * 1024 * 1024,
-        ge=64 * 1024,
-        le=HISTORY_BYTES_CEILING,
-        description="... or once its history is this large",
+        default=4 * 1024 * 1024, ge=64 * 1024, description="... or once its history is this large"
     )
     redact_details: bool = Field(
         default=False,
