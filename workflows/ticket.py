@@ -22,22 +22,10 @@ with workflow.unsafe.imports_passed_through():
 
 
 class TicketSteps(KindSteps[Ticket, TicketClosed]):
-    """What the engine runs for a report beyond the shared skeleton."""
+    """What the engine runs for a report beyond the shared skeleton: its first step, and how
+    care's alerts about it read."""
 
     kind = TICKET
-
-    def search_attributes(self, case: Ticket) -> dict[SearchAttributeKey[Any], Any]:
-        return ticket_search_attributes(case)
-
-    def result(self, case: Ticket) -> TicketClosed:
-        return TicketClosed(id=case.id, sla_breaches=case.sla_breaches, messages=case.message_count + 1)
-
-    def archived(self, case: Ticket) -> dict[str, str | None]:
-        return {"order_id": case.order_id}
-
-    def alert_summary(self, case: Ticket, alert: CareReplyDue) -> str:
-        raised = "PRIORITY account-security report" if case.priority is Priority.HIGH else "report"
-        return f"care reply on {raised} {case.id} ({case.topic.value}) due {alert.due_at.isoformat()}"
 
     async def on_start(self, engine: CaseWorkflow[Ticket, TicketClosed]) -> None:
         """Tell the order's open dispute about the report."""
@@ -50,6 +38,19 @@ class TicketSteps(KindSteps[Ticket, TicketClosed]):
         except FailureError:
             # The dispute closed in the meantime: the link stays visible on this side only.
             workflow.logger.info("dispute %s no longer open; linked from the report only", dispute_id)
+
+    def alert_summary(self, case: Ticket, alert: CareReplyDue) -> str:
+        raised = "PRIORITY account-security report" if case.priority is Priority.HIGH else "report"
+        return f"care reply on {raised} {case.id} ({case.topic.value}) due {alert.due_at.isoformat()}"
+
+    def archived(self, case: Ticket) -> dict[str, str | None]:
+        return {"order_id": case.order_id}
+
+    def result(self, case: Ticket) -> TicketClosed:
+        return TicketClosed(id=case.id, sla_breaches=case.sla_breaches, messages=case.message_count + 1)
+
+    def search_attributes(self, case: Ticket) -> dict[SearchAttributeKey[Any], Any]:
+        return ticket_search_attributes(case)
 
 
 def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], Any]:
@@ -72,14 +73,14 @@ def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], An
 class CareTicketWorkflow(CaseWorkflow[Ticket, TicketClosed]):
     """A user's report to care (Pusat Bantuan), from filing until it closes after being solved."""
 
-    @workflow.init
-    def __init__(self, run: TicketRun) -> None:
-        self._begin(TicketSteps(), run)
-
     @workflow.run
     async def run(self, run: TicketRun) -> TicketClosed:
         """Wait for care, the user and the clocks until the report closes."""
         return await self._run_case()
+
+    @workflow.init
+    def __init__(self, run: TicketRun) -> None:
+        self._begin(TicketSteps(), run)
 
     @workflow.query
     def state(self) -> Ticket:
