@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 from domain.kinds import DISPUTE, KINDS, TICKET, CaseKind
@@ -25,6 +26,13 @@ class KindWorkflow:
     workflow: type[CaseWorkflow[Any, Any]]
     run_input: type[CaseRun[Any, Any]]
     search_attributes: Callable[[Any], dict[SearchAttributeKey[Any], Any]]
+
+    @property
+    def type_name(self) -> str:
+        """The workflow type's name (what histories and the Web UI call it)."""
+        name = workflow._Definition.must_from_class(self.workflow).name
+        assert name is not None, "a case workflow is never dynamic"
+        return name
 
     def start_input(self, request: Any) -> CaseRun[Any, Any]:
         """The workflow input that opens a case for ``request`` (the kind's opening input)."""
