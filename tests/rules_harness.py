@@ -2,21 +2,30 @@
 
 Each kind of case gives its tables in its own rules test module (``DISPUTE_TABLE`` in
 tests/test_rules.py, ``TICKET_TABLE`` in tests/test_ticket_rules.py): the registered actions with
-their roles and paths, and the transition table (named states, how to reach each, what each role
-may do there). Adding an action is its line in these tables."""
+their roles, paths and a sample command, and the transition table (named states, how to reach
+each, what each role may do there). Adding an action is its line in these tables."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.case import CareCase
 from domain.commands import Command
 from domain.events import DomainEvent
 from domain.kinds import CaseKind
 from domain.types import Actor, Role
+
+
+class Registered(NamedTuple):
+    """One line of a kind's registry table: who may ever take the action, its path under the
+    case, and a valid sample of its command by any actor."""
+
+    roles: set[Role]
+    path: str
+    sample: Callable[[Actor], Command]
 
 
 @dataclass(frozen=True)
@@ -38,16 +47,20 @@ class RulesTable:
     """One kind's expected tables and how the harness builds its commands."""
 
     kind: CaseKind[Any, Any]
-    #: Every action in ``allowed_actions`` order: the roles that may ever take it, and its path.
-    registered: dict[str, tuple[set[Role], str]]
+    #: Every action in ``allowed_actions`` order: its roles, its path and a sample command.
+    registered: dict[str, Registered]
     #: The transition table: every status reached, every registered action allowed somewhere.
     states: list[State]
-    #: A valid command of an action by an actor.
-    command: Callable[[str, Actor], Command]
     #: The statuses of a closed case.
     closed: set[StrEnum]
     #: The kind's own checks after an allowed action (the other party told, the new status...).
     followed: Followed = field(default=lambda case, role, action, happened, state: None)
+
+    def command(self, action: str, actor: Actor) -> Command:
+        """A valid command of ``action`` by ``actor`` (its sample in the registry table)."""
+        built = self.registered[action].sample(actor)
+        assert built.action == action
+        return built
 
     @property
     def statuses(self) -> set[StrEnum]:

@@ -17,12 +17,16 @@ from domain.case import Attention, DeadlineEvent, TimelineEntry, WindowKind
 from domain.commands import (
     Accept,
     Action,
+    Appeal,
     Cancel,
     CareReply,
     Command,
+    ConfirmDecision,
     ConfirmReceipt,
     Decide,
     Redecide,
+    Reject,
+    ReplaceDecision,
     RequestHelp,
     ResolveEffect,
     RetryEffect,
@@ -85,7 +89,6 @@ from tests.factories import (
     DECISION_TARGET,
     DECISION_WARNING,
     DESCRIPTION,
-    DISPUTE_COMMANDS,
     DISPUTE_POLICY,
     EXCHANGE,
     EXTERNAL_REF,
@@ -129,7 +132,7 @@ from tests.factories import (
     warned,
 )
 from tests.factories import drive_dispute as drive
-from tests.rules_harness import RulesTable, State, as_details
+from tests.rules_harness import Registered, RulesTable, State, as_details
 
 MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
     Action.MESSAGE,
@@ -154,9 +157,7 @@ HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
 
 def command(action: str, actor: Actor) -> Command:
     """A valid command of ``action`` by ``actor`` (solutions within the order total)."""
-    built = DISPUTE_COMMANDS[action](actor)
-    assert built.action == action
-    return built
+    return DISPUTE_TABLE.command(action, actor)
 
 
 def allowed(
@@ -195,24 +196,32 @@ def other(role: Role) -> Actor:
 
 #: The documented actions (docs/rules.md, README), in the order ``allowed_actions`` lists them:
 #: the roles that may ever take each one and the path it is posted to under /v1/disputes/{id}/.
-REGISTERED: dict[str, tuple[set[Role], str]] = {
-    MSG: (PARTIES, "messages"),
-    ACCEPT: (PARTIES, "accept"),
-    REJECT: ({Role.BUYER}, "reject"),
-    OFFER: (PARTIES, "offers"),
-    APPEAL: ({Role.SELLER}, "appeal"),
-    CANCEL: ({Role.BUYER}, "cancel"),
-    HELP: (PARTIES, "help"),
-    REPLY: ({Role.CARE}, "care/replies"),
-    DECIDE: ({Role.CARE}, "care/decision"),
-    APPEAL_DECISION: (PARTIES, "decision/appeal"),
-    CONFIRM_DECISION: ({Role.SUPERVISOR}, "supervisor/confirm"),
-    REPLACE_DECISION: ({Role.SUPERVISOR}, "supervisor/replace"),
-    SHIP: (PARTIES, "shipments"),
-    CONFIRM: ({Role.BUYER}, "confirm-receipt"),
-    REDECIDE: ({Role.CARE}, "care/redecision"),
-    RETRY: ({Role.OPERATOR}, "operator/retry"),
-    RESOLVE: ({Role.OPERATOR}, "operator/resolve"),
+REGISTERED: dict[str, Registered] = {
+    MSG: Registered(PARTIES, "messages", message),
+    ACCEPT: Registered(PARTIES, "accept", lambda actor: Accept(actor=actor)),
+    REJECT: Registered({Role.BUYER}, "reject", lambda actor: Reject(actor=actor, note="no")),
+    OFFER: Registered(PARTIES, "offers", offer),
+    APPEAL: Registered(
+        {Role.SELLER}, "appeal", lambda actor: Appeal(actor=actor, reason="intact when shipped")
+    ),
+    CANCEL: Registered({Role.BUYER}, "cancel", lambda actor: Cancel(actor=actor, note="sorted it out")),
+    HELP: Registered(PARTIES, "help", ask_help),
+    REPLY: Registered(
+        {Role.CARE}, "care/replies", lambda a: CareReply(actor=a, text="please send the unboxing video")
+    ),
+    DECIDE: Registered({Role.CARE}, "care/decision", lambda a: Decide(actor=a, solution=PARTIAL_REFUND)),
+    APPEAL_DECISION: Registered(PARTIES, "decision/appeal", appeal_decision),
+    CONFIRM_DECISION: Registered({Role.SUPERVISOR}, "supervisor/confirm", lambda a: ConfirmDecision(actor=a)),
+    REPLACE_DECISION: Registered(
+        {Role.SUPERVISOR}, "supervisor/replace", lambda a: ReplaceDecision(actor=a, solution=FULL_REFUND)
+    ),
+    SHIP: Registered(PARTIES, "shipments", ship),
+    CONFIRM: Registered({Role.BUYER}, "confirm-receipt", lambda actor: ConfirmReceipt(actor=actor)),
+    REDECIDE: Registered({Role.CARE}, "care/redecision", lambda a: Redecide(actor=a, solution=FULL_REFUND)),
+    RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
+    RESOLVE: Registered(
+        {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
+    ),
 }
 
 
@@ -490,7 +499,6 @@ DISPUTE_TABLE = RulesTable(
     kind=DISPUTE,
     registered=REGISTERED,
     states=STATES,
-    command=command,
     closed={DisputeStatus.RESOLVED, DisputeStatus.CANCELLED},
     followed=_told,
 )

@@ -42,12 +42,13 @@ def test_the_registry_holds_the_documented_actions(table: RulesTable) -> None:
     actions = table.kind.actions
     assert [spec.name for spec in actions] == list(table.registered)
     for spec in actions:
-        assert (set(spec.roles), spec.path) == table.registered[spec.name], spec.name
+        line = table.registered[spec.name]
+        assert (set(spec.roles), spec.path) == (line.roles, line.path), spec.name
         assert spec.command.action == spec.name
         assert spec.summary == (spec.command.__doc__ or "").strip().splitlines()[0]
         assert actions.get(spec.name) is spec
         assert spec.name in actions
-    everyone = {role for roles, _ in table.registered.values() for role in roles}
+    everyone = {role for line in table.registered.values() for role in line.roles}
     assert set(table.kind.state.roles) == everyone
 
 

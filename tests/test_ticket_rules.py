@@ -59,7 +59,6 @@ from tests.factories import (
     CARE,
     CLOCKED_TICKET_POLICY,
     DETAILS,
-    DISPUTE_COMMANDS,
     EXTERNAL_REF,
     LEAD,
     OPERATOR,
@@ -68,7 +67,6 @@ from tests.factories import (
     STEP,
     T0,
     TARGET,
-    TICKET_COMMANDS,
     TICKET_ID,
     TICKET_POLICY,
     USER,
@@ -86,7 +84,8 @@ from tests.factories import (
     write,
 )
 from tests.factories import drive_ticket as drive
-from tests.rules_harness import RulesTable, State
+from tests.rules_harness import Registered, RulesTable, State
+from tests.test_rules import DISPUTE_TABLE
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
 RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
@@ -105,9 +104,7 @@ def status_of(ticket: Ticket) -> TicketStatus:
 
 def command(action: str, actor: Actor) -> Command:
     """A valid report command of ``action`` by ``actor``."""
-    built = TICKET_COMMANDS[action](actor)
-    assert built.action == action
-    return built
+    return TICKET_TABLE.command(action, actor)
 
 
 def allowed(
@@ -131,12 +128,14 @@ def conversation(ticket: Ticket) -> list[TicketMessage]:
 
 #: The documented actions (docs/rules.md, README), in the order ``allowed_actions`` lists them:
 #: the roles that may ever take each one and the path it is posted to under /v1/tickets/{id}/.
-REGISTERED: dict[str, tuple[set[Role], str]] = {
-    MSG: ({Role.USER}, "messages"),
-    REPLY: ({Role.CARE}, "care/replies"),
-    SOLVE: ({Role.CARE}, "solve"),
-    RETRY: ({Role.OPERATOR}, "operator/retry"),
-    RESOLVE: ({Role.OPERATOR}, "operator/resolve"),
+REGISTERED: dict[str, Registered] = {
+    MSG: Registered({Role.USER}, "messages", lambda actor: UserMessage(actor=actor, text="hello")),
+    REPLY: Registered({Role.CARE}, "care/replies", lambda a: TicketReply(actor=a, text="hello from care")),
+    SOLVE: Registered({Role.CARE}, "solve", lambda actor: Solve(actor=actor)),
+    RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
+    RESOLVE: Registered(
+        {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
+    ),
 }
 
 
@@ -228,7 +227,6 @@ TICKET_TABLE = RulesTable(
     kind=TICKET,
     registered=REGISTERED,
     states=STATES,
-    command=command,
     closed={TicketStatus.CLOSED},
     followed=_moved,
 )
@@ -248,7 +246,7 @@ def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> No
     """Offers, acceptance, help, decisions, shipments... belong to disputes, not to reports."""
     ticket = drive()
     with pytest.raises(InvalidTransition) as refused:
-        ticket.check(DISPUTE_COMMANDS[action](ACTORS[role]), after(ticket))
+        ticket.check(DISPUTE_TABLE.command(action, ACTORS[role]), after(ticket))
     assert refused.value.details["allowed_actions"] == {
         "user": ["message"],
         "care": ["reply", "solve"],
