@@ -42,7 +42,7 @@ from domain.types import (
 )
 from tests.factories import BUYER, SELLER
 from tests.support import eventually, serving
-from workflows.base import UNPUBLISHED_LIMIT, Ack
+from workflows.base import UNPUBLISHED_LIMIT, Ack, Jobs
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.kinds import case_workflows, workflow_of
 
@@ -231,3 +231,38 @@ def test_keys_and_windows_come_from_the_registry() -> None:
     assert EffectName.MEDIATION_OPENED.recorded_as == "MEDIATION_OPENED"
     assert EffectName.MEDIATION_OPENED.value == "mediation"
     assert Lane.MONEY not in KINDS.named("ticket").effects.lanes()
+
+
+def test_care_desk_steps_carried_from_a_run_before_the_effect_registry_still_decode() -> None:
+    """A run that continued as new on older code carried its care desk steps as ``CareJob``
+    (a ``kind`` tag with optional fields); they decode as the registry's steps, same keys."""
+    mediation = {
+        "case_id": "dispute-o-1",
+        "order_id": "o-1",
+        "buyer_id": "b-1",
+        "seller_id": "s-1",
+        "escalated_by": "buyer",
+        "idempotency_key": "dispute-o-1:mediation",
+    }
+    target = {
+        "case_id": "dispute-o-1",
+        "due_at": "2026-01-02T00:00:00Z",
+        "summary": "care decision on dispute-o-1",
+        "idempotency_key": "dispute-o-1:care_decision_breached:2026-01-01T00:00:00+00:00",
+    }
+    jobs = Jobs.model_validate(
+        {
+            "publish": [],
+            "care": [
+                {"kind": "mediation", "mediation": mediation, "target": None, "aim": "care_reply"},
+                {"kind": "breach", "mediation": None, "target": target, "aim": "care_decision"},
+                {"kind": "warning", "target": target | {"idempotency_key": "k-w"}},
+            ],
+        }
+    )
+    assert [(job.effect, job.key, job.summary) for job in jobs.care] == [
+        (EffectName.MEDIATION_OPENED, "dispute-o-1:mediation", "open mediation case"),
+        (EffectName.CARE_DECISION_BREACHED, target["idempotency_key"], "care decision breach escalation"),
+        (EffectName.CARE_REPLY_WARNING, "k-w", "care reply warning"),
+    ]
+    assert jobs.care[0].input == mediation
