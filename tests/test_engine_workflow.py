@@ -25,7 +25,7 @@ from activities.effects import CaseActivities
 from activities.models import PublishInput, PublishResult
 from core.settings import Settings
 from domain.commands import IngestedEvent, SendMessage
-from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.dispute import Dispute, DisputeStatus
 from domain.effects import EffectName, Lane, Repair
 from domain.ids import dispute_workflow_id
 from domain.kinds import KINDS
@@ -36,30 +36,18 @@ from domain.types import (
     TEMPORAL_HISTORY_EVENTS,
     CasePolicy,
     DisputePolicy,
-    Solution,
-    SolutionKind,
     history_ceilings,
 )
 from tests.factories import BUYER, SELLER
 from tests.support import eventually, serving
+from tests.test_long_case import claim
 from workflows.base import UNPUBLISHED_LIMIT, Ack, Jobs
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.kinds import case_workflows, workflow_of
 
 
-def opening(order: str, policy: DisputePolicy | None = None) -> DisputeRun:
-    return DisputeRun(
-        open=OpenDisputeInput(
-            order_id=order,
-            buyer_id=BUYER.id,
-            seller_id=SELLER.id,
-            order_total=100_000,
-            reason=Reason.DAMAGED,
-            requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000),
-            description="Cracked screen",
-            policy=policy or DisputePolicy(),
-        )
-    )
+def opening(order: str) -> DisputeRun:
+    return claim(order, DisputePolicy())
 
 
 def accepted_by_seller(event_id: str) -> IngestedEvent:
