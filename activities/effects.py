@@ -21,9 +21,11 @@ from activities.models import (
     ReplyTargetInput,
 )
 from domain.case import TimelineEntry
+from domain.effects import EffectName
+from domain.kinds import KINDS
 from domain.outbound import CaseEvent
 from store.cases import ArchiveInput
-from store.outbox import Effect, EffectKind
+from store.outbox import Effect
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
 EFFECT_REJECTED = "EffectRejected"
@@ -112,22 +114,15 @@ class CaseActivities:
     @activity.defn
     async def warn_care_reply(self, request: ReplyTargetInput) -> Effect:
         """Warn care that a reply target is near."""
-        return await self.care_desk.reply_target(EffectKind.CARE_REPLY_WARNING, request)
+        return await self.care_desk.reply_target(EffectName.CARE_REPLY_WARNING, request)
 
     @activity.defn
     async def escalate_care_breach(self, request: ReplyTargetInput) -> Effect:
         """Escalate a missed reply target to the on-call care supervisor."""
-        return await self.care_desk.reply_target(EffectKind.CARE_REPLY_BREACHED, request)
+        return await self.care_desk.reply_target(EffectName.CARE_REPLY_BREACHED, request)
 
     def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for the worker."""
-        return [
-            self.publish_change,
-            self.archive_case,
-            self.refund_buyer,
-            self.release_to_seller,
-            self.open_mediation_case,
-            self.assign_to_care,
-            self.warn_care_reply,
-            self.escalate_care_breach,
-        ]
+        """Every activity a registered effect names, for the worker (a new kind of effect is its
+        registry entry and its adapter method behind one of these)."""
+        names = dict.fromkeys(spec.activity for kind in KINDS for spec in kind.effects)
+        return [getattr(self, name) for name in names]

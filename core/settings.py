@@ -12,12 +12,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
-from domain.types import CasePolicy, DisputePolicy, OptionalDuration
+from domain.types import (
+    HISTORY_BYTES_CEILING,
+    HISTORY_EVENTS_CEILING,
+    CasePolicy,
+    DisputePolicy,
+    OptionalDuration,
+)
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: The payload keys' file in the data folder, read when DISPUTES_PAYLOAD_KEYS is unset (make run
@@ -259,6 +265,18 @@ class Settings(BaseSettings, DisputePolicy):
     @classmethod
     def _empty_turns_a_clock_off(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("history_max_events", "history_max_bytes")
+    @classmethod
+    def _history_bounds_under_temporals_limits(cls, value: int, info: ValidationInfo) -> int:
+        # Twice a bound (the engine's escape hatch) must stay under Temporal's own hard limits
+        # (domain/types.py); the policy itself has no upper bound so recorded inputs still decode.
+        ceiling = HISTORY_EVENTS_CEILING if info.field_name == "history_max_events" else HISTORY_BYTES_CEILING
+        if value > ceiling:
+            raise ValueError(
+                f"{info.field_name} must be at most {ceiling} (twice it stays under Temporal's limit)"
+            )
+        return value
 
     @field_validator("payload_keys")
     @classmethod

@@ -7,11 +7,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, computed_field
 
 from domain.commands import Command, ResolveEffect, RetryEffect
+from domain.effects import EffectName, EffectRegistry, Repair
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
 from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired, Reminded
 from domain.registry import ActionRegistry
@@ -157,15 +158,12 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
-#: Effect steps an operator can only retry, never record as done by hand: handing out a change
-#: (timeline, notices, webhook events) and archiving a closed case.
-RETRY_ONLY = frozenset({"publish", "archive"})
-
-
 class Attention(BaseModel):
     """An outside effect refused for good, or out of retries: the case waits for an operator."""
 
-    effect: str = Field(description="refund_to_buyer, release_to_seller, mediation, care_reply_warning, ...")
+    effect: EffectName = Field(
+        description="refund_to_buyer, release_to_seller, mediation, care_reply_warning, ..."
+    )
     key: str = Field(description="the effect's idempotency key")
     reason: str
     since: datetime
@@ -179,6 +177,8 @@ class CareCase(BaseModel):
 
     #: The actions of this kind of case (``domain/registry.py``).
     actions: ClassVar[ActionRegistry[Any]]
+    #: The outside effects of this kind of case (``domain/effects.py``).
+    effects: ClassVar[EffectRegistry]
     #: The roles that act on this kind of case, in the order ``allowed_actions`` lists them.
     roles: ClassVar[tuple[Role, ...]]
 
@@ -199,6 +199,36 @@ class CareCase(BaseModel):
         default=None, description="the due time of the last window whose party was reminded"
     )
     policy: CasePolicy
+    opened_at: datetime
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, case_id: str, request: Any, now: datetime) -> Self:
+        """Open a case of this kind for ``request`` (its kind's opening input) at ``now``: the
+        state it starts in, its first clocks and the "opened" entry of its timeline."""
+        case = cls.model_validate(
+            request.model_dump(exclude={"policy", "opened_at"})
+            | cls._initial(request)
+            | {"id": case_id, "policy": request.policy, "opened_at": now}
+        )
+        case._opened(now)
+        opener, detail = cls._opening(request)
+        case._record(now, "opened", opener, **detail)
+        return case
+
+    @classmethod
+    def _initial(cls, request: Any) -> dict[str, Any]:
+        """State the opening input gives besides its own fields (e.g. a priority it derives)."""
+        return {}
+
+    @classmethod
+    @abstractmethod
+    def _opening(cls, request: Any) -> tuple[Actor, dict[str, Any]]:
+        """Who opened the case, and what its "opened" timeline entry says of the request."""
+
+    def _opened(self, now: datetime) -> None:
+        """The clocks a new case starts with."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -326,7 +356,7 @@ class CareCase(BaseModel):
             raise InvalidInput(
                 "key", f"no parked effect {command.key}; parked: {[p.key for p in self.attention]}"
             )
-        if isinstance(command, ResolveEffect) and found.effect in RETRY_ONLY:
+        if isinstance(command, ResolveEffect) and not self.effects.repaired_by(found.effect, Repair.BY_HAND):
             raise InvalidInput(
                 "key", f"{found.key} hands out the case's changes and cannot be done by hand: retry it"
             )
@@ -414,9 +444,10 @@ class CareCase(BaseModel):
         """An outside effect the receiving system refused for good (e.g. a notification)."""
         self._record(now, "effect_failed", None, idempotency_key=idempotency_key, reason=reason)
 
-    def park(self, effect: str, key: str, reason: str, now: datetime) -> list[DomainEvent]:
+    def park(self, effect: EffectName | str, key: str, reason: str, now: datetime) -> list[DomainEvent]:
         """Hold an effect that was refused for good or ran out of retries until an operator acts
         (retry it, or record it as done by hand); the case itself goes on."""
+        effect = EffectName(effect)
         if any(parked.key == key for parked in self.attention):
             return []
         self.attention.append(Attention(effect=effect, key=key, reason=reason[:500], since=now))
@@ -432,7 +463,9 @@ class CareCase(BaseModel):
         by hand, for a resolve: a publish step can only be retried)."""
         if key is not None:
             return next((parked for parked in self.attention if parked.key == key), None)
-        candidates = [p for p in self.attention if not (by_hand and p.effect in RETRY_ONLY)] or self.attention
+        candidates = [
+            p for p in self.attention if not by_hand or self.effects.repaired_by(p.effect, Repair.BY_HAND)
+        ] or self.attention
         return candidates[0] if candidates else None
 
     def _take_attention(self, key: str | None, *, by_hand: bool) -> Attention:
@@ -466,7 +499,7 @@ def register_operator_actions(actions: ActionRegistry[Any]) -> None:
         return bool(case.attention)
 
     def resolvable(case: CareCase, role: Role, now: datetime | None) -> bool:
-        return any(p.effect not in RETRY_ONLY for p in case.attention)
+        return any(case.effects.repaired_by(p.effect, Repair.BY_HAND) for p in case.attention)
 
     @actions.action(RetryEffect, roles={Role.OPERATOR}, path="operator/retry", allowed=parked)
     def _retry(case: CareCase, command: RetryEffect, now: datetime) -> list[DomainEvent]:

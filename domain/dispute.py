@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
@@ -38,6 +38,15 @@ from domain.commands import (
     RequestHelp,
     SendMessage,
     Ship,
+)
+from domain.effects import (
+    BY_OPERATOR,
+    CASE_EFFECTS,
+    EffectName,
+    Lane,
+    Repair,
+    care_desk_window,
+    effect,
 )
 from domain.errors import InvalidInput
 from domain.events import (
@@ -190,9 +199,27 @@ class Paid(BaseModel):
 
 
 PAYOUT_EFFECTS = {
-    SolutionKind.REFUND_TO_BUYER: "refund_to_buyer",
-    SolutionKind.RELEASE_TO_SELLER: "release_to_seller",
+    SolutionKind.REFUND_TO_BUYER: EffectName.REFUND_TO_BUYER,
+    SolutionKind.RELEASE_TO_SELLER: EffectName.RELEASE_TO_SELLER,
 }
+#: The care desk's mediation (opened, then assigned) and the payouts, besides what every case causes.
+#: A payout refused for good may also be mended by a new decision of care (``care/redecision``).
+DISPUTE_EFFECTS = CASE_EFFECTS.extended(
+    "dispute",
+    effect(EffectName.MEDIATION_OPENED, Lane.CARE, "open_mediation_case", care_desk_window, BY_OPERATOR),
+    effect(
+        EffectName.CARE_ASSIGNED, Lane.CARE, "assign_to_care", care_desk_window, BY_OPERATOR, stem="assign"
+    ),
+    *(
+        effect(
+            name, Lane.MONEY, activity, lambda p: p.money_retry_window, {*BY_OPERATOR, Repair.NEW_DECISION}
+        )
+        for name, activity in (
+            (EffectName.REFUND_TO_BUYER, "refund_buyer"),
+            (EffectName.RELEASE_TO_SELLER, "release_to_seller"),
+        )
+    ),
+)
 
 
 class Outcome(BaseModel):
@@ -223,7 +250,6 @@ class Dispute(CareCase):
     description: str
     evidence: list[str]
     policy: DisputePolicy
-    opened_at: datetime
     status: DisputeStatus = DisputeStatus.AWAITING_SELLER
     requested_solution: Solution
     current_offer: Proposal | None = None
@@ -259,33 +285,16 @@ class Dispute(CareCase):
     # -- creation -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, dispute_id: str, request: OpenDisputeInput, now: datetime) -> Dispute:
-        """Open a dispute for the buyer's complaint; it is the seller's turn first."""
-        dispute = cls(
-            id=dispute_id,
-            order_id=request.order_id,
-            buyer_id=request.buyer_id,
-            seller_id=request.seller_id,
-            order_total=request.order_total,
-            reason=request.reason,
-            description=request.description,
-            evidence=list(request.evidence),
-            policy=request.policy,
-            opened_at=now,
-            requested_solution=request.requested_solution,
-            response_due_at=now + request.policy.buyer_inactivity,
-            window=Window.open(WindowKind.SELLER_RESPONSE, now, request.policy.seller_response),
-        )
-        dispute._record(
-            now,
-            "opened",
-            Actor(role=Role.BUYER, id=request.buyer_id),
-            reason=request.reason.value,
-            solution=request.requested_solution.model_dump(mode="json"),
-            description=request.description,
-            evidence=list(request.evidence),
-        )
-        return dispute
+    def _opening(cls, request: OpenDisputeInput) -> tuple[Actor, dict[str, Any]]:
+        """The buyer opens a dispute: its reason, the solution it asks for, its evidence."""
+        claim = request.model_dump(mode="json", include={"reason", "description", "evidence"})
+        asked = request.requested_solution.model_dump(mode="json")
+        return Actor(role=Role.BUYER, id=request.buyer_id), {"solution": asked, **claim}
+
+    def _opened(self, now: datetime) -> None:
+        """It is the seller's turn first."""
+        self.response_due_at = now + self.policy.turn_inactivity
+        self.window = Window.open(WindowKind.SELLER_RESPONSE, now, self.policy.seller_response)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -388,7 +397,7 @@ class Dispute(CareCase):
         )
 
     def _done_by_hand(self, parked: Attention, reference: str, now: datetime) -> None:
-        if parked.effect == "mediation":
+        if parked.effect in (EffectName.MEDIATION_OPENED, EffectName.CARE_ASSIGNED):
             self.mediation_opened(reference, "by hand", now)
             return
         for payout in self.remaining_payouts():
@@ -445,7 +454,7 @@ class Dispute(CareCase):
             return self._window_deadlines()[0], window.opened_at  # appealing is a choice: no reminder
         turn = self._turn_deadline()
         if window is None and turn is not None:
-            return turn, turn.due_at - self.policy.buyer_inactivity
+            return turn, turn.due_at - self.policy.turn_inactivity
         return None
 
     def _window_is(self, kind: WindowKind) -> bool:
@@ -642,7 +651,7 @@ class Dispute(CareCase):
 
     def _restart_turn_clock(self, now: datetime) -> None:
         self.inactive_party = None
-        self.response_due_at = now + self.policy.buyer_inactivity
+        self.response_due_at = now + self.policy.turn_inactivity
 
     def _help_earned(self, role: Role) -> None:
         if role not in self.help_earned:
@@ -658,6 +667,7 @@ class Dispute(CareCase):
 
 DISPUTE_ACTIONS: ActionRegistry[Dispute] = ActionRegistry("dispute")
 Dispute.actions = DISPUTE_ACTIONS
+Dispute.effects = DISPUTE_EFFECTS
 
 
 def _in(table: dict[DisputeStatus, set[Role]]) -> Callable[[Dispute, Role, datetime | None], bool]:
@@ -845,12 +855,16 @@ def _confirm_receipt(dispute: Dispute, command: ConfirmReceipt, now: datetime) -
 
 
 def _payout_parked(dispute: Dispute, role: Role, now: datetime | None) -> bool:
-    return any(parked.effect in PAYOUT_EFFECTS.values() for parked in dispute.attention)
+    return any(_redecidable(parked.effect) for parked in dispute.attention)
+
+
+def _redecidable(name: EffectName) -> bool:
+    return DISPUTE_EFFECTS.repaired_by(name, Repair.NEW_DECISION)
 
 
 @DISPUTE_ACTIONS.action(Redecide, roles={Role.CARE}, path="care/redecision", allowed=_payout_parked)
 def _redecide(dispute: Dispute, command: Redecide, now: datetime) -> list[DomainEvent]:
-    dispute.attention = [p for p in dispute.attention if p.effect not in PAYOUT_EFFECTS.values()]
+    dispute.attention = [p for p in dispute.attention if not _redecidable(p.effect)]
     dispute.agreed_solution = command.solution
     dispute.decided_by = "care"
     dispute.decision_round += 1

@@ -5,7 +5,7 @@ is told what, which webhook events go out and which outside effects run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.types import Actor, CareTarget, Deadline, Role, Solution
@@ -141,7 +141,7 @@ class Closed(DomainEvent):
 class EffectParked(DomainEvent):
     """An outside effect was refused for good or ran out of retries: the case waits for an operator."""
 
-    effect: str
+    effect: str = field(metadata={"doc": "an EffectName"})
     key: str
     reason: str
 

@@ -3,14 +3,16 @@ events go out, and which outside effects the workflow must carry out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from domain.case import CareCase
 from domain.dispute import Dispute
+from domain.effects import EffectName
 from domain.events import (
     Acted,
     Cancelled,
@@ -59,24 +61,67 @@ class Consequences:
 
     notices: list[Notice] = field(default_factory=list)
     published: list[EventType] = field(default_factory=list)
-    open_mediation: bool = False
+    effects: list[EffectName] = field(
+        default_factory=list, metadata={"doc": "outside effects to start (a mediation to open)"}
+    )
     care_alerts: list[CareReplyDue] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: Consequences) -> Consequences:
         self.notices += other.notices
         self.published += other.published
-        self.open_mediation = self.open_mediation or other.open_mediation
+        self.effects += [name for name in other.effects if name not in self.effects]
         self.care_alerts += other.care_alerts
         self.parked += other.parked
         return self
 
     def __bool__(self) -> bool:
-        return bool(self.notices or self.published or self.open_mediation or self.care_alerts or self.parked)
+        return bool(self.notices or self.published or self.effects or self.care_alerts or self.parked)
+
+
+CaseT = TypeVar("CaseT", bound=CareCase)
+#: What one domain event of one kind of case asks of the outside world.
+Reaction = Callable[[Any, DomainEvent], Consequences]
+
+
+@dataclass(frozen=True)
+class Reactions:
+    """One kind of case's reactions: what follows from its own events, and what its webhook
+    events carry of it."""
+
+    react: Reaction
+    fields: frozenset[str]
+
+
+_REACTIONS: dict[type[CareCase], Reactions] = {}
+
+
+def reacts(
+    kind: type[CaseT], fields: frozenset[str]
+) -> Callable[[Callable[[CaseT, DomainEvent], Consequences]], Callable[[CaseT, DomainEvent], Consequences]]:
+    """Register the reactions of one kind of case (used as a decorator)."""
+
+    def register(
+        react: Callable[[CaseT, DomainEvent], Consequences],
+    ) -> Callable[[CaseT, DomainEvent], Consequences]:
+        _REACTIONS[kind] = Reactions(react=react, fields=fields)
+        return react
+
+    return register
+
+
+def reactions_of(kind: type[CareCase]) -> Reactions:
+    """The reactions registered for ``kind`` (or for the kind it extends)."""
+    for cls in kind.__mro__:
+        if cls in _REACTIONS:
+            return _REACTIONS[cls]
+    raise LookupError(f"no reactions registered for {kind.__name__}")
 
 
 def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
-    """What ``happened`` to ``case`` asks of the outside world, in the order it happened."""
+    """What ``happened`` to ``case`` asks of the outside world, in the order it happened: what
+    every case shares here, the rest by the reactions its kind registered."""
+    own = reactions_of(type(case)).react
     result = Consequences()
     for event in happened:
         if isinstance(event, EffectParked):
@@ -87,10 +132,8 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
         elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
             result.published.append(_target_event(event))
-        elif isinstance(case, Dispute):
-            result += _dispute(case, event)
-        elif isinstance(case, Ticket):
-            result += _ticket(case, event)
+        else:
+            result += own(case, event)
     # One change tells subscribers of each kind of event once (an acceptance that makes care's
     # decision final is one update).
     result.published = list(dict.fromkeys(result.published))
@@ -105,7 +148,7 @@ def _target_event(due: CareReplyDue) -> EventType:
 
 def snapshot(case: CareCase) -> dict[str, Any]:
     """The case as a webhook event carries it: ids, status, solutions, deadlines; never free text."""
-    fields = DISPUTE_FIELDS if isinstance(case, Dispute) else TICKET_FIELDS
+    fields = reactions_of(type(case)).fields
     data = case.model_dump(mode="json", include=set(fields), exclude_none=True)
     if isinstance(data.get("current_offer"), dict):
         data["current_offer"].pop("note", None)
@@ -123,7 +166,9 @@ def _both(dispute: Dispute, text: str, category: NoticeCategory = NoticeCategory
     return [_to(dispute, Role.BUYER, text, category), _to(dispute, Role.SELLER, text, category)]
 
 
-def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
+@reacts(Dispute, DISPUTE_FIELDS)
+def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
+    """Who is told what of a dispute's own events, and what follows."""
     match event:
         case Opened():
             text = (
@@ -155,7 +200,9 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
                 f" within {short_duration(dispute.policy.care_reply_target)}."
             )
             return Consequences(
-                notices=_both(dispute, text), published=[EventType.DISPUTE_ESCALATED], open_mediation=True
+                notices=_both(dispute, text),
+                published=[EventType.DISPUTE_ESCALATED],
+                effects=[EffectName.MEDIATION_OPENED],
             )
         case CareSpoke(text=text):
             said = f"Care replied on dispute {dispute.id}: {text}"
@@ -202,7 +249,7 @@ def _dispute(dispute: Dispute, event: DomainEvent) -> Consequences:
             other = Role.SELLER if silent is Role.BUYER else Role.BUYER
             text = (
                 f"The {silent.value} has not responded on dispute {dispute.id} for"
-                f" {short_duration(dispute.policy.buyer_inactivity)}: you may now ask care for help"
+                f" {short_duration(dispute.policy.turn_inactivity)}: you may now ask care for help"
                 " (Minta Bantuan)."
             )
             return Consequences(notices=[_to(dispute, other, text)], published=[EventType.DISPUTE_UPDATED])
@@ -248,14 +295,10 @@ def _to_user(ticket: Ticket, text: str, category: NoticeCategory = NoticeCategor
     return Notice(party=Role.USER, party_id=ticket.user_id, text=text, category=category)
 
 
-def _ticket(ticket: Ticket, event: DomainEvent) -> Consequences:
+@reacts(Ticket, TICKET_FIELDS)
+def ticket_reactions(ticket: Ticket, event: DomainEvent) -> Consequences:
+    """Who is told what of a report's own events."""
     match event:
-        case Opened():
-            text = (
-                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
-                f" {short_duration(ticket.policy.care_reply_target)}."
-            )
-            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
         case CareSpoke(text=text):
             return Consequences(
                 notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY)],
@@ -281,4 +324,10 @@ def _ticket(ticket: Ticket, event: DomainEvent) -> Consequences:
                 notices=[_to_user(ticket, f"Your report {ticket.id} is closed.")],
                 published=[EventType.TICKET_CLOSED],
             )
+        case Opened():
+            text = (
+                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
+                f" {short_duration(ticket.policy.care_reply_target)}."
+            )
+            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
     return Consequences()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case import CareCase, DeadlineEvent, Window, WindowKind, register_operator_actions
 from domain.commands import Action, Command
+from domain.effects import CASE_EFFECTS
 from domain.events import CareSpoke, Closed, DomainEvent, Solved
 from domain.registry import ActionRegistry
 from domain.types import (
@@ -151,40 +152,24 @@ class Ticket(CareCase):
     dispute_id: str | None
     attachments: list[str]
     policy: TicketPolicy
-    opened_at: datetime
     viewed_articles: list[str] = []
     status: TicketStatus = TicketStatus.AWAITING_CARE
     solved_at: datetime | None = None
     closes_at: datetime | None = None
 
     @classmethod
-    def open(cls, ticket_id: str, request: OpenTicketInput, now: datetime) -> Ticket:
-        """File the report; care owes the first reply from now."""
-        ticket = cls(
-            id=ticket_id,
-            user_id=request.user_id,
-            role=request.role,
-            topic=request.topic,
-            priority=request.priority,
-            order_id=request.order_id,
-            dispute_id=request.dispute_id,
-            attachments=list(request.attachments),
-            policy=request.policy,
-            opened_at=now,
-            viewed_articles=list(request.viewed_articles),
-        )
-        ticket._care_owes_reply(now)
-        ticket._record(
-            now,
-            "opened",
-            Actor(role=Role.USER, id=request.user_id),
-            topic=request.topic.value,
-            order_id=request.order_id,
-            dispute_id=request.dispute_id,
-            text=request.details,
-            attachments=list(request.attachments),
-        )
-        return ticket
+    def _initial(cls, request: OpenTicketInput) -> dict[str, Any]:
+        return {"priority": request.priority}
+
+    @classmethod
+    def _opening(cls, request: OpenTicketInput) -> tuple[Actor, dict[str, Any]]:
+        """The user files the report: its topic, order and dispute, text and attachments."""
+        report = request.model_dump(mode="json", include={"topic", "order_id", "dispute_id", "attachments"})
+        return Actor(role=Role.USER, id=request.user_id), report | {"text": request.details}
+
+    def _opened(self, now: datetime) -> None:
+        """Care owes the first reply from now."""
+        self._care_owes_reply(now)
 
     @property
     def closed(self) -> bool:
@@ -254,6 +239,9 @@ class Ticket(CareCase):
 
 TICKET_ACTIONS: ActionRegistry[Ticket] = ActionRegistry("ticket")
 Ticket.actions = TICKET_ACTIONS
+#: A report causes what every case causes: its changes handed out, its archive, care's alerts.
+TICKET_EFFECTS = CASE_EFFECTS.extended("ticket")
+Ticket.effects = TICKET_EFFECTS
 
 
 @TICKET_ACTIONS.action(UserMessage, roles={Role.USER}, path="messages", allowed=lambda t, role, now: True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
 #: queries, so they are restricted to characters that need no quoting anywhere.
@@ -118,6 +118,16 @@ class ReplyPolicy(BaseModel):
         return self
 
 
+#: Temporal's own hard limits on one run's history (the server terminates a run past them).
+TEMPORAL_HISTORY_EVENTS = 51_200
+TEMPORAL_HISTORY_BYTES = 50 * 1024 * 1024
+#: The largest bounds a policy may set: a run continues as new at its bound, or at once at twice
+#: it (``workflows/base.py``), so twice the ceiling stays below Temporal's limits with room for
+#: the step that crosses it and the state carried into the next run.
+HISTORY_EVENTS_CEILING = 25_000
+HISTORY_BYTES_CEILING = 20 * 1024 * 1024
+
+
 class CasePolicy(ReplyPolicy):
     """The durations and limits every case runs under, its effect activities' timeouts included."""
 
@@ -133,6 +143,9 @@ class CasePolicy(ReplyPolicy):
         default=timedelta(days=1), description="how long handing out a change is retried before it parks"
     )
     max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
+    # No upper bound here: a policy recorded in a running case's input must still decode. The
+    # settings refuse bounds above the ceilings, and the engine holds any policy to them
+    # (``history_ceilings``).
     history_max_events: int = Field(
         default=10_000, ge=100, description="a run continues as new once its history has this many events"
     )
@@ -149,13 +162,14 @@ class CasePolicy(ReplyPolicy):
         description="how long before a party's window closes it is reminded, once; None: no reminders",
     )
 
-    def retry_window(self, effect: str) -> timedelta:
-        """How long an effect step is retried before the case parks it for an operator."""
-        if effect in ("refund_to_buyer", "release_to_seller"):
-            return self.money_retry_window
-        if effect == "publish":
-            return self.publish_retry_window
-        return self.care_desk_retry_window
+
+def history_ceilings(policy: CasePolicy) -> tuple[int, int]:
+    """The history bounds a run keeps to: the policy's, never above the ceilings (a policy
+    recorded before they were checked, or copied without validation, cannot pass them)."""
+    return (
+        min(policy.history_max_events, HISTORY_EVENTS_CEILING),
+        min(policy.history_max_bytes, HISTORY_BYTES_CEILING),
+    )
 
 
 class DisputePolicy(CasePolicy):
@@ -165,9 +179,15 @@ class DisputePolicy(CasePolicy):
     existed has none in its stored policy and keeps running exactly as it was opened. The
     settings turn them on for disputes opened now."""
 
-    buyer_inactivity: timedelta = Field(
+    model_config = ConfigDict(validate_by_name=True)
+
+    turn_inactivity: timedelta = Field(
         default=timedelta(days=3),
-        description="silence of the party whose turn it is after which the other may ask for help",
+        # Disputes opened before the rename carry it as ``buyer_inactivity`` (the setting keeps
+        # that name, DISPUTES_BUYER_INACTIVITY): both are read.
+        validation_alias=AliasChoices("turn_inactivity", "buyer_inactivity"),
+        description="silence of the party whose turn it is (buyer or seller) after which the other may ask"
+        " for help",
     )
     seller_response: OptionalDuration = Field(
         default=None, description="the seller's turn after which care takes over by itself"

@@ -94,7 +94,7 @@ def dispute_details(request: OpenDisputeInput, *, redact: bool = False) -> str:
             f"**Buyer** {request.buyer_id} · **Seller** {request.seller_id}",
             f"**Reason** {request.reason.value}: {description}",
             f"**Requested** {request.requested_solution.describe()}",
-            f"**Policy** inactivity {short_duration(policy.buyer_inactivity)} · care reply target"
+            f"**Policy** inactivity {short_duration(policy.turn_inactivity)} · care reply target"
             f" {short_duration(policy.care_reply_target)} (warning at"
             f" {short_duration(policy.care_reply_warning)})" + _clocks_that_act(policy),
         ]
@@ -154,7 +154,7 @@ def deadline_name(case: CareCase, event: DeadlineEvent) -> str:
     """Name a clock the way the timer summary and on-call see it."""
     policy = case.policy
     if event is DeadlineEvent.PARTY_INACTIVE and isinstance(case, Dispute):
-        return f"{case.turn} inactivity {short_duration(case.policy.buyer_inactivity)}"
+        return f"{case.turn} inactivity {short_duration(case.policy.turn_inactivity)}"
     if event is DeadlineEvent.QUIET_PERIOD_OVER and isinstance(case, Ticket):
         return f"close after quiet period {short_duration(case.policy.solved_quiet_period)}"
     if event is DeadlineEvent.CARE_REPLY_WARNING:

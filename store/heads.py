@@ -17,8 +17,10 @@ from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.case import RETRY_ONLY, TimelineEntry
+from domain.case import TimelineEntry
 from domain.dispute import PAYOUT_EFFECTS
+from domain.effects import EffectName, Repair
+from domain.kinds import KINDS
 from store.schema import case_archive, case_heads
 
 
@@ -33,6 +35,15 @@ class Parked(BaseModel):
 def case_kind(case_id: str) -> str:
     """``dispute`` or ``ticket``, from the case's id."""
     return "dispute" if case_id.startswith("dispute-") else "ticket"
+
+
+def _by_hand(effect: str) -> bool:
+    """Whether an operator may record ``effect`` as done by hand (the effect registries say)."""
+    try:
+        name = EffectName(effect)
+    except ValueError:
+        return False
+    return any(name in kind.effects and kind.effects.repaired_by(name, Repair.BY_HAND) for kind in KINDS)
 
 
 def parked_effects(
@@ -52,7 +63,7 @@ def parked_effects(
             if named is not None:
                 found = next((p for p in still if p.key == named), None)
             elif event == "resolve_effect":
-                found = next((p for p in still if p.effect not in RETRY_ONLY), still[0])
+                found = next((p for p in still if _by_hand(p.effect)), still[0])
             else:
                 found = still[0]
             if found is not None:

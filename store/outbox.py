@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.effects import EffectName, RecordedEffect
 from store.db import insert
 from store.schema import effects, inbox_reads
 
 CARE_REPLY = "care_reply"
 
 
-class EffectKind(StrEnum):
-    """Every kind of outside effect this service causes."""
-
-    REFUND_TO_BUYER = "REFUND_TO_BUYER"
-    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
-    NOTIFICATION = "NOTIFICATION"
-    MEDIATION_OPENED = "MEDIATION_OPENED"
-    CARE_ASSIGNED = "CARE_ASSIGNED"
-    CARE_REPLY_WARNING = "CARE_REPLY_WARNING"
-    CARE_REPLY_BREACHED = "CARE_REPLY_BREACHED"
-
-
 class Effect(BaseModel):
     """One outside effect as applied (and recorded once) under its idempotency key."""
 
     case_id: str
-    kind: EffectKind
+    kind: RecordedEffect
     party: str | None = None
     party_id: str | None = None
     amount: int | None = None
@@ -64,7 +52,7 @@ class Outbox:
     async def record(self, effect: Effect) -> Effect:
         """Insert ``effect`` unless its key is already recorded; return the stored row."""
         row = effect.model_dump(mode="python", exclude={"seq", "created_at"})
-        row["kind"] = effect.kind.value
+        row["kind"] = effect.kind.recorded_as
         row["created_at"] = datetime.now(UTC)
         statement = insert(self.engine, effects).values(row).on_conflict_do_nothing()
         async with self.engine.begin() as connection:
@@ -132,6 +120,6 @@ class Outbox:
 def _inbox_of(user_id: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (
         effects.c.party_id == user_id,
-        effects.c.kind == EffectKind.NOTIFICATION.value,
+        effects.c.kind == EffectName.NOTIFICATION.recorded_as,
         effects.c.category == CARE_REPLY,
     )

@@ -21,10 +21,11 @@ from activities.models import AssignInput, MediationInput, NotifyInput, PayoutIn
 from core.settings import Settings
 from domain.commands import Accept, MakeOffer
 from domain.dispute import OpenDisputeInput, Reason
+from domain.effects import EffectName
 from domain.ids import dispute_workflow_id
 from domain.types import DisputePolicy, Solution, SolutionKind
 from store.cases import Timelines
-from store.outbox import EffectKind, Outbox
+from store.outbox import Outbox
 from tests.factories import BUYER, SELLER
 from tests.platform import SIGNING_SECRET, Receiver, Seen
 from tests.support import eventually
@@ -115,11 +116,11 @@ async def test_retried_payouts_reach_the_platform_once_per_key(
     recorded = await Outbox(engine).for_case(handle.id)
     payouts = [(e.kind, e.party_id, e.amount) for e in recorded if e.amount is not None]
     assert payouts == [
-        (EffectKind.REFUND_TO_BUYER, "b-1", 40_000),
-        (EffectKind.RELEASE_TO_SELLER, "s-1", 110_000),
+        (EffectName.REFUND_TO_BUYER, "b-1", 40_000),
+        (EffectName.RELEASE_TO_SELLER, "s-1", 110_000),
     ]
     # the notifications the platform delivered are in the outbox too (the API's view of effects)
-    notified = {e.idempotency_key for e in recorded if e.kind is EffectKind.NOTIFICATION}
+    notified = {e.idempotency_key for e in recorded if e.kind is EffectName.NOTIFICATION}
     assert notified == {c.key for c in receiver.seen("/notifications")} and notified
 
 
@@ -167,7 +168,7 @@ async def test_refused_notification_is_recorded_and_the_case_goes_on(
         await activities.payments.aclose()
 
     assert len(receiver.seen("/notifications")) == 1
-    assert [e for e in await Outbox(engine).for_case(handle.id) if e.kind is EffectKind.NOTIFICATION] == []
+    assert [e for e in await Outbox(engine).for_case(handle.id) if e.kind is EffectName.NOTIFICATION] == []
 
 
 # -- one activity at a time ----------------------------------------------------------------------
@@ -190,7 +191,7 @@ async def test_payout_is_posted_as_json_under_its_key(
         body={"case_id": "dispute-o-9", "party_id": "b-9", "amount": 25_000},
     )
     assert (effect.kind, effect.party_id, effect.amount, effect.seq) == (
-        EffectKind.REFUND_TO_BUYER,
+        EffectName.REFUND_TO_BUYER,
         "b-9",
         25_000,
         1,
@@ -218,7 +219,7 @@ async def test_care_desk_answers_are_used(
     assigned = await http_adapters.assign(
         AssignInput(case_id="dispute-o-9", case_ref=case.case_ref, idempotency_key="dispute-o-9:assign"),
     )
-    await http_adapters.reply_target(EffectKind.CARE_REPLY_WARNING, target)
+    await http_adapters.reply_target(EffectName.CARE_REPLY_WARNING, target)
 
     assert (case.case_ref, assigned.assignee) == ("CD-77", "agent-42")
     assert receiver.seen("/care-desk/assignments")[0].body == {"case_id": "dispute-o-9", "case_ref": "CD-77"}
@@ -230,9 +231,9 @@ async def test_care_desk_answers_are_used(
     }
     recorded = await Outbox(engine).for_case("dispute-o-9")
     assert [(e.kind, e.party_id) for e in recorded] == [
-        (EffectKind.MEDIATION_OPENED, None),
-        (EffectKind.CARE_ASSIGNED, "agent-42"),
-        (EffectKind.CARE_REPLY_WARNING, "care-supervisor"),
+        (EffectName.MEDIATION_OPENED, None),
+        (EffectName.CARE_ASSIGNED, "agent-42"),
+        (EffectName.CARE_REPLY_WARNING, "care-supervisor"),
     ]
     assert recorded[1].text == "CD-77 assigned to agent-42"
 

@@ -138,7 +138,7 @@ async def test_two_thousand_messages_continue_as_new_and_read_the_same(
         last_buyer = max(
             datetime.fromisoformat(e["at"]) for e in timeline if e["actor"] and e["actor"]["role"] == "buyer"
         )
-        due = last_buyer + policy.buyer_inactivity
+        due = last_buyer + policy.turn_inactivity
         assert datetime.fromisoformat(after["buyer_inactive_at"]) == due
 
         # a request made in the first run is still deduped after continuing as new

@@ -22,7 +22,7 @@ def test_seed_values_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("BUYER_INACTIVITY", "CARE_REPLY_TARGET", "CARE_REPLY_WARNING"):
         monkeypatch.delenv(f"DISPUTES_{name}", raising=False)
     policy = Settings().dispute_policy()
-    assert policy.buyer_inactivity == timedelta(days=3)
+    assert policy.turn_inactivity == timedelta(days=3)
     assert policy.care_reply_target == timedelta(hours=24)
     assert policy.care_reply_warning == timedelta(hours=20)
 
@@ -32,7 +32,7 @@ def test_iso_durations_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DISPUTES_CARE_REPLY_TARGET", "PT10S")
     monkeypatch.setenv("DISPUTES_CARE_REPLY_WARNING", "PT8S")
     policy = Settings().dispute_policy()
-    assert (policy.buyer_inactivity, policy.care_reply_target, policy.care_reply_warning) == (
+    assert (policy.turn_inactivity, policy.care_reply_target, policy.care_reply_warning) == (
         timedelta(seconds=5),
         timedelta(seconds=10),
         timedelta(seconds=8),

@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.settings import Settings, WebhookSubscription
 from domain.case import TimelineEntry
+from domain.effects import EffectName
 from domain.types import Actor, Role
 from store.blobstore import EvidenceStore, LocalBlobStore
 from store.cases import (
@@ -48,7 +49,7 @@ from store.migrate import (
     migrate,
     require_current,
 )
-from store.outbox import CARE_REPLY, Effect, EffectKind, Outbox
+from store.outbox import CARE_REPLY, Effect, Outbox
 from store.webhooks import DeadLetter, DeliveryAttempt, WebhookStore
 from tests.postgres import PostgresServer, free_port
 from tests.support import API_KEYS, eventually, listening
@@ -78,7 +79,7 @@ async def db(url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 def note(case_id: str, key: str, user: str = "u-1", category: str = CARE_REPLY) -> Effect:
     return Effect(
         case_id=case_id,
-        kind=EffectKind.NOTIFICATION,
+        kind=EffectName.NOTIFICATION,
         party="user",
         party_id=user,
         text=f"reply {key}",
@@ -213,7 +214,7 @@ async def test_an_effect_is_recorded_once_per_key_whoever_races(db: AsyncEngine)
     outbox = Outbox(db)
     refund = Effect(
         case_id="dispute-o-1",
-        kind=EffectKind.REFUND_TO_BUYER,
+        kind=EffectName.REFUND_TO_BUYER,
         party="buyer",
         party_id="b-1",
         amount=150_000,

@@ -28,13 +28,12 @@ from store.cases import CaseStore
 from store.outbox import Outbox
 from store.webhooks import webhook_store
 from wiring.webhooks import WebhookDispatcher, WebhookPublisher
-from workflows.dispute import DisputeWorkflow
-from workflows.ticket import CareTicketWorkflow
+from workflows.kinds import case_workflows
 from workflows.webhooks import WebhookDeliveryWorkflow, WebhookFanOutWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow]
+WORKFLOWS = [*case_workflows(), WebhookDeliveryWorkflow]
 
 
 def data_converter(settings: Settings) -> DataConverter:
