@@ -12,7 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,10 +53,10 @@ FOR_NEW_CASES: dict[str, timedelta] = {
 _TICKET_NAMES = {"solved_quiet_period": "ticket_quiet_period", "user_wait": "ticket_user_wait"}
 
 
-def _setting(policy: type[BaseModel], name: str) -> Any:
+def _setting(policy: type[BaseModel], name: str, **overrides: Any) -> Any:
     """A policy field as a setting: its constraints, description and default as the policy declares them."""
     declared = policy.model_fields[name]
-    return FieldInfo.merge_field_infos(declared, annotation=declared.annotation)
+    return FieldInfo.merge_field_infos(declared, annotation=declared.annotation, **overrides)
 
 
 class KeyRole(StrEnum):
@@ -120,6 +128,10 @@ class Settings(BaseSettings, DisputePolicy):
     dev_ui_port: int = Field(default=8233, description="make run's local Temporal Web UI")
 
     # -- a report's own clocks: the ticket policy's, under names that say they are the report's --
+    # -- the policy's turn_inactivity keeps the setting's first name, DISPUTES_BUYER_INACTIVITY --
+    turn_inactivity: timedelta = _setting(
+        DisputePolicy, "turn_inactivity", validation_alias=AliasChoices("disputes_buyer_inactivity")
+    )
     ticket_quiet_period: timedelta = _setting(TicketPolicy, "solved_quiet_period")
     ticket_user_wait: OptionalDuration = _setting(TicketPolicy, "user_wait")
 
@@ -360,3 +372,11 @@ class Settings(BaseSettings, DisputePolicy):
 def get_settings() -> Settings:
     """The process's settings, read once; tests override the API dependency instead."""
     return Settings()
+
+
+def env_name(field: str) -> str:
+    """The environment variable the setting ``field`` is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0]).upper()
+    return f"DISPUTES_{field.upper()}"

@@ -33,7 +33,7 @@ from temporalio.envconfig import ClientConfigProfile
 from api.main import create_app
 from core import search_attributes as sa
 from core.codec import EncryptionCodec
-from core.settings import Settings
+from core.settings import Settings, env_name
 from store.migrate import migrate
 from tests.postgres import PostgresServer
 from wiring.temporal import data_converter
@@ -246,7 +246,7 @@ def test_a_broken_copy_is_rejected(breakage: str, tmp_path: Path) -> None:
 def test_every_disputes_variable_is_a_setting(spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     prefix = str(Settings.model_config.get("env_prefix", ""))
     assert prefix == "DISPUTES_"
-    known = {f"{prefix}{field}".upper() for field in Settings.model_fields}
+    known = {env_name(field) for field in Settings.model_fields}
     used = set(re.findall(r"\bDISPUTES_[A-Z0-9_]+", COMPOSE.read_text()))
     assert used, "docker-compose.yml configures no DISPUTES_* variable"
     assert used <= known, f"not settings of core.settings.Settings: {sorted(used - known)}"
@@ -460,7 +460,7 @@ def test_a_stopping_worker_finishes_its_payouts_before_docker_kills_it(
     # attempt (the activity timeout); the grace period leaves time to exit after that.
     worker = spec["services"]["worker"]
     for name in Settings.model_fields:
-        monkeypatch.delenv(f"DISPUTES_{name}".upper(), raising=False)
+        monkeypatch.delenv(env_name(name), raising=False)
     for name, value in environment(worker).items():
         if name.startswith("DISPUTES_") and value:
             monkeypatch.setenv(name, value)
@@ -603,7 +603,7 @@ def test_the_compose_environment_encrypts_with_the_steps_key(
     the api's and the worker's settings from the same environment: they encrypt, with that key."""
     env = environment(spec["services"][KEYS_STEP])
     for name in Settings.model_fields:
-        monkeypatch.delenv(f"DISPUTES_{name}".upper(), raising=False)
+        monkeypatch.delenv(env_name(name), raising=False)
     variables = {k: v for k, v in env.items() if k.startswith("DISPUTES_") and v is not None}
     variables["DISPUTES_DATA_DIR"] = str(tmp_path / "data")
     step = [sys.executable, *spec["services"][KEYS_STEP]["command"][1:]]
