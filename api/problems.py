@@ -115,7 +115,24 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
     title = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
         error.status_code, "HTTP error"
     )
-    return _response(Problem(error.status_code, title, str(error.detail)))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+        return _response(Problem(405, title, detail, headers=headers))
+    return _response(Problem(error.status_code, title, str(error.detail), headers=headers or None))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (RFC 9110: a 405 lists
+    them in ``Allow``); the router alone names only the first matching route's methods."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -15,13 +15,13 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from activities.blobstore import ACCEPTED_TYPES, EvidenceMeta, EvidenceStore, blob_store, sniff
 from api.auth import CallerDep, ReadAsDep
-from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
+from api.cases import Answer, Cases, ReadCasesDep
 from api.citations import cited_on
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
+from api.kinds import served_for
 from api.problems import Problem, invalid
 from core.settings import KeyRole
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from domain.views import DisputeView, TicketView
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
 
@@ -188,7 +188,7 @@ async def upload(
     fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
     keyed = Cases(client, settings, engine, caller, idempotency_key, request_line, fingerprint.hexdigest())
 
-    async def save() -> tuple[BaseModel, int]:
+    async def save() -> Answer:
         meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
         return EvidenceReceipt.model_validate(meta.model_dump()), status.HTTP_201_CREATED
 
@@ -199,11 +199,10 @@ async def _citing(
     reference: str, case_id: str, cases: Cases, reader: Actor | None, store: EvidenceStore
 ) -> EvidenceMeta:
     """The file's metadata, if ``case_id`` cites it and ``reader`` (when given) is party to it."""
-    case: DisputeView | TicketView
-    if case_id.startswith(DISPUTES.prefix):
-        case = await cases.read(DISPUTES, case_id, reader)
-    else:
-        case = await cases.read(TICKETS, case_id, reader)
+    kind = served_for(case_id)
+    if kind is None:
+        raise Problem(404, "Not found", f"no case {case_id}")
+    case = await cases.read(kind, case_id, reader)
     meta = await store.meta(reference) if reference in cited_on(case) else None
     if meta is None:
         raise Problem(404, "Not found", f"{case_id} cites no evidence {reference}")

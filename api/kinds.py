@@ -1,0 +1,130 @@
+"""The kinds of case as the API serves them: each registered kind (``domain/kinds.py``) with what
+the API adds to it (its workflow, the body that opens one, who opens it, its public model).
+
+The routes, the reads, the openings and the CloudEvents ingestion loop over ``SERVED``; a new
+kind of case is one more entry here beside its ``domain.kinds`` registration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.common import SearchAttributeKey
+
+from api.public import CasePublic, DisputePublic, TicketPublic
+from core.settings import Settings
+from domain.case import CareCase
+from domain.dispute import DisputeClaim
+from domain.kinds import DISPUTE, KINDS, TICKET, CaseKind
+from domain.registry import ActionRegistry
+from domain.ticket import TicketReport
+from domain.types import Actor, Role
+from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
+from workflows.ticket import CareTicketWorkflow, TicketRun, ticket_search_attributes
+
+
+@dataclass(frozen=True)
+class ServedKind:
+    """One kind of case, as the API opens, reads and acts on it."""
+
+    #: The kind's registration: state, actions, opening, workflow id, summary, details, view.
+    kind: CaseKind[Any, Any]
+    #: What users call one case of the kind, in API messages ("dispute", "report").
+    noun: str
+    #: The path of its routes and the name of its id in them.
+    path: str
+    path_param: str
+    #: The request body that opens a case, and the party who must be the one to open it.
+    claim: type[BaseModel]
+    opener: Callable[[Any], Actor]
+    #: The business key a case's id derives from (one dispute per order); ``None``: a new key per
+    #: request (from its Idempotency-Key, or the CloudEvent that opened it).
+    business_key: Callable[[Any], str] | None
+    #: The parties a case is between, from its opening body or its state (a repeat opening between
+    #: other parties is refused).
+    parties: Callable[[Any], tuple[str, ...]]
+    #: The policy a case opened now runs under, from the settings.
+    policy: Callable[[Settings], BaseModel]
+    #: Whether an opening links the order's open dispute (a report about a disputed order).
+    links_dispute: bool
+    #: Its Temporal side: the workflow's run, its input from the opening, its state query, its
+    #: search attributes.
+    run: Any
+    run_input: Callable[[Any], BaseModel]
+    query: Any
+    search_attributes: Callable[[Any], dict[SearchAttributeKey[Any], Any]]
+    #: What a read of one answers with (``api/public.py``).
+    public: type[CasePublic]
+
+    @property
+    def name(self) -> str:
+        """The kind's registered name: ``CaseKind`` search attribute, CloudEvents type segment."""
+        return self.kind.name
+
+    @property
+    def prefix(self) -> str:
+        """How the workflow ids of this kind begin."""
+        return self.kind.workflow_id("")
+
+    @property
+    def actions(self) -> ActionRegistry[Any]:
+        """The kind's registered actions."""
+        return self.kind.actions
+
+    def owns(self, case_id: str) -> bool:
+        """Whether ``case_id`` names a case of this kind."""
+        return case_id.startswith(self.prefix)
+
+    def state_of(self, stored: dict[str, Any]) -> CareCase:
+        """A case of this kind from its stored JSON (archive, snapshot)."""
+        state: CareCase = self.kind.state.model_validate(stored)
+        return state
+
+
+DISPUTES = ServedKind(
+    kind=DISPUTE,
+    noun="dispute",
+    path="/v1/disputes",
+    path_param="dispute_id",
+    claim=DisputeClaim,
+    opener=lambda claim: Actor(role=Role.BUYER, id=claim.buyer_id),
+    business_key=attrgetter("order_id"),
+    parties=attrgetter("buyer_id", "seller_id"),
+    policy=lambda settings: settings.dispute_policy(),
+    links_dispute=False,
+    run=DisputeWorkflow.run,
+    run_input=lambda request: DisputeRun(open=request),
+    query=DisputeWorkflow.state,
+    search_attributes=dispute_search_attributes,
+    public=DisputePublic,
+)
+TICKETS = ServedKind(
+    kind=TICKET,
+    noun="report",
+    path="/v1/tickets",
+    path_param="ticket_id",
+    claim=TicketReport,
+    opener=lambda report: Actor(role=Role.USER, id=report.user_id),
+    business_key=None,
+    parties=lambda report: (report.user_id,),
+    policy=lambda settings: settings.ticket_policy(),
+    links_dispute=True,
+    run=CareTicketWorkflow.run,
+    run_input=lambda request: TicketRun(open=request),
+    query=CareTicketWorkflow.state,
+    search_attributes=ticket_search_attributes,
+    public=TicketPublic,
+)
+
+#: Every kind of case the API serves, by its registered name.
+SERVED: dict[str, ServedKind] = {served.name: served for served in (DISPUTES, TICKETS)}
+if set(SERVED) != {kind.name for kind in KINDS}:  # a kind registered without its API side
+    raise RuntimeError(f"the API serves {sorted(SERVED)}, the registered kinds are {[k.name for k in KINDS]}")
+
+
+def served_for(case_id: str) -> ServedKind | None:
+    """The kind whose ids look like ``case_id``."""
+    return next((served for served in SERVED.values() if served.owns(case_id)), None)
