@@ -37,7 +37,7 @@ from api.auth import Caller, CallerDep
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.kinds import DISPUTES, ServedKind
 from api.problems import Problem
-from api.public import CasePublic, public
+from api.public import CasePublic
 from core.settings import Settings
 from domain.case import CareCase
 from domain.commands import Command, IngestedEvent
@@ -201,7 +201,7 @@ class Cases:
         except WorkflowAlreadyStartedError:
             return await self._existing(kind, claim, case_id)
         SNAPSHOTS.keep(self.engine, kind.noun, case)
-        return public(kind.kind.view(case, case.timeline)), 201
+        return kind.show(case, case.timeline), 201
 
     async def _existing(self, kind: ServedKind, claim: BaseModel, case_id: str) -> Answer:
         """The case already opened under ``case_id`` (200), or 201 again for the retry of the keyed
@@ -284,7 +284,7 @@ class Cases:
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
         stored = await Timelines(self.engine).for_case(case_id)
-        view = public(kind.kind.view(state, merge_timeline(stored, state.timeline)))
+        view = kind.show(state, merge_timeline(stored, state.timeline))
         if stale_as_of is not None:
             view = view.model_copy(update={"stale": True, "as_of": stale_as_of})
         return view

@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.common import SearchAttributeKey
 
-from api.public import CasePublic, DisputePublic, TicketPublic
+from api.public import CasePublic, DisputePublic, TicketPublic, public
 from core.settings import Settings
-from domain.case import CareCase
+from domain.case import CareCase, TimelineEntry
 from domain.dispute import DisputeClaim
 from domain.kinds import DISPUTE, KINDS, TICKET, CaseKind
 from domain.registry import ActionRegistry
@@ -73,6 +73,10 @@ class ServedKind:
     def actions(self) -> ActionRegistry[Any]:
         """The kind's registered actions."""
         return self.kind.actions
+
+    def show(self, state: CareCase, timeline: list[TimelineEntry]) -> CasePublic:
+        """What a read answers: the case with its full timeline, as clients see it."""
+        return public(self.public, self.kind.view(state, timeline))
 
     def owns(self, case_id: str) -> bool:
         """Whether ``case_id`` names a case of this kind."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from api import visibility
 from api.auth import CallerDep, ReadAsDep, own_list
 from api.deps import TemporalClientDep
+from api.openapi import read_as
 from api.problems import Problem
 from core import search_attributes as sa
 from core.settings import KeyRole
@@ -22,7 +23,7 @@ from domain.ticket import Priority, TicketStatus, TicketTopic
 router = APIRouter(prefix="/v1/care", tags=["care"])
 
 
-class CaseKind(StrEnum):
+class QueueKind(StrEnum):
     """The kinds of case in the care queue."""
 
     DISPUTE = "dispute"
@@ -32,7 +33,7 @@ class CaseKind(StrEnum):
 class QueueItem(BaseModel):
     """A case care owes a reply, a decision, or (``DECISION_APPEALED``) a supervisor's review to."""
 
-    kind: CaseKind
+    kind: QueueKind
     id: str
     care_reply_due_at: datetime | None = Field(description="a reply, or a supervisor's review, is due")
     care_decision_due_at: datetime | None = Field(default=None, description="care's decision is due")
@@ -60,12 +61,12 @@ def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
     return (item.priority != Priority.HIGH, not item.sla_breached, due)
 
 
-@router.get("/queue")
+@router.get("/queue", openapi_extra=read_as())
 async def care_queue(
     client: TemporalClientDep,
     caller: CallerDep,
     reader: ReadAsDep,
-    kind: CaseKind | None = None,
+    kind: QueueKind | None = None,
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> CareQueue:
@@ -76,13 +77,13 @@ async def care_queue(
     own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
     items: list[QueueItem] = []
     owed = (DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED)
-    for status in owed if kind in (None, CaseKind.DISPUTE) and topic is None else ():
+    for status in owed if kind in (None, QueueKind.DISPUTE) and topic is None else ():
         mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: status.value})
         for execution in await visibility.executions(client, mediated, limit):
             attrs = execution.typed_search_attributes
             items.append(
                 QueueItem(
-                    kind=CaseKind.DISPUTE,
+                    kind=QueueKind.DISPUTE,
                     id=execution.id,
                     care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
                     care_decision_due_at=attrs.get(sa.CARE_DECISION_DUE_AT),
@@ -94,7 +95,7 @@ async def care_queue(
                     seller_id=attrs.get(sa.SELLER_ID),
                 )
             )
-    if kind in (None, CaseKind.TICKET):
+    if kind in (None, QueueKind.TICKET):
         filters: dict[Any, str | None] = {
             sa.TICKET_STATUS: TicketStatus.AWAITING_CARE.value,
             sa.TICKET_TOPIC: topic.value if topic else None,
@@ -103,7 +104,7 @@ async def care_queue(
             attrs = execution.typed_search_attributes
             items.append(
                 QueueItem(
-                    kind=CaseKind.TICKET,
+                    kind=QueueKind.TICKET,
                     id=execution.id,
                     care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
                     sla_breached=bool(attrs.get(sa.SLA_BREACHED)),

@@ -14,6 +14,7 @@ from api.auth import ReadAsDep, own_list
 from api.cases import ReadCasesDep
 from api.deps import OutboxDep, TemporalClientDep
 from api.kinds import DISPUTES
+from api.openapi import read_as
 from api.public import EffectList, EffectPublic
 from api.routes.actions import add_case_routes
 from core import search_attributes as sa
@@ -88,7 +89,7 @@ async def list_effects(
 def router() -> APIRouter:
     """/v1/disputes: open, list, read, the effects, and one POST per registered action."""
     routes = APIRouter(prefix=DISPUTES.path, tags=["disputes"])
-    routes.add_api_route("", list_disputes, methods=["GET"])
+    routes.add_api_route("", list_disputes, methods=["GET"], openapi_extra=read_as(Role.BUYER, Role.SELLER))
     routes.add_api_route("/{dispute_id}/effects", list_effects, methods=["GET"])
     add_case_routes(routes, DISPUTES)
     return routes

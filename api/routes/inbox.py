@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api.auth import ReadAsDep, own_list
 from api.cases import Answer, CasesDep
 from api.deps import OutboxDep
+from api.openapi import read_as
 from api.problems import Problem
 from api.public import Inbox, InboxItemPublic
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/users", tags=["inbox"])
 UserId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 
-@router.get("/{user_id}/inbox")
+@router.get("/{user_id}/inbox", openapi_extra=read_as(Role.USER, Role.BUYER, Role.SELLER))
 async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
     """Care's replies to the user's reports and disputes, newest first, with unread state.
 

@@ -13,6 +13,7 @@ from api import visibility
 from api.auth import ReadAsDep, own_list
 from api.deps import TemporalClientDep
 from api.kinds import TICKETS
+from api.openapi import read_as
 from api.routes.actions import add_case_routes
 from core import search_attributes as sa
 from domain.ticket import TicketStatus, TicketTopic
@@ -75,6 +76,6 @@ async def list_reports(
 def router() -> APIRouter:
     """/v1/tickets: file, list, read, and one POST per registered action."""
     routes = APIRouter(prefix=TICKETS.path, tags=["tickets"])
-    routes.add_api_route("", list_reports, methods=["GET"])
+    routes.add_api_route("", list_reports, methods=["GET"], openapi_extra=read_as(Role.USER))
     add_case_routes(routes, TICKETS)
     return routes
