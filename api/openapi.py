@@ -21,6 +21,8 @@ from domain.types import IDENTIFIER_PATTERN, Role
 #: No C0 control character but tab, LF and CR, no DEL, no C1 control character (api/limits.py).
 PLAIN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
 READ_AS = "x-read-as"
+PLAIN_JSON = "PlainJson"
+_COMPONENTS = "#/components/schemas/"
 _ACTOR = ("actor_role", "actor_id")
 
 
@@ -37,7 +39,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if not done:
             schema = generate()
-            components = schema.get("components", {}).get("schemas", {})
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components[PLAIN_JSON] = _plain_json()
             for path_item in schema.get("paths", {}).values():
                 for operation in path_item.values():
                     _reader(operation)
@@ -79,9 +82,24 @@ def _reader(operation: dict[str, Any]) -> None:
                     "actor_id": {"type": "string", "pattern": IDENTIFIER_PATTERN},
                 },
                 "required": list(_ACTOR),
+                "additionalProperties": False,
             },
         }
     )
+
+
+def _plain_json() -> dict[str, Any]:
+    """Any JSON value without a control character in a string or a key (api/limits.py)."""
+    itself = {"$ref": f"{_COMPONENTS}{PLAIN_JSON}"}
+    return {
+        "description": "any JSON value; no string or key holds a control character",
+        "anyOf": [
+            {"type": "string", "pattern": PLAIN},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": itself},
+            {"type": "object", "propertyNames": {"pattern": PLAIN}, "additionalProperties": itself},
+        ],
+    }
 
 
 def _plain_parameters(operation: dict[str, Any]) -> None:
@@ -107,6 +125,8 @@ def _plain_strings(schema: dict[str, Any], components: dict[str, Any], seen: set
     _plain_string(schema)
     if schema.get("type") == "object" and schema.get("additionalProperties", True) is not False:
         schema.setdefault("propertyNames", {"pattern": PLAIN})
+        if schema.get("additionalProperties", True) is True:  # any JSON: any but control characters
+            schema["additionalProperties"] = {"$ref": f"{_COMPONENTS}{PLAIN_JSON}"}
     for key in ("properties", "$defs"):
         for child in schema.get(key, {}).values():
             _plain_strings(child, components, seen)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -125,14 +126,17 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app answers on the request's path (RFC 9110: a 405 lists
-    them in ``Allow``); the router alone names only the first matching route's methods."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        pattern = getattr(route, "path_regex", None)
-        if pattern is not None and pattern.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route of the app takes on the request's path (RFC 9110: a 405 lists them
+    in ``Allow``); the router's own 405 names only the first matching route's methods."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches(dict(request.scope, method=method))[0] is Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:

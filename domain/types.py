@@ -44,6 +44,8 @@ EvidenceRef = Annotated[
     Field(
         description="a reference from POST /v1/evidence, uploaded by the citing party or cited on the case",
         examples=["ev-3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d"],
+        # The schema states the form the API checks (api/citations.py); the type stays lenient.
+        json_schema_extra={"pattern": EVIDENCE_REFERENCE_PATTERN},
     ),
 ]
 EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20), CitesEvidence()]

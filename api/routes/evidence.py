@@ -62,6 +62,7 @@ _UPLOAD_FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["file", "actor_role", "actor_id"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": _ACCEPTED},
                         "actor_role": {"type": "string", "enum": [role.value for role in Role]},
