@@ -180,10 +180,14 @@ class Cases:
             # after Temporal forgot its workflow.
             return await self._existing(kind, claim, case_id)
         now = datetime.now(UTC)
-        links = {"dispute_id": await self._open_dispute_for(getattr(claim, "order_id", None))}
+        links = (
+            {"dispute_id": await self._open_dispute_for(getattr(claim, "order_id", None))}
+            if kind.links_dispute
+            else {}
+        )
         request = kind.kind.opening(
             **claim.model_dump(),
-            **(links if kind.links_dispute else {}),
+            **links,
             policy=kind.policy(self.settings),
             opened_at=now,
         )

@@ -64,7 +64,12 @@ _UPLOAD_FORM = {
                     "required": ["file", "actor_role", "actor_id"],
                     "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": _ACCEPTED},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "minLength": 1,
+                            "description": _ACCEPTED,
+                        },
                         "actor_role": {"type": "string", "enum": [role.value for role in Role]},
                         "actor_id": {"type": "string", "pattern": IDENTIFIER_PATTERN},
                     },
