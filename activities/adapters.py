@@ -8,7 +8,6 @@ from activities.models import (
     AssignInput,
     Assignment,
     Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     NotifyInput,
@@ -16,6 +15,7 @@ from activities.models import (
     ReplyTargetInput,
 )
 from activities.outbox import Outbox
+from domain.effects import EffectName
 
 
 class Payments(Protocol):
@@ -39,7 +39,7 @@ class CareDesk(Protocol):
 
     async def assign(self, request: AssignInput) -> Assignment: ...
 
-    async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect: ...
+    async def reply_target(self, kind: EffectName, request: ReplyTargetInput) -> Effect: ...
 
 
 class OutboxAdapters:
@@ -53,18 +53,18 @@ class OutboxAdapters:
 
     async def refund_buyer(self, request: PayoutInput) -> Effect:
         """Record a refund of the amount to the buyer."""
-        return await self._payout(EffectKind.REFUND_TO_BUYER, "buyer", "refund", request)
+        return await self._payout(EffectName.REFUND_TO_BUYER, "buyer", "refund", request)
 
     async def release_to_seller(self, request: PayoutInput) -> Effect:
         """Record a release of the amount to the seller."""
-        return await self._payout(EffectKind.RELEASE_TO_SELLER, "seller", "release", request)
+        return await self._payout(EffectName.RELEASE_TO_SELLER, "seller", "release", request)
 
     async def notify(self, request: NotifyInput) -> Effect:
         """Record a notification to one party."""
         return await self.outbox.record(
             Effect(
                 case_id=request.case_id,
-                kind=EffectKind.NOTIFICATION,
+                kind=EffectName.NOTIFICATION,
                 party=request.party,
                 party_id=request.party_id,
                 text=request.text,
@@ -82,7 +82,7 @@ class OutboxAdapters:
         await self.outbox.record(
             Effect(
                 case_id=request.case_id,
-                kind=EffectKind.MEDIATION_OPENED,
+                kind=EffectName.MEDIATION_OPENED,
                 text=summary,
                 idempotency_key=request.idempotency_key,
             )
@@ -95,7 +95,7 @@ class OutboxAdapters:
         await self.outbox.record(
             Effect(
                 case_id=request.case_id,
-                kind=EffectKind.CARE_ASSIGNED,
+                kind=EffectName.CARE_ASSIGNED,
                 party="care",
                 party_id=assignee,
                 text=f"{request.case_ref} assigned to {assignee}",
@@ -104,7 +104,7 @@ class OutboxAdapters:
         )
         return Assignment(assignee=assignee)
 
-    async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect:
+    async def reply_target(self, kind: EffectName, request: ReplyTargetInput) -> Effect:
         """Record a reply-target warning or breach escalation for the care supervisor."""
         return await self.outbox.record(
             Effect(
@@ -117,7 +117,7 @@ class OutboxAdapters:
             )
         )
 
-    async def _payout(self, kind: EffectKind, party: str, verb: str, request: PayoutInput) -> Effect:
+    async def _payout(self, kind: EffectName, party: str, verb: str, request: PayoutInput) -> Effect:
         return await self.outbox.record(
             Effect(
                 case_id=request.case_id,

@@ -14,7 +14,6 @@ from activities.models import (
     AssignInput,
     Assignment,
     Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     PayoutInput,
@@ -24,6 +23,7 @@ from activities.models import (
     ReplyTargetInput,
 )
 from domain.case import TimelineEntry
+from domain.effects import EffectName
 from domain.outbound import CaseEvent
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
@@ -113,12 +113,12 @@ class CaseActivities:
     @activity.defn
     async def warn_care_reply(self, request: ReplyTargetInput) -> Effect:
         """Warn care that a reply target is near."""
-        return await self.care_desk.reply_target(EffectKind.CARE_REPLY_WARNING, request)
+        return await self.care_desk.reply_target(EffectName.CARE_REPLY_WARNING, request)
 
     @activity.defn
     async def escalate_care_breach(self, request: ReplyTargetInput) -> Effect:
         """Escalate a missed reply target to the on-call care supervisor."""
-        return await self.care_desk.reply_target(EffectKind.CARE_REPLY_BREACHED, request)
+        return await self.care_desk.reply_target(EffectName.CARE_REPLY_BREACHED, request)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for the worker."""

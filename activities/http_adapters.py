@@ -57,7 +57,6 @@ from activities.models import (
     AssignInput,
     Assignment,
     Effect,
-    EffectKind,
     MediationCase,
     MediationInput,
     NotifyInput,
@@ -65,6 +64,7 @@ from activities.models import (
     ReplyTargetInput,
 )
 from activities.outbox import Outbox
+from domain.effects import EffectName
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 """Client errors that mean "not now" rather than "never": timeout, conflict, too early, too many."""
@@ -146,9 +146,9 @@ class HttpAdapters:
         assignee = reply.get("assignee")
         return await self.record.assign(request, assignee if isinstance(assignee, str) else None)
 
-    async def reply_target(self, kind: EffectKind, request: ReplyTargetInput) -> Effect:
+    async def reply_target(self, kind: EffectName, request: ReplyTargetInput) -> Effect:
         """Tell the platform's care desk that a reply target is near or missed."""
-        await self._post("care-desk/reply-targets", request.idempotency_key, request, kind=kind.value)
+        await self._post("care-desk/reply-targets", request.idempotency_key, request, kind=kind.recorded_as)
         return await self.record.reply_target(kind, request)
 
     async def _post(self, path: str, key: str, request: BaseModel, **extra: str) -> dict[str, Any]:

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from domain.case import TimelineEntry
+from domain.effects import EffectName, RecordedEffect
 from domain.outbound import CaseEvent
 
-
-class EffectKind(StrEnum):
-    """Every kind of outside effect this service causes."""
-
-    REFUND_TO_BUYER = "REFUND_TO_BUYER"
-    RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
-    NOTIFICATION = "NOTIFICATION"
-    MEDIATION_OPENED = "MEDIATION_OPENED"
-    CARE_ASSIGNED = "CARE_ASSIGNED"
-    CARE_REPLY_WARNING = "CARE_REPLY_WARNING"
-    CARE_REPLY_BREACHED = "CARE_REPLY_BREACHED"
+#: The outbox's name for ``EffectName`` before the effect registry: the same vocabulary, kept so
+#: callers not yet moved read on. New code names ``EffectName``.
+EffectKind = EffectName
 
 
 class Effect(BaseModel):
     """One outside effect as applied (and recorded once) under its idempotency key."""
 
     case_id: str
-    kind: EffectKind
+    kind: RecordedEffect
     party: str | None = None
     party_id: str | None = None
     amount: int | None = None

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.ticket import TicketPolicy
-from domain.types import DisputePolicy, OptionalDuration
+from domain.types import HISTORY_BYTES_CEILING, HISTORY_EVENTS_CEILING, DisputePolicy, OptionalDuration
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: The durations of the clocks that act by themselves: an empty value turns one off.
@@ -150,10 +150,16 @@ class Settings(BaseSettings):
     worker_build_id: str | None = Field(default=None, description="worker versioning: this build's id")
     max_messages: int = Field(default=2000, ge=1, description="party messages one case accepts (409 above)")
     history_max_events: int = Field(
-        default=10_000, ge=100, description="a case's run continues as new past this many history events"
+        default=10_000,
+        ge=100,
+        le=HISTORY_EVENTS_CEILING,  # twice it stays under Temporal's 51,200 events (domain/types.py)
+        description="a case's run continues as new past this many history events",
     )
     history_max_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024, description="... or past this many bytes of history"
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=HISTORY_BYTES_CEILING,  # twice it stays under Temporal's 50 MB
+        description="... or past this many bytes of history",
     )
 
     read_timeout: timedelta = Field(

@@ -26,13 +26,12 @@ from core.codec import EncryptionCodec
 from core.observability import EffectAttempts, client_interceptors
 from core.settings import Settings, get_settings
 from store.cases import CaseRecords
-from workflows.dispute import DisputeWorkflow
-from workflows.ticket import CareTicketWorkflow
+from workflows.kinds import case_workflows
 from workflows.webhooks import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [DisputeWorkflow, CareTicketWorkflow, WebhookDeliveryWorkflow]
+WORKFLOWS = [*case_workflows(), WebhookDeliveryWorkflow]
 
 
 def data_converter(settings: Settings) -> DataConverter:

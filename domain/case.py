@@ -213,7 +213,8 @@ class CareCase(BaseModel):
             | {"id": case_id, "policy": request.policy, "opened_at": now}
         )
         case._opened(now)
-        case._record(now, "opened", case.opener, **cls._opening_record(request))
+        opener, detail = cls._opening(request)
+        case._record(now, "opened", opener, **detail)
         return case
 
     @classmethod
@@ -223,13 +224,8 @@ class CareCase(BaseModel):
 
     @classmethod
     @abstractmethod
-    def _opening_record(cls, request: Any) -> dict[str, Any]:
-        """What the "opened" timeline entry says of the request."""
-
-    @property
-    @abstractmethod
-    def opener(self) -> Actor:
-        """Who opened the case."""
+    def _opening(cls, request: Any) -> tuple[Actor, dict[str, Any]]:
+        """Who opened the case, and what its "opened" timeline entry says of the request."""
 
     def _opened(self, now: datetime) -> None:
         """The clocks a new case starts with."""

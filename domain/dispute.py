@@ -285,18 +285,11 @@ class Dispute(CareCase):
     # -- creation -----------------------------------------------------------------------------
 
     @classmethod
-    def _opening_record(cls, request: OpenDisputeInput) -> dict[str, Any]:
-        return {
-            "reason": request.reason.value,
-            "solution": request.requested_solution.model_dump(mode="json"),
-            "description": request.description,
-            "evidence": list(request.evidence),
-        }
-
-    @property
-    def opener(self) -> Actor:
-        """The buyer: only the buyer opens a dispute."""
-        return Actor(role=Role.BUYER, id=self.buyer_id)
+    def _opening(cls, request: OpenDisputeInput) -> tuple[Actor, dict[str, Any]]:
+        """The buyer opens a dispute: its reason, the solution it asks for, its evidence."""
+        claim = request.model_dump(mode="json", include={"reason", "description", "evidence"})
+        asked = request.requested_solution.model_dump(mode="json")
+        return Actor(role=Role.BUYER, id=request.buyer_id), {"solution": asked, **claim}
 
     def _opened(self, now: datetime) -> None:
         """It is the seller's turn first."""

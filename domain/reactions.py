@@ -299,12 +299,6 @@ def _to_user(ticket: Ticket, text: str, category: NoticeCategory = NoticeCategor
 def ticket_reactions(ticket: Ticket, event: DomainEvent) -> Consequences:
     """Who is told what of a report's own events."""
     match event:
-        case Opened():
-            text = (
-                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
-                f" {short_duration(ticket.policy.care_reply_target)}."
-            )
-            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
         case CareSpoke(text=text):
             return Consequences(
                 notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY)],
@@ -330,4 +324,10 @@ def ticket_reactions(ticket: Ticket, event: DomainEvent) -> Consequences:
                 notices=[_to_user(ticket, f"Your report {ticket.id} is closed.")],
                 published=[EventType.TICKET_CLOSED],
             )
+        case Opened():
+            text = (
+                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
+                f" {short_duration(ticket.policy.care_reply_target)}."
+            )
+            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
     return Consequences()

@@ -158,19 +158,10 @@ class Ticket(CareCase):
         return {"priority": request.priority}
 
     @classmethod
-    def _opening_record(cls, request: OpenTicketInput) -> dict[str, Any]:
-        return {
-            "topic": request.topic.value,
-            "order_id": request.order_id,
-            "dispute_id": request.dispute_id,
-            "text": request.details,
-            "attachments": list(request.attachments),
-        }
-
-    @property
-    def opener(self) -> Actor:
-        """The reporting user."""
-        return Actor(role=Role.USER, id=self.user_id)
+    def _opening(cls, request: OpenTicketInput) -> tuple[Actor, dict[str, Any]]:
+        """The user files the report: its topic, order and dispute, text and attachments."""
+        report = request.model_dump(mode="json", include={"topic", "order_id", "dispute_id", "attachments"})
+        return Actor(role=Role.USER, id=request.user_id), report | {"text": request.details}
 
     def _opened(self, now: datetime) -> None:
         """Care owes the first reply from now."""

@@ -174,6 +174,16 @@ class ReplyPolicy(BaseModel):
         return self
 
 
+#: Temporal's own hard limits on one run's history (the server terminates a run past them).
+TEMPORAL_HISTORY_EVENTS = 51_200
+TEMPORAL_HISTORY_BYTES = 50 * 1024 * 1024
+#: The largest bounds a policy may set: a run continues as new at its bound, or at once at twice
+#: it (``workflows/base.py``), so twice the ceiling stays below Temporal's limits with room for
+#: the step that crosses it and the state carried into the next run.
+HISTORY_EVENTS_CEILING = 25_000
+HISTORY_BYTES_CEILING = 20 * 1024 * 1024
+
+
 class CasePolicy(ReplyPolicy):
     """The durations and limits every case runs under, its effect activities' timeouts included."""
 
@@ -189,6 +199,9 @@ class CasePolicy(ReplyPolicy):
         default=timedelta(days=1), description="how long handing out a change is retried before it parks"
     )
     max_messages: int = Field(default=2000, ge=1, description="party messages a case accepts (409 above)")
+    # No upper bound here: a policy recorded in a running case's input must still decode. The
+    # settings refuse bounds above the ceilings, and the engine holds any policy to them
+    # (``history_ceilings``).
     history_max_events: int = Field(
         default=10_000, ge=100, description="a run continues as new once its history has this many events"
     )
@@ -203,6 +216,15 @@ class CasePolicy(ReplyPolicy):
     reminder_lead: OptionalDuration = Field(
         default=None,
         description="how long before a party's window closes it is reminded, once; None: no reminders",
+    )
+
+
+def history_ceilings(policy: CasePolicy) -> tuple[int, int]:
+    """The history bounds a run keeps to: the policy's, never above the ceilings (a policy
+    recorded before they were checked, or copied without validation, cannot pass them)."""
+    return (
+        min(policy.history_max_events, HISTORY_EVENTS_CEILING),
+        min(policy.history_max_bytes, HISTORY_BYTES_CEILING),
     )
 
 

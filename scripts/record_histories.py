@@ -46,13 +46,12 @@ from domain.commands import (
     Ship,
 )
 from domain.dispute import OpenDisputeInput, Reason
-from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.kinds import DISPUTE, TICKET
 from domain.ticket import OpenTicketInput, ReporterRole, Solve, TicketReply, TicketTopic, UserMessage
 from domain.types import Actor, Role, Solution, SolutionKind
 from store.db import database
-from workflows.base import Ack
-from workflows.dispute import DisputeRun, DisputeWorkflow
-from workflows.ticket import CareTicketWorkflow, TicketRun
+from workflows.base import Ack, CaseWorkflow
+from workflows.kinds import workflow_of
 
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
 USAGE = "usage: python -m scripts.record_histories <version, e.g. v3>"
@@ -101,10 +100,11 @@ class Recorder:
     async def dispute(self, solution: Solution, **policy: Any) -> WorkflowHandle[Any, Any]:
         order = f"o-{uuid.uuid4().hex[:6]}"
         settings = Settings(**policy)
+        disputes = workflow_of(DISPUTE)
         return await self.client.start_workflow(
-            DisputeWorkflow.run,
-            DisputeRun(
-                open=OpenDisputeInput(
+            disputes.type_name,
+            disputes.start_input(
+                OpenDisputeInput(
                     order_id=order,
                     buyer_id=BUYER.id,
                     seller_id=SELLER.id,
@@ -116,15 +116,16 @@ class Recorder:
                     policy=settings.dispute_policy(),
                 )
             ),
-            id=dispute_workflow_id(order),
+            id=DISPUTE.workflow_id(order),
             task_queue=self.task_queue,
         )
 
     async def ticket(self, dispute_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        reports = workflow_of(TICKET)
         return await self.client.start_workflow(
-            CareTicketWorkflow.run,
-            TicketRun(
-                open=OpenTicketInput(
+            reports.type_name,
+            reports.start_input(
+                OpenTicketInput(
                     user_id=USER.id,
                     role=ReporterRole.BUYER,
                     topic=TicketTopic.PAYMENT,
@@ -134,7 +135,7 @@ class Recorder:
                     policy=Settings().ticket_policy(),
                 )
             ),
-            id=ticket_workflow_id(uuid.uuid4().hex[:12]),
+            id=TICKET.workflow_id(uuid.uuid4().hex[:12]),
             task_queue=self.task_queue,
         )
 
@@ -235,12 +236,12 @@ async def record(recorder: Recorder) -> None:
 
     events = await r.dispute(refund)
     await events.signal(
-        DisputeWorkflow.ingest,
+        CaseWorkflow.ingest,
         IngestedEvent(id="chat-1", type="com.marketplace.dispute.buyer.message", action="message",
                       body={"actor": BUYER.model_dump(mode="json"), "text": "from chat"}),
     )  # fmt: skip
     await events.signal(
-        DisputeWorkflow.ingest,
+        CaseWorkflow.ingest,
         IngestedEvent(id="chk-2", type="com.marketplace.dispute.buyer.confirm_receipt",
                       action="confirm_receipt", body={"actor": BUYER.model_dump(mode="json")}),
     )  # fmt: skip

@@ -25,7 +25,7 @@ class Outbox:
     async def record(self, effect: Effect) -> Effect:
         """Insert ``effect`` unless its key is already recorded; return the stored row."""
         row = effect.model_dump(mode="python", exclude={"seq", "created_at"})
-        row["kind"] = effect.kind.value
+        row["kind"] = effect.kind.recorded_as
         row["created_at"] = datetime.now(UTC)
         statement = insert(self.engine, effects).values(row).on_conflict_do_nothing()
         async with self.engine.begin() as connection:
@@ -93,6 +93,6 @@ class Outbox:
 def _inbox_of(user_id: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (
         effects.c.party_id == user_id,
-        effects.c.kind == EffectKind.NOTIFICATION.value,
+        effects.c.kind == EffectKind.NOTIFICATION.recorded_as,
         effects.c.category == CARE_REPLY,
     )

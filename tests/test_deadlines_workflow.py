@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.models import Effect, EffectKind
+from activities.models import Effect
 from activities.outbox import Outbox
 from activities.webhooks import WebhookActivities, webhook_store
 from core import search_attributes as sa
@@ -40,6 +40,7 @@ from domain.commands import (
     Ship,
 )
 from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.effects import EffectName
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import OpenTicketInput, ReporterRole, Ticket, TicketReply, TicketStatus, TicketTopic
 from domain.types import DisputePolicy, Role, Solution, SolutionKind, Then
@@ -88,7 +89,7 @@ class Case:
         stored = await Timelines(self.outbox.engine).for_case(self.handle.id)
         return TicketView.of(state, merge_timeline(stored, state.timeline))
 
-    async def effects(self, kind: EffectKind, party: str | None = None) -> list[Effect]:
+    async def effects(self, kind: EffectName, party: str | None = None) -> list[Effect]:
         return [
             e
             for e in await self.outbox.for_case(self.handle.id)
@@ -98,7 +99,7 @@ class Case:
     async def notices(self, party: str, containing: str) -> list[str]:
         return [
             e.text or ""
-            for e in await self.effects(EffectKind.NOTIFICATION, party)
+            for e in await self.effects(EffectName.NOTIFICATION, party)
             if containing in (e.text or "")
         ]
 
@@ -191,7 +192,7 @@ async def test_a_silent_seller_is_reminded_once_then_escalated_by_the_system(ope
     assert "escalated" in [e.event for e in state.timeline]
     assert len(await case.notices("seller", "or care takes over")) == 1
     assert len(await case.notices("buyer", "mediated by care: the seller did not respond within 2d")) == 1
-    assert len(await case.effects(EffectKind.MEDIATION_OPENED)) == 1
+    assert len(await case.effects(EffectName.MEDIATION_OPENED)) == 1
     assert [d.action for d in state.deadlines] == ["reply", "decide"]
     attributes = await search_attributes(case.env.client, case.handle.id)
     assert attributes.get(sa.NEXT_DEADLINE_AT) == state.care_reply_due_at
@@ -262,7 +263,7 @@ async def test_an_exchange_the_buyer_never_confirms_is_completed_by_the_system(o
     await case.env.sleep(timedelta(days=3, minutes=1))
     outcome = await case.handle.result()
     assert (outcome.released_to_seller, outcome.refunded_to_buyer) == (TOTAL, 0)
-    assert [e.amount for e in await case.effects(EffectKind.RELEASE_TO_SELLER)] == [TOTAL]
+    assert [e.amount for e in await case.effects(EffectName.RELEASE_TO_SELLER)] == [TOTAL]
     state = await case.dispute()
     assert state.status is DisputeStatus.RESOLVED
     assert [e.event for e in state.timeline][-3:] == ["receipt_confirmed", "paid", "resolved"]
@@ -281,7 +282,7 @@ async def test_a_buyer_confirming_just_before_the_window_is_the_buyers_confirmat
     await case.handle.result()
     events = [e.event for e in (await case.dispute()).timeline]
     assert "confirm_receipt" in events and "receipt_confirmed" not in events
-    assert len(await case.effects(EffectKind.RELEASE_TO_SELLER)) == 1
+    assert len(await case.effects(EffectName.RELEASE_TO_SELLER)) == 1
 
 
 @pytest.mark.usefixtures("running")
@@ -303,7 +304,7 @@ async def test_a_missed_decision_target_warns_then_breaches(open_dispute: Any) -
     case = await mediated(open_dispute)
     await case.act(CareReply(actor=CARE, text="Looking into it"))  # the reply target is met
     await case.env.sleep(timedelta(days=2, minutes=1))
-    [warning] = await case.effects(EffectKind.CARE_REPLY_WARNING)
+    [warning] = await case.effects(EffectName.CARE_REPLY_WARNING)
     assert (warning.text or "").startswith(f"care decision on {case.handle.id} due")
     assert (await case.dispute()).sla_breached is False
 
@@ -311,7 +312,7 @@ async def test_a_missed_decision_target_warns_then_breaches(open_dispute: Any) -
     state = await case.dispute()
     assert (state.sla_breached, state.sla_breaches) == (True, 1)
     assert "care_decision_breached" in [e.event for e in state.timeline]
-    [breach] = await case.effects(EffectKind.CARE_REPLY_BREACHED)
+    [breach] = await case.effects(EffectName.CARE_REPLY_BREACHED)
     assert (breach.text or "").startswith("care decision")
     assert (await search_attributes(case.env.client, case.handle.id)).get(sa.SLA_BREACHED) is True
 
@@ -322,7 +323,7 @@ async def test_a_decision_in_time_has_no_warning(open_dispute: Any) -> None:
     await case.env.sleep(timedelta(hours=19))
     await case.act(Decide(actor=CARE, solution=REFUND))
     await case.env.sleep(timedelta(days=4))
-    assert await case.effects(EffectKind.CARE_REPLY_WARNING) == []
+    assert await case.effects(EffectName.CARE_REPLY_WARNING) == []
     assert (await case.dispute()).sla_breached is False
 
 
@@ -339,7 +340,7 @@ async def test_an_appeal_within_the_window_goes_to_a_supervisor_who_replaces_it(
     appealed = await case.dispute()
     assert appealed.status is DisputeStatus.DECISION_APPEALED
     assert [(d.party, d.action) for d in appealed.deadlines] == [(Role.SUPERVISOR, "review_decision")]
-    assert await case.effects(EffectKind.REFUND_TO_BUYER) == []
+    assert await case.effects(EffectName.REFUND_TO_BUYER) == []
 
     await case.act(ReplaceDecision(actor=SUPERVISOR, solution=Solution(kind=SolutionKind.RELEASE_TO_SELLER)))
     outcome = await case.handle.result()
@@ -348,7 +349,7 @@ async def test_an_appeal_within_the_window_goes_to_a_supervisor_who_replaces_it(
         TOTAL,
         0,
     )
-    assert await case.effects(EffectKind.REFUND_TO_BUYER) == []
+    assert await case.effects(EffectName.REFUND_TO_BUYER) == []
 
 
 @pytest.mark.usefixtures("running")
@@ -376,7 +377,7 @@ async def test_both_parties_accepting_the_decision_settles_it_at_once(open_dispu
         100_000,
         50_000,
     )
-    assert len(await case.effects(EffectKind.REFUND_TO_BUYER)) == 1
+    assert len(await case.effects(EffectName.REFUND_TO_BUYER)) == 1
 
 
 # -- a report waiting on its user --------------------------------------------------------------

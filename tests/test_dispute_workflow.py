@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.adapters import OutboxAdapters
-from activities.models import Effect, EffectKind, PayoutInput
+from activities.models import Effect, PayoutInput
 from activities.outbox import Outbox
 from core import search_attributes as sa
 from core.settings import Settings
@@ -35,6 +35,7 @@ from domain.commands import (
     Ship,
 )
 from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.effects import EffectName
 from domain.ids import dispute_workflow_id
 from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
 from domain.views import DisputeView, merge_timeline
@@ -102,7 +103,7 @@ class Case:
             merge_timeline(await Timelines(self.outbox.engine).for_case(self.handle.id), dispute.timeline),
         )
 
-    async def effects(self, kind: EffectKind | None = None) -> list[Effect]:
+    async def effects(self, kind: EffectName | None = None) -> list[Effect]:
         effects = await self.outbox.for_case(self.handle.id)
         return [e for e in effects if kind is None or e.kind is kind]
 
@@ -162,7 +163,7 @@ async def test_seller_help_refused_until_buyer_silent_three_days(open_case: Any)
     state = await case.state()
     assert state.inactive_party is Role.BUYER
     assert "help" in state.allowed_actions[Role.SELLER]
-    told = [e for e in await case.effects(EffectKind.NOTIFICATION) if e.party == "seller"]
+    told = [e for e in await case.effects(EffectName.NOTIFICATION) if e.party == "seller"]
     assert any("ask care for help" in (e.text or "") for e in told)
 
     escalated = await case.act(RequestHelp(actor=SELLER, note="buyer is gone"))
@@ -200,10 +201,10 @@ async def test_care_reply_in_time_has_no_warning_and_no_breach(open_case: Any) -
     await case.env.sleep(timedelta(days=2))
     state = await case.state()
     assert state.sla_breached is False
-    assert await case.effects(EffectKind.CARE_REPLY_WARNING) == []
-    assert await case.effects(EffectKind.CARE_REPLY_BREACHED) == []
+    assert await case.effects(EffectName.CARE_REPLY_WARNING) == []
+    assert await case.effects(EffectName.CARE_REPLY_BREACHED) == []
     kinds = [e.kind for e in await case.effects()]
-    assert EffectKind.MEDIATION_OPENED in kinds and EffectKind.CARE_ASSIGNED in kinds
+    assert EffectName.MEDIATION_OPENED in kinds and EffectName.CARE_ASSIGNED in kinds
 
 
 async def test_missed_care_reply_warns_then_breaches_and_escalates(open_case: Any) -> None:
@@ -213,14 +214,14 @@ async def test_missed_care_reply_warns_then_breaches_and_escalates(open_case: An
     assert escalated.care_reply_due_at == escalated.escalated_at + timedelta(hours=24)  # type: ignore[operator]
 
     await case.env.sleep(timedelta(hours=20, minutes=1))
-    assert len(await case.effects(EffectKind.CARE_REPLY_WARNING)) == 1
+    assert len(await case.effects(EffectName.CARE_REPLY_WARNING)) == 1
     assert (await case.state()).sla_breached is False
 
     await case.env.sleep(timedelta(hours=4))
     state = await case.state()
     assert state.sla_breached is True
     assert state.sla_breaches == 1
-    assert len(await case.effects(EffectKind.CARE_REPLY_BREACHED)) == 1
+    assert len(await case.effects(EffectName.CARE_REPLY_BREACHED)) == 1
     assert "care_reply_breached" in [entry.event for entry in state.timeline]
     described = await search_attributes(case.env.client, case.handle.id)
     assert described.get(sa.SLA_BREACHED) is True
@@ -260,8 +261,8 @@ async def test_agreed_money_solution_is_paid_exactly_once(
 
     outcome = await case.handle.result()
     assert (outcome.refunded_to_buyer, outcome.released_to_seller) == (refunded, released)
-    refunds = await case.effects(EffectKind.REFUND_TO_BUYER)
-    releases = await case.effects(EffectKind.RELEASE_TO_SELLER)
+    refunds = await case.effects(EffectName.REFUND_TO_BUYER)
+    releases = await case.effects(EffectName.RELEASE_TO_SELLER)
     assert [e.amount for e in refunds] == ([refunded] if refunded else [])
     assert [e.amount for e in releases] == ([released] if released else [])
     # every payout was attempted twice (the first attempt "timed out") yet applied once
@@ -280,12 +281,12 @@ async def test_exchange_waits_for_both_shipments_and_receipt(open_case: Any) -> 
     assert refused.type == "InvalidTransition"
     await case.act(Ship(actor=BUYER, tracking_number="JNE-RET-1", carrier="jne"))
     await case.act(Ship(actor=SELLER, tracking_number="JNE-NEW-1", carrier="jne"))
-    assert await case.effects(EffectKind.RELEASE_TO_SELLER) == []
+    assert await case.effects(EffectName.RELEASE_TO_SELLER) == []
     await case.act(ConfirmReceipt(actor=BUYER))
 
     outcome = await case.handle.result()
     assert outcome.released_to_seller == 150_000
-    assert len(await case.effects(EffectKind.RELEASE_TO_SELLER)) == 1
+    assert len(await case.effects(EffectName.RELEASE_TO_SELLER)) == 1
 
 
 async def test_rejected_actions_leave_no_trace(open_case: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from domain.events import (
     Reminded,
     Solved,
 )
+from domain.kinds import TICKET
 from domain.outbound import EventType
 from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
@@ -59,7 +59,6 @@ from tests.factories import (
     CARE,
     CLOCKED_TICKET_POLICY,
     DETAILS,
-    DISPUTE_COMMANDS,
     EXTERNAL_REF,
     LEAD,
     OPERATOR,
@@ -68,7 +67,6 @@ from tests.factories import (
     STEP,
     T0,
     TARGET,
-    TICKET_COMMANDS,
     TICKET_ID,
     TICKET_POLICY,
     USER,
@@ -86,6 +84,8 @@ from tests.factories import (
     write,
 )
 from tests.factories import drive_ticket as drive
+from tests.rules_harness import Registered, RulesTable, State
+from tests.test_rules import DISPUTE_TABLE
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
 RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
@@ -104,9 +104,7 @@ def status_of(ticket: Ticket) -> TicketStatus:
 
 def command(action: str, actor: Actor) -> Command:
     """A valid report command of ``action`` by ``actor``."""
-    built = TICKET_COMMANDS[action](actor)
-    assert built.action == action
-    return built
+    return TICKET_TABLE.command(action, actor)
 
 
 def allowed(
@@ -114,11 +112,6 @@ def allowed(
 ) -> dict[Role, list[str]]:
     """An ``allowed_actions`` value, empty for every role not named."""
     return {Role.USER: user or [], Role.CARE: care or [], Role.OPERATOR: operator or []}
-
-
-def as_details(expected: dict[Role, list[str]]) -> dict[str, list[str]]:
-    """``allowed_actions`` the way InvalidTransition reports it in its details."""
-    return {role.value: [str(action) for action in actions] for role, actions in expected.items()}
 
 
 def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
@@ -135,30 +128,15 @@ def conversation(ticket: Ticket) -> list[TicketMessage]:
 
 #: The documented actions (docs/rules.md, README), in the order ``allowed_actions`` lists them:
 #: the roles that may ever take each one and the path it is posted to under /v1/tickets/{id}/.
-REGISTERED: dict[str, tuple[set[Role], str]] = {
-    MSG: ({Role.USER}, "messages"),
-    REPLY: ({Role.CARE}, "care/replies"),
-    SOLVE: ({Role.CARE}, "solve"),
-    RETRY: ({Role.OPERATOR}, "operator/retry"),
-    RESOLVE: ({Role.OPERATOR}, "operator/resolve"),
+REGISTERED: dict[str, Registered] = {
+    MSG: Registered({Role.USER}, "messages", lambda actor: UserMessage(actor=actor, text="hello")),
+    REPLY: Registered({Role.CARE}, "care/replies", lambda a: TicketReply(actor=a, text="hello from care")),
+    SOLVE: Registered({Role.CARE}, "solve", lambda actor: Solve(actor=actor)),
+    RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
+    RESOLVE: Registered(
+        {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
+    ),
 }
-
-
-def test_the_registry_holds_the_documented_actions() -> None:
-    """Names, order, roles and paths of the registry are the documented ones."""
-    assert [spec.name for spec in TICKET_ACTIONS] == list(REGISTERED)
-    for spec in TICKET_ACTIONS:
-        assert (set(spec.roles), spec.path) == REGISTERED[spec.name], spec.name
-        assert spec.command.action == spec.name
-        assert TICKET_ACTIONS.get(spec.name) is spec
-    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
-
-
-def test_every_registered_action_has_a_test_command() -> None:
-    """The tests hold one command per registered action, of the registered command type."""
-    assert set(TICKET_COMMANDS) == {spec.name for spec in TICKET_ACTIONS}
-    for spec in TICKET_ACTIONS:
-        assert type(command(spec.name, USER)) is spec.command
 
 
 # -- the transition table (the spec, from docs/rules.md) ----------------------------------------
@@ -169,16 +147,6 @@ def _closed() -> Ticket:
     assert ticket.closes_at is not None
     assert ticket.tick(ticket.closes_at) == [Closed()]
     return ticket
-
-
-@dataclass(frozen=True)
-class State:
-    """A named state, how to reach it, and what each role may do there."""
-
-    name: str
-    status: TicketStatus
-    build: Callable[[], Ticket]
-    allowed: dict[Role, list[str]]
 
 
 #: The idempotency keys of report t-1's effects, as the workflow names them.
@@ -248,62 +216,25 @@ STATES = [
     ),
 ]
 
-#: Every (role, action) the registry can be asked about: each registered action for every role.
-ROLE_ACTIONS = [(role, spec.name) for spec in TICKET_ACTIONS for role in Ticket.roles]
+
+def _moved(ticket: Ticket, role: Role, action: str, happened: list[DomainEvent], state: State) -> None:
+    """Each action leaves the report in its status (an operator's repair leaves it as it was)."""
+    assert ticket.status is AFTER_ACTION.get(action, state.status)
 
 
-@pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_allowed_actions_per_state(state: State) -> None:
-    """Each state reports exactly the allowed actions of the table, as plain action names."""
-    ticket = state.build()
-    assert ticket.status is state.status
-    assert ticket.allowed_actions == state.allowed
-    assert ticket.allowed_actions_at(after(ticket)) == state.allowed
-    assert ticket.model_dump(mode="json")["allowed_actions"] == as_details(state.allowed)
-    assert all(type(name) is str for names in ticket.allowed_actions.values() for name in names)
-    assert ticket.closed is (state.status is TicketStatus.CLOSED)
+#: The report's tables for the one rules harness (tests/test_rules_table.py).
+TICKET_TABLE = RulesTable(
+    kind=TICKET,
+    registered=REGISTERED,
+    states=STATES,
+    closed={TicketStatus.CLOSED},
+    followed=_moved,
+)
 
 
-def test_the_table_covers_every_status_and_every_registered_action() -> None:
-    """The table reaches every status and allows each registered action to its roles somewhere."""
-    assert {state.status for state in STATES} == set(TicketStatus)
-    exercised = {
-        (role, action) for state in STATES for role, actions in state.allowed.items() for action in actions
-    }
-    assert exercised == {(role, spec.name) for spec in TICKET_ACTIONS for role in spec.roles}
-
-
-@pytest.mark.parametrize(("role", "action"), ROLE_ACTIONS, ids=lambda v: str(v))
-@pytest.mark.parametrize("state", STATES, ids=lambda s: s.name)
-def test_check_accepts_exactly_the_allowed_actions(state: State, role: Role, action: str) -> None:
-    """check() passes for an allowed action and apply carries it out; anything else is refused
-    with InvalidTransition, the allowed actions in its details, and nothing changed."""
-    ticket = state.build()
-    actor = ACTORS[role]
-    cmd = command(action, actor)
-    now = after(ticket)
-    if action in state.allowed[role]:
-        ticket.check(cmd, now)
-        last_seq = ticket.timeline_seq
-        happened = ticket.apply(cmd, now)
-        assert happened[0] == Acted(actor=actor, action=action)
-        assert ticket.status is AFTER_ACTION.get(action, state.status)
-        entry = ticket.timeline[-1]
-        assert (entry.event, entry.actor, entry.at, entry.status) == (action, actor, now, ticket.status)
-        assert entry.seq == ticket.timeline_seq > last_seq
-        return
-    before = ticket.model_dump()
-    with pytest.raises(InvalidTransition) as refused:
-        ticket.check(cmd, now)
-    assert refused.value.code == "InvalidTransition"
-    assert refused.value.details == {
-        "current_status": state.status.value,
-        "allowed_actions": as_details(state.allowed),
-    }
-    assert f"{role.value} may not {action} while t-1 is {state.status.value}" in refused.value.message
-    with pytest.raises(InvalidTransition):
-        ticket.apply(cmd, now)
-    assert ticket.model_dump() == before
+def test_the_roles_of_a_report() -> None:
+    """The user, care and operators act on a report, in this order."""
+    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
 
 
 DISPUTE_ONLY = [spec.name for spec in DISPUTE_ACTIONS if spec.name not in TICKET_ACTIONS]
@@ -315,7 +246,7 @@ def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> No
     """Offers, acceptance, help, decisions, shipments... belong to disputes, not to reports."""
     ticket = drive()
     with pytest.raises(InvalidTransition) as refused:
-        ticket.check(DISPUTE_COMMANDS[action](ACTORS[role]), after(ticket))
+        ticket.check(DISPUTE_TABLE.command(action, ACTORS[role]), after(ticket))
     assert refused.value.details["allowed_actions"] == {
         "user": ["message"],
         "care": ["reply", "solve"],

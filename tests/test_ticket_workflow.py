@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.models import EffectKind
 from activities.outbox import Outbox
 from core.settings import Settings
 from core.temporal import build_worker, case_activities
 from domain.commands import Command
 from domain.dispute import Dispute, OpenDisputeInput, Reason
+from domain.effects import EffectName
 from domain.ids import dispute_workflow_id, ticket_workflow_id
 from domain.ticket import (
     OpenTicketInput,
@@ -64,7 +64,7 @@ class Report:
         stored = await Timelines(self.outbox.engine).for_case(self.handle.id)
         return TicketView.of(ticket, merge_timeline(stored, ticket.timeline))
 
-    async def effects(self, kind: EffectKind) -> list[str]:
+    async def effects(self, kind: EffectName) -> list[str]:
         return [e.text or "" for e in await self.outbox.for_case(self.handle.id) if e.kind is kind]
 
 
@@ -112,8 +112,8 @@ async def test_reply_in_time_reaches_the_inbox_without_warning_or_breach(file_re
 
     await report.env.sleep(timedelta(days=2))
     assert (await report.state()).sla_breached is False
-    assert await report.effects(EffectKind.CARE_REPLY_WARNING) == []
-    assert await report.effects(EffectKind.CARE_REPLY_BREACHED) == []
+    assert await report.effects(EffectName.CARE_REPLY_WARNING) == []
+    assert await report.effects(EffectName.CARE_REPLY_BREACHED) == []
     inbox = await report.outbox.inbox(USER.id)
     assert [(item.case_id, item.text, item.read) for item in inbox] == [
         (report.handle.id, "Refund on its way", False)
@@ -123,14 +123,14 @@ async def test_reply_in_time_reaches_the_inbox_without_warning_or_breach(file_re
 async def test_missed_reply_warns_then_breaches_and_escalates_priority_reports(file_report: Any) -> None:
     report: Report = await file_report(topic=TicketTopic.ACCOUNT_SECURITY)
     await report.env.sleep(timedelta(hours=20, minutes=1))
-    assert len(await report.effects(EffectKind.CARE_REPLY_WARNING)) == 1
+    assert len(await report.effects(EffectName.CARE_REPLY_WARNING)) == 1
     assert (await report.state()).sla_breached is False
 
     await report.env.sleep(timedelta(hours=4))
     state = await report.state()
     assert state.sla_breached is True
     assert state.sla_breaches == 1
-    breaches = await report.effects(EffectKind.CARE_REPLY_BREACHED)
+    breaches = await report.effects(EffectName.CARE_REPLY_BREACHED)
     assert len(breaches) == 1
     assert "PRIORITY account-security report" in breaches[0]
     # still answerable after the breach

@@ -1,19 +1,25 @@
-"""The skeleton every case workflow shares: actions as updates, one timer over the next deadline,
-effects in lanes that never hold back a clock, and continue-as-new before history grows large.
+"""The engine every case runs on: actions as updates, one timer over the next deadline, effects in
+lanes that never hold back a clock, and continue-as-new before history grows large.
 
-A step is small: an action applies its rule, answers with an acknowledgement, and queues what
-follows (one publish step for its timeline entries, notices and webhook events; money and care
-desk steps in lanes of their own). The main loop only waits and ticks the clocks."""
+It knows no kind of case. What differs between a dispute and a report comes from the kind
+(``domain/kinds.py``: state, actions, effects, reactions, views) and from its Temporal side, a
+``KindSteps`` (``workflows/dispute.py``, ``workflows/ticket.py``: search attributes, result, the
+kind's own lanes and effect steps). A step is small: an action applies its rule, answers with an
+acknowledgement, and queues what follows in lanes run from the kind's effect registry. The main
+loop only waits and ticks the clocks. A lane that raises fails the workflow task (the Web UI
+shows it, Temporal retries it): a fix deployed carries the case on."""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
@@ -22,30 +28,22 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.effects import CaseActivities
-    from activities.models import (
-        ArchiveInput,
-        AssignInput,
-        MediationInput,
-        NotifyInput,
-        PublishInput,
-        ReplyTargetInput,
-    )
+    from activities.models import ArchiveInput, NotifyInput, PublishInput, PublishResult, ReplyTargetInput
     from domain.case import CareCase, DeadlineEvent
     from domain.commands import Command, IngestedEvent
-    from domain.effects import EffectName
+    from domain.effects import EffectName, EffectSpec, Lane, alert_effect
     from domain.errors import DomainError
-    from domain.events import CareReplyDue, DomainEvent
+    from domain.events import CareReplyDue, DomainEvent, Opened
+    from domain.kinds import CaseKind
     from domain.outbound import CaseEvent
     from domain.reactions import Consequences, consequences, snapshot
-    from domain.types import CareTarget, Role
+    from domain.types import CareTarget, Role, history_ceilings
     from domain.views import current_details, deadline_name
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
 
 CaseT = TypeVar("CaseT", bound=CareCase)
 ResultT = TypeVar("ResultT")
-ArgT = TypeVar("ArgT")
-OutT = TypeVar("OutT")
 
 
 class Ack(BaseModel):
@@ -58,20 +56,54 @@ class Ack(BaseModel):
     duplicate: bool = Field(default=False, description="a retry of a request this case already ran")
 
 
-class CareJob(BaseModel):
-    """One step for the care desk: open and assign a mediation, or a care-target alert."""
+#: What care owes by each target, as activity summaries and the care desk name it.
+_OWED = {
+    CareTarget.REPLY: "care reply",
+    CareTarget.DECISION: "care decision",
+    CareTarget.REVIEW: "supervisor review",
+}
 
-    kind: Literal["mediation", "warning", "breach"]
-    mediation: MediationInput | None = None
-    target: ReplyTargetInput | None = None
-    aim: CareTarget = Field(default=CareTarget.REPLY, description="what care owes: reply, decision, review")
+
+class EffectJob(BaseModel):
+    """One queued step of an effect lane: the effect, its activity's input (as JSON), its
+    idempotency key and how the step reads in the Web UI."""
+
+    effect: EffectName
+    input: dict[str, Any]
+    key: str
+    summary: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_shape(cls, data: Any) -> Any:
+        """Read a care-desk step carried over from a run before the effect registry (tagged
+        ``kind`` with optional ``mediation`` / ``target`` fields)."""
+        if not isinstance(data, dict) or "kind" not in data:
+            return data
+        if data["kind"] == "mediation":
+            mediation = data["mediation"]
+            return {
+                "effect": EffectName.MEDIATION_OPENED,
+                "input": mediation,
+                "key": mediation["idempotency_key"],
+                "summary": "open mediation case",
+            }
+        aim = CareTarget(data.get("aim", CareTarget.REPLY))
+        breached = data["kind"] == "breach"
+        target = data["target"]
+        return {
+            "effect": alert_effect(aim.value, breached),
+            "input": target,
+            "key": target["idempotency_key"],
+            "summary": f"{_OWED[aim]} {'breach escalation' if breached else 'warning'}",
+        }
 
 
 class Jobs(BaseModel):
     """The effect lanes' queues; the head of each is the step in flight (or parked)."""
 
     publish: list[PublishInput] = []
-    care: list[CareJob] = []
+    care: list[EffectJob] = []
 
 
 class SeenRequest(BaseModel):
@@ -82,18 +114,47 @@ class SeenRequest(BaseModel):
 
 
 class Carried(BaseModel, Generic[CaseT]):
-    """What a case takes into its next run when it continues as new."""
+    """A case's run state: the engine keeps it here, and takes it as is into its next run when it
+    continues as new (so every field is written once, here)."""
 
     case: CaseT
-    version: int
-    jobs: Jobs
+    version: int = 0
+    jobs: Jobs = Jobs()
     batches: int = Field(default=0, description="publish steps numbered so far")
-    notices: int = Field(description="notices numbered so far (their idempotency keys)")
-    events: int = Field(description="webhook events numbered so far (their ids)")
-    queued_seq: int = Field(description="the last timeline entry handed to the publish lane")
+    notices: int = Field(default=0, description="notices numbered so far (their idempotency keys)")
+    events: int = Field(default=0, description="webhook events numbered so far (their ids)")
+    queued_seq: int = Field(default=0, description="the last timeline entry handed to the publish lane")
     requests: dict[str, SeenRequest] = {}
     ingested: list[str] = Field(default=[], description="recent CloudEvent ids, for dedupe")
+    held: list[IngestedEvent] = Field(
+        default=[], description="CloudEvents that came while the case was catching up, applied in order"
+    )
     runs: int = 1
+
+
+class Step(StrEnum):
+    """What became of one effect step."""
+
+    DONE = "done"
+    """carried out: the activity's result comes with it"""
+    BY_HAND = "by_hand"
+    """parked, and an operator recorded it as done elsewhere: nothing to run"""
+    AGAIN = "again"
+    """parked, and an operator retried it (or a new decision replaced it): look at it again"""
+
+
+@dataclass(frozen=True)
+class Ran:
+    """The explicit result of ``CaseWorkflow.run_effect``: the step, and the activity's result
+    when it was carried out."""
+
+    step: Step
+    result: Any = None
+
+    @property
+    def done(self) -> bool:
+        """Carried out, here or by hand: the lane may move on."""
+        return self.step is not Step.AGAIN
 
 
 class _LazyCounter:
@@ -117,85 +178,100 @@ ARCHIVE_PATCH = "archive-closed-cases"
 #: of them, so its history replays with the same commands; a run begun since sets them.
 _LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
 _LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
-#: What care owes by each target, as activity summaries and the care desk name it.
-_OWED = {
-    CareTarget.REPLY: "care reply",
-    CareTarget.DECISION: "care decision",
-    CareTarget.REVIEW: "supervisor review",
-}
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
-#: refused for a moment (the API answers 429): the backlog, which continues as new with the
-#: case, stays far below Temporal's payload limit even when the store is down.
+#: refused for a moment (the API answers 429) and CloudEvents wait in ``held``: the backlog,
+#: which continues as new with the case, stays far below Temporal's payload limit even when the
+#: store is down.
 UNPUBLISHED_LIMIT = 100
 
 
-class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
-    """Base of the case workflows: owns the run skeleton; subclasses give their case's steps."""
+class KindSteps(ABC, Generic[CaseT, ResultT]):
+    """The Temporal side of one kind of case: what the engine asks of the kind beyond its rules."""
 
-    _case: CaseT
-
-    # -- what each kind of case provides ------------------------------------------------------
+    #: The kind (``domain/kinds.py``).
+    kind: ClassVar[CaseKind[Any, Any]]
 
     @abstractmethod
-    def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
+    def search_attributes(self, case: CaseT) -> dict[SearchAttributeKey[Any], Any]:
         """The search attribute values that describe the case now (``None`` unsets one)."""
 
     @abstractmethod
-    def _result(self) -> ResultT:
+    def result(self, case: CaseT) -> ResultT:
         """What the workflow returns once the case is closed."""
 
-    @abstractmethod
-    def _continue(self, carried: Carried[CaseT]) -> None:
-        """Continue as new with ``carried`` (the subclass knows its run input type)."""
+    def archived(self, case: CaseT) -> dict[str, str | None]:
+        """The business keys the archive files the closed case under (``ArchiveInput``)."""
+        return {"order_id": None}
 
-    async def _on_start(self) -> None:
-        """A case's own first step, once per case (e.g. a report links its dispute)."""
-
-    def _reply_target_summary(self, alert: CareReplyDue) -> str:
+    def alert_summary(self, case: CaseT, alert: CareReplyDue) -> str:
         """How a care target's warning or breach reads on the care desk."""
         owed = (
             "supervisor review of the appealed decision"
             if alert.target is CareTarget.REVIEW
             else _OWED[alert.target]
         )
-        return f"{owed} on {self._case.id} due {alert.due_at.isoformat()}"
+        return f"{owed} on {case.id} due {alert.due_at.isoformat()}"
 
-    def _mediation(self) -> MediationInput:
-        """The care desk's mediation request (disputes only)."""
-        raise NotImplementedError
+    def job(self, case: CaseT, effect: EffectName) -> EffectJob:
+        """The lane step for an effect the kind's reactions asked for (e.g. open a mediation)."""
+        raise LookupError(f"{self.kind.name} cannot start {effect.value} by itself")
 
-    def _mediation_opened(self, case_ref: str, assignee: str) -> None:
-        """Record the care desk's mediation case (disputes only)."""
-        raise NotImplementedError
+    def finished(self, engine: CaseWorkflow[CaseT, ResultT], job: EffectJob, result: Any) -> list[EffectJob]:
+        """Record what a carried-out step brought back; return the steps that follow it at once."""
+        return []
 
-    def _lanes(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        """The effect lanes of this kind of case: publish and care desk; disputes add money."""
-        return [self._publish_lane, self._care_lane]
+    def lanes(
+        self, engine: CaseWorkflow[CaseT, ResultT]
+    ) -> dict[Lane, Callable[[], Coroutine[Any, Any, None]]]:
+        """The kind's own lanes (the engine runs the publish and care lanes itself)."""
+        return {}
+
+    def settled_up(self, case: CaseT) -> bool:
+        """Whether nothing the kind's own lanes owe is outstanding."""
+        return True
+
+    async def on_start(self, engine: CaseWorkflow[CaseT, ResultT]) -> None:
+        """The kind's own first step, once per case (e.g. a report links its dispute)."""
+
+
+class CaseWorkflow(Generic[CaseT, ResultT]):
+    """The engine: the run skeleton of every case workflow. A kind's workflow class only binds
+    its run input, result and state query to it (``workflows/dispute.py``)."""
+
+    _state: Carried[CaseT]
 
     # -- start, run, finish -------------------------------------------------------------------
 
-    def _begin(self, case: CaseT, carried: Carried[CaseT] | None, happened: list[DomainEvent]) -> None:
-        """Set up a run: a new case with what its opening caused, or the state carried over."""
-        if carried is not None:
-            case = carried.case
-        self._case = case
-        self._version = carried.version if carried else 0
-        self._jobs = carried.jobs if carried else Jobs()
-        self._batches = carried.batches if carried else 0
-        self._notices = carried.notices if carried else 0
-        self._events = carried.events if carried else 0
-        self._queued_seq = carried.queued_seq if carried else 0
-        self._requests: dict[str, SeenRequest] = carried.requests if carried else {}
-        self._ingested: list[str] = carried.ingested if carried else []
-        self._runs = carried.runs + 1 if carried else 1
-        self._first_run = carried is None
+    def _begin(self, steps: KindSteps[CaseT, ResultT], run: Any) -> None:
+        """Set up a run: a new case opened from ``run.open``, or the run state carried over."""
+        self._steps = steps
+        self._opening = run
+        self._first_run = run.carried is None
+        if run.carried is not None:
+            self._state = run.carried
+            self._state.runs += 1
+            happened: list[DomainEvent] = []
+        else:
+            now = run.open.opened_at or workflow.now()
+            self._state = Carried(case=steps.kind.open(workflow.info().workflow_id, run.open, now))
+            happened = [Opened()]
         self._running = False
         self._in_flight = 0  # effect activities running now
         self._draining = False
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
         self._rang = False
-        self._changed(happened)
+        self._failure: BaseException | None = None
+        self.changed(happened)
+
+    @property
+    def case(self) -> CaseT:
+        """The case this run carries."""
+        return self._state.case
+
+    @property
+    def _case(self) -> CaseT:
+        return self._state.case
 
     async def _run_case(self) -> ResultT:
         """The skeleton: lanes start, the case waits for changes and deadlines until it closes,
@@ -203,64 +279,77 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         self._running = True
         self._sync_search_attributes()
         for lane in self._lanes():
-            asyncio.create_task(lane())  # noqa: RUF006 - lanes live as long as the run
+            asyncio.create_task(lane()).add_done_callback(self._lane_ended)
         if self._first_run:
-            await self._on_start()
+            await self._steps.on_start(self)
         while not self._case.closed:
             await self._wait_for_change_or_deadline()
             if self._should_continue_as_new():
                 self._continue_as_new()
         # Closed: the last steps finish in this run (a few events), never paused for a next one.
         self._draining = False
-        await workflow.wait_condition(lambda: self._idle() and workflow.all_handlers_finished())
+        await self._until(lambda: self._idle() and workflow.all_handlers_finished())
         if workflow.patched(ARCHIVE_PATCH):
             await self._archive()
-        return self._result()
+        return self._steps.result(self._case)
+
+    def _lanes(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """The lanes of this kind, from its effect registry: the engine's own and the kind's."""
+        own: dict[Lane, Callable[[], Coroutine[Any, Any, None]]] = {
+            Lane.PUBLISH: self._publish_lane,
+            Lane.CARE: self._care_lane,
+        }
+        own |= self._steps.lanes(self)
+        # The close lane is the archive step, run by the skeleton once the case has closed.
+        return [own[lane] for lane in self._case.effects.lanes() if lane is not Lane.CLOSE]
+
+    def _lane_ended(self, task: asyncio.Task[None]) -> None:
+        """A lane that raised fails the run (and so the workflow task), never only the log."""
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        """Wait for ``condition`` in the main loop; a lane's failure is raised here instead."""
+        await workflow.wait_condition(lambda: condition() or self._failure is not None)
+        if self._failure is not None:
+            raise self._failure
 
     async def _archive(self) -> None:
         """Hand the closed case to the archive (the API reads closed cases there, not by replay)."""
         case = self._case
         closed = ArchiveInput(
             case_id=case.id,
-            kind=case.actions.kind,
-            order_id=getattr(case, "order_id", None),
-            buyer_id=getattr(case, "buyer_id", None),
-            seller_id=getattr(case, "seller_id", None),
+            kind=self._steps.kind.name,
+            **self._steps.archived(case),
             status=case.status,
-            opened_at=getattr(case, "opened_at", workflow.now()),
+            opened_at=case.opened_at,
             closed_at=workflow.now(),
             state=case.model_dump(mode="json", exclude={"timeline"}),
             timeline=case.timeline,
-            requests={key: seen.model_dump() for key, seen in self._requests.items()},
+            requests={key: seen.model_dump() for key, seen in self._state.requests.items()},
         )
-        key = f"{case.id}:archive"
-        while not await self._effect(
-            "archive", key, CaseActivities.archive_case, closed, "archive the closed case"
-        ):
+        spec = case.effects[EffectName.ARCHIVE]
+        while not (await self.run_effect(spec, spec.key(case.id), closed, "archive the closed case")).done:
             pass  # parked, then retried by an operator: try again
 
     def _idle(self) -> bool:
         """Nothing in flight and nothing queued: every effect of the case has been carried out."""
-        return self._in_flight == 0 and not (self._jobs.publish or self._jobs.care) and self._settled_up()
-
-    def _settled_up(self) -> bool:
-        """Whether no payout is outstanding (disputes override)."""
-        return True
+        jobs = self._state.jobs
+        return self._in_flight == 0 and not (jobs.publish or jobs.care) and self._steps.settled_up(self._case)
 
     def _should_continue_as_new(self) -> bool:
         """Past the history bound the lanes start no new step; the run continues as new once the
         steps in flight are done (what is still queued goes along and runs in the next run:
         every effect is idempotent by its key). At twice the bound it goes at once, even with a
-        step in flight, which then runs again in the next run."""
+        step in flight, which then runs again in the next run. The bound is the policy's, never
+        above half of Temporal's own limits (``history_ceilings``), whatever the policy says."""
         info = workflow.info()
-        policy = self._case.policy
+        max_events, max_bytes = history_ceilings(self._case.policy)
         events, size = info.get_current_history_length(), info.get_current_history_size()
-        if events >= 2 * policy.history_max_events or size >= 2 * policy.history_max_bytes:
+        if events >= 2 * max_events or size >= 2 * max_bytes:
             return True
         self._draining = self._draining or (
-            info.is_continue_as_new_suggested()
-            or events >= policy.history_max_events
-            or size >= policy.history_max_bytes
+            info.is_continue_as_new_suggested() or events >= max_events or size >= max_bytes
         )
         return self._draining and self._in_flight == 0 and workflow.all_handlers_finished()
 
@@ -268,20 +357,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         workflow.logger.info(
             "continuing as new after %d events", workflow.info().get_current_history_length()
         )
-        self._continue(
-            Carried(
-                case=self._case,
-                version=self._version,
-                jobs=self._jobs,
-                batches=self._batches,
-                notices=self._notices,
-                events=self._events,
-                queued_seq=self._queued_seq,
-                requests=self._requests,
-                ingested=self._ingested,
-                runs=self._runs,
-            )
-        )
+        workflow.continue_as_new(self._opening.model_copy(update={"carried": self._state}))
 
     # -- actions: one dynamic update, driven by the case's registry ---------------------------
 
@@ -290,7 +366,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         """Any registered action (the update's name is the action's): apply it, answer small."""
         command = self._command(name, args)
         request = RequestId.current()
-        if request is not None and (seen := self._requests.get(request.key)) is not None:
+        if request is not None and (seen := self._state.requests.get(request.key)) is not None:
             return self._ack(seen.entry, duplicate=True)
         try:
             happened = self._case.apply(command, workflow.now())
@@ -303,14 +379,14 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         entry = self._case.timeline_seq
         if request is not None:
             self._remember(request, entry)
-        self._changed(happened)
+        self.changed(happened)
         return self._ack(entry)
 
     @act.validator
     def _validate(self, name: str, args: Sequence[RawValue]) -> None:
         command = self._command(name, args)
         request = RequestId.current()
-        if request is not None and (seen := self._requests.get(request.key)) is not None:
+        if request is not None and (seen := self._state.requests.get(request.key)) is not None:
             if seen.fingerprint != request.fingerprint:
                 raise ApplicationError(
                     "Idempotency-Key was already used for a different request on this case",
@@ -323,7 +399,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                     non_retryable=True,
                 )
             return  # a retry: answered with the first outcome
-        if len(self._case.timeline) >= UNPUBLISHED_LIMIT:
+        if self._busy():
             raise ApplicationError(
                 f"{self._case.id} is catching up with {len(self._case.timeline)} unpublished changes;"
                 " retry shortly",
@@ -335,6 +411,10 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             self._case.check(command, workflow.now())
         except DomainError as error:
             raise as_application_error(error) from None
+
+    def _busy(self) -> bool:
+        """Whether the case holds as many unpublished timeline entries as it may."""
+        return len(self._case.timeline) >= UNPUBLISHED_LIMIT
 
     def _command(self, name: str, args: Sequence[RawValue]) -> Command:
         spec = self._case.actions.get(name)
@@ -353,24 +433,39 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
     def _ack(self, entry: int, *, duplicate: bool = False) -> Ack:
         return Ack(
             status=self._case.status,
-            version=self._version,
+            version=self._state.version,
             allowed_actions=self._case.allowed_actions,
             entry=entry,
             duplicate=duplicate,
         )
 
     def _remember(self, request: RequestId, entry: int) -> None:
-        self._requests[request.key] = SeenRequest(fingerprint=request.fingerprint, entry=entry)
-        while len(self._requests) > REQUEST_MEMORY:
-            del self._requests[next(iter(self._requests))]
+        requests = self._state.requests
+        requests[request.key] = SeenRequest(fingerprint=request.fingerprint, entry=entry)
+        while len(requests) > REQUEST_MEMORY:
+            del requests[next(iter(requests))]
+
+    # -- CloudEvents: one signal for every kind ------------------------------------------------
+
+    @workflow.signal
+    def ingest(self, event: IngestedEvent) -> None:
+        """An action that came as a CloudEvent (deduped by its id; a refused one is recorded).
+        While the case is catching up with its unpublished entries the event waits its turn."""
+        if self._busy() or self._state.held:
+            if event.id not in self._state.ingested and all(held.id != event.id for held in self._state.held):
+                self._state.held.append(event)
+                del self._state.held[:-UNPUBLISHED_LIMIT]
+            return
+        self._ingest(event)
 
     def _ingest(self, event: IngestedEvent) -> None:
         """Apply an action that came as an event (CloudEvents), once per event id; an action the
         case does not allow is recorded on its timeline as rejected, never silently dropped."""
-        if event.id in self._ingested:
+        ingested = self._state.ingested
+        if event.id in ingested:
             return
-        self._ingested.append(event.id)
-        del self._ingested[:-_INGESTED_MEMORY]
+        ingested.append(event.id)
+        del ingested[:-_INGESTED_MEMORY]
         if event.action is None:  # an "opened" event: only the one that started the case is fine
             if self._running:
                 self._reject(event, f"{self._case.id} is already open")
@@ -387,37 +482,44 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         except ValueError as error:
             self._reject(event, str(error))
         else:
-            self._changed(happened)
+            self.changed(happened)
+
+    def _admit_held(self) -> None:
+        """Apply the CloudEvents that waited, in order, while the case has room for them."""
+        while self._state.held and not self._busy():
+            self._ingest(self._state.held.pop(0))
 
     def _reject(self, event: IngestedEvent, reason: str) -> None:
         self._case.record_rejected_event(event.id, event.type, reason, workflow.now())
-        self._changed([])
+        self.changed([])
 
     # -- every change: queue what follows, keep on-call's view in step ------------------------
 
-    def _changed(self, happened: list[DomainEvent]) -> None:
+    def changed(self, happened: list[DomainEvent]) -> None:
         """Queue the effects of one change and bump the version the main loop waits on."""
-        follows = consequences(self._case, happened)
+        case = self._case
+        follows = consequences(case, happened)
         self._queue_publish(follows)
-        if EffectName.MEDIATION_OPENED in follows.effects:
-            self._jobs.care.append(CareJob(kind="mediation", mediation=self._mediation()))
+        for name in follows.effects:
+            self._state.jobs.care.append(self._steps.job(case, name))
         for alert in follows.care_alerts:
-            self._jobs.care.append(self._alert(alert))
+            self._state.jobs.care.append(self._alert(alert))
         if follows.parked:
             _EFFECTS_PARKED.add(1, {"effect": follows.parked[0]})
-        self._version += 1
+        self._state.version += 1
         if self._running:
             self._sync_search_attributes()
-        workflow.set_current_details(current_details(self._case, redact=self._case.policy.redact_details))
+        workflow.set_current_details(current_details(case, redact=case.policy.redact_details))
 
     def _queue_publish(self, follows: Consequences) -> None:
         """Queue the change's notices and events; its timeline entries stay in the case until a
         publish step hands them out (so they are carried once, not twice, into a next run)."""
-        case = self._case
-        recorded = case.timeline_seq > self._queued_seq
+        state = self._state
+        case = state.case
+        recorded = case.timeline_seq > state.queued_seq
         notices = []
         for notice in follows.notices:
-            self._notices += 1
+            state.notices += 1
             notices.append(
                 NotifyInput(
                     case_id=case.id,
@@ -425,16 +527,16 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                     party_id=notice.party_id,
                     text=notice.text,
                     category=notice.category.value,
-                    idempotency_key=f"{case.id}:notice:{self._notices}",
+                    idempotency_key=f"{case.id}:notice:{state.notices}",
                 )
             )
         events = []
         data = snapshot(case) if follows.published else {}
         for event_type in follows.published:
-            self._events += 1
+            state.events += 1
             events.append(
                 CaseEvent(
-                    id=f"{case.id}:{self._events}",
+                    id=f"{case.id}:{state.events}",
                     type=event_type,
                     case_id=case.id,
                     occurred_at=workflow.now(),
@@ -445,24 +547,29 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             # cases opened, escalated, resolved, cancelled, reply-target warnings and breaches.
             _CASE_EVENTS.add(1, {"type": event_type.value})
         if recorded or notices or events:
-            self._queued_seq = case.timeline_seq
-            self._batches += 1
-            self._jobs.publish.append(
-                PublishInput(case_id=case.id, batch=self._batches, notices=notices, events=events)
+            state.queued_seq = case.timeline_seq
+            state.batches += 1
+            state.jobs.publish.append(
+                PublishInput(case_id=case.id, batch=state.batches, notices=notices, events=events)
             )
 
-    def _alert(self, alert: CareReplyDue) -> CareJob:
-        kind: Literal["warning", "breach"] = "breach" if alert.breached else "warning"
-        return CareJob(
-            kind=kind,
-            aim=alert.target,
-            target=ReplyTargetInput(
-                case_id=self._case.id,
-                due_at=alert.due_at,
-                summary=self._reply_target_summary(alert),
-                idempotency_key=f"{self._case.id}:{_alert_effect(alert.target, kind)}:"
-                f"{alert.started_at.isoformat()}",
-            ),
+    def _alert(self, alert: CareReplyDue) -> EffectJob:
+        """The care desk step of a care target's warning or breach."""
+        case = self._case
+        spec = case.effects[alert_effect(alert.target.value, alert.breached)]
+        key = spec.key(case.id, alert.started_at.isoformat())
+        target = ReplyTargetInput(
+            case_id=case.id,
+            due_at=alert.due_at,
+            summary=self._steps.alert_summary(case, alert),
+            idempotency_key=key,
+        )
+        owed = _OWED[alert.target]
+        return EffectJob(
+            effect=spec.name,
+            input=target.model_dump(mode="json"),
+            key=key,
+            summary=f"{owed} breach escalation" if alert.breached else f"{owed} warning",
         )
 
     def _sync_search_attributes(self) -> None:
@@ -470,7 +577,7 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
         the previous run set them; only changes add to history)."""
         current = workflow.info().typed_search_attributes
         updates: list[SearchAttributeUpdate[Any]] = []
-        values = self._search_attributes()
+        values = self._steps.search_attributes(self._case)
         if not workflow.patched(_LATER_ATTRIBUTES_PATCH):
             values = {key: value for key, value in values.items() if key.name not in _LATER_ATTRIBUTES}
         for key, value in values.items():
@@ -482,18 +589,24 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
     # -- the main loop's wait: one timer over the next deadline --------------------------------
 
     async def _wait_for_change_or_deadline(self) -> None:
-        seen = self._version
+        seen = self._state.version
         deadline = self._case.next_deadline()
         self._set_alarm(deadline)
-        await workflow.wait_condition(
-            lambda: self._version != seen or self._rang or self._should_continue_as_new()
+        await self._until(
+            lambda: (
+                self._state.version != seen
+                or self._rang
+                or self._should_continue_as_new()
+                or bool(self._state.held and not self._busy())
+            )
         )
         self._rang = False
+        self._admit_held()
         # Decided on the state, not on which wake-up came first: an action handled in the same
         # instant as the timer has already moved the deadline.
         happened = self._case.tick(workflow.now())
-        if happened or self._case.timeline_seq > self._queued_seq:
-            self._changed(happened)
+        if happened or self._case.timeline_seq > self._state.queued_seq:
+            self.changed(happened)
 
     def _set_alarm(self, deadline: tuple[datetime, DeadlineEvent] | None) -> None:
         """Keep one timer on the next deadline. A deadline that moves later keeps the running
@@ -516,26 +629,21 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
             await workflow.sleep(remaining, summary=deadline_name(self._case, event))
         self._rang = True
 
-    # -- the effect lanes ----------------------------------------------------------------------
-
-    async def _jobs_lane(
-        self, queue: Callable[[], list[Any]], step: Callable[[Any], Awaitable[bool]]
-    ) -> None:
-        """Run a queue's head until its step says it is done (False: parked and repaired, or
-        retried: look at it again)."""
-        while True:
-            await workflow.wait_condition(lambda: bool(queue()))
-            if await step(queue()[0]):
-                queue().pop(0)
+    # -- the effect lanes, run from the kind's effect registry ---------------------------------
 
     async def _publish_lane(self) -> None:
-        async def step(first: PublishInput) -> bool:
-            # Changes queued while the previous step ran go out together, in order, in one step.
-            batch = list(self._jobs.publish)
+        """Hand out the case's changes: changes queued while one step ran go out together, in
+        order, in the next."""
+        queue = self._state.jobs.publish
+        spec = self._case.effects[EffectName.PUBLISH]
+        while True:
+            await workflow.wait_condition(lambda: bool(queue))
+            first = queue[0]
+            batch = list(queue)
             merged = PublishInput(
                 case_id=self._case.id,
                 batch=first.batch,
-                timeline=[entry for entry in self._case.timeline if entry.seq <= self._queued_seq],
+                timeline=[entry for entry in self._case.timeline if entry.seq <= self._state.queued_seq],
                 notices=[notice for change in batch for notice in change.notices],
                 events=[event for change in batch for event in change.events],
             )
@@ -543,117 +651,61 @@ class CaseWorkflow(ABC, Generic[CaseT, ResultT]):
                 f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
                 f" {len(merged.events)} events"
             )
-            key = f"{self._case.id}:publish:{first.batch}"
-            result = await self._effect("publish", key, CaseActivities.publish_change, merged, summary)
-            if result is None:
-                return False
-            del self._jobs.publish[1 : len(batch)]  # the head is popped by the lane
-            if merged.timeline:
-                self._case.forget_timeline(upto=merged.timeline[-1].seq)
-            for refused in result.refused:
-                self._case.record_failed_effect(refused.idempotency_key, refused.reason, workflow.now())
-            if result.refused:
-                self._changed([])
-            return True
+            ran = await self.run_effect(spec, spec.key(self._case.id, first.batch), merged, summary)
+            if ran.step is not Step.DONE:
+                continue  # retried by an operator: the same batch again
+            del queue[: len(batch)]
+            self._published(merged, PublishResult.model_validate(ran.result))
 
-        await self._jobs_lane(lambda: self._jobs.publish, step)
+    def _published(self, merged: PublishInput, result: PublishResult) -> None:
+        if merged.timeline:
+            self._case.forget_timeline(upto=merged.timeline[-1].seq)
+        for refused in result.refused:
+            self._case.record_failed_effect(refused.idempotency_key, refused.reason, workflow.now())
+        if result.refused:
+            self.changed([])
 
     async def _care_lane(self) -> None:
-        async def step(job: CareJob) -> bool:
-            if job.kind == "mediation":
-                return await self._open_mediation(job)
-            assert job.target is not None
-            key = job.target.idempotency_key
-            if key in self._case.done_by_hand:
-                return True
-            effect = _alert_effect(job.aim, job.kind)
-            owed = _OWED[job.aim]
-            if job.kind == "warning":
-                done = await self._effect(
-                    effect, key, CaseActivities.warn_care_reply, job.target, f"{owed} warning"
-                )
-            else:
-                done = await self._effect(
-                    effect,
-                    key,
-                    CaseActivities.escalate_care_breach,
-                    job.target,
-                    f"{owed} breach escalation",
-                )
-            return done is not None or key in self._case.done_by_hand
+        """The care desk's steps, one at a time, in order; what one brings back may queue the
+        next (a mediation opened is then assigned)."""
+        queue = self._state.jobs.care
+        while True:
+            await workflow.wait_condition(lambda: bool(queue))
+            job = queue[0]
+            ran = await self.run_effect(self._case.effects[job.effect], job.key, job.input, job.summary)
+            if not ran.done:
+                continue
+            following = self._steps.finished(self, job, ran.result) if ran.step is Step.DONE else []
+            queue[:1] = following
 
-        await self._jobs_lane(lambda: self._jobs.care, step)
-
-    async def _open_mediation(self, job: CareJob) -> bool:
-        assert job.mediation is not None
-        if self._mediation_ready():
-            return True  # recorded by hand meanwhile
-        key = job.mediation.idempotency_key
-        case = await self._effect(
-            "mediation", key, CaseActivities.open_mediation_case, job.mediation, "open mediation case"
-        )
-        if case is None:
-            return self._mediation_ready()
-        assign = AssignInput(
-            case_id=self._case.id, case_ref=case.case_ref, idempotency_key=f"{self._case.id}:assign"
-        )
-        assigned = await self._effect(
-            "mediation",
-            assign.idempotency_key,
-            CaseActivities.assign_to_care,
-            assign,
-            f"assign {case.case_ref} to care",
-        )
-        if assigned is None:
-            return self._mediation_ready()
-        self._mediation_opened(case.case_ref, assigned.assignee)
-        self._changed([])
-        return True
-
-    def _mediation_ready(self) -> bool:
-        """Whether the mediation case is open (disputes override)."""
-        return True
-
-    async def _effect(
-        self,
-        effect: str,
-        key: str,
-        activity: Callable[[Any, ArgT], Awaitable[OutT]],
-        arg: ArgT,
-        summary: str,
-    ) -> OutT | None:
-        """Run one effect step. When it is refused for good or runs out of retries, the case
-        parks it, tells on-call (``NeedsAttention``, ``case.needs_attention``) and waits for an
-        operator; then ``None``: the lane looks at what to do again (retry it, skip what was done
-        by hand, or follow a new decision). A case never fails because of an outside system."""
-        await workflow.wait_condition(lambda: not self._case.parked(key))
-        if key in self._case.done_by_hand:
-            return None
+    async def run_effect(self, spec: EffectSpec, key: str, arg: Any, summary: str) -> Ran:
+        """Run one effect step by its registry entry (activity, retry window). When it is refused
+        for good or runs out of retries, the case parks it, tells on-call (``NeedsAttention``,
+        ``case.needs_attention``) and waits for an operator. A case never fails because of an
+        outside system."""
+        case = self._case
+        await workflow.wait_condition(lambda: not case.parked(key))
+        if key in case.done_by_hand:
+            return Ran(Step.BY_HAND)
         await workflow.wait_condition(lambda: not self._draining)  # no new step while continuing as new
         self._in_flight += 1
         try:
-            return await workflow.execute_activity_method(
-                activity,
+            result = await workflow.execute_activity_method(
+                getattr(CaseActivities, spec.activity),
                 arg,
-                start_to_close_timeout=self._case.policy.activity_timeout,
-                schedule_to_close_timeout=self._case.effects[EffectName(effect)].retry_window(
-                    self._case.policy
-                ),
-                retry_policy=RetryPolicy(maximum_interval=self._case.policy.activity_max_retry_interval),
+                start_to_close_timeout=case.policy.activity_timeout,
+                schedule_to_close_timeout=spec.retry_window(case.policy),
+                retry_policy=RetryPolicy(maximum_interval=case.policy.activity_max_retry_interval),
                 summary=summary,
             )
         except ActivityError as error:
-            workflow.logger.warning("%s parked: %s", key, _reason(error), extra={"case_id": self._case.id})
-            self._changed(self._case.park(EffectName(effect), key, _reason(error), workflow.now()))
-            await workflow.wait_condition(lambda: not self._case.parked(key))
-            return None
+            workflow.logger.warning("%s parked: %s", key, _reason(error), extra={"case_id": case.id})
+            self.changed(case.park(spec.name, key, _reason(error), workflow.now()))
+            await workflow.wait_condition(lambda: not case.parked(key))
+            return Ran(Step.BY_HAND if key in case.done_by_hand else Step.AGAIN)
         finally:
             self._in_flight -= 1
-
-
-def _alert_effect(aim: CareTarget, kind: Literal["mediation", "warning", "breach"]) -> str:
-    """The effect a care-target alert is parked as, and its idempotency key's middle part."""
-    return f"{aim.value}_{'warning' if kind == 'warning' else 'breached'}"
+        return Ran(Step.DONE, result)
 
 
 def _reason(error: ActivityError) -> str:

@@ -1,4 +1,6 @@
-"""DisputeWorkflow: one per order; applies the dispute rules and runs their timers and effects."""
+"""The dispute kind's Temporal side: its workflow (one per order), its search attributes, and the
+steps only a dispute has: the mediation on the care desk, and the money lane that pays out the
+settlement before the dispute closes."""
 
 from __future__ import annotations
 
@@ -9,132 +11,119 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from activities.effects import CaseActivities
-    from activities.models import MediationInput, PayoutInput
+    from activities.models import AssignInput, MediationCase, MediationInput, PayoutInput
     from core import search_attributes as sa
-    from domain.commands import IngestedEvent
     from domain.dispute import PAYOUT_EFFECTS, Dispute, LinkTicket, Outcome
-    from domain.events import DomainEvent, Opened
+    from domain.effects import EffectName, Lane
+    from domain.events import DomainEvent
+    from domain.kinds import DISPUTE
     from domain.types import SolutionKind
-    from workflows.base import Carried, CaseWorkflow
+    from workflows.base import CaseWorkflow, EffectJob, KindSteps, Step
     from workflows.inputs import DisputeRun as DisputeRun
 
 
-@workflow.defn
-class DisputeWorkflow(CaseWorkflow[Dispute, Outcome]):
-    """A buyer's complaint about one order, from opening to a resolved or cancelled outcome."""
+class DisputeSteps(KindSteps[Dispute, Outcome]):
+    """What the engine runs for a dispute beyond the shared skeleton."""
 
-    @workflow.init
-    def __init__(self, run: DisputeRun) -> None:
-        self._opened = run.open
-        if run.carried is not None:
-            self._begin(run.carried.case, run.carried, [])
+    kind = DISPUTE
+
+    def search_attributes(self, case: Dispute) -> dict[SearchAttributeKey[Any], Any]:
+        return dispute_search_attributes(case)
+
+    def result(self, case: Dispute) -> Outcome:
+        if case.outcome is None:
+            raise ValueError(f"{case.id} closed without an outcome")
+        return case.outcome
+
+    def archived(self, case: Dispute) -> dict[str, str | None]:
+        return {"order_id": case.order_id, "buyer_id": case.buyer_id, "seller_id": case.seller_id}
+
+    def job(self, case: Dispute, effect: EffectName) -> EffectJob:
+        if effect is not EffectName.MEDIATION_OPENED:
+            return super().job(case, effect)
+        key = case.effects[effect].key(case.id)
+        mediation = MediationInput(
+            case_id=case.id,
+            order_id=case.order_id,
+            buyer_id=case.buyer_id,
+            seller_id=case.seller_id,
+            escalated_by=str(case.escalated_by),
+            idempotency_key=key,
+        )
+        return EffectJob(
+            effect=effect, input=mediation.model_dump(mode="json"), key=key, summary="open mediation case"
+        )
+
+    def finished(
+        self, engine: CaseWorkflow[Dispute, Outcome], job: EffectJob, result: Any
+    ) -> list[EffectJob]:
+        """A mediation opened is assigned at once; once assigned the dispute records it."""
+        case = engine.case
+        if job.effect is EffectName.MEDIATION_OPENED:
+            opened = MediationCase.model_validate(result)
+            key = case.effects[EffectName.CARE_ASSIGNED].key(case.id)
+            assign = AssignInput(case_id=case.id, case_ref=opened.case_ref, idempotency_key=key)
+            summary = f"assign {opened.case_ref} to care"
+            return [
+                EffectJob(
+                    effect=EffectName.CARE_ASSIGNED, input=assign.model_dump(), key=key, summary=summary
+                )
+            ]
+        if job.effect is EffectName.CARE_ASSIGNED:
+            case.mediation_opened(job.input["case_ref"], result.assignee, workflow.now())
+            engine.changed([])
+        return []
+
+    def lanes(
+        self, engine: CaseWorkflow[Dispute, Outcome]
+    ) -> dict[Lane, Callable[[], Coroutine[Any, Any, None]]]:
+        return {Lane.MONEY: lambda: _money_lane(engine)}
+
+    def settled_up(self, case: Dispute) -> bool:
+        return not (case.settling and not case.closed)
+
+
+async def _money_lane(engine: CaseWorkflow[Dispute, Outcome]) -> None:
+    """Pay what the settlement still owes, one payout at a time, in order; a refused payout parks
+    the dispute until an operator retries it, records it as paid by hand, or care replaces the
+    decision. Then the dispute closes with what was actually paid."""
+    dispute = engine.case
+    while True:
+        await workflow.wait_condition(lambda: dispute.settling and not dispute.closed)
+        remaining = dispute.remaining_payouts()
+        if not remaining:
+            engine.changed(_settled(dispute))
             return
-        now = run.open.opened_at or workflow.now()
-        self._begin(Dispute.open(workflow.info().workflow_id, run.open, now), None, [Opened()])
-
-    @workflow.run
-    async def run(self, run: DisputeRun) -> Outcome:
-        """Wait for the parties, the clocks and care until the dispute closes."""
-        return await self._run_case()
-
-    @workflow.query
-    def state(self) -> Dispute:
-        """The dispute, with each role's allowed actions and the timeline entries not yet stored."""
-        return self._case
-
-    @workflow.signal
-    def ingest(self, event: IngestedEvent) -> None:
-        """An action that came as a CloudEvent (deduped by its id; a refused one is recorded)."""
-        self._ingest(event)
-
-    @workflow.signal
-    def link_ticket(self, link: LinkTicket) -> None:
-        """A help-center report about this order was filed."""
-        self._case.link_ticket(link.ticket_id, workflow.now())
-        self._changed([])
-
-    # -- the dispute's own steps ---------------------------------------------------------------
-
-    def _result(self) -> Outcome:
-        assert self._case.outcome is not None
-        return self._case.outcome
-
-    def _continue(self, carried: Carried[Dispute]) -> None:
-        workflow.continue_as_new(DisputeRun(open=self._opened, carried=carried))
-
-    def _mediation(self) -> MediationInput:
-        dispute = self._case
-        return MediationInput(
+        payout = remaining[0]
+        spec = dispute.effects[PAYOUT_EFFECTS[payout.kind]]
+        request = PayoutInput(
             case_id=dispute.id,
-            order_id=dispute.order_id,
-            buyer_id=dispute.buyer_id,
-            seller_id=dispute.seller_id,
-            escalated_by=str(dispute.escalated_by),
-            idempotency_key=f"{dispute.id}:mediation",
+            party_id=payout.party_id,
+            amount=payout.amount,
+            idempotency_key=dispute.payout_key(payout),
         )
+        verb = "refund" if payout.kind is SolutionKind.REFUND_TO_BUYER else "release"
+        summary = f"{verb} {payout.amount} to {payout.party_id}"
+        ran = await engine.run_effect(spec, request.idempotency_key, request, summary)
+        if ran.step is Step.DONE:
+            dispute.payout_made(payout, workflow.now())
+            engine.changed([])
 
-    def _mediation_opened(self, case_ref: str, assignee: str) -> None:
-        self._case.mediation_opened(case_ref, assignee, workflow.now())
 
-    def _mediation_ready(self) -> bool:
-        return self._case.mediation_case_ref is not None
-
-    def _lanes(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        return [*super()._lanes(), self._money_lane]
-
-    def _settled_up(self) -> bool:
-        return not (self._case.settling and not self._case.closed)
-
-    async def _money_lane(self) -> None:
-        """Pay what the settlement still owes, one payout at a time, in order; a refused payout
-        parks the dispute until an operator retries it, records it as paid by hand, or care
-        replaces the decision. Then the dispute closes with what was actually paid."""
-        dispute = self._case
-        while True:
-            await workflow.wait_condition(lambda: dispute.settling and not dispute.closed)
-            remaining = dispute.remaining_payouts()
-            if not remaining:
-                self._changed(self._settled())
-                return
-            payout = remaining[0]
-            request = PayoutInput(
-                case_id=dispute.id,
-                party_id=payout.party_id,
-                amount=payout.amount,
-                idempotency_key=dispute.payout_key(payout),
-            )
-            effect = PAYOUT_EFFECTS[payout.kind]
-            if payout.kind is SolutionKind.REFUND_TO_BUYER:
-                activity, summary = (
-                    CaseActivities.refund_buyer,
-                    f"refund {payout.amount} to {payout.party_id}",
-                )
-            else:
-                activity, summary = (
-                    CaseActivities.release_to_seller,
-                    f"release {payout.amount} to {payout.party_id}",
-                )
-            if await self._effect(effect, request.idempotency_key, activity, request, summary) is not None:
-                dispute.payout_made(payout, workflow.now())
-                self._changed([])
-
-    def _settled(self) -> list[DomainEvent]:
-        happened = self._case.settled(workflow.now())
-        outcome = self._case.outcome
-        assert outcome is not None and outcome.solution is not None
-        labels = {"outcome": outcome.decided_by, "solution": outcome.solution.kind.value}
-        meter = workflow.metric_meter()
-        meter.create_counter("disputes_resolved", "Disputes resolved, by who decided and the solution").add(
-            1, labels
-        )
-        meter.create_histogram_timedelta(
-            "dispute_time_to_resolution", "From opening to resolution", unit="duration"
-        ).record(outcome.at - self._case.opened_at, labels)
-        return happened
-
-    def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
-        return dispute_search_attributes(self._case)
+def _settled(dispute: Dispute) -> list[DomainEvent]:
+    happened = dispute.settled(workflow.now())
+    outcome = dispute.outcome
+    if outcome is None or outcome.solution is None:
+        raise ValueError(f"{dispute.id} settled without an agreed solution")
+    labels = {"outcome": outcome.decided_by, "solution": outcome.solution.kind.value}
+    meter = workflow.metric_meter()
+    meter.create_counter("disputes_resolved", "Disputes resolved, by who decided and the solution").add(
+        1, labels
+    )
+    meter.create_histogram_timedelta(
+        "dispute_time_to_resolution", "From opening to resolution", unit="duration"
+    ).record(outcome.at - dispute.opened_at, labels)
+    return happened
 
 
 def dispute_search_attributes(dispute: Dispute) -> dict[SearchAttributeKey[Any], Any]:
@@ -151,3 +140,28 @@ def dispute_search_attributes(dispute: Dispute) -> dict[SearchAttributeKey[Any],
         sa.NEXT_DEADLINE_AT: dispute.next_deadline_at,
         sa.CARE_DECISION_DUE_AT: dispute.care_decision_due_at,
     }
+
+
+@workflow.defn
+class DisputeWorkflow(CaseWorkflow[Dispute, Outcome]):
+    """A buyer's complaint about one order, from opening to a resolved or cancelled outcome."""
+
+    @workflow.init
+    def __init__(self, run: DisputeRun) -> None:
+        self._begin(DisputeSteps(), run)
+
+    @workflow.run
+    async def run(self, run: DisputeRun) -> Outcome:
+        """Wait for the parties, the clocks and care until the dispute closes."""
+        return await self._run_case()
+
+    @workflow.query
+    def state(self) -> Dispute:
+        """The dispute, with each role's allowed actions and the timeline entries not yet stored."""
+        return self._case
+
+    @workflow.signal
+    def link_ticket(self, link: LinkTicket) -> None:
+        """A help-center report about this order was filed."""
+        self._case.link_ticket(link.ticket_id, workflow.now())
+        self.changed([])

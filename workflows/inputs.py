@@ -8,25 +8,32 @@ converter (bench: a tenth of the worker's time under load, docs/benchmarks.md)."
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import BaseModel
 
+from domain.case import CareCase
 from domain.dispute import Dispute, OpenDisputeInput
 from domain.ticket import OpenTicketInput, Ticket
 from workflows.base import Carried
 
+OpenT = TypeVar("OpenT", bound=BaseModel)
+CaseT = TypeVar("CaseT", bound=CareCase)
 
-class DisputeRun(BaseModel):
+
+class CaseRun(BaseModel, Generic[OpenT, CaseT]):
+    """A case workflow's input: the case as opened, and the run state carried into a later run."""
+
+    open: OpenT
+    carried: Carried[CaseT] | None = None
+
+
+class DisputeRun(CaseRun[OpenDisputeInput, Dispute]):
     """The dispute workflow's input: the claim as opened, and the state carried into a later run."""
 
-    open: OpenDisputeInput
-    carried: Carried[Dispute] | None = None
 
-
-class TicketRun(BaseModel):
+class TicketRun(CaseRun[OpenTicketInput, Ticket]):
     """The report workflow's input: the report as filed, and the state carried into a later run."""
-
-    open: OpenTicketInput
-    carried: Carried[Ticket] | None = None
 
 
 class TicketClosed(BaseModel):

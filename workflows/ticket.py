@@ -1,4 +1,5 @@
-"""CareTicketWorkflow: one per help-center report; the 1x24-hour reply target and auto-close."""
+"""The help-center report kind's Temporal side: its workflow (one per report), its search
+attributes, and its first step (linking the order's open dispute)."""
 
 from __future__ import annotations
 
@@ -10,69 +11,46 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core import search_attributes as sa
-    from domain.commands import IngestedEvent
     from domain.dispute import LinkTicket
-    from domain.events import CareReplyDue, Opened
+    from domain.events import CareReplyDue
+    from domain.kinds import TICKET
     from domain.ticket import Priority, Ticket
-    from workflows.base import Carried, CaseWorkflow
+    from workflows.base import CaseWorkflow, KindSteps
     from workflows.dispute import DisputeWorkflow
     from workflows.inputs import TicketClosed as TicketClosed
     from workflows.inputs import TicketRun as TicketRun
 
 
-@workflow.defn
-class CareTicketWorkflow(CaseWorkflow[Ticket, TicketClosed]):
-    """A user's report to care (Pusat Bantuan), from filing until it closes after being solved."""
+class TicketSteps(KindSteps[Ticket, TicketClosed]):
+    """What the engine runs for a report beyond the shared skeleton: its first step, and how
+    care's alerts about it read."""
 
-    @workflow.init
-    def __init__(self, run: TicketRun) -> None:
-        self._opened = run.open
-        if run.carried is not None:
-            self._begin(run.carried.case, run.carried, [])
-            return
-        now = run.open.opened_at or workflow.now()
-        self._begin(Ticket.open(workflow.info().workflow_id, run.open, now), None, [Opened()])
+    kind = TICKET
 
-    @workflow.run
-    async def run(self, run: TicketRun) -> TicketClosed:
-        """Wait for care, the user and the clocks until the report closes."""
-        return await self._run_case()
-
-    @workflow.query
-    def state(self) -> Ticket:
-        """The report: status, reply target, allowed actions, timeline entries not yet stored."""
-        return self._case
-
-    @workflow.signal
-    def ingest(self, event: IngestedEvent) -> None:
-        """An action that came as a CloudEvent (deduped by its id; a refused one is recorded)."""
-        self._ingest(event)
-
-    async def _on_start(self) -> None:
-        dispute_id = self._case.dispute_id
+    async def on_start(self, engine: CaseWorkflow[Ticket, TicketClosed]) -> None:
+        """Tell the order's open dispute about the report."""
+        dispute_id = engine.case.dispute_id
         if dispute_id is None:
             return
         dispute = workflow.get_external_workflow_handle_for(DisputeWorkflow.run, dispute_id)
         try:
-            await dispute.signal(DisputeWorkflow.link_ticket, LinkTicket(ticket_id=self._case.id))
+            await dispute.signal(DisputeWorkflow.link_ticket, LinkTicket(ticket_id=engine.case.id))
         except FailureError:
             # The dispute closed in the meantime: the link stays visible on this side only.
             workflow.logger.info("dispute %s no longer open; linked from the report only", dispute_id)
 
-    def _reply_target_summary(self, alert: CareReplyDue) -> str:
-        ticket = self._case
-        raised = "PRIORITY account-security report" if ticket.priority is Priority.HIGH else "report"
-        return f"care reply on {raised} {ticket.id} ({ticket.topic.value}) due {alert.due_at.isoformat()}"
+    def alert_summary(self, case: Ticket, alert: CareReplyDue) -> str:
+        raised = "PRIORITY account-security report" if case.priority is Priority.HIGH else "report"
+        return f"care reply on {raised} {case.id} ({case.topic.value}) due {alert.due_at.isoformat()}"
 
-    def _result(self) -> TicketClosed:
-        ticket = self._case
-        return TicketClosed(id=ticket.id, sla_breaches=ticket.sla_breaches, messages=ticket.message_count + 1)
+    def archived(self, case: Ticket) -> dict[str, str | None]:
+        return {"order_id": case.order_id}
 
-    def _continue(self, carried: Carried[Ticket]) -> None:
-        workflow.continue_as_new(TicketRun(open=self._opened, carried=carried))
+    def result(self, case: Ticket) -> TicketClosed:
+        return TicketClosed(id=case.id, sla_breaches=case.sla_breaches, messages=case.message_count + 1)
 
-    def _search_attributes(self) -> dict[SearchAttributeKey[Any], Any]:
-        return ticket_search_attributes(self._case)
+    def search_attributes(self, case: Ticket) -> dict[SearchAttributeKey[Any], Any]:
+        return ticket_search_attributes(case)
 
 
 def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], Any]:
@@ -89,3 +67,22 @@ def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], An
         sa.NEEDS_ATTENTION: ticket.needs_attention,
         sa.NEXT_DEADLINE_AT: ticket.next_deadline_at,
     }
+
+
+@workflow.defn
+class CareTicketWorkflow(CaseWorkflow[Ticket, TicketClosed]):
+    """A user's report to care (Pusat Bantuan), from filing until it closes after being solved."""
+
+    @workflow.run
+    async def run(self, run: TicketRun) -> TicketClosed:
+        """Wait for care, the user and the clocks until the report closes."""
+        return await self._run_case()
+
+    @workflow.init
+    def __init__(self, run: TicketRun) -> None:
+        self._begin(TicketSteps(), run)
+
+    @workflow.query
+    def state(self) -> Ticket:
+        """The report: status, reply target, allowed actions, timeline entries not yet stored."""
+        return self._case
