@@ -198,7 +198,7 @@ class Cases:
                 request,
                 case_id,
                 opened_by,
-                _typed(kind.search_attributes(case)),
+                _typed(kind.temporal.search_attributes(case)),
                 kind.kind.summary(request),
                 kind.kind.details(request, request.policy.redact_details),
             )
@@ -231,8 +231,8 @@ class Cases:
         details: str,
     ) -> None:
         await self.client.start_workflow(
-            kind.run,
-            kind.run_input(request),
+            kind.temporal.type_name,
+            kind.temporal.start_input(request),
             id=case_id,
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -300,7 +300,7 @@ class Cases:
         try:
             async with asyncio.timeout(deadline.total_seconds()):
                 state: CareCase = await _handle(self.client, kind, case_id).query(
-                    kind.query, rpc_timeout=deadline
+                    "state", result_type=kind.kind.state, rpc_timeout=deadline
                 )
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:

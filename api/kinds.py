@@ -12,7 +12,6 @@ from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.common import SearchAttributeKey
 
 from api.public import CasePublic, DisputePublic, TicketPublic, public
 from core.settings import Settings
@@ -22,8 +21,7 @@ from domain.kinds import DISPUTE, KINDS, TICKET, CaseKind
 from domain.registry import ActionRegistry
 from domain.ticket import TicketReport
 from domain.types import Actor, Role
-from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
-from workflows.ticket import CareTicketWorkflow, TicketRun, ticket_search_attributes
+from workflows.kinds import KindWorkflow, workflow_of
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,13 @@ class ServedKind:
     policy: Callable[[Settings], BaseModel]
     #: Whether an opening links the order's open dispute (a report about a disputed order).
     links_dispute: bool
-    #: Its Temporal side: the workflow's run, its input from the opening, its state query, its
-    #: search attributes.
-    run: Any
-    run_input: Callable[[Any], BaseModel]
-    query: Any
-    search_attributes: Callable[[Any], dict[SearchAttributeKey[Any], Any]]
     #: What a read of one answers with (``api/public.py``).
     public: type[CasePublic]
+
+    @property
+    def temporal(self) -> KindWorkflow:
+        """Its Temporal side (``workflows/kinds.py``): workflow type, run input, search attributes."""
+        return workflow_of(self.kind)
 
     @property
     def name(self) -> str:
@@ -99,10 +96,6 @@ DISPUTES = ServedKind(
     parties=attrgetter("buyer_id", "seller_id"),
     policy=lambda settings: settings.dispute_policy(),
     links_dispute=False,
-    run=DisputeWorkflow.run,
-    run_input=lambda request: DisputeRun(open=request),
-    query=DisputeWorkflow.state,
-    search_attributes=dispute_search_attributes,
     public=DisputePublic,
 )
 TICKETS = ServedKind(
@@ -116,10 +109,6 @@ TICKETS = ServedKind(
     parties=lambda report: (report.user_id,),
     policy=lambda settings: settings.ticket_policy(),
     links_dispute=True,
-    run=CareTicketWorkflow.run,
-    run_input=lambda request: TicketRun(open=request),
-    query=CareTicketWorkflow.state,
-    search_attributes=ticket_search_attributes,
     public=TicketPublic,
 )
 

@@ -11,9 +11,9 @@ them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from domain.dispute import DisputeStatus, Reason
 from domain.ticket import Priority, ReporterRole, TicketStatus, TicketTopic
@@ -237,7 +237,9 @@ class EffectPublic(BaseModel):
     model_config = _FROM_STATE
 
     case_id: str
-    kind: str = Field(description="REFUND_TO_BUYER, RELEASE_TO_SELLER, NOTIFICATION, MEDIATION_OPENED, ...")
+    kind: Annotated[str, BeforeValidator(lambda kind: getattr(kind, "recorded_as", kind))] = Field(
+        description="REFUND_TO_BUYER, RELEASE_TO_SELLER, NOTIFICATION, MEDIATION_OPENED, ..."
+    )
     party: str | None = None
     party_id: str | None = None
     amount: int | None = None
