@@ -461,7 +461,8 @@ async def _cases(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
-            description="retry a POST safely: the same key and body give the first response, once",
+            description="retry a POST safely: the same key and body give the first response, once; the"
+            " key used again for another request or body is refused (422)",
         ),
     ] = None,
 ) -> Cases:

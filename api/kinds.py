@@ -50,6 +50,9 @@ class ServedKind:
     links_dispute: bool
     #: What a read of one answers with (``api/public.py``).
     public: type[CasePublic]
+    #: The opening's rules no JSON Schema can state (two fields compared, the server's state),
+    #: said in its route's description; each is refused with 422 naming the field.
+    opening_rules: str
 
     @property
     def temporal(self) -> KindWorkflow:
@@ -97,6 +100,8 @@ DISPUTES = ServedKind(
     policy=lambda settings: settings.dispute_policy(),
     links_dispute=False,
     public=DisputePublic,
+    opening_rules="A refund's `amount` is at most `order_total`; `seller_id` is not the `buyer_id`; each"
+    " `evidence` reference is the buyer's own upload.",
 )
 TICKETS = ServedKind(
     kind=TICKET,
@@ -110,6 +115,7 @@ TICKETS = ServedKind(
     policy=lambda settings: settings.ticket_policy(),
     links_dispute=True,
     public=TicketPublic,
+    opening_rules="Each `attachments` reference is the user's own upload.",
 )
 
 #: Every kind of case the API serves, by its registered name.

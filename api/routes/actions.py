@@ -28,6 +28,7 @@ def add_case_routes(router: APIRouter, kind: ServedKind) -> None:
         response_model=kind.public,
         responses={200: {"model": kind.public, "description": f"the {kind.noun} this key already has"}},
         summary=f"Open a {kind.noun}",
+        description=f"{_OPENING_DOC.format(noun=kind.noun)} {kind.opening_rules} {_UNSTATED}",
         operation_id=f"{kind.name}_open",
     )
     router.add_api_route(
@@ -48,9 +49,18 @@ def add_case_routes(router: APIRouter, kind: ServedKind) -> None:
                 202: {"model": kind.public, "description": "applied; the case as last stored (stale)"}
             },
             summary=spec.summary,
-            description=f"Action `{spec.name}` ({', '.join(sorted(role.value for role in spec.roles))}).",
+            description=f"Action `{spec.name}` ({', '.join(sorted(role.value for role in spec.roles))})."
+            f" {_ACTION_RULES} {_UNSTATED}",
             operation_id=f"{kind.noun}_{spec.name}",
         )
+
+
+_OPENING_DOC = "Open a {noun}; its opener must be a party the API key acts for."
+_ACTION_RULES = (
+    "An amount is at most the order total and not below what was already paid out; cited evidence is"
+    " the actor's own upload or already cited on the case."
+)
+_UNSTATED = "What the schema cannot state is refused with 422 naming the field."
 
 
 def _path_id(kind: ServedKind) -> inspect.Parameter:
