@@ -12,16 +12,30 @@ from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel
+from temporalio.common import SearchAttributeKey
 
 from api.public import CasePublic, DisputePublic, TicketPublic, public
+from core import search_attributes as sa
 from core.settings import Settings
 from domain.case import CareCase, TimelineEntry
-from domain.dispute import DisputeClaim
+from domain.dispute import DisputeClaim, DisputeStatus
 from domain.kinds import DISPUTE, KINDS, TICKET, CaseKind
 from domain.registry import ActionRegistry
-from domain.ticket import TicketReport
+from domain.ticket import TicketReport, TicketStatus
 from domain.types import Actor, Role
 from workflows.kinds import KindWorkflow, workflow_of
+
+
+@dataclass(frozen=True)
+class CareOwes:
+    """Which cases of a kind are in care's queue: those whose ``status`` search attribute holds one
+    of ``statuses``, shown with ``columns`` (queue field → search attribute)."""
+
+    status: SearchAttributeKey[Any]
+    statuses: tuple[str, ...]
+    columns: dict[str, SearchAttributeKey[Any]]
+    #: Whether the queue's topic filter applies to this kind (a topic filter leaves out the others).
+    has_topic: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class ServedKind:
     #: The opening's rules no JSON Schema can state (two fields compared, the server's state),
     #: said in its route's description; each is refused with 422 naming the field.
     opening_rules: str
+    #: What of this kind care owes a reply, a decision or a review to (``GET /v1/care/queue``).
+    care_owes: CareOwes
 
     @property
     def temporal(self) -> KindWorkflow:
@@ -102,6 +118,16 @@ DISPUTES = ServedKind(
     public=DisputePublic,
     opening_rules="A refund's `amount` is at most `order_total`; `seller_id` is not the `buyer_id`; each"
     " `evidence` reference is the buyer's own upload.",
+    care_owes=CareOwes(
+        status=sa.DISPUTE_STATUS,
+        statuses=(DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED),
+        columns={
+            "care_decision_due_at": sa.CARE_DECISION_DUE_AT,
+            "order_id": sa.ORDER_ID,
+            "buyer_id": sa.BUYER_ID,
+            "seller_id": sa.SELLER_ID,
+        },
+    ),
 )
 TICKETS = ServedKind(
     kind=TICKET,
@@ -116,6 +142,12 @@ TICKETS = ServedKind(
     links_dispute=True,
     public=TicketPublic,
     opening_rules="Each `attachments` reference is the user's own upload.",
+    care_owes=CareOwes(
+        status=sa.TICKET_STATUS,
+        statuses=(TicketStatus.AWAITING_CARE,),
+        columns={"topic": sa.TICKET_TOPIC, "order_id": sa.ORDER_ID, "user_id": sa.USER_ID},
+        has_topic=True,
+    ),
 )
 
 #: Every kind of case the API serves, by its registered name.
