@@ -150,6 +150,11 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
     elif isinstance(error, RPCTimeoutOrCancelledError) or status in _TIMED_OUT:
         log.warning("temporal did not answer in time correlation_id=%s: %s", correlation_id, error)
         problem = _retry(503, "Service unavailable", "Temporal did not answer in time", 5)
+    elif isinstance(error, RPCError) and _task_failing(error):
+        log.error("case workflow task failing correlation_id=%s: %s", correlation_id, error)
+        problem = _retry(
+            503, "Service unavailable", "the case cannot take requests until its failing step is fixed", 5
+        )
     elif status is RPCStatusCode.RESOURCE_EXHAUSTED:
         log.warning("temporal busy correlation_id=%s: %s", correlation_id, error)
         problem = _retry(429, "Too many requests", "the case is busy with other requests", 1)
@@ -162,6 +167,14 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 _TIMED_OUT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def _task_failing(error: RPCError) -> bool:
+    """Temporal refuses updates to a case whose workflow task fails (a fault in a step, shown in the
+    Web UI and retried until a fix is deployed): the case is unavailable, not the request wrong."""
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and any(
+        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in error.grpc_status.details
+    )
 
 
 def _retry(status: int, title: str, reason: str, seconds: int) -> Problem:
