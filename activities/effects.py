@@ -24,6 +24,7 @@ from activities.models import (
 )
 from domain.case import TimelineEntry
 from domain.effects import EffectName
+from domain.kinds import KINDS
 from domain.outbound import CaseEvent
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
@@ -121,14 +122,7 @@ class CaseActivities:
         return await self.care_desk.reply_target(EffectName.CARE_REPLY_BREACHED, request)
 
     def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for the worker."""
-        return [
-            self.publish_change,
-            self.archive_case,
-            self.refund_buyer,
-            self.release_to_seller,
-            self.open_mediation_case,
-            self.assign_to_care,
-            self.warn_care_reply,
-            self.escalate_care_breach,
-        ]
+        """Every activity a registered effect names, for the worker (a new kind of effect is its
+        registry entry and its adapter method behind one of these)."""
+        names = dict.fromkeys(spec.activity for kind in KINDS for spec in kind.effects)
+        return [getattr(self, name) for name in names]

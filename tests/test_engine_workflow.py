@@ -25,7 +25,7 @@ from activities.effects import CaseActivities
 from activities.models import PublishInput, PublishResult
 from core.settings import Settings
 from domain.commands import IngestedEvent, SendMessage
-from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.dispute import Dispute, DisputeStatus
 from domain.effects import EffectName, Lane, Repair
 from domain.ids import dispute_workflow_id
 from domain.kinds import KINDS
@@ -36,30 +36,18 @@ from domain.types import (
     TEMPORAL_HISTORY_EVENTS,
     CasePolicy,
     DisputePolicy,
-    Solution,
-    SolutionKind,
     history_ceilings,
 )
 from tests.factories import BUYER, SELLER
 from tests.support import eventually, serving
-from workflows.base import UNPUBLISHED_LIMIT, Ack
+from tests.test_long_case import claim
+from workflows.base import UNPUBLISHED_LIMIT, Ack, Jobs
 from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.kinds import case_workflows, workflow_of
 
 
-def opening(order: str, policy: DisputePolicy | None = None) -> DisputeRun:
-    return DisputeRun(
-        open=OpenDisputeInput(
-            order_id=order,
-            buyer_id=BUYER.id,
-            seller_id=SELLER.id,
-            order_total=100_000,
-            reason=Reason.DAMAGED,
-            requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000),
-            description="Cracked screen",
-            policy=policy or DisputePolicy(),
-        )
-    )
+def opening(order: str) -> DisputeRun:
+    return claim(order, DisputePolicy())
 
 
 def accepted_by_seller(event_id: str) -> IngestedEvent:
@@ -231,3 +219,38 @@ def test_keys_and_windows_come_from_the_registry() -> None:
     assert EffectName.MEDIATION_OPENED.recorded_as == "MEDIATION_OPENED"
     assert EffectName.MEDIATION_OPENED.value == "mediation"
     assert Lane.MONEY not in KINDS.named("ticket").effects.lanes()
+
+
+def test_care_desk_steps_carried_from_a_run_before_the_effect_registry_still_decode() -> None:
+    """A run that continued as new on older code carried its care desk steps as ``CareJob``
+    (a ``kind`` tag with optional fields); they decode as the registry's steps, same keys."""
+    mediation = {
+        "case_id": "dispute-o-1",
+        "order_id": "o-1",
+        "buyer_id": "b-1",
+        "seller_id": "s-1",
+        "escalated_by": "buyer",
+        "idempotency_key": "dispute-o-1:mediation",
+    }
+    target = {
+        "case_id": "dispute-o-1",
+        "due_at": "2026-01-02T00:00:00Z",
+        "summary": "care decision on dispute-o-1",
+        "idempotency_key": "dispute-o-1:care_decision_breached:2026-01-01T00:00:00+00:00",
+    }
+    jobs = Jobs.model_validate(
+        {
+            "publish": [],
+            "care": [
+                {"kind": "mediation", "mediation": mediation, "target": None, "aim": "care_reply"},
+                {"kind": "breach", "mediation": None, "target": target, "aim": "care_decision"},
+                {"kind": "warning", "target": target | {"idempotency_key": "k-w"}},
+            ],
+        }
+    )
+    assert [(job.effect, job.key, job.summary) for job in jobs.care] == [
+        (EffectName.MEDIATION_OPENED, "dispute-o-1:mediation", "open mediation case"),
+        (EffectName.CARE_DECISION_BREACHED, target["idempotency_key"], "care decision breach escalation"),
+        (EffectName.CARE_REPLY_WARNING, "k-w", "care reply warning"),
+    ]
+    assert jobs.care[0].input == mediation

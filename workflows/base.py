@@ -288,6 +288,9 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                 self._continue_as_new()
         # Closed: the last steps finish in this run (a few events), never paused for a next one.
         self._draining = False
+        while self._state.held:  # CloudEvents still waiting: recorded as refused by the closed case
+            await self._until(lambda: not self._busy())
+            self._admit_held()
         await self._until(lambda: self._idle() and workflow.all_handlers_finished())
         if workflow.patched(ARCHIVE_PATCH):
             await self._archive()
