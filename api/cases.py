@@ -10,7 +10,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -35,56 +35,22 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import citations
 from api.auth import Caller, CallerDep
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
+from api.kinds import DISPUTES, ServedKind
 from api.problems import Problem
+from api.public import CasePublic
 from core.settings import Settings
+from domain.case import CareCase
 from domain.commands import Command, IngestedEvent
-from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeClaim, OpenDisputeInput
-from domain.ids import dispute_workflow_id, ticket_workflow_id
-from domain.registry import ActionRegistry
-from domain.ticket import TICKET_ACTIONS, OpenTicketInput, Ticket, TicketReport
-from domain.types import Actor, Role
-from domain.views import (
-    DisputeView,
-    TicketView,
-    dispute_details,
-    dispute_summary,
-    merge_timeline,
-    ticket_details,
-    ticket_summary,
-)
+from domain.types import Actor
+from domain.views import merge_timeline
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
 from store.evidence import EvidenceIndex
 from store.idempotency import IdempotencyKeys
 from workflows.base import Ack
-from workflows.dispute import DisputeRun, DisputeWorkflow, dispute_search_attributes
 from workflows.requests import RequestId
-from workflows.ticket import CareTicketWorkflow, TicketRun, ticket_search_attributes
 
 log = logging.getLogger(__name__)
 
-StateT = TypeVar("StateT", Dispute, Ticket)
-ViewT = TypeVar("ViewT", DisputeView, TicketView)
-
-
-@dataclass(frozen=True)
-class CaseType(Generic[StateT, ViewT]):
-    """A kind of case: its workflow id prefix, what users call it, its actions, state and view."""
-
-    prefix: str
-    noun: str
-    path_param: str
-    actions: ActionRegistry[Any]
-    model: type[StateT]
-    state: Callable[[Any], StateT]
-    view: Callable[[StateT, list[Any]], ViewT]
-
-
-DISPUTES = CaseType[Dispute, DisputeView](
-    "dispute-", "dispute", "dispute_id", DISPUTE_ACTIONS, Dispute, DisputeWorkflow.state, DisputeView.of
-)
-TICKETS = CaseType[Ticket, TicketView](
-    "care-ticket-", "report", "ticket_id", TICKET_ACTIONS, Ticket, CareTicketWorkflow.state, TicketView.of
-)
 #: The answers of a workflow that cannot reply now: no worker, Temporal busy or unreachable.
 _UNANSWERED = {
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -103,7 +69,7 @@ class Snapshots:
         self.remembered = remembered
         self.pending: set[asyncio.Task[None]] = set()
 
-    def keep(self, engine: AsyncEngine, kind: str, state: Dispute | Ticket) -> None:
+    def keep(self, engine: AsyncEngine, kind: str, state: CareCase) -> None:
         """Save ``state`` unless a state at least as new was saved by this process."""
         if self.saved.get(state.id, -1) >= state.timeline_seq:
             return
@@ -131,7 +97,8 @@ class Snapshots:
 
 SNAPSHOTS = Snapshots()
 
-Outcome = tuple[BaseModel, int]
+#: What a request is answered with: the response body and its status.
+Answer = tuple[BaseModel, int]
 
 
 def _typed(values: dict[SearchAttributeKey[Any], Any]) -> TypedSearchAttributes:
@@ -165,7 +132,7 @@ class Cases:
         digest = self.key_digest
         return RequestId(digest, self.fingerprint[:32]) if digest else None
 
-    async def keyed(self, run: Callable[[], Awaitable[Outcome]]) -> JSONResponse:
+    async def keyed(self, run: Callable[[], Awaitable[Answer]]) -> JSONResponse:
         """Answer a POST, once per Idempotency-Key: a retry with the same request gets the first
         response; the same key with another request is refused (422). The key is recorded only
         for a request that validated, and forgotten again when the request is refused (4xx), so
@@ -192,83 +159,75 @@ class Cases:
 
     # -- opening -------------------------------------------------------------------------------
 
-    async def open_dispute(self, claim: DisputeClaim, opened_by: IngestedEvent | None = None) -> Outcome:
-        """Start the order's dispute and answer with its first state (201), computed by the same
-        rules the workflow runs; a dispute the order already has is returned (200) unless it
-        is between other parties (409). One round trip to Temporal."""
-        await self.check_citations(claim, Actor(role=Role.BUYER, id=claim.buyer_id))
-        case_id = dispute_workflow_id(claim.order_id)
+    async def open(
+        self,
+        kind: ServedKind,
+        claim: BaseModel,
+        key: str | None = None,
+        opened_by: IngestedEvent | None = None,
+    ) -> Answer:
+        """Start a case of ``kind`` for ``claim`` and answer with its first state (201), computed by
+        the same rules the workflow runs. Its id derives from the claim's business key (one
+        dispute per order) or from ``key``. A case the key already has is returned (200, or 201
+        again for the retry of the keyed request that opened it) unless it is between other
+        parties (409). One round trip to Temporal."""
+        await self.check_citations(claim, kind.opener(claim))
+        business_key = kind.business_key(claim) if kind.business_key else key
+        assert business_key is not None, "a kind without a business key is opened with a key"
+        case_id = kind.kind.workflow_id(business_key)
         if await CaseArchive(self.engine).get(case_id) is not None:
-            # One dispute per order, ever: a closed one is returned (docs/rules.md), even after
-            # Temporal forgot its workflow.
-            return await self._existing_dispute(claim, case_id)
+            # One case per business key, ever: a closed one is returned (docs/rules.md), even
+            # after Temporal forgot its workflow.
+            return await self._existing(kind, claim, case_id)
         if opened_by is not None and await self._running(case_id):
-            # An event's signal-with-start would reach whatever case the order has: check its
+            # An event's signal-with-start would reach whatever case the key has: check its
             # parties first, so an event naming others is refused (409) and writes nothing there.
-            await self._existing_dispute(claim, case_id)
+            await self._existing(kind, claim, case_id)
         now = datetime.now(UTC)
-        request = OpenDisputeInput(**claim.model_dump(), policy=self.settings.dispute_policy(), opened_at=now)
-        dispute = Dispute.open(case_id, request, now)
+        links = (
+            {"dispute_id": await self._open_dispute_for(getattr(claim, "order_id", None))}
+            if kind.links_dispute
+            else {}
+        )
+        request = kind.kind.opening(
+            **claim.model_dump(),
+            **links,
+            policy=kind.policy(self.settings),
+            opened_at=now,
+        )
+        case = kind.kind.open(case_id, request, now)
         try:
             await self._start(
-                DisputeWorkflow.run,
-                DisputeRun(open=request),
+                kind,
+                request,
                 case_id,
                 opened_by,
-                _typed(dispute_search_attributes(dispute)),
-                dispute_summary(claim),
-                dispute_details(request, redact=request.policy.redact_details),
+                _typed(kind.temporal.search_attributes(case)),
+                kind.kind.summary(request),
+                kind.kind.details(request, request.policy.redact_details),
             )
         except WorkflowAlreadyStartedError:
-            return await self._existing_dispute(claim, case_id)
-        SNAPSHOTS.keep(self.engine, DISPUTES.noun, dispute)
-        return DisputeView.of(dispute, dispute.timeline), 201
+            return await self._existing(kind, claim, case_id)
+        SNAPSHOTS.keep(self.engine, kind.noun, case)
+        return kind.show(case, case.timeline), 201
 
-    async def _existing_dispute(self, claim: DisputeClaim, case_id: str) -> Outcome:
-        """The order's dispute (200), or 201 again for the retry of the keyed request that opened
-        it; 409 when it is between other parties."""
-        existing = await self.read(DISPUTES, case_id)
-        if (existing.buyer_id, existing.seller_id) != (claim.buyer_id, claim.seller_id):
+    async def _existing(self, kind: ServedKind, claim: BaseModel, case_id: str) -> Answer:
+        """The case already opened under ``case_id`` (200), or 201 again for the retry of the keyed
+        request that opened it; 409 when it is between other parties."""
+        existing = await self.read(kind, case_id)
+        if kind.parties(existing) != kind.parties(claim):
+            key = f"order {kind.business_key(claim)}" if kind.business_key else "this key"
             raise Problem(
                 409,
-                "Dispute exists",
-                f"order {claim.order_id} already has dispute {case_id} between other parties",
+                f"{kind.noun.capitalize()} exists",
+                f"{key} already has {kind.noun} {case_id} between other parties",
             )
         return existing, 201 if await self._opened_by_this_key(case_id) else 200
 
-    async def file_report(
-        self, report: TicketReport, ticket_key: str, opened_by: IngestedEvent | None = None
-    ) -> Outcome:
-        """Start a report's workflow (as ``open_dispute``), linked to the order's open dispute."""
-        await self.check_citations(report, Actor(role=Role.USER, id=report.user_id))
-        case_id = ticket_workflow_id(ticket_key)
-        now = datetime.now(UTC)
-        request = OpenTicketInput(
-            **report.model_dump(),
-            dispute_id=await self._open_dispute_for(report.order_id),
-            policy=self.settings.ticket_policy(),
-            opened_at=now,
-        )
-        ticket = Ticket.open(case_id, request, now)
-        try:
-            await self._start(
-                CareTicketWorkflow.run,
-                TicketRun(open=request),
-                case_id,
-                opened_by,
-                _typed(ticket_search_attributes(ticket)),
-                ticket_summary(report),
-                ticket_details(request, redact=request.policy.redact_details),
-            )
-        except WorkflowAlreadyStartedError:
-            return await self.read(TICKETS, case_id), 201  # the retry of a keyed request
-        SNAPSHOTS.keep(self.engine, TICKETS.noun, ticket)
-        return TicketView.of(ticket, ticket.timeline), 201
-
     async def _start(
         self,
-        run: Any,
-        arg: DisputeRun | TicketRun,
+        kind: ServedKind,
+        request: BaseModel,
         case_id: str,
         opened_by: IngestedEvent | None,
         search_attributes: TypedSearchAttributes,
@@ -276,8 +235,8 @@ class Cases:
         details: str,
     ) -> None:
         await self.client.start_workflow(
-            run,
-            arg,
+            kind.temporal.type_name,
+            kind.temporal.start_input(request),
             id=case_id,
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -315,7 +274,7 @@ class Cases:
         """The id of the order's dispute if one is open, so a report about it can link to it."""
         if order_id is None:
             return None
-        dispute_id = dispute_workflow_id(order_id)
+        dispute_id = DISPUTES.kind.workflow_id(order_id)
         try:
             described = await self.client.get_workflow_handle(dispute_id).describe()
         except RPCError as error:
@@ -326,7 +285,7 @@ class Cases:
 
     # -- reading and acting -------------------------------------------------------------------
 
-    async def read(self, kind: CaseType[StateT, ViewT], case_id: str, reader: Actor | None = None) -> ViewT:
+    async def read(self, kind: ServedKind, case_id: str, reader: Actor | None = None) -> CasePublic:
         """The whole case with its full timeline; 403 when ``reader`` is no party to it.
 
         A closed case is read from the archive (never replayed; it outlives the workflow). An
@@ -337,24 +296,26 @@ class Cases:
         stale_as_of: datetime | None = None
         archived = await CaseArchive(self.engine).get(case_id)
         if archived is not None:
-            state = kind.model.model_validate(archived.state)
+            state = kind.state_of(archived.state)
         else:
             state, stale_as_of = await self._ask(kind, case_id)
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
         stored = await Timelines(self.engine).for_case(case_id)
-        view = kind.view(state, merge_timeline(stored, state.timeline))
+        view = kind.show(state, merge_timeline(stored, state.timeline))
         if stale_as_of is not None:
             view = view.model_copy(update={"stale": True, "as_of": stale_as_of})
         return view
 
-    async def _ask(self, kind: CaseType[StateT, ViewT], case_id: str) -> tuple[StateT, datetime | None]:
+    async def _ask(self, kind: ServedKind, case_id: str) -> tuple[CareCase, datetime | None]:
         """The open case's state from its workflow, or the store's last snapshot of it (and when
         that was taken) when the workflow does not answer in time."""
         deadline = self.settings.read_timeout
         try:
             async with asyncio.timeout(deadline.total_seconds()):
-                state = await _handle(self.client, kind, case_id).query(kind.state, rpc_timeout=deadline)
+                state: CareCase = await _handle(self.client, kind, case_id).query(
+                    "state", result_type=kind.kind.state, rpc_timeout=deadline
+                )
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise Problem(404, "Not found", f"no {kind.noun} {case_id}") from None
@@ -374,9 +335,9 @@ class Cases:
                 " stored; retry shortly",
                 headers={"Retry-After": "5"},
             )
-        return kind.model.model_validate(snapshot.state), snapshot.as_of
+        return kind.state_of(snapshot.state), snapshot.as_of
 
-    async def act(self, kind: CaseType[StateT, ViewT], case_id: str, command: Command) -> Outcome:
+    async def act(self, kind: ServedKind, case_id: str, command: Command) -> Answer:
         """Run one action as the case's update of that name; answer with the case read after it.
 
         With an Idempotency-Key the update id carries the key and the request's fingerprint, so
@@ -401,7 +362,7 @@ class Cases:
             raise self._not_confirmed(kind, case_id) from None
         return await self._read_back(kind, case_id)
 
-    async def _read_back(self, kind: CaseType[StateT, ViewT], case_id: str) -> Outcome:
+    async def _read_back(self, kind: ServedKind, case_id: str) -> Answer:
         """The case after an action it took: 200 with the case as it is now, or, when it cannot
         be read back in time, 202 with the last state stored (``stale``, from before the action):
         the action is done either way, so a client must not send it again."""
@@ -420,7 +381,7 @@ class Cases:
             ) from None
         return view, 202 if view.stale else 200
 
-    def _not_confirmed(self, kind: CaseType[StateT, ViewT], case_id: str) -> Problem:
+    def _not_confirmed(self, kind: ServedKind, case_id: str) -> Problem:
         """503: the case did not take the action in time; a worker may still apply it later."""
         seconds = max(1, math.ceil(self.settings.action_timeout.total_seconds()))
         retry = (
@@ -441,7 +402,7 @@ class Cases:
         self,
         body: BaseModel,
         by: Actor,
-        kind: CaseType[StateT, ViewT] | None = None,
+        kind: ServedKind | None = None,
         case_id: str | None = None,
     ) -> None:
         """422 unless every evidence reference ``body`` cites is ``by``'s own upload or already
@@ -454,7 +415,7 @@ class Cases:
         index = EvidenceIndex(self.engine)
         await citations.check(body, by, index, case_id, on_case if kind is not None else None)
 
-    async def _closed(self, kind: CaseType[StateT, ViewT], case_id: str, update_id: str | None) -> None:
+    async def _closed(self, kind: ServedKind, case_id: str, update_id: str | None) -> None:
         """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else
         is refused with the state it closed in."""
         handle = _handle(self.client, kind, case_id)
@@ -489,8 +450,8 @@ def _key_reused(reason: str) -> Problem:
     )
 
 
-def _handle(client: Client, kind: CaseType[Any, Any], case_id: str) -> WorkflowHandle[Any, Any]:
-    if not case_id.startswith(kind.prefix):
+def _handle(client: Client, kind: ServedKind, case_id: str) -> WorkflowHandle[Any, Any]:
+    if not kind.owns(case_id):
         raise Problem(404, "Not found", f"no {kind.noun} {case_id}")
     return client.get_workflow_handle(case_id)
 
@@ -514,7 +475,8 @@ async def _cases(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
-            description="retry a POST safely: the same key and body give the first response, once",
+            description="retry a POST safely: the same key and body give the first response, once; the"
+            " key used again for another request or body is refused (422)",
         ),
     ] = None,
 ) -> Cases:

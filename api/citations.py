@@ -10,9 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.problems import Problem
-from domain.dispute import Dispute
+from api.public import CasePublic
 from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesEvidence
-from domain.views import DisputeView, TicketView
 from store.evidence import EvidenceIndex
 
 NOT_A_REFERENCE = "not an evidence reference: cite what POST /v1/evidence returned (ev- and 32 hex digits)"
@@ -27,9 +26,9 @@ def cited(body: BaseModel) -> dict[str, list[str]]:
     }
 
 
-def cited_on(case: DisputeView | TicketView) -> set[str]:
+def cited_on(case: CasePublic) -> set[str]:
     """Every evidence reference the case cites: on the case itself and anywhere on its timeline."""
-    found = set(case.evidence if isinstance(case, Dispute) else case.attachments)
+    found = {str(item) for field in ("evidence", "attachments") for item in getattr(case, field, [])}
     for entry in case.timeline:
         for field in ("evidence", "attachments"):
             value: Any = entry.detail.get(field)

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api import observability, problems
+from api import observability, openapi, problems
 from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
 from api.routes import care, codec, disputes, events, evidence, health, help, inbox, tickets, webhooks
 from core.observability import configure_logging, setup_tracing, tracing_on
@@ -51,6 +51,7 @@ def create_app(
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     help.install(app)
+    openapi.install(app)
     limits = settings or get_settings()
     app.add_middleware(BodyGuard, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
     install_rate_limit(app, settings or get_settings())

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -115,7 +116,27 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
     title = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
         error.status_code, "HTTP error"
     )
-    return _response(Problem(error.status_code, title, str(error.detail)))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+        return _response(Problem(405, title, detail, headers=headers))
+    return _response(Problem(error.status_code, title, str(error.detail), headers=headers or None))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on the request's path (RFC 9110: a 405 lists them
+    in ``Allow``); the router's own 405 names only the first matching route's methods."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches(dict(request.scope, method=method))[0] is Match.FULL for route in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -129,6 +150,11 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
     elif isinstance(error, RPCTimeoutOrCancelledError) or status in _TIMED_OUT:
         log.warning("temporal did not answer in time correlation_id=%s: %s", correlation_id, error)
         problem = _retry(503, "Service unavailable", "Temporal did not answer in time", 5)
+    elif isinstance(error, RPCError) and _task_failing(error):
+        log.error("case workflow task failing correlation_id=%s: %s", correlation_id, error)
+        problem = _retry(
+            503, "Service unavailable", "the case cannot take requests until its failing step is fixed", 5
+        )
     elif status is RPCStatusCode.RESOURCE_EXHAUSTED:
         log.warning("temporal busy correlation_id=%s: %s", correlation_id, error)
         problem = _retry(429, "Too many requests", "the case is busy with other requests", 1)
@@ -141,6 +167,14 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 _TIMED_OUT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def _task_failing(error: RPCError) -> bool:
+    """Temporal refuses updates to a case whose workflow task fails (a fault in a step, shown in the
+    Web UI and retried until a fix is deployed): the case is unavailable, not the request wrong."""
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and any(
+        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in error.grpc_status.details
+    )
 
 
 def _retry(status: int, title: str, reason: str, seconds: int) -> Problem:

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
 #: queries, so they are restricted to characters that need no quoting anywhere.
@@ -33,6 +44,8 @@ EvidenceRef = Annotated[
     Field(
         description="a reference from POST /v1/evidence, uploaded by the citing party or cited on the case",
         examples=["ev-3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d"],
+        # The schema states the form the API checks (api/citations.py); the type stays lenient.
+        json_schema_extra={"pattern": EVIDENCE_REFERENCE_PATTERN},
     ),
 ]
 EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20), CitesEvidence()]
@@ -91,6 +104,14 @@ class Solution(BaseModel):
             raise ValueError(f"amount is only allowed for REFUND_TO_BUYER, not {self.kind}")
         return self
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say in the schema what the validator enforces: one shape per ``kind``, discriminated by
+        it, with an amount for a refund only (a client generated from the schema gets it right)."""
+        return handler(TypeAdapter(SolutionShape).core_schema)
+
     def describe(self) -> str:
         """Say the solution in a few words for timelines and summaries."""
         if self.kind is SolutionKind.REFUND_TO_BUYER:
@@ -100,6 +121,41 @@ class Solution(BaseModel):
             SolutionKind.EXCHANGE: "exchange the product",
             SolutionKind.SEND_REMAINING: "send the remaining items",
         }[self.kind]
+
+
+class RefundToBuyer(BaseModel):
+    """A refund of ``amount`` rupiah to the buyer (never above the order total)."""
+
+    kind: Literal[SolutionKind.REFUND_TO_BUYER]
+    amount: int = Field(gt=0, le=10**15, description="rupiah, at most the order total")
+
+
+class ReleaseToSeller(BaseModel):
+    """The funds are released to the seller."""
+
+    kind: Literal[SolutionKind.RELEASE_TO_SELLER]
+    amount: None = Field(default=None, description="no amount: the funds held for the order")
+
+
+class Exchange(BaseModel):
+    """The product is exchanged: the buyer ships it back, the seller ships a replacement."""
+
+    kind: Literal[SolutionKind.EXCHANGE]
+    amount: None = Field(default=None, description="no amount")
+
+
+class SendRemaining(BaseModel):
+    """The seller sends the items that were missing."""
+
+    kind: Literal[SolutionKind.SEND_REMAINING]
+    amount: None = Field(default=None, description="no amount")
+
+
+#: The shapes ``Solution`` accepts, for its schema (``Solution`` itself stays one model, as the
+#: histories already recorded hold it).
+SolutionShape = Annotated[
+    RefundToBuyer | ReleaseToSeller | Exchange | SendRemaining, Field(discriminator="kind")
+]
 
 
 class ReplyPolicy(BaseModel):

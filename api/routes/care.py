@@ -13,26 +13,31 @@ from pydantic import BaseModel, Field
 from api import visibility
 from api.auth import CallerDep, ReadAsDep, own_list
 from api.deps import TemporalClientDep
+from api.kinds import SERVED
+from api.openapi import read_as
 from api.problems import Problem
 from core import search_attributes as sa
 from core.settings import KeyRole
-from domain.dispute import DisputeStatus
-from domain.ticket import Priority, TicketStatus, TicketTopic
+from domain.ticket import Priority, TicketTopic
 
 router = APIRouter(prefix="/v1/care", tags=["care"])
 
 
-class CaseKind(StrEnum):
-    """The kinds of case in the care queue."""
+class QueueKind(StrEnum):
+    """The kinds of case in the care queue: every served kind (checked below)."""
 
     DISPUTE = "dispute"
     TICKET = "ticket"
 
 
+if set(QueueKind) != set(SERVED):  # a kind served without its place in the queue's filter
+    raise RuntimeError(f"the care queue's kinds {sorted(QueueKind)} are not the served {sorted(SERVED)}")
+
+
 class QueueItem(BaseModel):
     """A case care owes a reply, a decision, or (``DECISION_APPEALED``) a supervisor's review to."""
 
-    kind: CaseKind
+    kind: QueueKind
     id: str
     care_reply_due_at: datetime | None = Field(description="a reply, or a supervisor's review, is due")
     care_decision_due_at: datetime | None = Field(default=None, description="care's decision is due")
@@ -60,12 +65,12 @@ def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
     return (item.priority != Priority.HIGH, not item.sla_breached, due)
 
 
-@router.get("/queue")
+@router.get("/queue", openapi_extra=read_as())
 async def care_queue(
     client: TemporalClientDep,
     caller: CallerDep,
     reader: ReadAsDep,
-    kind: CaseKind | None = None,
+    kind: QueueKind | None = None,
     topic: TicketTopic | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> CareQueue:
@@ -75,43 +80,28 @@ async def care_queue(
         raise Problem(403, "Forbidden", "the care queue is for care, supervisor and admin keys")
     own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
     items: list[QueueItem] = []
-    owed = (DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED)
-    for status in owed if kind in (None, CaseKind.DISPUTE) and topic is None else ():
-        mediated = visibility.query("dispute", {sa.DISPUTE_STATUS: status.value})
-        for execution in await visibility.executions(client, mediated, limit):
-            attrs = execution.typed_search_attributes
-            items.append(
-                QueueItem(
-                    kind=CaseKind.DISPUTE,
-                    id=execution.id,
-                    care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
-                    care_decision_due_at=attrs.get(sa.CARE_DECISION_DUE_AT),
-                    sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
-                    priority=Priority.NORMAL.value,
-                    status=attrs.get(sa.DISPUTE_STATUS),
-                    order_id=attrs.get(sa.ORDER_ID),
-                    buyer_id=attrs.get(sa.BUYER_ID),
-                    seller_id=attrs.get(sa.SELLER_ID),
+    for served in SERVED.values():
+        owes = served.care_owes
+        if (kind is not None and kind.value != served.name) or (topic is not None and not owes.has_topic):
+            continue
+        for owed in owes.statuses:
+            filters: dict[Any, str | None] = {owes.status: owed}
+            if owes.has_topic:
+                filters[sa.TICKET_TOPIC] = topic.value if topic else None
+            for execution in await visibility.executions(
+                client, visibility.query(served.name, filters), limit
+            ):
+                attrs = execution.typed_search_attributes
+                columns = {name: attrs.get(key) for name, key in owes.columns.items()}
+                items.append(
+                    QueueItem(
+                        kind=QueueKind(served.name),
+                        id=execution.id,
+                        care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
+                        sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
+                        priority=attrs.get(sa.CASE_PRIORITY) or Priority.NORMAL.value,
+                        status=attrs.get(owes.status),
+                        **columns,
+                    )
                 )
-            )
-    if kind in (None, CaseKind.TICKET):
-        filters: dict[Any, str | None] = {
-            sa.TICKET_STATUS: TicketStatus.AWAITING_CARE.value,
-            sa.TICKET_TOPIC: topic.value if topic else None,
-        }
-        for execution in await visibility.executions(client, visibility.query("ticket", filters), limit):
-            attrs = execution.typed_search_attributes
-            items.append(
-                QueueItem(
-                    kind=CaseKind.TICKET,
-                    id=execution.id,
-                    care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
-                    sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
-                    priority=attrs.get(sa.CASE_PRIORITY) or Priority.NORMAL.value,
-                    status=attrs.get(sa.TICKET_STATUS),
-                    topic=attrs.get(sa.TICKET_TOPIC),
-                    order_id=attrs.get(sa.ORDER_ID),
-                    user_id=attrs.get(sa.USER_ID),
-                )
-            )
     return CareQueue(items=sorted(items, key=_order))

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import WorkflowExecution
+from temporalio.common import SearchAttributeKey
 
 from api import visibility
 from api.auth import ReadAsDep, own_list
-from api.cases import DISPUTES, CasesDep, ReadCasesDep
+from api.cases import ReadCasesDep
 from api.deps import OutboxDep, TemporalClientDep
-from api.routes.actions import add_action_routes
+from api.kinds import DISPUTES
+from api.openapi import read_as
+from api.public import EffectList, EffectPublic
+from api.routes.actions import add_case_routes
 from core import search_attributes as sa
-from domain.dispute import DisputeClaim, DisputeStatus
-from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from domain.views import DisputeView
-from store.outbox import Effect
+from domain.dispute import DisputeStatus
+from domain.types import IDENTIFIER_PATTERN, Role
 
 IdFilter = Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)]
 
@@ -43,31 +43,15 @@ class DisputeList(BaseModel):
     items: list[DisputeSummary]
 
 
-class EffectList(BaseModel):
-    """The outside effects of one dispute, oldest first."""
-
-    items: list[Effect]
-
-
-def _summary(execution: WorkflowExecution) -> DisputeSummary:
-    attrs = execution.typed_search_attributes
-    return DisputeSummary(
-        id=execution.id,
-        order_id=attrs.get(sa.ORDER_ID),
-        buyer_id=attrs.get(sa.BUYER_ID),
-        seller_id=attrs.get(sa.SELLER_ID),
-        status=attrs.get(sa.DISPUTE_STATUS),
-        care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
-        sla_breached=attrs.get(sa.SLA_BREACHED),
-        opened_at=execution.start_time,
-    )
-
-
-async def open_dispute(claim: DisputeClaim, cases: CasesDep) -> JSONResponse:
-    """The buyer opens a dispute on one order; a repeat for the same order returns the existing one
-    (200), except a retry with the Idempotency-Key that opened it, which gets the first 201."""
-    cases.caller.authorize(Actor(role=Role.BUYER, id=claim.buyer_id))
-    return await cases.keyed(lambda: cases.open_dispute(claim))
+#: The list's columns and the search attributes they are read from.
+COLUMNS: dict[str, SearchAttributeKey[Any]] = {
+    "order_id": sa.ORDER_ID,
+    "buyer_id": sa.BUYER_ID,
+    "seller_id": sa.SELLER_ID,
+    "status": sa.DISPUTE_STATUS,
+    "care_reply_due_at": sa.CARE_REPLY_DUE_AT,
+    "sla_breached": sa.SLA_BREACHED,
+}
 
 
 async def list_disputes(
@@ -89,14 +73,8 @@ async def list_disputes(
         sa.ORDER_ID: order_id,
         sa.DISPUTE_STATUS: status.value if status else None,
     }
-    found = await visibility.executions(client, visibility.query("dispute", filters), limit)
-    items = [_summary(execution) for execution in found]
-    return DisputeList(items=items)
-
-
-async def get_dispute(dispute_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> DisputeView:
-    """The whole dispute: status, offers, allowed actions per role, deadlines, timeline."""
-    return await cases.read(DISPUTES, dispute_id, reader)
+    found = await visibility.executions(client, visibility.query(DISPUTES.name, filters), limit)
+    return DisputeList(items=[visibility.row(DisputeSummary, execution, COLUMNS) for execution in found])
 
 
 async def list_effects(
@@ -104,22 +82,14 @@ async def list_effects(
 ) -> EffectList:
     """The outside effects (refunds, releases, notifications, care desk) this dispute caused."""
     await cases.read(DISPUTES, dispute_id, reader)  # 404 / 403 before any effect
-    return EffectList(items=await outbox.for_case(dispute_id))
+    effects = await outbox.for_case(dispute_id)
+    return EffectList(items=[EffectPublic.model_validate(effect) for effect in effects])
 
 
 def router() -> APIRouter:
     """/v1/disputes: open, list, read, the effects, and one POST per registered action."""
-    routes = APIRouter(prefix="/v1/disputes", tags=["disputes"])
-    routes.add_api_route(
-        "",
-        open_dispute,
-        methods=["POST"],
-        status_code=status.HTTP_201_CREATED,
-        response_model=DisputeView,
-        responses={200: {"description": "a dispute for this order already exists and is returned"}},
-    )
-    routes.add_api_route("", list_disputes, methods=["GET"])
-    routes.add_api_route("/{dispute_id}", get_dispute, methods=["GET"])
+    routes = APIRouter(prefix=DISPUTES.path, tags=["disputes"])
+    routes.add_api_route("", list_disputes, methods=["GET"], openapi_extra=read_as(Role.BUYER, Role.SELLER))
     routes.add_api_route("/{dispute_id}/effects", list_effects, methods=["GET"])
-    add_action_routes(routes, DISPUTES, DisputeView)
+    add_case_routes(routes, DISPUTES)
     return routes

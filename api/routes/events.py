@@ -13,11 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.cases import DISPUTES, TICKETS, Cases, CasesDep, CaseType
+from api.cases import Answer, Cases, CasesDep
+from api.kinds import SERVED, ServedKind
 from api.problems import Problem
 from domain.commands import Command, IngestedEvent
-from domain.dispute import DisputeClaim
-from domain.ticket import TicketReport
 from domain.types import Actor, Role
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -26,7 +25,7 @@ PREFIX = "com.marketplace."
 MAX_BATCH = 100
 
 
-class Outcome(StrEnum):
+class EventStatus(StrEnum):
     """What became of one event of the batch."""
 
     ACCEPTED = "accepted"  # delivered to its case (which dedupes by id and records refusals)
@@ -43,7 +42,7 @@ class EventResult(BaseModel):
 
     id: str | None
     type: str | None
-    status: Outcome
+    status: EventStatus
     case_id: str | None = None
     problem_status: int | None = Field(
         default=None, description="the HTTP status the same request would get over REST, when refused"
@@ -65,22 +64,20 @@ def _errors(error: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-KINDS: dict[str, CaseType[Any, Any]] = {"dispute": DISPUTES, "ticket": TICKETS}
+def _parse_type(event_type: str) -> tuple[ServedKind, Role | None, str | None]:
+    """``com.marketplace.dispute.buyer.message`` → (disputes, buyer, message); opened → (kind, None, None).
 
-
-def _parse_type(event_type: str) -> tuple[str, Role | None, str | None]:
-    """``com.marketplace.dispute.buyer.message`` → (dispute, buyer, message); opened → (kind, None, None).
-
-    The actions are the case kind's registered ones, each for the roles that may take it."""
+    The kinds are the registered ones, the actions each kind's, each for the roles that may take it."""
     if not event_type.startswith(PREFIX):
         raise ValueError(f"type must start with {PREFIX}")
     parts = event_type.removeprefix(PREFIX).split(".")
-    if len(parts) == 2 and parts[0] in KINDS and parts[1] == "opened":
-        return parts[0], None, None
-    if len(parts) == 3 and parts[0] in KINDS and parts[1] in set(Role):
-        spec = KINDS[parts[0]].actions.get(parts[2])
+    kind = SERVED.get(parts[0])
+    if kind is not None and len(parts) == 2 and parts[1] == "opened":
+        return kind, None, None
+    if kind is not None and len(parts) == 3 and parts[1] in set(Role):
+        spec = kind.actions.get(parts[2])
         if spec is not None and Role(parts[1]) in spec.roles:
-            return parts[0], Role(parts[1]), spec.name
+            return kind, Role(parts[1]), spec.name
     raise ValueError(f"unknown event type {event_type}")
 
 
@@ -89,7 +86,7 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
     result = EventResult(
         id=event_id if isinstance(event_id, str) else None,
         type=event_type if isinstance(event_type, str) else None,
-        status=Outcome.INVALID,
+        status=EventStatus.INVALID,
     )
     if not isinstance(event_id, str) or not event_id or raw.get("specversion") != "1.0":
         result.detail = "a CloudEvents 1.0 event needs specversion '1.0' and a string id"
@@ -108,17 +105,15 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
         result.detail = "data must be a JSON object"
         return result
     if action is None and len(openings) >= cases.settings.events_max_openings:
-        result.status = Outcome.LIMITED
+        result.status = EventStatus.LIMITED
         cap = cases.settings.events_max_openings
         result.detail = f"a batch opens at most {cap} cases; send this event again in a later batch"
         return result
     try:
         if action is None:
             openings.append(event_id)
-            return await (_open_dispute if kind == "dispute" else _open_ticket)(
-                cases, event_id, raw, data, result
-            )
-        spec = KINDS[kind].actions.get(action)
+            return await _open(cases, kind, event_id, raw, data, result)
+        spec = kind.actions.get(action)
         assert spec is not None, "_parse_type accepts registered actions only"
         command: Command = spec.command.model_validate(data)
     except ValidationError as error:
@@ -131,15 +126,14 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
         result.detail = f"the type names the {role} but data.actor is the {command.actor.role.value}"
         return result
     case_id = event.get_subject()
-    prefix = KINDS[kind].prefix
-    if not case_id or not case_id.startswith(prefix):
-        result.detail = f"subject must name the case ({prefix}...)"
+    if not case_id or not kind.owns(case_id):
+        result.detail = f"subject must name the case ({kind.prefix}...)"
         return result
     result.case_id = case_id
     if not _authorized(cases, command.actor, result):
         return result
     try:
-        await cases.check_citations(command, command.actor, KINDS[kind], case_id)
+        await cases.check_citations(command, command.actor, kind, case_id)
     except Problem as refused:
         return _refused(result, refused)
     ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
@@ -153,17 +147,17 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
             await cases.client.get_workflow_handle(case_id).describe()
         except RPCError:
             exists = False
-        result.status = Outcome.CLOSED if exists else Outcome.NOT_FOUND
+        result.status = EventStatus.CLOSED if exists else EventStatus.NOT_FOUND
         result.detail = f"{case_id} is closed" if exists else f"no case {case_id}"
         return result
-    result.status = Outcome.ACCEPTED
+    result.status = EventStatus.ACCEPTED
     return result
 
 
 def _refused(result: EventResult, refused: Problem) -> EventResult:
     """The result of an event the API refused as it would refuse the same request over REST."""
-    status = {403: Outcome.FORBIDDEN, 404: Outcome.NOT_FOUND, 409: Outcome.CONFLICT}.get(
-        refused.status, Outcome.INVALID
+    status = {403: EventStatus.FORBIDDEN, 404: EventStatus.NOT_FOUND, 409: EventStatus.CONFLICT}.get(
+        refused.status, EventStatus.INVALID
     )
     result.status, result.detail, result.problem_status = status, refused.detail, refused.status
     result.errors = list(refused.extra.get("errors", []))
@@ -175,40 +169,32 @@ def _authorized(cases: Cases, actor: Actor, result: EventResult) -> bool:
     try:
         cases.caller.authorize(actor)
     except Problem as refused:
-        result.status, result.detail = Outcome.FORBIDDEN, refused.detail
+        result.status, result.detail = EventStatus.FORBIDDEN, refused.detail
         return False
     return True
 
 
-async def _open_dispute(
-    cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
+async def _open(
+    cases: Cases,
+    kind: ServedKind,
+    event_id: str,
+    raw: dict[str, Any],
+    data: dict[str, Any],
+    result: EventResult,
 ) -> EventResult:
-    claim = DisputeClaim.model_validate(data)
-    if not _authorized(cases, Actor(role=Role.BUYER, id=claim.buyer_id), result):
+    """Open a case of ``kind`` from an 'opened' event, started with the event as its first signal."""
+    claim = kind.claim.model_validate(data)
+    if not _authorized(cases, kind.opener(claim), result):
         return result
-    opener = IngestedEvent(id=event_id, type=str(raw["type"]))
-    try:
-        opened, _ = await cases.open_dispute(claim, opened_by=opener)
-    except Problem as refused:
-        return _refused(result, refused)
-    result.status, result.case_id = Outcome.ACCEPTED, getattr(opened, "id", None)
-    return result
-
-
-async def _open_ticket(
-    cases: Cases, event_id: str, raw: dict[str, Any], data: dict[str, Any], result: EventResult
-) -> EventResult:
-    report = TicketReport.model_validate(data)
-    if not _authorized(cases, Actor(role=Role.USER, id=report.user_id), result):
-        return result
-    # The report's id derives from the event's source and id: a redelivered event files nothing new.
+    # Without a business key, the case's id derives from the event's source and id: a redelivered
+    # event opens nothing new.
     digest = hashlib.sha256(f"{raw.get('source')}\0{event_id}".encode()).hexdigest()[:16]
     opener = IngestedEvent(id=event_id, type=str(raw["type"]))
     try:
-        filed, _ = await cases.file_report(report, digest, opened_by=opener)
+        opened, _ = await cases.open(kind, claim, digest, opened_by=opener)
     except Problem as refused:
         return _refused(result, refused)
-    result.status, result.case_id = Outcome.ACCEPTED, getattr(filed, "id", None)
+    result.status, result.case_id = EventStatus.ACCEPTED, getattr(opened, "id", None)
     return result
 
 
@@ -230,7 +216,7 @@ async def ingest(
     dedupes events by id, and records an event its state does not allow as rejected. 'opened'
     events beyond DISPUTES_EVENTS_MAX_OPENINGS in one batch are answered 'limited', not started."""
 
-    async def deliver() -> tuple[BaseModel, int]:
+    async def deliver() -> Answer:
         openings: list[str] = []  # 'opened' events given a try so far: each may start a workflow
         items = [await _deliver(cases, raw, openings) for raw in batch]
         return BatchResult(items=items), status.HTTP_202_ACCEPTED

@@ -14,13 +14,13 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.auth import CallerDep, ReadAsDep
-from api.cases import DISPUTES, TICKETS, Cases, ReadCasesDep
+from api.cases import Answer, Cases, ReadCasesDep
 from api.citations import cited_on
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
+from api.kinds import served_for
 from api.problems import Problem, invalid
 from core.settings import KeyRole
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from domain.views import DisputeView, TicketView
 from store.blobstore import ACCEPTED_TYPES, EvidenceStore, blob_store, sniff
 from store.evidence import EvidenceMeta
 
@@ -63,8 +63,14 @@ _UPLOAD_FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["file", "actor_role", "actor_id"],
+                    "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": _ACCEPTED},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "minLength": 1,
+                            "description": _ACCEPTED,
+                        },
                         "actor_role": {"type": "string", "enum": [role.value for role in Role]},
                         "actor_id": {"type": "string", "pattern": IDENTIFIER_PATTERN},
                     },
@@ -189,7 +195,7 @@ async def upload(
     fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
     keyed = Cases(client, settings, engine, caller, idempotency_key, request_line, fingerprint.hexdigest())
 
-    async def save() -> tuple[BaseModel, int]:
+    async def save() -> Answer:
         meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
         return EvidenceReceipt.model_validate(meta.model_dump()), status.HTTP_201_CREATED
 
@@ -200,11 +206,10 @@ async def _citing(
     reference: str, case_id: str, cases: Cases, reader: Actor | None, store: EvidenceStore
 ) -> EvidenceMeta:
     """The file's metadata, if ``case_id`` cites it and ``reader`` (when given) is party to it."""
-    case: DisputeView | TicketView
-    if case_id.startswith(DISPUTES.prefix):
-        case = await cases.read(DISPUTES, case_id, reader)
-    else:
-        case = await cases.read(TICKETS, case_id, reader)
+    kind = served_for(case_id)
+    if kind is None:
+        raise Problem(404, "Not found", f"no case {case_id}")
+    case = await cases.read(kind, case_id, reader)
     meta = await store.meta(reference) if reference in cited_on(case) else None
     if meta is None:
         raise Problem(404, "Not found", f"{case_id} cites no evidence {reference}")

@@ -6,43 +6,38 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from api.auth import ReadAsDep, own_list
-from api.cases import CasesDep
+from api.cases import Answer, CasesDep
 from api.deps import OutboxDep
+from api.openapi import read_as
 from api.problems import Problem
+from api.public import Inbox, InboxItemPublic
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from store.outbox import InboxItem
 
 router = APIRouter(prefix="/v1/users", tags=["inbox"])
 
 UserId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 
-class Inbox(BaseModel):
-    """A user's inbox, newest first."""
-
-    items: list[InboxItem]
-
-
-@router.get("/{user_id}/inbox")
+@router.get("/{user_id}/inbox", openapi_extra=read_as(Role.USER, Role.BUYER, Role.SELLER))
 async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
     """Care's replies to the user's reports and disputes, newest first, with unread state.
 
     Read as a party, only as that user (in any of its roles: user, buyer or seller)."""
     own_list(reader, "inboxes", {Role.USER: user_id, Role.BUYER: user_id, Role.SELLER: user_id})
-    return Inbox(items=await outbox.inbox(user_id))
+    return Inbox(items=[InboxItemPublic.model_validate(item) for item in await outbox.inbox(user_id)])
 
 
-@router.post("/{user_id}/inbox/{message_id}/read", response_model=InboxItem)
+@router.post("/{user_id}/inbox/{message_id}/read", response_model=InboxItemPublic)
 async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, cases: CasesDep) -> JSONResponse:
     """Mark one message read (repeating it is harmless); the platform does this for its user."""
     cases.caller.authorize(Actor(role=Role.USER, id=user_id))
 
-    async def mark() -> tuple[BaseModel, int]:
+    async def mark() -> Answer:
         if not await outbox.mark_read(user_id, message_id):
             raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
-        return next(item for item in await outbox.inbox(user_id) if item.id == message_id), 200
+        marked = next(item for item in await outbox.inbox(user_id) if item.id == message_id)
+        return InboxItemPublic.model_validate(marked), 200
 
     return await cases.keyed(mark)

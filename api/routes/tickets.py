@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import WorkflowExecution
+from temporalio.common import SearchAttributeKey
 
 from api import visibility
 from api.auth import ReadAsDep, own_list
-from api.cases import TICKETS, CasesDep, ReadCasesDep
-from api.deps import NowDep, TemporalClientDep
+from api.cases import Cases
+from api.deps import TemporalClientDep
+from api.kinds import TICKETS
+from api.openapi import read_as
 from api.routes import help
-from api.routes.actions import add_action_routes
+from api.routes.actions import add_case_routes
 from core import search_attributes as sa
-from domain.ticket import TicketReport, TicketStatus, TicketTopic
-from domain.types import IDENTIFIER_PATTERN, Actor, Role
-from domain.views import TicketView
+from domain.ticket import TicketStatus, TicketTopic
+from domain.types import IDENTIFIER_PATTERN, Role
 
 
 class TicketSummary(BaseModel):
@@ -44,34 +42,29 @@ class TicketList(BaseModel):
     items: list[TicketSummary]
 
 
-def _summary(execution: WorkflowExecution) -> TicketSummary:
-    attrs = execution.typed_search_attributes
-    return TicketSummary(
-        id=execution.id,
-        user_id=attrs.get(sa.USER_ID),
-        topic=attrs.get(sa.TICKET_TOPIC),
-        status=attrs.get(sa.TICKET_STATUS),
-        priority=attrs.get(sa.CASE_PRIORITY),
-        order_id=attrs.get(sa.ORDER_ID),
-        care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
-        sla_breached=attrs.get(sa.SLA_BREACHED),
-        opened_at=execution.start_time,
-    )
+#: The list's columns and the search attributes they are read from.
+COLUMNS: dict[str, SearchAttributeKey[Any]] = {
+    "user_id": sa.USER_ID,
+    "topic": sa.TICKET_TOPIC,
+    "status": sa.TICKET_STATUS,
+    "priority": sa.CASE_PRIORITY,
+    "order_id": sa.ORDER_ID,
+    "care_reply_due_at": sa.CARE_REPLY_DUE_AT,
+    "sla_breached": sa.SLA_BREACHED,
+}
 
 
-async def file_report(report: TicketReport, cases: CasesDep, now: NowDep) -> JSONResponse:
-    """A user files a report to care; care owes a reply within the reply target.
+class ViewedArticles:
+    """A report names the Help Center articles its user read first (``viewed_articles``): each must
+    exist, and the report is counted against them for deflection (docs/help-center.md)."""
 
-    With an Idempotency-Key the report's id derives from it, so a retry files nothing new.
-    ``viewed_articles`` names the Help Center articles the user read first (care sees them)."""
-    cases.caller.authorize(Actor(role=Role.USER, id=report.user_id))
-    await help.check_viewed(cases.engine, report.viewed_articles)
-    ticket_key = (cases.key_digest or uuid.uuid4().hex)[:16]
-    response = await cases.keyed(lambda: cases.file_report(report, ticket_key))
-    if response.status_code < status.HTTP_300_MULTIPLE_CHOICES:
-        filed = json.loads(bytes(response.body))["id"]
-        await help.record_report(cases.engine, filed, report.user_id, report.viewed_articles, now)
-    return response
+    async def check(self, cases: Cases, claim: Any) -> None:
+        """Refuse an unknown article id with a 422 naming ``viewed_articles``."""
+        await help.check_viewed(cases.engine, claim.viewed_articles)
+
+    async def opened(self, cases: Cases, claim: Any, case_id: str, now: datetime) -> None:
+        """Record the filed report for the Help Center's deflection counts."""
+        await help.record_report(cases.engine, case_id, claim.user_id, claim.viewed_articles, now)
 
 
 async def list_reports(
@@ -91,22 +84,13 @@ async def list_reports(
         sa.TICKET_STATUS: status.value if status else None,
         sa.TICKET_TOPIC: topic.value if topic else None,
     }
-    found = await visibility.executions(client, visibility.query("ticket", filters), limit)
-    return TicketList(items=[_summary(execution) for execution in found])
-
-
-async def get_report(ticket_id: str, cases: ReadCasesDep, reader: ReadAsDep) -> TicketView:
-    """The whole report: status, messages, reply target, linked dispute, timeline."""
-    return await cases.read(TICKETS, ticket_id, reader)
+    found = await visibility.executions(client, visibility.query(TICKETS.name, filters), limit)
+    return TicketList(items=[visibility.row(TicketSummary, execution, COLUMNS) for execution in found])
 
 
 def router() -> APIRouter:
     """/v1/tickets: file, list, read, and one POST per registered action."""
-    routes = APIRouter(prefix="/v1/tickets", tags=["tickets"])
-    routes.add_api_route(
-        "", file_report, methods=["POST"], status_code=status.HTTP_201_CREATED, response_model=TicketView
-    )
-    routes.add_api_route("", list_reports, methods=["GET"])
-    routes.add_api_route("/{ticket_id}", get_report, methods=["GET"])
-    add_action_routes(routes, TICKETS, TicketView)
+    routes = APIRouter(prefix=TICKETS.path, tags=["tickets"])
+    routes.add_api_route("", list_reports, methods=["GET"], openapi_extra=read_as(Role.USER))
+    add_case_routes(routes, TICKETS, ViewedArticles())
     return routes

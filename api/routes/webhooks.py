@@ -61,7 +61,12 @@ class NewSubscription(BaseModel):
     """Where to POST which events; a ``whsec_`` secret is generated when none is given."""
 
     url: AnyHttpUrl
-    event_types: list[str] = Field(default=["*"], min_length=1, max_length=len(EventType) + 1)
+    event_types: list[str] = Field(
+        default=["*"],
+        min_length=1,
+        max_length=len(EventType) + 1,
+        json_schema_extra={"items": {"type": "string", "enum": ["*", *EventType]}},  # as checked below
+    )
     secret: GivenSecret | None = Field(default=None, description=SECRET_DESCRIPTION)
 
     @field_validator("event_types")

@@ -28,6 +28,7 @@ from domain.views import current_details, dispute_details, ticket_details
 from tests.factories import DISPUTE_ID, T0, TOTAL, dispute_request, ticket_request
 from tests.support import AS_ADMIN, AS_CARE, BUYER, SELLER, claim, eventually, serving
 from wiring.temporal import data_converter
+from workflows.dispute import DisputeWorkflow
 
 UI = "http://127.0.0.1:8233"
 UI_TOKEN = "ui-" + "t" * 40
@@ -139,7 +140,8 @@ async def test_the_raw_history_of_a_dispute_holds_no_free_text(
         # the API and the worker read the plain values through the codec
         state = (await api.get(f"/v1/disputes/{dispute_id}")).json()
         assert secret_texts["message"] in json.dumps(state)
-        assert state["policy"]["redact_details"] is True  # set at open, kept by the case
+        kept = await client.get_workflow_handle(dispute_id).query(DisputeWorkflow.state)
+        assert kept.policy.redact_details is True  # set at open, kept by the case (internal: not in the API)
         report = {"user_id": "b-1", "role": "buyer", "topic": "PAYMENT", "details": secret_texts["details"]}
         filed = await api.post("/v1/tickets", json=report)
         assert filed.status_code == 201, filed.text
