@@ -220,6 +220,9 @@ class TicketPublic(CasePublic):
     messages: list[TicketMessagePublic] = Field(description="the conversation, oldest first")
     solved_at: datetime | None
     closes_at: datetime | None = Field(description="a solved report closes then unless the user writes")
+    viewed_articles: list[str] = Field(
+        default=[], description="the Help Center articles the user read before filing it (for care)"
+    )
 
 
 PublicT = TypeVar("PublicT", bound=CasePublic)
