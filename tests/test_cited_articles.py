@@ -5,6 +5,7 @@ and the API over real HTTP against the dev server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -185,6 +186,18 @@ async def test_care_cites_a_starter_article_and_the_inbox_shows_its_title_and_sl
         )
         assert _field(answer) == "articles"
         assert refused[-1] in answer.json()["detail"]
+    # The same reply sent as a CloudEvent is refused the same way.
+    event = {
+        "specversion": "1.0",
+        "id": f"evt-{uuid.uuid4().hex[:12]}",
+        "source": "/care-tools",
+        "type": "com.marketplace.ticket.care.reply",
+        "subject": ticket_id,
+        "data": {"actor": CARE_BODY, "text": "Baca ini", "articles": ["art-000000000000"]},
+    }
+    batch = {"Content-Type": "application/cloudevents-batch+json"} | AS_CARE
+    (ingested,) = (await api.post("/v1/events", content=json.dumps([event]), headers=batch)).json()["items"]
+    assert (ingested["status"], ingested["errors"][0]["field"]) == ("invalid", "articles"), ingested
     unchanged = (await api.get(f"/v1/tickets/{ticket_id}")).json()
     assert unchanged["status"] == "AWAITING_CARE"
     assert [e["event"] for e in unchanged["timeline"]] == ["opened"]
