@@ -5,6 +5,7 @@ and the API over real HTTP against the dev server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from activities.http_adapters import HttpAdapters
+from activities.models import NotifyInput
 from core.settings import Settings
 from domain.commands import Appeal, CareReply, RequestHelp
 from domain.effects import EffectName
@@ -27,14 +30,18 @@ from domain.reactions import NoticeCategory, consequences
 from domain.ticket import OpenTicketInput, ReporterRole, TicketReply, TicketTopic
 from domain.types import Role
 from store.cases import Timelines
+from store.db import database
 from store.help import HelpStore, starter_id
-from store.outbox import CitedArticle, Outbox
+from store.migrate import migrate
+from store.outbox import CitedArticle, Effect, Outbox
 from tests.factories import BUYER, CARE, SELLER, USER, drive_dispute, drive_ticket
+from tests.platform import SIGNING_SECRET, Receiver
+from tests.postgres import PostgresServer
 from tests.support import AS_CARE, claim, eventually, new_order
 from tests.support import BUYER as BUYER_BODY
 from tests.support import CARE as CARE_BODY
 from tests.support import SELLER as SELLER_BODY
-from wiring.temporal import build_worker, case_activities
+from wiring.temporal import build_worker, case_activities, effect_adapters
 from workflows.base import Ack
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
@@ -83,6 +90,50 @@ def test_a_reply_without_articles_is_recorded_as_before() -> None:
         TicketReply(actor=CARE, text="x", articles=[f"art-{n}" for n in range(11)])
     with pytest.raises(ValidationError):
         TicketReply(actor=CARE, text="x", articles=["not an id"])
+
+
+# -- the outbox and the inbox, on both databases ---------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated database of the test's own (the starter Help Center loaded by migration 0005)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}"
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database("cited")
+    await asyncio.to_thread(migrate, url)
+    async with database(Settings(data_dir=tmp_path, database_url=url)) as engine:
+        yield engine
+
+
+async def test_the_inbox_names_cited_articles_in_the_order_care_cited_them(db: AsyncEngine) -> None:
+    outbox = Outbox(db)
+
+    def reply(key: str, articles: list[str] | None) -> Effect:
+        return Effect(
+            case_id="care-ticket-1",
+            kind=EffectName.NOTIFICATION,
+            party="user",
+            party_id="u-1",
+            text=key,
+            category=NoticeCategory.CARE_REPLY.value,
+            articles=articles,
+            idempotency_key=key,
+        )
+
+    plain = await outbox.record(reply("k-1", None))
+    cited = await outbox.record(reply("k-2", [PAYMENT, "art-gone", REFUND]))
+    assert (plain.articles, cited.articles) == (None, [PAYMENT, "art-gone", REFUND])
+    help_store = HelpStore(db)
+    payment, refund = await help_store.get(PAYMENT), await help_store.get(REFUND)
+    assert payment is not None and refund is not None
+    newest, oldest = await outbox.inbox("u-1")
+    assert oldest.articles == []
+    assert newest.articles == [  # an id no article has (none is ever deleted) is left out
+        CitedArticle(id=PAYMENT, slug=payment.slug, title=payment.title),
+        CitedArticle(id=REFUND, slug=refund.slug, title=refund.title),
+    ]
 
 
 # -- the workflow, on the time-skipping server ----------------------------------------------------
@@ -150,6 +201,35 @@ async def test_a_reply_citing_articles_records_their_ids_through_to_the_outbox(
         CitedArticle(id=REFUND, slug=renamed.slug, title="Dana kembali setelah komplain"),
         CitedArticle(id=PAYMENT, slug=archived.slug, title=archived.title),
     ]
+
+
+async def test_the_platform_notification_of_a_reply_carries_the_cited_ids(
+    receiver: Receiver, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    settings = Settings(
+        effects="http",
+        effects_signing_secret=SIGNING_SECRET,
+        effects_base_url=receiver.url,
+        data_dir=tmp_path,
+    )
+    adapters = effect_adapters(settings, engine)
+    assert isinstance(adapters, HttpAdapters)
+    notice = NotifyInput(
+        case_id="care-ticket-1",
+        party="user",
+        party_id=USER.id,
+        text="Baca ini",
+        category="care_reply",
+        articles=[REFUND],
+        idempotency_key="care-ticket-1:notice:2",
+    )
+    try:
+        effect = await adapters.notify(notice)
+    finally:
+        await adapters.aclose()
+    [seen] = receiver.seen("/notifications")
+    assert seen.body["articles"] == [REFUND]
+    assert effect.articles == [REFUND]
 
 
 # -- the API over real HTTP -----------------------------------------------------------------------
