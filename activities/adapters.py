@@ -68,6 +68,7 @@ class OutboxAdapters:
                 party_id=request.party_id,
                 text=request.text,
                 category=request.category,
+                articles=request.articles or None,
                 idempotency_key=request.idempotency_key,
             )
         )

@@ -27,6 +27,7 @@ class NotifyInput(BaseModel):
     party_id: str
     text: str
     category: str = "update"
+    articles: list[str] = Field(default=[], description="Help Center articles a care reply cites, by id")
     idempotency_key: str
 
 

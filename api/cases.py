@@ -45,6 +45,7 @@ from domain.types import Actor
 from domain.views import merge_timeline
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
 from store.evidence import EvidenceIndex
+from store.help import HelpStore
 from store.idempotency import IdempotencyKeys
 from workflows.base import Ack
 from workflows.requests import RequestId
@@ -406,7 +407,8 @@ class Cases:
         case_id: str | None = None,
     ) -> None:
         """422 unless every evidence reference ``body`` cites is ``by``'s own upload or already
-        cited on the case (when acting on one); see api/citations.py."""
+        cited on the case (when acting on one), and every Help Center article it cites (a care
+        reply's ``articles``) is published; see api/citations.py."""
 
         async def on_case() -> set[str]:
             assert kind is not None and case_id is not None
@@ -414,6 +416,7 @@ class Cases:
 
         index = EvidenceIndex(self.engine)
         await citations.check(body, by, index, case_id, on_case if kind is not None else None)
+        await citations.check_articles(body, HelpStore(self.engine))
 
     async def _closed(self, kind: ServedKind, case_id: str, update_id: str | None) -> None:
         """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else

@@ -11,19 +11,36 @@ from pydantic import BaseModel
 
 from api.problems import Problem
 from api.public import CasePublic
-from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesEvidence
+from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesArticles, CitesEvidence
 from store.evidence import EvidenceIndex
+from store.help import HelpStore
 
 NOT_A_REFERENCE = "not an evidence reference: cite what POST /v1/evidence returned (ev- and 32 hex digits)"
 
 
-def cited(body: BaseModel) -> dict[str, list[str]]:
-    """The references ``body`` cites, per evidence field (the fields typed ``EvidenceList``)."""
+def cited(body: BaseModel, marker: type = CitesEvidence) -> dict[str, list[str]]:
+    """The references ``body`` cites, per field marked ``marker`` (evidence: the fields typed
+    ``EvidenceList``; Help Center articles: ``ArticleList``)."""
     return {
         name: list(getattr(body, name))
         for name, field in type(body).model_fields.items()
-        if any(isinstance(marker, CitesEvidence) for marker in field.metadata) and getattr(body, name)
+        if any(isinstance(found, marker) for found in field.metadata) and getattr(body, name)
     }
+
+
+async def check_articles(body: BaseModel, help_store: HelpStore) -> None:
+    """422 naming each field (``articles``) that cites an id that is no published Help Center
+    article: a draft or archived one is not cited to users. One read for all of them."""
+    fields = cited(body, CitesArticles)
+    published = await help_store.existing([i for ids in fields.values() for i in ids], published_only=True)
+    errors = [
+        {"field": name, "reason": f"no published Help Center article: {', '.join(missing)}"}
+        for name, ids in fields.items()
+        if (missing := sorted(set(ids) - published))
+    ]
+    if errors:
+        detail = "; ".join(f"{error['field']}: {error['reason']}" for error in errors)
+        raise Problem(422, "Invalid input", detail, errors=errors)
 
 
 def cited_on(case: CasePublic) -> set[str]:

@@ -248,6 +248,9 @@ class EffectPublic(BaseModel):
     amount: int | None = None
     text: str | None = None
     category: str | None = Field(default=None, description="for notifications: 'care_reply' or 'update'")
+    articles: list[str] | None = Field(
+        default=None, description="for a care reply's notification: the Help Center articles it cites"
+    )
     idempotency_key: str
     created_at: datetime | None = None
     seq: int | None = Field(default=None, description="position in the outbox")
@@ -259,6 +262,16 @@ class EffectList(BaseModel):
     items: list[EffectPublic]
 
 
+class CitedArticlePublic(BaseModel):
+    """A Help Center article a care reply cites, as it is now."""
+
+    model_config = _FROM_STATE
+
+    id: str
+    slug: str
+    title: str
+
+
 class InboxItemPublic(BaseModel):
     """A care reply in a user's inbox (Pesan Bantuan)."""
 
@@ -267,6 +280,9 @@ class InboxItemPublic(BaseModel):
     id: str
     case_id: str
     text: str
+    articles: list[CitedArticlePublic] = Field(
+        default=[], description="the Help Center articles the reply cites, with their current title and slug"
+    )
     read: bool
     created_at: datetime
 

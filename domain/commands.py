@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.types import Actor, EvidenceList, Identifier, Note, Solution, Text
+from domain.types import Actor, ArticleList, EvidenceList, Identifier, Note, Solution, Text
 
 
 class Action(StrEnum):
@@ -96,10 +96,11 @@ class Cancel(Command):
 
 
 class CareReply(Command):
-    """A care agent messages the parties during mediation."""
+    """A care agent messages the parties during mediation, citing Help Center articles if useful."""
 
     action = Action.REPLY
     text: Text
+    articles: ArticleList = []
 
 
 class Decide(Command):

@@ -768,7 +768,7 @@ MEDIATION = {DisputeStatus.IN_MEDIATION: {Role.CARE}}
 @DISPUTE_ACTIONS.action(CareReply, roles={Role.CARE}, path="care/replies", allowed=_in(MEDIATION))
 def _care_reply(dispute: Dispute, command: CareReply, now: datetime) -> list[DomainEvent]:
     dispute.care_clock = None
-    return [CareSpoke(text=command.text)]
+    return [CareSpoke(text=command.text, articles=tuple(command.articles))]
 
 
 @DISPUTE_ACTIONS.action(Decide, roles={Role.CARE}, path="care/decision", allowed=_in(MEDIATION))

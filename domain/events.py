@@ -39,9 +39,11 @@ class Escalated(DomainEvent):
 
 @dataclass(frozen=True)
 class CareSpoke(DomainEvent):
-    """Care wrote to the parties (a dispute in mediation) or to the reporting user (a report)."""
+    """Care wrote to the parties (a dispute in mediation) or to the reporting user (a report),
+    citing Help Center ``articles`` by id."""
 
     text: str
+    articles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

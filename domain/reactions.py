@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.case import CareCase
 from domain.dispute import Dispute
@@ -53,6 +53,7 @@ class Notice(BaseModel):
     party_id: str
     text: str
     category: NoticeCategory = NoticeCategory.UPDATE
+    articles: list[str] = Field(default=[], description="Help Center articles a care reply cites, by id")
 
 
 @dataclass
@@ -158,12 +159,28 @@ def snapshot(case: CareCase) -> dict[str, Any]:
 # -- disputes -------------------------------------------------------------------------------------
 
 
-def _to(dispute: Dispute, party: Role, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
-    return Notice(party=party, party_id=dispute.party_id(party), text=text, category=category)
+def _to(
+    dispute: Dispute,
+    party: Role,
+    text: str,
+    category: NoticeCategory = NoticeCategory.UPDATE,
+    articles: tuple[str, ...] = (),
+) -> Notice:
+    return Notice(
+        party=party, party_id=dispute.party_id(party), text=text, category=category, articles=list(articles)
+    )
 
 
-def _both(dispute: Dispute, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Notice]:
-    return [_to(dispute, Role.BUYER, text, category), _to(dispute, Role.SELLER, text, category)]
+def _both(
+    dispute: Dispute,
+    text: str,
+    category: NoticeCategory = NoticeCategory.UPDATE,
+    articles: tuple[str, ...] = (),
+) -> list[Notice]:
+    return [
+        _to(dispute, Role.BUYER, text, category, articles),
+        _to(dispute, Role.SELLER, text, category, articles),
+    ]
 
 
 @reacts(Dispute, DISPUTE_FIELDS)
@@ -204,9 +221,9 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
                 published=[EventType.DISPUTE_ESCALATED],
                 effects=[EffectName.MEDIATION_OPENED],
             )
-        case CareSpoke(text=text):
+        case CareSpoke(text=text, articles=articles):
             said = f"Care replied on dispute {dispute.id}: {text}"
-            return Consequences(notices=_both(dispute, said, NoticeCategory.CARE_REPLY))
+            return Consequences(notices=_both(dispute, said, NoticeCategory.CARE_REPLY, articles))
         case Decided(solution=solution, note=note, appeal_until=appeal_until):
             decided = f"Care decided dispute {dispute.id}: {solution.describe()}. {note}".strip()
             if appeal_until is not None:
@@ -291,17 +308,24 @@ def _reminder(dispute: Dispute, deadline: Deadline) -> str:
 # -- help-center reports --------------------------------------------------------------------------
 
 
-def _to_user(ticket: Ticket, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
-    return Notice(party=Role.USER, party_id=ticket.user_id, text=text, category=category)
+def _to_user(
+    ticket: Ticket,
+    text: str,
+    category: NoticeCategory = NoticeCategory.UPDATE,
+    articles: tuple[str, ...] = (),
+) -> Notice:
+    return Notice(
+        party=Role.USER, party_id=ticket.user_id, text=text, category=category, articles=list(articles)
+    )
 
 
 @reacts(Ticket, TICKET_FIELDS)
 def ticket_reactions(ticket: Ticket, event: DomainEvent) -> Consequences:
     """Who is told what of a report's own events."""
     match event:
-        case CareSpoke(text=text):
+        case CareSpoke(text=text, articles=articles):
             return Consequences(
-                notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY)],
+                notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY, articles)],
                 published=[EventType.TICKET_REPLIED],
             )
         case Solved(by_system=by_system):

@@ -15,6 +15,7 @@ from domain.events import CareSpoke, Closed, DomainEvent, Solved
 from domain.registry import ActionRegistry
 from domain.types import (
     Actor,
+    ArticleList,
     CasePolicy,
     Deadline,
     EvidenceList,
@@ -127,10 +128,11 @@ class UserMessage(Command):
 
 
 class TicketReply(Command):
-    """Care replies to the user; the reply goes to the user's inbox."""
+    """Care replies to the user, citing Help Center articles if useful; the reply goes to the user's inbox."""
 
     action = Action.REPLY
     text: Text
+    articles: ArticleList = []
 
 
 class Solve(Command):
@@ -265,7 +267,7 @@ def _reply(ticket: Ticket, command: TicketReply, now: datetime) -> list[DomainEv
     ticket.status = TicketStatus.AWAITING_USER
     ticket.care_clock = None
     ticket.window = Window.open(WindowKind.USER_REPLY, now, ticket.policy.user_wait)
-    return [CareSpoke(text=command.text)]
+    return [CareSpoke(text=command.text, articles=tuple(command.articles))]
 
 
 @TICKET_ACTIONS.action(Solve, roles={Role.CARE}, path="solve", allowed=_care_may_act)

@@ -49,6 +49,19 @@ EvidenceRef = Annotated[
     ),
 ]
 EvidenceList = Annotated[list[EvidenceRef], Field(max_length=20), CitesEvidence()]
+
+
+class CitesArticles:
+    """Marks a field of Help Center article ids: each must be a published article (api/citations.py)."""
+
+
+#: Help Center articles care cites in a reply (``art-`` ids from ``/v1/help/articles``). History
+#: holds the ids only; the inbox shows each one's title and slug as they are when it is read.
+ArticleList = Annotated[
+    list[Identifier],
+    Field(max_length=10, description="ids of published Help Center articles the reply cites"),
+    CitesArticles(),
+]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 #: A clock's length that may be turned off (``None``); when set it is positive.

@@ -395,11 +395,13 @@ class HelpStore:
             row = (await connection.execute(query)).first()
         return _article(row) if row is not None else None
 
-    async def existing(self, ids: Sequence[str]) -> set[str]:
-        """Which of ``ids`` are articles."""
+    async def existing(self, ids: Sequence[str], *, published_only: bool = False) -> set[str]:
+        """Which of ``ids`` are articles (published ones, with ``published_only``)."""
         if not ids:
             return set()
         query = sa.select(help_articles.c.id).where(help_articles.c.id.in_(list(ids)))
+        if published_only:
+            query = query.where(help_articles.c.status == ArticleStatus.PUBLISHED.value)
         async with self.engine.connect() as connection:
             return set((await connection.execute(query)).scalars())
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.effects import EffectName, RecordedEffect
 from store.db import insert
-from store.schema import effects, inbox_reads
+from store.schema import effects, help_articles, inbox_reads
 
 CARE_REPLY = "care_reply"
 
@@ -25,9 +25,20 @@ class Effect(BaseModel):
     amount: int | None = None
     text: str | None = None
     category: str | None = Field(default=None, description="for notifications: 'care_reply' or 'update'")
+    articles: list[str] | None = Field(
+        default=None, description="for care replies: the Help Center article ids cited, if any"
+    )
     idempotency_key: str
     created_at: datetime | None = None
     seq: int | None = Field(default=None, description="position in the outbox, assigned when recorded")
+
+
+class CitedArticle(BaseModel):
+    """A Help Center article a care reply cites, as it is now (its title and slug when read)."""
+
+    id: str
+    slug: str
+    title: str
 
 
 class InboxItem(BaseModel):
@@ -36,6 +47,9 @@ class InboxItem(BaseModel):
     id: str
     case_id: str
     text: str
+    articles: list[CitedArticle] = Field(
+        default=[], description="the Help Center articles the reply cites, with their current title and slug"
+    )
     read: bool
     created_at: datetime
 
@@ -73,24 +87,31 @@ class Outbox:
         """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state."""
         query = (
             sa.select(
-                effects.c.seq, effects.c.case_id, effects.c.text, effects.c.created_at, inbox_reads.c.read_at
+                effects.c.seq,
+                effects.c.case_id,
+                effects.c.text,
+                effects.c.articles,
+                effects.c.created_at,
+                inbox_reads.c.read_at,
             )
             .select_from(effects.outerjoin(inbox_reads, inbox_reads.c.seq == effects.c.seq))
             .where(*_inbox_of(user_id))
             .order_by(effects.c.seq.desc())
         )
         async with self.engine.connect() as connection:
-            rows = await connection.execute(query)
-            return [
-                InboxItem(
-                    id=f"msg-{row.seq}",
-                    case_id=row.case_id,
-                    text=row.text,
-                    created_at=row.created_at,
-                    read=row.read_at is not None,
-                )
-                for row in rows
-            ]
+            rows = (await connection.execute(query)).all()
+            cited = await _articles(connection, {i for row in rows for i in row.articles or []})
+        return [
+            InboxItem(
+                id=f"msg-{row.seq}",
+                case_id=row.case_id,
+                text=row.text,
+                articles=[cited[i] for i in row.articles or [] if i in cited],
+                created_at=row.created_at,
+                read=row.read_at is not None,
+            )
+            for row in rows
+        ]
 
     async def mark_read(self, user_id: str, message_id: str) -> bool:
         """Mark one of the user's inbox messages read (idempotent); False if it is not theirs."""
@@ -115,6 +136,20 @@ class Outbox:
                 .where(inbox_reads.c.seq == seq, *_inbox_of(user_id))
             )
             return found.first() is not None
+
+
+async def _articles(connection: AsyncConnection, ids: set[str]) -> dict[str, CitedArticle]:
+    """The cited articles as they are now, whatever their status: a renamed one shows its new
+    title, an archived one its last (the reply cited it when it was published)."""
+    if not ids:
+        return {}
+    query = sa.select(help_articles.c.id, help_articles.c.slug, help_articles.c.title).where(
+        help_articles.c.id.in_(sorted(ids))
+    )
+    return {
+        row.id: CitedArticle(id=row.id, slug=row.slug, title=row.title)
+        for row in await connection.execute(query)
+    }
 
 
 def _inbox_of(user_id: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -66,6 +66,7 @@ effects = sa.Table(
     sa.Column("amount", sa.BigInteger()),
     sa.Column("text", sa.Text()),
     sa.Column("category", sa.Text()),
+    sa.Column("articles", Json),  # Help Center article ids a care reply cites (0006_cited_articles)
     _at("created_at"),
     sa.Index(None, "case_id", "seq"),
     sa.Index(None, "party_id", "category", "seq"),

@@ -97,6 +97,10 @@ def test_the_readme_walkthrough_does_what_its_comments_say(walkthrough: dict[int
     assert '"searched": [\n    "kembali",\n    "dana"\n  ]' in help_center, help_center
     assert "<mark>dikembalikan</mark>" in help_center, help_center
     assert '"viewed_articles": [\n    "art-' in help_center, help_center
+    # care's reply cites the article the user read: the inbox item names it by slug and title
+    assert re.search(
+        r'"articles":\[\{"id":"art-[0-9a-f]{12}","slug":"[^"]+","title":"[^"]+"\}\]', help_center
+    ), help_center
     assert '"query": "kapal selam"' in help_center and '"helpful_ratio": 0' in help_center, help_center
     assert re.search(r"^404$", help_center, flags=re.MULTILINE), help_center  # a draft, to a platform key
     assert "<strong>Daftar Transaksi</strong>" in help_center and "alert(1)" not in help_center, help_center

@@ -548,6 +548,7 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     party_id=notice.party_id,
                     text=notice.text,
                     category=notice.category.value,
+                    articles=notice.articles,
                     idempotency_key=f"{case.id}:notice:{state.notices}",
                 )
             )
