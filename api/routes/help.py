@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -17,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import Caller, CallerDep
@@ -546,15 +547,25 @@ async def feedback(
 # -- what care learns ----------------------------------------------------------------------------
 
 
+def _iso_only(value: object) -> object:
+    """A time in the query is ISO 8601 text, as the document says: a bare number (which pydantic
+    would read as Unix seconds) is refused."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?", value.strip()):
+        raise ValueError("an ISO 8601 date-time with a zone, not a number")
+    return value
+
+
+#: A time given in a query: ISO 8601 text with a zone.
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
 @router.get("/stats")
 async def stats(
     engine: EngineDep,
     caller: CallerDep,
     settings: SettingsDep,
     now: NowDep,
-    since: Annotated[
-        AwareDatetime | None, Query(description="ISO 8601 with a zone; default 30 days ago")
-    ] = None,
+    since: Annotated[IsoTime | None, Query(description="ISO 8601 with a zone; default 30 days ago")] = None,
 ) -> Stats:
     """Searches, the most frequent queries that found nothing, views and helpful ratio per article,
     and deflection: the share of users who opened an article and filed no report within
