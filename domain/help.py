@@ -164,10 +164,27 @@ def snippet(text: str, wanted: Iterable[str], locale: Locale, *, width: int = 30
     if not words:
         return html.escape(text[:200])
     hits = [_hit(match.group(), wanted, locale) for match in words]
-    best, best_score = 0, (-1, -1)
-    for start in range(max(1, len(words) - width + 1)):
-        window = [root for root in hits[start : start + width] if root]
-        score = (len(set(window)), len(window))
+    # One pass with a sliding window: the first window holding the most distinct wanted roots,
+    # then the most matched words.
+    inside: dict[str, int] = {}
+    matched = 0
+    for root in hits[:width]:
+        if root:
+            inside[root] = inside.get(root, 0) + 1
+            matched += 1
+    best, best_score = 0, (len(inside), matched)
+    for start in range(1, len(words) - width + 1):
+        leaving, entering = hits[start - 1], hits[start + width - 1]
+        if leaving:
+            matched -= 1
+            if inside[leaving] == 1:
+                del inside[leaving]
+            else:
+                inside[leaving] -= 1
+        if entering:
+            inside[entering] = inside.get(entering, 0) + 1
+            matched += 1
+        score = (len(inside), matched)
         if score > best_score:
             best, best_score = start, score
     chosen = words[best : best + width]
