@@ -644,6 +644,17 @@ class HelpStore:
         roots = [root for _, root in typed]
         query = sa.select(help_terms.c.root).where(help_terms.c.root.in_(roots)).distinct()
         known = set((await connection.execute(query)).scalars())
+        unknown = [word for word, root in typed if root not in known and len(word) >= 4]
+        candidates: dict[str, str] = {}
+        if unknown:  # one round trip for every misspelt word: the words of like length and initial
+            lengths = [len(word) for word in unknown]
+            nearby = sa.select(help_terms.c.word, help_terms.c.root).where(
+                help_terms.c.length.between(min(lengths) - 2, max(lengths) + 2),
+                sa.or_(
+                    *(help_terms.c.word.like(f"{initial}%") for initial in sorted({w[0] for w in unknown}))
+                ),
+            )
+            candidates = dict((await connection.execute(nearby)).all())
         fixed = []
         for word, root in typed:
             if root in known:
@@ -651,12 +662,8 @@ class HelpStore:
                 continue
             if len(word) < 4:
                 continue
-            nearby = sa.select(help_terms.c.word, help_terms.c.root).where(
-                help_terms.c.length.between(len(word) - 2, len(word) + 2),
-                help_terms.c.word.like(f"{word[0]}%"),
-            )
-            candidates = dict((await connection.execute(nearby)).all())
-            closest = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
+            alike = [c for c in candidates if c[0] == word[0] and abs(len(c) - len(word)) <= 2]
+            closest = difflib.get_close_matches(word, alike, n=1, cutoff=0.8)
             fixed.extend(candidates[match] for match in closest)
         return list(dict.fromkeys(fixed))
 
