@@ -87,6 +87,10 @@ END $$""",
     "CREATE TRIGGER help_articles_vector BEFORE INSERT OR UPDATE OF title_terms, body_terms"
     " ON help_articles FOR EACH ROW EXECUTE FUNCTION help_articles_vector()",
     "CREATE INDEX ix_help_articles_search ON help_articles USING gin (search_vector)",
+    # Kept in the row (compressed), not moved out to the TOAST table with the bodies: ranking reads
+    # the vector of every matching row, and an out-of-line one costs three more page reads each
+    # (a common root's search: 36,276 pages and 30 ms, inline 2,462 pages and 15 ms).
+    "ALTER TABLE help_articles ALTER COLUMN search_vector SET STORAGE MAIN",
 ]
 PG_SEARCH_DROP = [
     "DROP INDEX IF EXISTS ix_help_articles_search",
