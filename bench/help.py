@@ -139,14 +139,16 @@ async def _timed(operation: Callable[[int], Awaitable[int]], total: int, concurr
             await operation(i)
             latencies.append(time.perf_counter() - began)
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     latencies.sort()
     return {
         "n": total,
         "concurrency": concurrency,
         "rate": round(total / elapsed, 1),
+        # this process's CPU (SQLite's work included; not PostgreSQL's server) per operation
+        "cpu_ms": round(cpu / total * 1000, 3),
         "p50_ms": round(latencies[int(0.5 * (len(latencies) - 1))] * 1000, 3),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 3),
         "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 3),
@@ -236,7 +238,7 @@ async def run(work: Path, size: int = 10_000, total: int = 2000) -> dict[str, An
                 f = figures[kind]
                 note(
                     f"  {engine_name} {kind}: {f['rate']}/s, p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms"
-                    f" ({f['concurrency']} at once)"
+                    f" ({f['concurrency']} at once; {f['cpu_ms']} ms of CPU each)"
                 )
         if "load_average_before" in figures:
             note(
