@@ -5,14 +5,25 @@ p95 ≤ 20 ms, suggest p95 ≤ 40 ms).
 The articles are the starter set's, rewritten: each of the 10,000 takes a starter article's
 title and body and mixes in sentences of others, so the vocabulary and the roots are the
 Help Center's own and common words (``dana``, ``pesanan``) match thousands of articles, as in a
-real help center. The queries are the relevance set's. Measured in process on the search path
-the route runs (analysis, typo fixing, the database's ranked match, snippets), without HTTP."""
+real help center. Measured in process on the path the routes run (analysis, then
+``HelpStore.find``: the search cache, typo fixing, the database's ranked match, snippets),
+without HTTP, in four ways:
+
+- ``search``: the frequent queries (a dozen, typed again and again, as the most frequent queries
+  of a help center are): after the first, answered from the process's search cache.
+- ``search_cold``: every query different (two or three words of the articles' titles), so each
+  one misses the cache and does the database's work.
+- ``suggest``: every report different (sentences of the articles), each a miss.
+- ``suggest_repeated``: one report, again and again (cached).
+
+Each runs with 32 at once; the cold ones also one at a time (``*_alone``: what one costs with no
+queue). The load average is recorded before and after: the machine is shared."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,9 +33,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.report import note
-from domain.help import ArticleStatus, Locale, snippet, words
+from domain.help import ArticleStatus, Locale, words
 from store.db import create_engine
-from store.help import ArticleFields, HelpStore, load_articles, starter_id
+from store.help import ArticleFields, HelpStore, load_articles, search_cache, starter_id
 from store.help_starter import articles as starter_articles
 
 #: Queries: what users type, Indonesian and English, a few typos.
@@ -80,13 +91,42 @@ async def seed(engine: AsyncEngine, size: int) -> None:
         await connection.run_sync(lambda sync: load_articles(sync, rows, datetime.now(UTC)))
 
 
+def varied_queries(count: int, seed: int = 11) -> list[tuple[str, Locale]]:
+    """``count`` different queries: two or three words of the starter titles, each set once."""
+    rng = random.Random(seed)
+    vocabulary = {
+        locale: sorted(
+            {w for _, f in starter_articles() if f.locale is locale for w, _ in words(f.title, locale)}
+        )
+        for locale in Locale
+    }
+    made: dict[str, Locale] = {}
+    while len(made) < count:
+        locale = Locale.ID if rng.random() < 0.75 else Locale.EN
+        made.setdefault(" ".join(rng.sample(vocabulary[locale], rng.choice((2, 3)))), locale)
+    return list(made.items())
+
+
+def varied_reports(count: int, seed: int = 13) -> list[str]:
+    """``count`` different reports: three sentences of the Indonesian starter bodies each."""
+    rng = random.Random(seed)
+    sentences = [
+        s.strip()
+        for _, f in starter_articles()
+        if f.locale is Locale.ID
+        for s in f.body.split(".")
+        if s.strip()
+    ]
+    made: set[str] = set()
+    while len(made) < count:
+        made.add(". ".join(rng.sample(sentences, 3)) + ".")
+    return sorted(made)
+
+
 async def _search(store: HelpStore, text: str, locale: Locale, limit: int) -> int:
     typed = list(dict(words(text, locale)).items())[:32]
-    roots = await store.known_terms(typed)
-    hits = await store.search(roots, locale=locale, limit=limit)
-    for hit in hits:
-        snippet(hit.article.body_text, roots, locale)
-    return len(hits)
+    found = await store.find(typed, locale=locale, limit=limit)
+    return len(found.hits)
 
 
 async def _timed(operation: Callable[[int], Awaitable[int]], total: int, concurrency: int) -> dict[str, Any]:
@@ -99,17 +139,19 @@ async def _timed(operation: Callable[[int], Awaitable[int]], total: int, concurr
             await operation(i)
             latencies.append(time.perf_counter() - began)
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     latencies.sort()
     return {
         "n": total,
         "concurrency": concurrency,
         "rate": round(total / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
-        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 2),
+        # this process's CPU (SQLite's work included; not PostgreSQL's server) per operation
+        "cpu_ms": round(cpu / total * 1000, 3),
+        "p50_ms": round(latencies[int(0.5 * (len(latencies) - 1))] * 1000, 3),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 3),
+        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))] * 1000, 3),
     }
 
 
@@ -117,18 +159,39 @@ async def measure(engine: AsyncEngine, total: int = 2000, concurrency: int = 32)
     """Search and suggest figures on one seeded database."""
     store = HelpStore(engine)
     assert (await store.get(starter_id("refund-after-complaint.id"))) is not None
+    queries = varied_queries(total + total // 10)
+    reports = varied_reports(total // 2 + total // 20)
+    cold = iter(queries)
+    cold_reports = iter(reports)
 
     async def search(i: int) -> int:
         text, locale = QUERIES[i % len(QUERIES)]
         return await _search(store, text, locale, 10)
 
+    async def search_cold(i: int) -> int:
+        text, locale = next(cold)
+        return await _search(store, text, locale, 10)
+
     async def suggest(i: int) -> int:
+        return await _search(store, next(cold_reports), Locale.ID, 20)
+
+    async def suggest_repeated(i: int) -> int:
         return await _search(store, REPORT, Locale.ID, 20)
 
-    await _timed(search, min(100, total), concurrency)  # warm caches, not counted
-    return {
+    await _timed(search, min(100, total), concurrency)  # warm the caches (and the database's), not counted
+    figures = {
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "search": await _timed(search, total, concurrency),
+        "search_cold": await _timed(search_cold, total, concurrency),
+        "search_cold_alone": await _timed(search_cold, total // 10, 1),
         "suggest": await _timed(suggest, total // 2, concurrency),
+        "suggest_alone": await _timed(suggest, total // 20, 1),
+        "suggest_repeated": await _timed(suggest_repeated, total // 2, concurrency),
+    }
+    cache = search_cache(engine)
+    return figures | {
+        "cache": {"hits": cache.hits, "misses": cache.misses},
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -163,11 +226,23 @@ async def run(work: Path, size: int = 10_000, total: int = 2000) -> dict[str, An
         finally:
             await asyncio.to_thread(server.stop)
     for engine_name, figures in results.items():
-        for kind in ("search", "suggest"):
+        for kind in (
+            "search",
+            "search_cold",
+            "search_cold_alone",
+            "suggest",
+            "suggest_alone",
+            "suggest_repeated",
+        ):
             if kind in figures:
                 f = figures[kind]
                 note(
                     f"  {engine_name} {kind}: {f['rate']}/s, p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms"
-                    f" ({f['concurrency']} at once)"
+                    f" ({f['concurrency']} at once; {f['cpu_ms']} ms of CPU each)"
                 )
+        if "load_average_before" in figures:
+            note(
+                f"  {engine_name} load average: {figures['load_average_before']}"
+                f" → {figures['load_average_after']}"
+            )
     return results

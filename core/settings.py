@@ -142,6 +142,16 @@ class Settings(BaseSettings, DisputePolicy):
     help_metrics_interval: timedelta = Field(
         default=timedelta(seconds=60), description="how often the API refreshes the Help Center's gauges"
     )
+    help_search_cache_size: int = Field(
+        default=2000, ge=0, description="Help Center searches kept per API process"
+    )
+    help_search_cache_recheck: timedelta = Field(
+        default=timedelta(seconds=1),
+        description="a cached search sees another process's article write this soon",
+    )
+    help_search_cache_max_age: timedelta = Field(
+        default=timedelta(minutes=5), description="the oldest a cached Help Center search result may be"
+    )
     effect_alert_attempts: int = Field(
         default=5, ge=2, description="an effect step retried this often raises effect_attempts_over_threshold"
     )

@@ -160,33 +160,53 @@ def snippet(text: str, wanted: Iterable[str], locale: Locale, *, width: int = 30
     """HTML: the ``width`` words of ``text`` that hold most of the ``wanted`` roots, every word
     whose root is wanted inside ``<mark>``, everything else escaped."""
     wanted = set(wanted)
-    words = list(_DISPLAY_WORD.finditer(text))
-    if not words:
+    spans, roots = _shown_words(text, locale)
+    if not spans:
         return html.escape(text[:200])
-    hits = [_hit(match.group(), wanted, locale) for match in words]
-    best, best_score = 0, (-1, -1)
-    for start in range(max(1, len(words) - width + 1)):
-        window = [root for root in hits[start : start + width] if root]
-        score = (len(set(window)), len(window))
+    hits = [root if root in wanted else None for root in roots]
+    # One pass with a sliding window: the first window holding the most distinct wanted roots,
+    # then the most matched words.
+    inside: dict[str, int] = {}
+    matched = 0
+    for root in hits[:width]:
+        if root:
+            inside[root] = inside.get(root, 0) + 1
+            matched += 1
+    best, best_score = 0, (len(inside), matched)
+    for start in range(1, len(spans) - width + 1):
+        leaving, entering = hits[start - 1], hits[start + width - 1]
+        if leaving:
+            matched -= 1
+            if inside[leaving] == 1:
+                del inside[leaving]
+            else:
+                inside[leaving] -= 1
+        if entering:
+            inside[entering] = inside.get(entering, 0) + 1
+            matched += 1
+        score = (len(inside), matched)
         if score > best_score:
             best, best_score = start, score
-    chosen = words[best : best + width]
-    end = chosen[-1].end()
+    chosen = spans[best : best + width]
+    end = chosen[-1][1]
     out = ["…" if best > 0 else ""]
-    position = chosen[0].start()
-    for index, match in enumerate(chosen, start=best):
-        out.append(html.escape(text[position : match.start()]))
-        word = html.escape(match.group())
+    position = chosen[0][0]
+    for index, (start, stop) in enumerate(chosen, start=best):
+        out.append(html.escape(text[position:start]))
+        word = html.escape(text[start:stop])
         out.append(f"<mark>{word}</mark>" if hits[index] else word)
-        position = match.end()
+        position = stop
     out.append(html.escape(text[position:end]))
-    out.append("…" if best + width < len(words) else "")
+    out.append("…" if best + width < len(spans) else "")
     return "".join(out)
 
 
-def _hit(word: str, wanted: set[str], locale: Locale) -> str | None:
-    root = _root_of_shown(word, locale)
-    return root if root in wanted else None
+@lru_cache(maxsize=4096)
+def _shown_words(text: str, locale: Locale) -> tuple[tuple[tuple[int, int], ...], tuple[str | None, ...]]:
+    # The words of a body and their roots, kept for the bodies searches show most (a few MB):
+    # a snippet then only looks up which roots are wanted.
+    matches = list(_DISPLAY_WORD.finditer(text))
+    return tuple(m.span() for m in matches), tuple(_root_of_shown(m.group(), locale) for m in matches)
 
 
 @lru_cache(maxsize=200_000)

@@ -77,11 +77,15 @@ async def test_platform_keys_read_published_articles_only_and_cannot_write(
     assert published.status_code == 200, published.text
     read = await help_api.get(f"/v1/help/articles/{draft['slug']}")
     assert read.status_code == 200 and read.json()["id"] == draft["id"]
+    searched = await help_api.get("/v1/help/search", params={"q": draft["title"]})  # not a stale cache
+    assert draft["id"] in [item["id"] for item in searched.json()["items"]]
 
     archived = await help_api.post(f"/v1/help/articles/{draft['id']}/archive", headers=AS_CARE)
     assert archived.json()["status"] == "archived" and archived.json()["version"] == 3
     assert (await help_api.get(f"/v1/help/articles/{draft['id']}")).status_code == 404
     assert (await help_api.get(f"/v1/help/articles/{draft['id']}", headers=AS_CARE)).status_code == 200
+    searched = await help_api.get("/v1/help/search", params={"q": draft["title"]})
+    assert draft["id"] not in [item["id"] for item in searched.json()["items"]]
 
 
 async def test_bodies_are_rendered_without_dangerous_markup(help_api: httpx.AsyncClient) -> None:

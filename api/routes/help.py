@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -27,13 +28,14 @@ from api.deps import EngineDep, NowDep, SettingsDep
 from api.paging import CursorParam, Limit, Page, decode_cursor, page_of
 from api.problems import Problem, invalid, response_for
 from core.settings import KeyRole, Settings
-from domain.help import ArticleStatus, Audience, HelpTopic, Locale, snippet, words
+from domain.help import ArticleStatus, Audience, HelpTopic, Locale, words
 from domain.types import IDENTIFIER_PATTERN, Identifier
 from store.help import (
     Article,
     ArticleFields,
     ArticleNotFound,
     ArticleVersion,
+    CachePolicy,
     HelpError,
     HelpStats,
     HelpStore,
@@ -468,19 +470,28 @@ def _typed(text: str, locale: Locale, field: str) -> list[tuple[str, str]]:
     return typed
 
 
-def _items(hits: Sequence[SearchHit], roots: Sequence[str]) -> list[SearchItem]:
+def _items(hits: Sequence[SearchHit]) -> list[SearchItem]:
     return [
         SearchItem(
-            id=hit.article.id,
-            slug=hit.article.slug,
-            title=hit.article.title,
-            topic=hit.article.topic,
-            locale=hit.article.locale,
-            snippet=snippet(hit.article.body_text, roots, hit.article.locale),
+            id=hit.id,
+            slug=hit.slug,
+            title=hit.title,
+            topic=hit.topic,
+            locale=hit.locale,
+            snippet=hit.snippet,
             score=round(hit.score, 6),
         )
         for hit in hits
     ]
+
+
+def _searching(engine: AsyncEngine, settings: Settings) -> HelpStore:
+    policy = CachePolicy(
+        size=settings.help_search_cache_size,
+        recheck=settings.help_search_cache_recheck,
+        max_age=settings.help_search_cache_max_age,
+    )
+    return HelpStore(engine, policy)
 
 
 @router.get("/search")
@@ -488,6 +499,7 @@ async def search(
     engine: EngineDep,
     caller: CallerDep,
     now: NowDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=500, description="what the user typed")],
     locale: Locale = Locale.ID,
     topic: HelpTopic | None = None,
@@ -497,35 +509,37 @@ async def search(
 ) -> SearchResults:
     """Published articles that hold the query's words, by their roots (``pengembalian dana`` finds
     ``dana dikembalikan``), titles weighing more than bodies; best first."""
-    store = _store(engine)
-    roots = await store.known_terms(_typed(q, locale, "q"))
-    hits = await store.search(roots, locale=locale, topic=topic, audience=audience, limit=limit)
+    store = _searching(engine, settings)
+    found = await store.find(
+        _typed(q, locale, "q"), locale=locale, topic=topic, audience=audience, limit=limit
+    )
+    hits = found.hits
     if caller.role is KeyRole.PLATFORM:
         await store.record_search(
             "search", " ".join(q.lower().split())[:200], locale, len(hits), user_id, now
         )
         SEARCHES.labels("search", str(bool(hits)).lower()).inc()
-    return SearchResults(items=_items(hits, roots), searched=roots)
+    return SearchResults(items=_items(hits), searched=list(found.searched))
 
 
 @router.post("/suggest")
-async def suggest(body: Suggestion, engine: EngineDep, caller: CallerDep, now: NowDep) -> SearchResults:
+async def suggest(
+    body: Suggestion, engine: EngineDep, caller: CallerDep, now: NowDep, settings: SettingsDep
+) -> SearchResults:
     """The articles that may answer a report being written (before ``POST /v1/tickets``); the
     report's topic, when given, lifts articles of that topic."""
-    store = _store(engine)
-    roots = await store.known_terms(_typed(body.text, body.locale, "text"))
-    hits = await store.search(roots, locale=body.locale, audience=body.audience, limit=max(20, body.limit))
+    store = _searching(engine, settings)
+    typed = _typed(body.text, body.locale, "text")
+    found = await store.find(typed, locale=body.locale, audience=body.audience, limit=max(20, body.limit))
+    hits = list(found.hits)
     if body.topic is not None:
-        lifted = [
-            hit.model_copy(update={"score": hit.score * 1.5}) if hit.article.topic is body.topic else hit
-            for hit in hits
-        ]
+        lifted = [replace(hit, score=hit.score * 1.5) if hit.topic is body.topic else hit for hit in hits]
         hits = sorted(lifted, key=lambda hit: -hit.score)
     hits = hits[: body.limit]
     if caller.role is KeyRole.PLATFORM:
         await store.record_search("suggest", body.text[:200], body.locale, len(hits), body.user_id, now)
         SEARCHES.labels("suggest", str(bool(hits)).lower()).inc()
-    return SearchResults(items=_items(hits, roots), searched=roots)
+    return SearchResults(items=_items(hits), searched=list(found.searched))
 
 
 @router.post("/articles/{article_id}/feedback", response_model=VoteRecorded)
