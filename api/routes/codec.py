@@ -155,17 +155,23 @@ def _answer(payloads: list[Payload]) -> PayloadsJson:
     return PayloadsJson.model_validate({"payloads": [json_format.MessageToDict(p) for p in payloads]})
 
 
-async def _decode(
+@router.post("/decode")
+# The Web UI's door: its endpoint URL carries its token (DISPUTES_CODEC_UI_TOKEN), which ``_admit``
+# reads from the path.
+@router.post("/ui/{token}/decode", include_in_schema=False)
+async def decode(
     body: PayloadsJson,
     request: Request,
     response: Response,
-    settings: Settings,
-    namespace: str,
-    given: str | None,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+    x_namespace: Annotated[str | None, Header()] = None,
 ) -> PayloadsJson:
+    """Decrypt payloads for an admin key's holder (the CLI, a sign-in proxy in front of the UI),
+    or for the Web UI through its tokened endpoint."""
     cors = _cors(settings, request.headers.get("origin"))
     await _admit(request, settings, cors, request.path_params.get("token"))
-    _namespace(namespace, given, cors)
+    _namespace(client.namespace, x_namespace, cors)
     codec = _codec(settings, cors)
     try:
         decoded = await codec.decode(_parse(body, cors))
@@ -176,36 +182,8 @@ async def _decode(
     return _answer(decoded)
 
 
-async def _encode(
-    body: PayloadsJson,
-    request: Request,
-    response: Response,
-    settings: Settings,
-    namespace: str,
-    given: str | None,
-) -> PayloadsJson:
-    cors = _cors(settings, request.headers.get("origin"))
-    await _admit(request, settings, cors, request.path_params.get("token"))
-    _namespace(namespace, given, cors)
-    encoded = await _codec(settings, cors).encode(_parse(body, cors))
-    response.headers.update(cors)
-    return _answer(encoded)
-
-
-@router.post("/decode")
-async def decode(
-    body: PayloadsJson,
-    request: Request,
-    response: Response,
-    settings: SettingsDep,
-    client: TemporalClientDep,
-    x_namespace: Annotated[str | None, Header()] = None,
-) -> PayloadsJson:
-    """Decrypt payloads for an admin key's holder (the CLI, a sign-in proxy in front of the UI)."""
-    return await _decode(body, request, response, settings, client.namespace, x_namespace)
-
-
 @router.post("/encode")
+@router.post("/ui/{token}/encode", include_in_schema=False)
 async def encode(
     body: PayloadsJson,
     request: Request,
@@ -215,35 +193,12 @@ async def encode(
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> PayloadsJson:
     """Encrypt payloads the UI sends (signals, updates, workflows started from the UI)."""
-    return await _encode(body, request, response, settings, client.namespace, x_namespace)
-
-
-@router.post("/ui/{token}/decode", include_in_schema=False)
-async def ui_decode(
-    token: str,
-    body: PayloadsJson,
-    request: Request,
-    response: Response,
-    settings: SettingsDep,
-    client: TemporalClientDep,
-    x_namespace: Annotated[str | None, Header()] = None,
-) -> PayloadsJson:
-    """``decode`` for the Web UI, whose endpoint URL carries its token (DISPUTES_CODEC_UI_TOKEN)."""
-    return await _decode(body, request, response, settings, client.namespace, x_namespace)
-
-
-@router.post("/ui/{token}/encode", include_in_schema=False)
-async def ui_encode(
-    token: str,
-    body: PayloadsJson,
-    request: Request,
-    response: Response,
-    settings: SettingsDep,
-    client: TemporalClientDep,
-    x_namespace: Annotated[str | None, Header()] = None,
-) -> PayloadsJson:
-    """``encode`` for the Web UI (as ``ui_decode``)."""
-    return await _encode(body, request, response, settings, client.namespace, x_namespace)
+    cors = _cors(settings, request.headers.get("origin"))
+    await _admit(request, settings, cors, request.path_params.get("token"))
+    _namespace(client.namespace, x_namespace, cors)
+    encoded = await _codec(settings, cors).encode(_parse(body, cors))
+    response.headers.update(cors)
+    return _answer(encoded)
 
 
 def _preflight(operation: str, settings: Settings, origin: str | None) -> Response:
