@@ -223,6 +223,33 @@ case_heads = sa.Table(
     sa.Index(None, "attention_since"),
 )
 
+#: The read model (issue 16): one row per case, open or closed, written by the case's own publish
+#: step in the transaction of its timeline entries and outbox rows; a write never replaces a newer
+#: ``version``. Every request path reads cases from here, never from a workflow.
+case_views = sa.Table(
+    "case_views",
+    metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("closed", sa.Boolean(), nullable=False),
+    sa.Column("buyer_id", sa.Text()),
+    sa.Column("seller_id", sa.Text()),
+    sa.Column("order_id", sa.Text()),
+    _at("opened_at"),
+    _at("updated_at"),
+    _at("next_deadline_at", nullable=True),
+    sa.Column("sla_breached", sa.Boolean(), nullable=False),
+    sa.Column("needs_attention", sa.Boolean(), nullable=False),
+    sa.Column("state", Json, nullable=False),
+    sa.Index(None, "kind", "opened_at", "case_id"),
+    sa.Index(None, "kind", "updated_at", "case_id"),
+    sa.Index(None, "buyer_id"),
+    sa.Index(None, "seller_id"),
+    sa.Index(None, "order_id"),
+)
+
 dispute_orders = sa.Table(
     "dispute_orders",
     metadata,
