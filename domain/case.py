@@ -198,6 +198,8 @@ class CareCase(BaseModel):
     reminded_for: datetime | None = Field(
         default=None, description="the due time of the last window whose party was reminded"
     )
+    assignee: str | None = Field(default=None, description="the care agent who owns the case, if any")
+    care_group: str | None = Field(default=None, description="the care group the case is routed to, if any")
     policy: CasePolicy
     opened_at: datetime
 

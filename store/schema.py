@@ -242,12 +242,16 @@ case_views = sa.Table(
     _at("next_deadline_at", nullable=True),
     sa.Column("sla_breached", sa.Boolean(), nullable=False),
     sa.Column("needs_attention", sa.Boolean(), nullable=False),
+    sa.Column("assignee", sa.Text()),
+    sa.Column("care_group", sa.Text()),
     sa.Column("state", Json, nullable=False),
     sa.Index(None, "kind", "opened_at", "case_id"),
     sa.Index(None, "kind", "updated_at", "case_id"),
     sa.Index(None, "buyer_id"),
     sa.Index(None, "seller_id"),
     sa.Index(None, "order_id"),
+    sa.Index(None, "assignee"),
+    sa.Index(None, "care_group"),
 )
 
 dispute_orders = sa.Table(

@@ -38,12 +38,14 @@ def upgrade() -> None:
         sa.Column("next_deadline_at", TIME, nullable=True),
         sa.Column("sla_breached", sa.Boolean(), nullable=False),
         sa.Column("needs_attention", sa.Boolean(), nullable=False),
+        sa.Column("assignee", sa.Text(), nullable=True),
+        sa.Column("care_group", sa.Text(), nullable=True),
         sa.Column("state", JSON, nullable=False),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_views")),
     )
     for columns in (["kind", "opened_at", "case_id"], ["kind", "updated_at", "case_id"]):
         op.create_index(op.f(f"ix_case_views_{'_'.join(columns)}"), "case_views", columns, unique=False)
-    for column in ("buyer_id", "seller_id", "order_id"):
+    for column in ("buyer_id", "seller_id", "order_id", "assignee", "care_group"):
         op.create_index(op.f(f"ix_case_views_{column}"), "case_views", [column], unique=False)
 
 
