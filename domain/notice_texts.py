@@ -44,9 +44,9 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         " care replies within {within}.",
     },
     "dispute.escalated.shipment": {
-        ID: "{party} tidak mengirim barang dalam {waited}, jadi komplain {dispute_id} sekarang dimediasi"
+        ID: "{shipper} tidak mengirim barang dalam {waited}, jadi komplain {dispute_id} sekarang dimediasi"
         " oleh Tokopedia Care. Tim Tokopedia Care akan membalas dalam {within}.",
-        EN: "Dispute {dispute_id} is now mediated by care: the {party} did not ship within {waited};"
+        EN: "Dispute {dispute_id} is now mediated by care: the {shipper} did not ship within {waited};"
         " care replies within {within}.",
     },
     "dispute.escalated.receipt": {

@@ -53,7 +53,7 @@ PARAM_KINDS: dict[str, ParamKind] = {
     "by": ParamKind.ROLE,
     "other": ParamKind.ROLE,
     "silent": ParamKind.ROLE,
-    "party": ParamKind.ROLE,
+    "shipper": ParamKind.ROLE,
     "action": ParamKind.DID,
     "todo": ParamKind.TODO,
     "reason": ParamKind.REASON,

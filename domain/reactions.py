@@ -153,6 +153,7 @@ def notice(
     template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
     **params: Any,
 ) -> Notice:
     """A notice of ``template`` for one party, rendered in its locale."""
@@ -197,6 +198,7 @@ def _to(
     template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
     **params: Any,
 ) -> Notice:
     return notice(
@@ -216,6 +218,7 @@ def _both(
     template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
     **params: Any,
 ) -> list[Notice]:
     return [
@@ -328,7 +331,7 @@ def _escalated(dispute: Dispute, by: str, reason: str, window: str) -> list[Noti
         return _both(dispute, "dispute.escalated.seller_response", waited=waited, within=within)
     if window == "shipment" and waited is not None:
         shipper = dispute.next_shipper() or Role.SELLER
-        return _both(dispute, "dispute.escalated.shipment", party=shipper, waited=waited, within=within)
+        return _both(dispute, "dispute.escalated.shipment", shipper=shipper, waited=waited, within=within)
     if window == "receipt":
         return _both(dispute, "dispute.escalated.receipt", within=within)
     # A cause without a template of its own yet: the rule's words, inside the localized frame.
@@ -368,6 +371,7 @@ def _to_user(
     template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
     **params: Any,
 ) -> Notice:
     return notice(Role.USER, ticket.user_id, ticket.locale, template, category, articles, **params)
