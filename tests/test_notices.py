@@ -170,7 +170,7 @@ def test_every_value_the_domain_knows_has_its_words() -> None:
 
 
 def _subclasses(cls: type) -> set[type]:
-    found = set(cls.__subclasses__())
+    found: set[type] = set(cls.__subclasses__())
     return found.union(*(_subclasses(sub) for sub in found))
 
 
