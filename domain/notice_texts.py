@@ -21,7 +21,7 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
     # -- disputes (Pusat Resolusi) ------------------------------------------------------------
     "dispute.opened": {
         ID: "Pembeli {buyer_id} mengajukan komplain untuk pesanan {order_id} ({reason}) dan meminta"
-        " {solution}. Buka Pusat Resolusi untuk Terima Solusi, menawarkan solusi lain, atau Ajukan"
+        " {solution}. Cek Pusat Resolusi: kamu bisa Terima Solusi, tawarkan solusi lain, atau Ajukan"
         " Banding. No. komplain: {dispute_id}.",
         EN: "Buyer {buyer_id} opened dispute {dispute_id} on order {order_id} ({reason}), asking for"
         " {solution}. In the Resolution Center you may accept the solution, offer another one, or"
@@ -218,7 +218,7 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
     # What a party is asked to do by a deadline ("Mohon {todo}").
     "todo": {
         "respond": {
-            ID: "tanggapi komplain (Terima Solusi, tawarkan solusi lain, atau Ajukan Banding)",
+            ID: "beri tanggapan (Terima Solusi, tawarkan solusi lain, atau Ajukan Banding)",
             EN: "respond (accept, offer another solution or appeal)",
         },
         "ship": {ID: "kirim barang dan masukkan nomor resi", EN: "ship and send the tracking number"},
