@@ -258,6 +258,11 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
         "RELEASE_TO_SELLER": {ID: "dana diteruskan ke penjual", EN: "release of the funds to the seller"},
         "EXCHANGE": {ID: "tukar produk", EN: "an exchange of the product"},
         "SEND_REMAINING": {ID: "pengiriman sisa barang", EN: "the remaining items sent"},
+        # Issue 20's return and refund (Kembalikan barang dan dana), for when that solution lands.
+        "RETURN_AND_REFUND": {
+            ID: "pengembalian barang dan dana {amount}",
+            EN: "a return of the item and a refund of {amount}",
+        },
     },
     "topic": {
         "ACCOUNT": {ID: "Akun", EN: "Account"},
