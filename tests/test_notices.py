@@ -8,7 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from activities.adapters import OutboxAdapters
+from activities.models import PublishInput
+from activities.webhooks import payload_of
 from domain.case import CareCase, WindowKind
 from domain.commands import Accept
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Outcome, Reason
@@ -39,6 +43,7 @@ from domain.notices import PARAM_KINDS, MissingParameter, ParamKind, placeholder
 from domain.reactions import Notice, consequences
 from domain.ticket import TICKET_ACTIONS, TicketStatus, TicketTopic
 from domain.types import Actor, Deadline, Locale, Role, SolutionKind, Then
+from store.outbox import Outbox
 from tests.factories import (
     CLOCKED_POLICY,
     CLOCKED_TICKET_POLICY,
@@ -286,3 +291,46 @@ def test_each_party_gets_the_locale_its_claim_named() -> None:
     english = drive_ticket(locale=Locale.EN)
     assert consequences(english, [Closed()]).notices[0].text == "Your report t-1 is closed."
     assert consequences(drive_ticket(), [Closed()]).notices[0].text == "Laporan t-1 sudah ditutup."
+
+
+# -- what running cases queued before templates ---------------------------------------------------
+
+
+async def test_a_notice_queued_before_templates_is_still_delivered(engine: AsyncEngine) -> None:
+    """A publish step recorded before notices had templates carries text only: it decodes with
+    the defaults and is delivered as it is; its webhook events carry no notices."""
+    old = PublishInput.model_validate(
+        {
+            "case_id": "dispute-o-1",
+            "batch": 1,
+            "notices": [
+                {
+                    "case_id": "dispute-o-1",
+                    "party": "seller",
+                    "party_id": "s-1",
+                    "text": "Buyer b-1 opened dispute dispute-o-1 on order o-1 (DAMAGED).",
+                    "category": "update",
+                    "idempotency_key": "dispute-o-1:notice:1",
+                }
+            ],
+            "events": [
+                {
+                    "id": "dispute-o-1:1",
+                    "type": "dispute.opened",
+                    "case_id": "dispute-o-1",
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "data": {"id": "dispute-o-1"},
+                }
+            ],
+        }
+    )
+    [notice] = old.notices
+    assert (notice.template, notice.params, notice.locale) == (None, {}, None)
+    recorded = await OutboxAdapters(Outbox(engine)).notify(notice)
+    assert (recorded.text, recorded.template, recorded.params, recorded.locale) == (
+        notice.text,
+        None,
+        None,
+        None,
+    )
+    assert payload_of(old.events[0])["notices"] == []
