@@ -69,6 +69,9 @@ class OutboxAdapters:
                 text=request.text,
                 category=request.category,
                 articles=request.articles or None,
+                template=request.template,
+                params=request.params if request.template else None,
+                locale=request.locale,
                 idempotency_key=request.idempotency_key,
             )
         )

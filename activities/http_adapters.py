@@ -5,7 +5,9 @@ This is the contract platform teams implement (``DISPUTES_EFFECTS=http``), relat
 
     POST {base}/refunds                   {"case_id", "party_id": buyer, "amount"}
     POST {base}/releases                  {"case_id", "party_id": seller, "amount"}
-    POST {base}/notifications             {"case_id", "party", "party_id", "text", "category"}
+    POST {base}/notifications             {"case_id", "party", "party_id", "text", "category", "articles",
+                                           "template", "params", "locale"}: ``text`` rendered from
+                                          the template in the party's locale ("id" or "en")
     POST {base}/care-desk/mediations      {"case_id", "order_id", "buyer_id", "seller_id", "escalated_by"}
                                           answers {"case_ref": ...} (optional; else "med-<case_id>")
     POST {base}/care-desk/assignments     {"case_id", "case_ref"}

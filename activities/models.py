@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -20,7 +21,8 @@ class PayoutInput(BaseModel):
 
 
 class NotifyInput(BaseModel):
-    """Tell one party something about a case."""
+    """Tell one party something about a case: ``text`` rendered from ``template`` and ``params`` in
+    the party's ``locale`` (a notice queued before templates carries its text only)."""
 
     case_id: str
     party: str
@@ -28,6 +30,9 @@ class NotifyInput(BaseModel):
     text: str
     category: str = "update"
     articles: list[str] = Field(default=[], description="Help Center articles a care reply cites, by id")
+    template: str | None = Field(default=None, description="the notice's template id (notice_texts.py)")
+    params: dict[str, Any] = Field(default={}, description="the template's parameters, as JSON values")
+    locale: str | None = Field(default=None, description="'id' or 'en': the language ``text`` is in")
     idempotency_key: str
 
 

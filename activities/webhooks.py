@@ -68,6 +68,7 @@ def payload_of(event: CaseEvent) -> dict[str, Any]:
         "created_at": event.occurred_at.isoformat(),
         "case_id": event.case_id,
         "data": event.wire_data(),
+        "notices": [notice.model_dump(mode="json") for notice in event.notices],
     }
 
 

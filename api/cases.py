@@ -41,7 +41,7 @@ from api.public import CasePublic
 from core.settings import Settings
 from domain.case import CareCase
 from domain.commands import Command, IngestedEvent
-from domain.types import Actor
+from domain.types import Actor, EvidenceType
 from domain.views import merge_timeline
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
 from store.evidence import EvidenceIndex
@@ -175,7 +175,7 @@ class Cases:
         dispute per order) or from ``key``. A case the key already has is returned (200, or 201
         again for the retry of the keyed request that opened it) unless it is between other
         parties (409). One round trip to Temporal."""
-        await self.check_citations(claim, kind.opener(claim))
+        claim = citations.with_types(claim, await self.check_citations(claim, kind.opener(claim)))
         business_key = kind.business_key(claim) if kind.business_key else key
         assert business_key is not None, "a kind without a business key is opened with a key"
         case_id = kind.kind.workflow_id(business_key)
@@ -348,7 +348,9 @@ class Cases:
         the case runs a keyed request once, even when the API's own record of it was lost."""
         self.caller.authorize(command.actor)
         handle = _handle(self.client, kind, case_id)
-        await self.check_citations(command, command.actor, kind, case_id)
+        command = citations.with_types(
+            command, await self.check_citations(command, command.actor, kind, case_id)
+        )
         request = self.request_id
         update_id = request.update_id() if request else None
         timeout = self.settings.action_timeout
@@ -408,18 +410,19 @@ class Cases:
         by: Actor,
         kind: ServedKind | None = None,
         case_id: str | None = None,
-    ) -> None:
+    ) -> dict[str, EvidenceType]:
         """422 unless every evidence reference ``body`` cites is ``by``'s own upload or already
         cited on the case (when acting on one), and every Help Center article it cites (a care
-        reply's ``articles``) is published; see api/citations.py."""
+        reply's ``articles``) is published; see api/citations.py. Answers the cited evidence's types."""
 
         async def on_case() -> set[str]:
             assert kind is not None and case_id is not None
             return citations.cited_on(await self.read(kind, case_id))
 
         index = EvidenceIndex(self.engine)
-        await citations.check(body, by, index, case_id, on_case if kind is not None else None)
+        types = await citations.check(body, by, index, case_id, on_case if kind is not None else None)
         await citations.check_articles(body, HelpStore(self.engine))
+        return types
 
     async def _closed(self, kind: ServedKind, case_id: str, update_id: str | None) -> None:
         """The case is closed (or unknown): a keyed retry of a request it ran passes, anything else

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from api.problems import Problem
 from api.public import CasePublic
-from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesArticles, CitesEvidence
+from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, CitesArticles, CitesEvidence, EvidenceType
 from store.evidence import EvidenceIndex
 from store.help import HelpStore
 
@@ -60,12 +60,15 @@ async def check(
     index: EvidenceIndex,
     case_id: str | None = None,
     on_case: Callable[[], Awaitable[set[str]]] | None = None,
-) -> None:
+) -> dict[str, EvidenceType]:
     """422 naming each field whose reference has the wrong form, or is neither ``by``'s own upload
     nor cited on ``case_id`` already (``on_case`` reads those, only when needed). An unknown
-    reference and another party's get the same answer: a refusal tells nothing about others."""
+    reference and another party's get the same answer: a refusal tells nothing about others.
+
+    Answers the type each cited reference's upload gave it (the case keeps them: ``with_types``)."""
     refused: dict[str, str] = {}
     foreign: dict[str, str] = {}
+    types: dict[str, EvidenceType] = {}
     for name, references in cited(body).items():
         for position, reference in enumerate(references):
             field = f"{name}.{position}"
@@ -73,6 +76,8 @@ async def check(
                 refused[field] = NOT_A_REFERENCE
                 continue
             meta = await index.get(reference)
+            if meta is not None:
+                types[reference] = meta.type
             if meta is None or meta.uploaded_by != by:
                 foreign[field] = reference
     if foreign and on_case is not None:
@@ -85,6 +90,18 @@ async def check(
         errors = [{"field": field, "reason": refused[field]} for field in sorted(refused, key=_position)]
         detail = "; ".join(f"{error['field']}: {error['reason']}" for error in errors)
         raise Problem(422, "Invalid input", detail, errors=errors)
+    return types
+
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def with_types(body: BodyT, types: dict[str, EvidenceType]) -> BodyT:
+    """``body`` carrying the types of the evidence it cites, from their uploads (whatever a client
+    put there is replaced), when its model carries them (``EvidenceTypes``)."""
+    if "evidence_types" not in type(body).model_fields:
+        return body
+    return body.model_copy(update={"evidence_types": types})
 
 
 def _position(field: str) -> tuple[str, int]:

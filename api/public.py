@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from domain.dispute import DisputeStatus, Reason
 from domain.ticket import Priority, ReporterRole, TicketStatus, TicketTopic
-from domain.types import Role, Solution, Then
+from domain.types import EvidenceType, Locale, Role, Solution, Then
 from domain.views import DisputeView, TicketView
 
 #: Read fields by name from the state (attributes, computed fields included), never by position.
@@ -164,7 +164,14 @@ class DisputePublic(CasePublic):
     order_total: int = Field(description="integer rupiah")
     reason: Reason
     description: str
-    evidence: list[str]
+    evidence: list[str] = Field(description="the evidence the buyer filed with the claim")
+    evidence_by_type: dict[EvidenceType, list[str]] = Field(
+        default={},
+        description="every evidence reference the dispute cites (claim, messages, appeals), grouped by the"
+        " type its upload gave it; OTHER for files uploaded without one",
+    )
+    buyer_locale: Locale = Field(default=Locale.ID, description="the language of the buyer's notices")
+    seller_locale: Locale = Field(default=Locale.ID, description="the language of the seller's notices")
     opened_at: datetime
     requested_solution: Solution
     current_offer: ProposalPublic | None
@@ -217,6 +224,10 @@ class TicketPublic(CasePublic):
     order_id: str | None
     dispute_id: str | None = Field(description="the order's dispute, open when the report was filed")
     attachments: list[str]
+    evidence_by_type: dict[EvidenceType, list[str]] = Field(
+        default={}, description="the report's attachments, grouped by the type their upload gave them"
+    )
+    locale: Locale = Field(default=Locale.ID, description="the language of the user's notices")
     messages: list[TicketMessagePublic] = Field(description="the conversation, oldest first")
     solved_at: datetime | None
     closes_at: datetime | None = Field(description="a solved report closes then unless the user writes")
@@ -251,6 +262,15 @@ class EffectPublic(BaseModel):
     articles: list[str] | None = Field(
         default=None, description="for a care reply's notification: the Help Center articles it cites"
     )
+    template: str | None = Field(
+        default=None, description="for a notification: the template id ``text`` was rendered from"
+    )
+    params: dict[str, Any] | None = Field(
+        default=None, description="for a notification: the template's parameters"
+    )
+    locale: str | None = Field(
+        default=None, description="for a notification: 'id' or 'en', the language of ``text``"
+    )
     idempotency_key: str
     created_at: datetime | None = None
     seq: int | None = Field(default=None, description="position in the outbox")
@@ -279,7 +299,10 @@ class InboxItemPublic(BaseModel):
 
     id: str
     case_id: str
-    text: str
+    text: str = Field(description="the reply as the user reads it, in the user's language")
+    template: str | None = Field(default=None, description="the template id ``text`` was rendered from")
+    params: dict[str, Any] | None = Field(default=None, description="the template's parameters")
+    locale: str | None = Field(default=None, description="'id' or 'en': the language of ``text``")
     articles: list[CitedArticlePublic] = Field(
         default=[], description="the Help Center articles the reply cites, with their current title and slug"
     )

@@ -16,7 +16,7 @@ from domain.effects import EffectName, EffectRegistry, Repair
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
 from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired, Reminded
 from domain.registry import ActionRegistry
-from domain.types import Actor, CareTarget, CasePolicy, Deadline, ReplyPolicy, Role, Then
+from domain.types import Actor, CareTarget, CasePolicy, Deadline, EvidenceType, ReplyPolicy, Role, Then
 
 
 class DeadlineEvent(StrEnum):
@@ -200,6 +200,9 @@ class CareCase(BaseModel):
     )
     assignee: str | None = Field(default=None, description="the care agent who owns the case, if any")
     care_group: str | None = Field(default=None, description="the care group the case is routed to, if any")
+    evidence_types: dict[str, EvidenceType] = Field(
+        default={}, description="the type of each evidence reference cited on the case, from its upload"
+    )
     policy: CasePolicy
     opened_at: datetime
 
@@ -375,6 +378,7 @@ class CareCase(BaseModel):
         self._before(command, now)
         if command.counts_as_message:
             self.message_count += 1
+        self.evidence_types |= command.evidence_types
         happened: list[DomainEvent] = [Acted(actor=command.actor, action=spec.name)]
         happened += spec.apply(self, command, now)
         detail = command.model_dump(mode="json", exclude={"actor"}, exclude_defaults=True)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.types import Actor, ArticleList, EvidenceList, Identifier, Note, Solution, Text
+from domain.types import Actor, ArticleList, EvidenceList, EvidenceTypes, Identifier, Note, Solution, Text
 
 
 class Action(StrEnum):
@@ -41,6 +41,7 @@ class Command(BaseModel):
     counts_as_message: ClassVar[bool] = False
 
     actor: Actor
+    evidence_types: EvidenceTypes = {}
 
 
 class SendMessage(Command):

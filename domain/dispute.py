@@ -65,12 +65,15 @@ from domain.events import (
 )
 from domain.registry import ActionRegistry
 from domain.types import (
+    DEFAULT_LOCALE,
     Actor,
     CareTarget,
     Deadline,
     DisputePolicy,
     EvidenceList,
+    EvidenceTypes,
     Identifier,
+    Locale,
     Role,
     Solution,
     SolutionKind,
@@ -121,6 +124,9 @@ class DisputeClaim(BaseModel):
     requested_solution: Solution
     description: Text
     evidence: EvidenceList = []
+    buyer_locale: Locale = Field(default=DEFAULT_LOCALE, description="the buyer's notices' language")
+    seller_locale: Locale = Field(default=DEFAULT_LOCALE, description="the seller's notices' language")
+    evidence_types: EvidenceTypes = {}
 
     @model_validator(mode="after")
     def _refund_within_total(self) -> Self:
@@ -281,6 +287,8 @@ class Dispute(CareCase):
     )
     outcome: Outcome | None = None
     linked_tickets: list[str] = Field(default=[], description="help-center reports about this order")
+    buyer_locale: Locale = Field(default=DEFAULT_LOCALE, description="the buyer's notices' language")
+    seller_locale: Locale = Field(default=DEFAULT_LOCALE, description="the seller's notices' language")
 
     # -- creation -----------------------------------------------------------------------------
 
@@ -610,9 +618,10 @@ class Dispute(CareCase):
         self._set_status(DisputeStatus.IN_MEDIATION, now)
 
     def _escalate_by_system(self, reason: str, now: datetime) -> list[DomainEvent]:
+        closed = self.window.kind.value if self.window is not None else ""  # the notice says which
         self._escalate("system", now, reason)
         self._record(now, "escalated", None, by="system", reason=reason)
-        return [Escalated(by="system", reason=reason)]
+        return [Escalated(by="system", reason=reason, window=closed)]
 
     def _close(self, status: DisputeStatus, outcome: Outcome, now: datetime) -> None:
         self.outcome = outcome

@@ -31,10 +31,12 @@ class Acted(DomainEvent):
 
 @dataclass(frozen=True)
 class Escalated(DomainEvent):
-    """The case went to care for mediation; ``by`` is the party's role or ``"system"`` (with why)."""
+    """The case went to care for mediation; ``by`` is the party's role or ``"system"`` (with why,
+    and ``window``: the kind of the party's window whose closing escalated it, if one did)."""
 
     by: str
     reason: str = ""
+    window: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EventType(StrEnum):
@@ -30,6 +30,20 @@ class EventType(StrEnum):
     CASE_REPAIRED = "case.repaired"
 
 
+class NoticeSent(BaseModel):
+    """A notice the change sent to one party, as its webhook events carry it: the rendered text and
+    what it was rendered from, so a platform may render its own (dedupe on ``key``)."""
+
+    key: str = Field(description="the notice's idempotency key, the same as its notification's")
+    party: str
+    party_id: str
+    template: str | None = None
+    params: dict[str, Any] = {}
+    locale: str | None = None
+    text: str
+    category: str = "update"
+
+
 class CaseEvent(BaseModel):
     """One event about one case; ``id`` is stable (case id and sequence), so receivers dedupe on it.
 
@@ -41,6 +55,9 @@ class CaseEvent(BaseModel):
     case_id: str
     occurred_at: datetime
     data: dict[str, Any]
+    notices: list[NoticeSent] = Field(
+        default=[], description="the notices the same change sent (every event of the change carries them)"
+    )
 
     def wire_data(self) -> dict[str, Any]:
         """``data`` as receivers get it: every field of the case's kind, in a stable order."""

@@ -34,9 +34,10 @@ from domain.events import (
     Resolved,
     Solved,
 )
+from domain.notices import as_params, render
 from domain.outbound import DISPUTE_FIELDS, TICKET_FIELDS, EventType
 from domain.ticket import Ticket
-from domain.types import CareTarget, Deadline, Role, Then, at_minute, short_duration
+from domain.types import DEFAULT_LOCALE, CareTarget, Deadline, Locale, Role, Then
 
 
 class NoticeCategory(StrEnum):
@@ -47,11 +48,15 @@ class NoticeCategory(StrEnum):
 
 
 class Notice(BaseModel):
-    """A message for one party of a case."""
+    """A message for one party of a case: a template with its parameters, rendered in the party's
+    locale (``domain/notices.py``)."""
 
     party: Role
     party_id: str
-    text: str
+    template: str = Field(description="the template id (domain/notice_texts.py)")
+    params: dict[str, Any] = Field(default={}, description="the template's parameters, as JSON values")
+    locale: Locale = DEFAULT_LOCALE
+    text: str = Field(description="the template rendered for the locale")
     category: NoticeCategory = NoticeCategory.UPDATE
     articles: list[str] = Field(default=[], description="Help Center articles a care reply cites, by id")
 
@@ -141,6 +146,30 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
     return result
 
 
+def notice(
+    party: Role,
+    party_id: str,
+    locale: Locale,
+    template: str,
+    category: NoticeCategory = NoticeCategory.UPDATE,
+    articles: tuple[str, ...] = (),
+    /,
+    **params: Any,
+) -> Notice:
+    """A notice of ``template`` for one party, rendered in its locale."""
+    values = as_params(**params)
+    return Notice(
+        party=party,
+        party_id=party_id,
+        template=template,
+        params=values,
+        locale=locale,
+        text=render(template, values, locale),
+        category=category,
+        articles=list(articles),
+    )
+
+
 def _target_event(due: CareReplyDue) -> EventType:
     if due.target is CareTarget.REPLY:
         return EventType.CARE_REPLY_BREACHED if due.breached else EventType.CARE_REPLY_WARNING
@@ -159,27 +188,41 @@ def snapshot(case: CareCase) -> dict[str, Any]:
 # -- disputes -------------------------------------------------------------------------------------
 
 
+def _locale(dispute: Dispute, party: Role) -> Locale:
+    return dispute.buyer_locale if party is Role.BUYER else dispute.seller_locale
+
+
 def _to(
     dispute: Dispute,
     party: Role,
-    text: str,
+    template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
+    **params: Any,
 ) -> Notice:
-    return Notice(
-        party=party, party_id=dispute.party_id(party), text=text, category=category, articles=list(articles)
+    return notice(
+        party,
+        dispute.party_id(party),
+        _locale(dispute, party),
+        template,
+        category,
+        articles,
+        dispute_id=dispute.id,
+        **params,
     )
 
 
 def _both(
     dispute: Dispute,
-    text: str,
+    template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
+    **params: Any,
 ) -> list[Notice]:
     return [
-        _to(dispute, Role.BUYER, text, category, articles),
-        _to(dispute, Role.SELLER, text, category, articles),
+        _to(dispute, party, template, category, articles, **params) for party in (Role.BUYER, Role.SELLER)
     ]
 
 
@@ -188,121 +231,136 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
     """Who is told what of a dispute's own events, and what follows."""
     match event:
         case Opened():
-            text = (
-                f"Buyer {dispute.buyer_id} opened dispute {dispute.id} on order {dispute.order_id}"
-                f" ({dispute.reason.value}) asking to {dispute.requested_solution.describe()}."
+            told = _to(
+                dispute,
+                Role.SELLER,
+                "dispute.opened",
+                order_id=dispute.order_id,
+                buyer_id=dispute.buyer_id,
+                reason=dispute.reason,
+                solution=dispute.requested_solution,
             )
-            return Consequences(
-                notices=[_to(dispute, Role.SELLER, text)], published=[EventType.DISPUTE_OPENED]
-            )
+            return Consequences(notices=[told], published=[EventType.DISPUTE_OPENED])
         case Acted(actor=actor, action=action):
-            told: list[Notice] = []
+            notices: list[Notice] = []
             # Care's words and escalations are told to both parties below; a party's own
             # action is told to the other party.
             if actor.role in (Role.BUYER, Role.SELLER) and action != "help":
                 other = Role.SELLER if actor.role is Role.BUYER else Role.BUYER
-                told.append(
+                notices.append(
                     _to(
                         dispute,
                         other,
-                        f"The {actor.role.value} did '{action}' on dispute {dispute.id};"
-                        f" it is now {dispute.status.value}.",
+                        "dispute.party_acted",
+                        actor=actor.role,
+                        action=action,
+                        status=dispute.status,
                     )
                 )
-            return Consequences(notices=told, published=[EventType.DISPUTE_UPDATED])
-        case Escalated(by=by, reason=reason):
-            why = f": {reason};" if by == "system" else f" (requested by the {by});"
-            text = (
-                f"Dispute {dispute.id} is now mediated by care{why} care replies"
-                f" within {short_duration(dispute.policy.care_reply_target)}."
-            )
+            return Consequences(notices=notices, published=[EventType.DISPUTE_UPDATED])
+        case Escalated(by=by, reason=reason, window=window):
             return Consequences(
-                notices=_both(dispute, text),
+                notices=_escalated(dispute, by, reason, window),
                 published=[EventType.DISPUTE_ESCALATED],
                 effects=[EffectName.MEDIATION_OPENED],
             )
         case CareSpoke(text=text, articles=articles):
-            said = f"Care replied on dispute {dispute.id}: {text}"
-            return Consequences(notices=_both(dispute, said, NoticeCategory.CARE_REPLY, articles))
+            return Consequences(
+                notices=_both(dispute, "dispute.care_replied", NoticeCategory.CARE_REPLY, articles, text=text)
+            )
         case Decided(solution=solution, note=note, appeal_until=appeal_until):
-            decided = f"Care decided dispute {dispute.id}: {solution.describe()}. {note}".strip()
-            if appeal_until is not None:
-                decided += (
-                    f" Either party may appeal this decision once until {at_minute(appeal_until)};"
-                    " it is carried out then unless appealed, or as soon as both parties accept it."
-                )
-            return Consequences(notices=_both(dispute, decided, NoticeCategory.CARE_REPLY))
+            template = "dispute.decided" if appeal_until is None else "dispute.decided.appealable"
+            decided = _both(
+                dispute,
+                template,
+                NoticeCategory.CARE_REPLY,
+                solution=solution,
+                note=note,
+                appeal_until=appeal_until,
+            )
+            return Consequences(notices=decided)
         case DecisionAppealed(by=by, review_due_at=due):
-            text = (
-                f"The {by.value} appealed care's decision on dispute {dispute.id}; a care supervisor"
-                f" confirms or replaces it by {at_minute(due)}."
-            )
-            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_DECISION_APPEALED])
+            appealed = _both(dispute, "dispute.decision_appealed", by=by, review_due_at=due)
+            return Consequences(notices=appealed, published=[EventType.DISPUTE_DECISION_APPEALED])
         case DecisionReviewed(confirmed=confirmed, solution=solution, note=note):
-            verb = "confirmed" if confirmed else "replaced"
-            text = (
-                f"A care supervisor {verb} the decision on dispute {dispute.id}: {solution.describe()}."
-                f" {note}"
-            ).strip()
-            return Consequences(notices=_both(dispute, text, NoticeCategory.CARE_REPLY))
+            template = "dispute.decision_confirmed" if confirmed else "dispute.decision_replaced"
+            reviewed = _both(dispute, template, NoticeCategory.CARE_REPLY, solution=solution, note=note)
+            return Consequences(notices=reviewed)
         case DecisionFinal(reason=reason):
-            assert dispute.agreed_solution is not None
-            text = (
-                f"Care's decision on dispute {dispute.id} is final ({reason}):"
-                f" {dispute.agreed_solution.describe()}."
+            return Consequences(notices=_final(dispute, reason), published=[EventType.DISPUTE_UPDATED])
+        case ReceiptConfirmed():
+            receipt = _both(
+                dispute, "dispute.receipt_confirmed_by_system", waited=dispute.policy.receipt_window
             )
-            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
-        case ReceiptConfirmed(reason=reason):
-            text = (
-                f"Receipt on dispute {dispute.id} was confirmed by the system: {reason}. The funds are"
-                " released to the seller as agreed."
-            )
-            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
+            return Consequences(notices=receipt, published=[EventType.DISPUTE_UPDATED])
         case Reminded(deadline=deadline):
-            return Consequences(notices=[_to(dispute, deadline.party, _reminder(dispute, deadline))])
+            return Consequences(notices=[_reminder(dispute, deadline)])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):
             other = Role.SELLER if silent is Role.BUYER else Role.BUYER
-            text = (
-                f"The {silent.value} has not responded on dispute {dispute.id} for"
-                f" {short_duration(dispute.policy.turn_inactivity)}: you may now ask care for help"
-                " (Minta Bantuan)."
+            told = _to(
+                dispute, other, "dispute.party_inactive", silent=silent, waited=dispute.policy.turn_inactivity
             )
-            return Consequences(notices=[_to(dispute, other, text)], published=[EventType.DISPUTE_UPDATED])
+            return Consequences(notices=[told], published=[EventType.DISPUTE_UPDATED])
         case Resolved():
             outcome = dispute.outcome
             assert outcome is not None
-            text = (
-                f"Dispute {dispute.id} is resolved: refunded {outcome.refunded_to_buyer} to the buyer,"
-                f" released {outcome.released_to_seller} to the seller."
+            resolved = _both(
+                dispute,
+                "dispute.resolved",
+                refunded=outcome.refunded_to_buyer,
+                released=outcome.released_to_seller,
             )
             return Consequences(
-                notices=_both(dispute, text),
-                published=[EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED],
+                notices=resolved, published=[EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED]
             )
     return Consequences()
 
 
-def _reminder(dispute: Dispute, deadline: Deadline) -> str:
+def _escalated(dispute: Dispute, by: str, reason: str, window: str) -> list[Notice]:
+    """Both parties are told care mediates now, and why: a party asked, or a window closed."""
+    within = dispute.policy.care_reply_target
+    if by != "system":
+        return _both(dispute, "dispute.escalated", by=by, within=within)
+    waited = {
+        "seller_response": dispute.policy.seller_response,
+        "shipment": dispute.policy.shipment_window,
+    }.get(window)
+    if window == "seller_response" and waited is not None:
+        return _both(dispute, "dispute.escalated.seller_response", waited=waited, within=within)
+    if window == "shipment" and waited is not None:
+        shipper = dispute.next_shipper() or Role.SELLER
+        return _both(dispute, "dispute.escalated.shipment", shipper=shipper, waited=waited, within=within)
+    if window == "receipt":
+        return _both(dispute, "dispute.escalated.receipt", within=within)
+    # A cause without a template of its own yet: the rule's words, inside the localized frame.
+    return _both(dispute, "dispute.escalated.system", detail=reason, within=within)
+
+
+def _final(dispute: Dispute, reason: str) -> list[Notice]:
+    """Both parties are told care's decision is final: both accepted it, or no appeal came."""
+    assert dispute.agreed_solution is not None
+    solution = dispute.agreed_solution
+    if {Role.BUYER, Role.SELLER} <= set(dispute.decision_accepted_by):
+        return _both(dispute, "dispute.decision_final.accepted", solution=solution)
+    waited = dispute.policy.decision_appeal_window
+    if waited is not None:
+        return _both(dispute, "dispute.decision_final.unappealed", solution=solution, waited=waited)
+    return _both(dispute, "dispute.decision_final", solution=solution, detail=reason)
+
+
+def _reminder(dispute: Dispute, deadline: Deadline) -> Notice:
     """The reminder to the party whose window closes at ``deadline.due_at``."""
-    by = at_minute(deadline.due_at)
+    party, due = deadline.party, deadline.due_at
     if deadline.then is Then.HELP_AVAILABLE:
-        other = Role.SELLER if deadline.party is Role.BUYER else Role.BUYER
-        return (
-            f"Please respond on dispute {dispute.id} by {by}, or the {other.value} may ask care to mediate."
-        )
+        other = Role.SELLER if party is Role.BUYER else Role.BUYER
+        return _to(dispute, party, "dispute.reminder.help_available", due_at=due, other=other)
     if deadline.then is Then.RECEIPT_CONFIRMED:
-        return (
-            f"Please confirm receipt on dispute {dispute.id}, or raise a problem, by {by}; after that"
-            " receipt is confirmed for you and the funds are released to the seller."
-        )
-    doing = {
-        "respond": "respond (accept, offer another solution or appeal)",
-        "ship": "ship and send the tracking number",
-        "confirm_receipt": "confirm receipt if the items arrived",
-    }.get(deadline.action, deadline.action)
-    return f"Please {doing} on dispute {dispute.id} by {by}, or care takes over."
+        return _to(dispute, party, "dispute.reminder.receipt", due_at=due)
+    if deadline.then is Then.ESCALATED:
+        return _to(dispute, party, "dispute.reminder.care_takes_over", due_at=due, todo=deadline.action)
+    return _to(dispute, party, "dispute.reminder", due_at=due, todo=deadline.action)
 
 
 # -- help-center reports --------------------------------------------------------------------------
@@ -310,13 +368,13 @@ def _reminder(dispute: Dispute, deadline: Deadline) -> str:
 
 def _to_user(
     ticket: Ticket,
-    text: str,
+    template: str,
     category: NoticeCategory = NoticeCategory.UPDATE,
     articles: tuple[str, ...] = (),
+    /,
+    **params: Any,
 ) -> Notice:
-    return Notice(
-        party=Role.USER, party_id=ticket.user_id, text=text, category=category, articles=list(articles)
-    )
+    return notice(Role.USER, ticket.user_id, ticket.locale, template, category, articles, **params)
 
 
 @reacts(Ticket, TICKET_FIELDS)
@@ -324,34 +382,34 @@ def ticket_reactions(ticket: Ticket, event: DomainEvent) -> Consequences:
     """Who is told what of a report's own events."""
     match event:
         case CareSpoke(text=text, articles=articles):
-            return Consequences(
-                notices=[_to_user(ticket, text, NoticeCategory.CARE_REPLY, articles)],
-                published=[EventType.TICKET_REPLIED],
-            )
+            replied = _to_user(ticket, "ticket.care_replied", NoticeCategory.CARE_REPLY, articles, text=text)
+            return Consequences(notices=[replied], published=[EventType.TICKET_REPLIED])
         case Solved(by_system=by_system):
-            who = "We marked" if by_system else "Care marked"
             waited = ticket.policy.user_wait
-            why = f" as we did not hear back within {short_duration(waited)}" if by_system and waited else ""
-            text = (
-                f"{who} your report {ticket.id} solved{why}. It closes in"
-                f" {short_duration(ticket.policy.solved_quiet_period)} unless you write again."
-            )
-            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_SOLVED])
+            closes_in = ticket.policy.solved_quiet_period
+            if by_system and waited:
+                told = _to_user(
+                    ticket, "ticket.solved_by_system", ticket_id=ticket.id, waited=waited, closes_in=closes_in
+                )
+            else:
+                told = _to_user(ticket, "ticket.solved", ticket_id=ticket.id, closes_in=closes_in)
+            return Consequences(notices=[told], published=[EventType.TICKET_SOLVED])
         case Reminded(deadline=deadline):
-            text = (
-                f"Care is waiting for your answer on report {ticket.id}: please reply by"
-                f" {at_minute(deadline.due_at)}, or it is marked solved."
+            return Consequences(
+                notices=[_to_user(ticket, "ticket.reminder", ticket_id=ticket.id, due_at=deadline.due_at)]
             )
-            return Consequences(notices=[_to_user(ticket, text)])
         case Closed():
             return Consequences(
-                notices=[_to_user(ticket, f"Your report {ticket.id} is closed.")],
+                notices=[_to_user(ticket, "ticket.closed", ticket_id=ticket.id)],
                 published=[EventType.TICKET_CLOSED],
             )
         case Opened():
-            text = (
-                f"We received your report {ticket.id} ({ticket.topic.value}); care replies within"
-                f" {short_duration(ticket.policy.care_reply_target)}."
+            told = _to_user(
+                ticket,
+                "ticket.opened",
+                ticket_id=ticket.id,
+                topic=ticket.topic,
+                within=ticket.policy.care_reply_target,
             )
-            return Consequences(notices=[_to_user(ticket, text)], published=[EventType.TICKET_OPENED])
+            return Consequences(notices=[told], published=[EventType.TICKET_OPENED])
     return Consequences()

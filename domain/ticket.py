@@ -14,12 +14,15 @@ from domain.effects import CASE_EFFECTS
 from domain.events import CareSpoke, Closed, DomainEvent, Solved
 from domain.registry import ActionRegistry
 from domain.types import (
+    DEFAULT_LOCALE,
     Actor,
     ArticleList,
     CasePolicy,
     Deadline,
     EvidenceList,
+    EvidenceTypes,
     Identifier,
+    Locale,
     OptionalDuration,
     Role,
     Text,
@@ -91,6 +94,8 @@ class TicketReport(BaseModel):
     viewed_articles: list[Identifier] = Field(
         default=[], max_length=50, description="Help Center articles the user read before writing"
     )
+    locale: Locale = Field(default=DEFAULT_LOCALE, description="the language of the user's notices")
+    evidence_types: EvidenceTypes = {}
 
     @property
     def priority(self) -> Priority:
@@ -158,6 +163,7 @@ class Ticket(CareCase):
     status: TicketStatus = TicketStatus.AWAITING_CARE
     solved_at: datetime | None = None
     closes_at: datetime | None = None
+    locale: Locale = Field(default=DEFAULT_LOCALE, description="the language of the user's notices")
 
     @classmethod
     def _initial(cls, request: OpenTicketInput) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import (
     TypeAdapter,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema
 
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
@@ -330,3 +330,34 @@ class Deadline(BaseModel):
     action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
     due_at: datetime
     then: Then
+
+
+class Locale(StrEnum):
+    """The language a party reads its notices in: Indonesian by default, English on request."""
+
+    ID = "id"
+    EN = "en"
+
+
+#: The locale of a party whose claim or report named none.
+DEFAULT_LOCALE = Locale.ID
+
+
+class EvidenceType(StrEnum):
+    """What a piece of evidence shows, as its uploader says (care may ask a party for one type)."""
+
+    PROOF_OF_DELIVERY = "PROOF_OF_DELIVERY"
+    PROOF_OF_SHIPMENT = "PROOF_OF_SHIPMENT"
+    PHOTO_OF_ITEM = "PHOTO_OF_ITEM"
+    VIDEO_UNBOXING = "VIDEO_UNBOXING"
+    RECEIPT = "RECEIPT"
+    CONVERSATION = "CONVERSATION"
+    OTHER = "OTHER"
+
+
+#: The type of each evidence reference a request cites, read from its upload record: the API sets
+#: it (a client's value is replaced) and the case keeps it, so it shows its evidence by type.
+EvidenceTypes = Annotated[
+    SkipJsonSchema[dict[str, EvidenceType]],
+    Field(description="set by the API from the uploads (POST /v1/evidence); not part of a request"),
+]

@@ -10,7 +10,7 @@ from pydantic import Field
 from domain.case import CareCase, DeadlineEvent, TimelineEntry
 from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput, Proposal
 from domain.ticket import OpenTicketInput, Priority, Ticket, TicketMessage, TicketReport, TicketStatus
-from domain.types import DisputePolicy, Role, Solution, SolutionKind, at_minute, short_duration
+from domain.types import DisputePolicy, EvidenceType, Role, Solution, SolutionKind, at_minute, short_duration
 
 # -- the whole case, as the API answers it -----------------------------------------------------
 
@@ -21,10 +21,27 @@ def merge_timeline(stored: list[TimelineEntry], pending: list[TimelineEntry]) ->
     return sorted([*stored, *(entry for entry in pending if entry.seq not in seen)], key=lambda e: e.seq)
 
 
+def evidence_by_type(case: CareCase, timeline: list[TimelineEntry], own: list[str]) -> dict[str, list[str]]:
+    """Every evidence reference the case cites (``own``: the opening's, then the timeline's, each
+    once, oldest first) grouped by the type its upload gave it (``OTHER`` when unknown: a file
+    cited before uploads had types)."""
+    cited = list(own)
+    for entry in timeline:
+        for field in ("evidence", "attachments"):
+            value = entry.detail.get(field)
+            if isinstance(value, list):
+                cited += [item for item in value if isinstance(item, str)]
+    groups: dict[str, list[str]] = {kind.value: [] for kind in EvidenceType}
+    for reference in dict.fromkeys(cited):
+        groups[case.evidence_types.get(reference, EvidenceType.OTHER).value].append(reference)
+    return {kind: references for kind, references in groups.items() if references}
+
+
 class DisputeView(Dispute):
     """A dispute with its full timeline and the offer history read from it."""
 
     proposals: list[Proposal] = []
+    evidence_by_type: dict[str, list[str]] = {}
     stale: bool = Field(default=False, description="read from the store: the case did not answer in time")
     as_of: datetime | None = Field(default=None, description="when a stale state was last seen")
 
@@ -34,7 +51,10 @@ class DisputeView(Dispute):
         proposals = [
             _proposal(entry) for entry in timeline if entry.event in ("offer", "appeal") and entry.actor
         ]
-        return cls.model_validate(dispute.model_dump() | {"timeline": timeline, "proposals": proposals})
+        grouped = evidence_by_type(dispute, timeline, dispute.evidence)
+        return cls.model_validate(
+            dispute.model_dump() | {"timeline": timeline, "proposals": proposals, "evidence_by_type": grouped}
+        )
 
 
 def _proposal(entry: TimelineEntry) -> Proposal:
@@ -52,6 +72,7 @@ class TicketView(Ticket):
     """A report with its full timeline and the conversation read from it."""
 
     messages: list[TicketMessage] = []
+    evidence_by_type: dict[str, list[str]] = {}
     stale: bool = Field(default=False, description="read from the store: the case did not answer in time")
     as_of: datetime | None = Field(default=None, description="when a stale state was last seen")
 
@@ -65,7 +86,10 @@ class TicketView(Ticket):
             for entry in timeline
             if entry.event in ("opened", "message", "reply") and entry.actor and "text" in entry.detail
         ]
-        return cls.model_validate(ticket.model_dump() | {"timeline": timeline, "messages": said})
+        grouped = evidence_by_type(ticket, timeline, ticket.attachments)
+        return cls.model_validate(
+            ticket.model_dump() | {"timeline": timeline, "messages": said, "evidence_by_type": grouped}
+        )
 
 
 # -- the Temporal UI: static summary and details at start ----------------------------------------

@@ -19,7 +19,7 @@ import puremagic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings
-from domain.types import Actor
+from domain.types import Actor, EvidenceType
 from store.evidence import REFERENCE_PATTERN, EvidenceIndex, EvidenceMeta
 
 #: The media types accepted as evidence, as sniffed from the bytes, and the file extension of each.
@@ -170,10 +170,17 @@ class EvidenceStore:
         return f"ev-{secrets.token_hex(16)}"
 
     async def save(
-        self, data: bytes, content_type: str, uploaded_by: Actor, caller: str, now: datetime
+        self,
+        data: bytes,
+        content_type: str,
+        uploaded_by: Actor,
+        caller: str,
+        now: datetime,
+        evidence_type: EvidenceType = EvidenceType.OTHER,
     ) -> EvidenceMeta:
-        """Store the file under a new reference and record who uploaded it."""
+        """Store the file under a new reference and record who uploaded it, and what it shows."""
         meta = EvidenceMeta(
+            type=evidence_type,
             reference=self.new_reference(),
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor
+from domain.types import EVIDENCE_REFERENCE_PATTERN, Actor, EvidenceType
 from store.db import insert
 from store.schema import evidence
 
@@ -25,6 +25,7 @@ class EvidenceMeta(BaseModel):
     uploaded_by: Actor
     caller: str = Field(description="the API key holder that uploaded it")
     created_at: datetime
+    type: EvidenceType = Field(default=EvidenceType.OTHER, description="what the file shows, as uploaded")
 
 
 class EvidenceIndex:
@@ -62,4 +63,5 @@ class EvidenceIndex:
             uploaded_by=Actor.model_validate({"role": row.uploaded_by_role, "id": row.uploaded_by_id}),
             caller=row.caller,
             created_at=row.created_at,
+            type=EvidenceType(row.type) if row.type in EvidenceType.__members__ else EvidenceType.OTHER,
         )

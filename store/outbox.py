@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -28,6 +29,11 @@ class Effect(BaseModel):
     articles: list[str] | None = Field(
         default=None, description="for care replies: the Help Center article ids cited, if any"
     )
+    template: str | None = Field(default=None, description="for notifications: the template id of ``text``")
+    params: dict[str, Any] | None = Field(
+        default=None, description="for notifications: the template's params"
+    )
+    locale: str | None = Field(default=None, description="for notifications: the language of ``text``")
     idempotency_key: str
     created_at: datetime | None = None
     seq: int | None = Field(default=None, description="position in the outbox, assigned when recorded")
@@ -47,6 +53,9 @@ class InboxItem(BaseModel):
     id: str
     case_id: str
     text: str
+    template: str | None = None
+    params: dict[str, Any] | None = None
+    locale: str | None = None
     articles: list[CitedArticle] = Field(
         default=[], description="the Help Center articles the reply cites, with their current title and slug"
     )
@@ -90,6 +99,9 @@ class Outbox:
                 effects.c.seq,
                 effects.c.case_id,
                 effects.c.text,
+                effects.c.template,
+                effects.c.params,
+                effects.c.locale,
                 effects.c.articles,
                 effects.c.created_at,
                 inbox_reads.c.read_at,
@@ -106,6 +118,9 @@ class Outbox:
                 id=f"msg-{row.seq}",
                 case_id=row.case_id,
                 text=row.text,
+                template=row.template,
+                params=row.params,
+                locale=row.locale,
                 articles=[cited[i] for i in row.articles or [] if i in cited],
                 created_at=row.created_at,
                 read=row.read_at is not None,

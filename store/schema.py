@@ -67,6 +67,10 @@ effects = sa.Table(
     sa.Column("text", sa.Text()),
     sa.Column("category", sa.Text()),
     sa.Column("articles", Json),  # Help Center article ids a care reply cites (0006_cited_articles)
+    # A notification's template id, parameters and language (0009_notices_evidence).
+    sa.Column("template", sa.Text()),
+    sa.Column("params", Json),
+    sa.Column("locale", sa.Text()),
     _at("created_at"),
     sa.Index(None, "case_id", "seq"),
     sa.Index(None, "party_id", "category", "seq"),
@@ -167,6 +171,8 @@ evidence = sa.Table(
     sa.Column("uploaded_by_id", sa.Text(), nullable=False),
     sa.Column("caller", sa.Text(), nullable=False),
     _at("created_at"),
+    # What the file shows, as its uploader said: an EvidenceType (0009_notices_evidence).
+    sa.Column("type", sa.Text(), nullable=False, server_default="OTHER"),
     sa.Index(None, "sha256"),
 )
 

@@ -98,9 +98,21 @@ async def test_whole_dispute_from_open_to_resolved_through_mediation(api: httpx.
     assert all(e["idempotency_key"].startswith(dispute_id) for e in effects)
 
     inbox = (await api.get("/v1/users/b-1/inbox")).json()["items"]
-    assert [(m["case_id"], m["text"].split(" Either party")[0]) for m in inbox] == [
-        (dispute_id, f"Care decided dispute {dispute_id}: refund 100000 to buyer. split"),
-        (dispute_id, f"Care replied on dispute {dispute_id}: Checking the courier"),
+    # The buyer named no locale: care's replies reach it in Indonesian, each with its template.
+    assert [(m["case_id"], m["template"], m["locale"], m["text"].split(" Kamu bisa")[0]) for m in inbox] == [
+        (
+            dispute_id,
+            "dispute.decided.appealable",
+            "id",
+            f"Tokopedia Care memutuskan solusi untuk komplain {dispute_id}: pengembalian dana Rp100.000 ke"
+            " pembeli. split",
+        ),
+        (
+            dispute_id,
+            "dispute.care_replied",
+            "id",
+            f"Balasan Tokopedia Care untuk komplain {dispute_id}: Checking the courier",
+        ),
     ]
 
     late = await api.post(f"/v1/disputes/{dispute_id}/messages", json={"actor": BUYER, "text": "Thanks"})

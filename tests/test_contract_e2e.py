@@ -137,7 +137,9 @@ async def test_same_key_same_body_is_one_effect_and_the_first_response(api: http
 
     effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
     assert [e["amount"] for e in effects if e["kind"] == "REFUND_TO_BUYER"] == [150000]
-    told_seller = [e for e in effects if e["kind"] == "NOTIFICATION" and "did 'message'" in e["text"]]
+    told_seller = [
+        e for e in effects if e["template"] == "dispute.party_acted" and e["params"]["action"] == "message"
+    ]
     assert len(told_seller) == 1
 
 

@@ -128,7 +128,13 @@ def applied_once(view: dict[str, Any], request: KeyedRequest, notices: list[dict
     """The case shows the request's action once on its timeline, and told the other party once."""
     assert len(entries(view, request)) == 1, (request.case_id, view["timeline"])
     action = "message" if request.path.endswith("/messages") else "accept"
-    told = [n for n in notices if n["case_id"] == request.case_id and f"did '{action}'" in n["text"]]
+    told = [
+        n
+        for n in notices
+        if n["case_id"] == request.case_id
+        and n["template"] == "dispute.party_acted"
+        and n["params"]["action"] == action
+    ]
     assert len(told) == 1, (request.case_id, told)
 
 

@@ -114,7 +114,9 @@ async def test_receivers_down_longer_than_the_backoff_lose_and_double_nothing(
         assert (refunds[dispute_id], releases[dispute_id]) == (int(buyer > 0), int(seller > 0))
     # Notices: both parties told of the resolution, once each.
     resolved = Counter(
-        (n["case_id"], n["party"]) for n in platform.applied("/notifications") if "is resolved" in n["text"]
+        (n["case_id"], n["party"])
+        for n in platform.applied("/notifications")
+        if n["template"] == "dispute.resolved"
     )
     assert resolved == Counter({(d, party): 1 for d in opened for party in ("buyer", "seller")})
     # Webhooks: every event of every dispute arrived, each once, in full; none is missing.

@@ -44,7 +44,7 @@ CLOCKS = {
 def inactivity_notices(platform: Platform) -> Counter[str]:
     """The seller's "the buyer has not responded" notices, per dispute."""
     return Counter(
-        n["case_id"] for n in platform.applied("/notifications") if "has not responded" in n["text"]
+        n["case_id"] for n in platform.applied("/notifications") if n["template"] == "dispute.party_inactive"
     )
 
 
@@ -95,7 +95,7 @@ async def test_cases_and_due_timers_survive_a_server_restart(tmp_path: Path) -> 
                         offered = {
                             n["case_id"]
                             for n in platform.applied("/notifications")
-                            if "did 'offer'" in n["text"]
+                            if n["template"] == "dispute.party_acted" and n["params"]["action"] == "offer"
                         }
                         return offered >= set(opened) and told >= set(filed)
 

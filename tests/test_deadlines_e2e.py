@@ -86,7 +86,7 @@ async def test_a_seller_who_never_answers_is_escalated_by_the_system(
 
         async def reminders() -> list[str]:
             notices = [e for e in await effects(api, dispute_id) if e["kind"] == "NOTIFICATION"]
-            return [e["party"] for e in notices if "or care takes over" in (e["text"] or "")]
+            return [e["party"] for e in notices if e["template"] == "dispute.reminder.care_takes_over"]
 
         assert await eventually(reminders) == ["seller"]  # once, before the window closed
         reminded = next(e for e in state["timeline"] if e["event"] == "reminder_sent")

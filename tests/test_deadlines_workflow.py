@@ -96,11 +96,12 @@ class Case:
             if e.kind is kind and (party is None or e.party == party)
         ]
 
-    async def notices(self, party: str, containing: str) -> list[str]:
+    async def notices(self, party: str, template: str, **params: Any) -> list[str]:
+        """The party's notices of ``template`` (with ``params`` among their parameters), as read."""
         return [
             e.text or ""
             for e in await self.effects(EffectName.NOTIFICATION, party)
-            if containing in (e.text or "")
+            if e.template == template and params.items() <= (e.params or {}).items()
         ]
 
 
@@ -182,7 +183,9 @@ async def test_a_silent_seller_is_reminded_once_then_escalated_by_the_system(ope
 
     await case.env.sleep(timedelta(days=1, minutes=1))
     await case.env.sleep(timedelta(hours=12))
-    assert len(await case.notices("seller", "or care takes over")) == 1  # once, 24h before
+    assert (
+        len(await case.notices("seller", "dispute.reminder.care_takes_over", todo="respond")) == 1
+    )  # once, 24h before
 
     await case.env.sleep(timedelta(hours=12))
     state = await case.dispute()
@@ -190,8 +193,8 @@ async def test_a_silent_seller_is_reminded_once_then_escalated_by_the_system(ope
     assert (state.escalated_by, state.escalation_reason) == ("system", "the seller did not respond within 2d")
     assert [e.event for e in state.timeline].count("reminder_sent") == 1
     assert "escalated" in [e.event for e in state.timeline]
-    assert len(await case.notices("seller", "or care takes over")) == 1
-    assert len(await case.notices("buyer", "mediated by care: the seller did not respond within 2d")) == 1
+    assert len(await case.notices("seller", "dispute.reminder.care_takes_over")) == 1
+    assert len(await case.notices("buyer", "dispute.escalated.seller_response", waited="P2D")) == 1
     assert len(await case.effects(EffectName.MEDIATION_OPENED)) == 1
     assert [d.action for d in state.deadlines] == ["reply", "decide"]
     attributes = await search_attributes(case.env.client, case.handle.id)
@@ -227,7 +230,7 @@ async def test_a_seller_answer_racing_the_timer_wins(
             # The opening was handed out and the case has taken the result in (it forgets the
             # stored entries then): nothing is in flight, so time may skip with no worker running.
             state: Dispute = await case.handle.query(DisputeWorkflow.state)
-            return state.timeline == [] and bool(await case.notices("seller", "opened dispute"))
+            return state.timeline == [] and bool(await case.notices("seller", "dispute.opened"))
 
         await eventually(published)
     await case.env.sleep(timedelta(days=2))  # the window's timer fires; no worker handles it
@@ -267,7 +270,7 @@ async def test_an_exchange_the_buyer_never_confirms_is_completed_by_the_system(o
     state = await case.dispute()
     assert state.status is DisputeStatus.RESOLVED
     assert [e.event for e in state.timeline][-3:] == ["receipt_confirmed", "paid", "resolved"]
-    assert len(await case.notices("buyer", "Please confirm receipt")) == 1
+    assert len(await case.notices("buyer", "dispute.reminder.receipt")) == 1
 
 
 @pytest.mark.usefixtures("running")
@@ -293,7 +296,7 @@ async def test_a_shipment_not_made_in_time_goes_to_care(open_dispute: Any) -> No
     state = await case.dispute()
     assert state.status is DisputeStatus.IN_MEDIATION
     assert (state.escalated_by, state.escalation_reason) == ("system", "the seller did not ship within 3d")
-    assert len(await case.notices("seller", "Please ship")) == 1
+    assert len(await case.notices("seller", "dispute.reminder.care_takes_over", todo="ship")) == 1
 
 
 # -- the care decision target ------------------------------------------------------------------
@@ -412,8 +415,8 @@ async def test_a_report_the_user_never_answers_is_solved_by_the_system_then_clos
     await report.env.sleep(timedelta(days=7, minutes=1))
     solved = await report.ticket()
     assert solved.status is TicketStatus.SOLVED
-    assert len(await report.notices("user", "Care is waiting for your answer")) == 1
-    assert len(await report.notices("user", "did not hear back within 7d")) == 1
+    assert len(await report.notices("user", "ticket.reminder")) == 1
+    assert len(await report.notices("user", "ticket.solved_by_system", waited="P7D")) == 1
     assert solved.timeline[-1].detail == {"by": "system", "reason": "no answer from the user within 7d"}
 
     await report.env.sleep(timedelta(days=3))

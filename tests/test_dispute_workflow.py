@@ -164,7 +164,7 @@ async def test_seller_help_refused_until_buyer_silent_three_days(open_case: Any)
     assert state.inactive_party is Role.BUYER
     assert "help" in state.allowed_actions[Role.SELLER]
     told = [e for e in await case.effects(EffectName.NOTIFICATION) if e.party == "seller"]
-    assert any("ask care for help" in (e.text or "") for e in told)
+    assert any(e.template == "dispute.party_inactive" and "Minta Bantuan" in (e.text or "") for e in told)
 
     escalated = await case.act(RequestHelp(actor=SELLER, note="buyer is gone"))
     assert escalated.status is DisputeStatus.IN_MEDIATION

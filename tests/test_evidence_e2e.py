@@ -242,6 +242,111 @@ async def test_download_needs_a_citing_case_and_a_party(api: httpx.AsyncClient) 
     assert_problem(await api.get(url, params={"case_id": ticket_id}), 404)
 
 
+async def test_evidence_has_a_type_and_the_case_shows_it_grouped(api: httpx.AsyncClient) -> None:
+    """The upload says what a file shows (form field or query parameter, OTHER if neither); the case
+    shows every file it cites grouped by that type, whoever cited it and wherever, and a client
+    cannot claim another type for a file than its upload gave it."""
+    photo_response = await upload(api, png(), actor=BUYER | {"evidence_type": "PHOTO_OF_ITEM"})
+    assert photo_response.status_code == 201, photo_response.text
+    assert photo_response.json()["type"] == "PHOTO_OF_ITEM"
+    photo = photo_response.json()["reference"]
+    video = await stored(api, png(width=2), params={"evidence_type": "VIDEO_UNBOXING"})
+    untyped_response = await upload(api, png(width=3))
+    assert untyped_response.json()["type"] == "OTHER"
+    untyped = untyped_response.json()["reference"]
+    seller = {"actor_role": "seller", "actor_id": "s-1"}
+    chat = await stored(
+        api,
+        PDF,
+        filename="chat.pdf",
+        declared="application/pdf",
+        actor=seller | {"evidence_type": "CONVERSATION"},
+    )
+    shipped = await stored(
+        api,
+        PDF,
+        filename="resi.pdf",
+        declared="application/pdf",
+        actor=seller,
+        params={"evidence_type": "PROOF_OF_SHIPMENT"},
+    )
+
+    assert_problem(await upload(api, png(), actor=BUYER | {"evidence_type": "SELFIE"}), 422, "evidence_type")
+    assert_problem(
+        await upload(
+            api, png(), actor=BUYER | {"evidence_type": "RECEIPT"}, params={"evidence_type": "OTHER"}
+        ),
+        422,
+        "evidence_type",
+    )
+    meta = await api.get(f"/v1/evidence/{photo}/meta", params={"case_id": "dispute-o-none"})
+    assert meta.status_code == 404  # cited nowhere yet
+
+    opened = await api.post(
+        "/v1/disputes",
+        json={
+            "order_id": f"o-{uuid.uuid4().hex[:10]}",
+            "buyer_id": "b-1",
+            "seller_id": "s-1",
+            "order_total": 150000,
+            "reason": "DAMAGED",
+            "requested_solution": {"kind": "REFUND_TO_BUYER", "amount": 150000},
+            "description": "Broken screen",
+            "evidence": [photo, untyped],
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    dispute_id = opened.json()["id"]
+    assert opened.json()["evidence_by_type"] == {"PHOTO_OF_ITEM": [photo], "OTHER": [untyped]}
+    lied = await api.post(
+        f"/v1/disputes/{dispute_id}/messages",
+        json={
+            "actor": {"role": "buyer", "id": "b-1"},
+            "text": "The unboxing",
+            "evidence": [video],
+            "evidence_types": {video: "RECEIPT"},  # the upload said otherwise: ignored
+        },
+    )
+    assert lied.status_code == 200, lied.text
+    appealed = await api.post(
+        f"/v1/disputes/{dispute_id}/appeal",
+        json={
+            "actor": {"role": "seller", "id": "s-1"},
+            "reason": "Sent intact",
+            "evidence": [chat, shipped, photo],
+        },
+    )
+    assert appealed.status_code == 200, appealed.text
+    case = (await api.get(f"/v1/disputes/{dispute_id}")).json()
+    assert case["evidence"] == [photo, untyped]  # the claim's own, as before
+    assert case["evidence_by_type"] == {
+        "PROOF_OF_SHIPMENT": [shipped],
+        "PHOTO_OF_ITEM": [photo],
+        "VIDEO_UNBOXING": [video],
+        "CONVERSATION": [chat],
+        "OTHER": [untyped],
+    }
+    typed = await api.get(f"/v1/evidence/{chat}/meta", params={"case_id": dispute_id})
+    assert typed.json()["type"] == "CONVERSATION"
+
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    statement = await stored(
+        api, PDF, actor={"actor_role": "user", "actor_id": user, "evidence_type": "RECEIPT"}
+    )
+    filed = await api.post(
+        "/v1/tickets",
+        json={
+            "user_id": user,
+            "role": "buyer",
+            "topic": "PAYMENT",
+            "details": "Charged twice",
+            "attachments": [statement],
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["evidence_by_type"] == {"RECEIPT": [statement]}
+
+
 # -- blob stores ----------------------------------------------------------------------------------------
 
 

@@ -126,7 +126,8 @@ ALL_CHECKS: list[CheckFunction] = [check for check in CHECKS.get_all() if not is
 STATEFUL_REFUSALS = [
     ("Idempotency-Key", r"already used for a different request"),  # a key reused with another body
     (r"(evidence|attachments)\.\d+", r"is no evidence uploaded by"),  # only your own uploads
-    (r"(requested_solution|solution)\.amount", r"above (the )?order.?total|already (refunded|released)"),
+    # (the claim's refund is compared with its total by the claim's validator: its field is "body")
+    (r"(requested_solution|solution)\.amount|body", r"above (the )?order.?total|already (refunded|released)"),
     ("body", r"buyer_id and seller_id must differ"),
     ("key", r"no parked effect"),  # an operator repairs only what is parked
     ("file", r"detected type .* is not accepted"),  # 415: the type is read from the bytes

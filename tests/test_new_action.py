@@ -107,7 +107,11 @@ async def test_a_registered_action_works_end_to_end(
 
     async def buyer_told_twice() -> bool:
         effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
-        told = [e for e in effects if e["party"] == "buyer" and "did 'request_return_label'" in e["text"]]
+        told = [
+            e
+            for e in effects
+            if e["party"] == "buyer" and (e["params"] or {}).get("action") == "request_return_label"
+        ]
         return len(told) == 2
 
     await eventually(buyer_told_twice)

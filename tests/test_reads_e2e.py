@@ -167,7 +167,8 @@ async def test_an_action_whose_case_cannot_be_read_back_answers_202_with_the_sto
         # it was applied once: the seller is told once, and the timeline has it
         async def told() -> bool:
             effects = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json().get("items", [])
-            return sum("did 'message'" in (e["text"] or "") for e in effects) == 1
+            messages = [e for e in effects if (e["params"] or {}).get("action") == "message"]
+            return len(messages) == 1
 
         relaxed = settings.model_copy(update={"read_timeout": timedelta(seconds=5)})
         async with serving(relaxed, dev_server_env, worker=False, engine=engine) as reader:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from pydantic import ValidationError
@@ -57,6 +57,7 @@ from domain.events import (
     SettlementDue,
 )
 from domain.kinds import DISPUTE
+from domain.notices import render
 from domain.outbound import EventType
 from domain.reactions import Consequences, Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import Solve, UserMessage
@@ -65,11 +66,11 @@ from domain.types import (
     CareTarget,
     Deadline,
     DisputePolicy,
+    Locale,
     Role,
     Solution,
     SolutionKind,
     Then,
-    at_minute,
 )
 from domain.views import (
     DisputeView,
@@ -177,12 +178,31 @@ def allowed(
     }
 
 
-def to(actor: Actor, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
-    """A notice for the buyer or the seller of dispute d-1."""
-    return Notice(party=actor.role, party_id=actor.id, text=text, category=category)
+class Told(NamedTuple):
+    """A notice as these tests read it: to whom, its template rendered in English, its category."""
+
+    party: Role
+    party_id: str
+    text: str
+    category: NoticeCategory
 
 
-def to_both(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Notice]:
+def to(actor: Actor, text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Told:
+    """A notice for the buyer or the seller of dispute d-1 (its English text)."""
+    return Told(actor.role, actor.id, text, category)
+
+
+def said(notices: list[Notice]) -> list[Told]:
+    """The notices rendered in English from their template and parameters (every template gets
+    each of its parameters: ``strict``); the parties of these disputes read Indonesian."""
+    assert all(notice.locale is Locale.ID for notice in notices)
+    return [
+        Told(n.party, n.party_id, render(n.template, n.params, Locale.EN, strict=True), n.category)
+        for n in notices
+    ]
+
+
+def to_both(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> list[Told]:
     """The same notice for both parties, buyer first."""
     return [to(BUYER, text, category), to(SELLER, text, category)]
 
@@ -489,9 +509,13 @@ def _told(dispute: Dispute, role: Role, action: str, happened: list[DomainEvent]
     follows = consequences(dispute, happened)
     assert follows.published[0] is EventType.DISPUTE_UPDATED
     if role in PARTIES and action != HELP:
-        assert follows.notices[0] == to(
-            other(role), f"The {role} did '{action}' on dispute d-1; it is now {dispute.status}."
+        told = follows.notices[0]
+        assert (told.party, told.template, told.locale) == (
+            other(role).role,
+            "dispute.party_acted",
+            Locale.ID,
         )
+        assert told.params == {"dispute_id": "d-1", "actor": role, "action": action, "status": dispute.status}
 
 
 #: The dispute's tables for the one rules harness (tests/test_rules_table.py).
@@ -566,8 +590,8 @@ def test_a_registered_action_is_allowed_checked_applied_and_told(return_label: s
     assert happened == [Acted(actor=BUYER, action=return_label)]
     assert (dispute.timeline[-1].event, dispute.timeline[-1].actor) == (return_label, BUYER)
     follows = consequences(dispute, happened)
-    assert follows.notices == [
-        to(SELLER, "The buyer did 'request_return_label' on dispute d-1; it is now AWAITING_FULFILMENT.")
+    assert said(follows.notices) == [
+        to(SELLER, "The buyer did 'request_return_label' on dispute d-1; it is now awaiting fulfilment.")
     ]
     assert follows.published == [EventType.DISPUTE_UPDATED]
     DISPUTE_ACTIONS.remove(return_label)
@@ -1224,8 +1248,8 @@ def test_a_release_refused_after_a_partial_refund_is_resolved_by_hand() -> None:
     assert dispute.outcome is not None
     assert (dispute.outcome.refunded_to_buyer, dispute.outcome.released_to_seller) == (150_000, 50_000)
     follows = consequences(dispute, [Resolved()])
-    assert follows.notices == to_both(
-        "Dispute d-1 is resolved: refunded 150000 to the buyer, released 50000 to the seller."
+    assert said(follows.notices) == to_both(
+        "Dispute d-1 is resolved: refunded Rp150,000 to the buyer, released Rp50,000 to the seller."
     )
 
 
@@ -1544,7 +1568,7 @@ class Reaction:
     build: Callable[[], Dispute]
     cmd: Command
     happened: list[DomainEvent]
-    notices: list[Notice]
+    notices: list[Told]
     published: list[EventType]
     open_mediation: bool = False
     settle: bool = False
@@ -1560,7 +1584,7 @@ REACTIONS = [
         drive,
         message(BUYER),
         [Acted(actor=BUYER, action=MSG)],
-        [to(SELLER, "The buyer did 'message' on dispute d-1; it is now AWAITING_SELLER.")],
+        [to(SELLER, "The buyer sent a message on dispute d-1; it is now awaiting the seller.")],
         [EventType.DISPUTE_UPDATED],
     ),
     Reaction(
@@ -1568,7 +1592,7 @@ REACTIONS = [
         drive,
         offer(SELLER),
         [Acted(actor=SELLER, action=OFFER)],
-        [to(BUYER, "The seller did 'offer' on dispute d-1; it is now AWAITING_BUYER.")],
+        [to(BUYER, "The seller offered another solution on dispute d-1; it is now awaiting the buyer.")],
         [EventType.DISPUTE_UPDATED],
     ),
     Reaction(
@@ -1576,7 +1600,7 @@ REACTIONS = [
         drive,
         appeal(),
         [Acted(actor=SELLER, action=APPEAL)],
-        [to(BUYER, "The seller did 'appeal' on dispute d-1; it is now AWAITING_BUYER.")],
+        [to(BUYER, "The seller appealed the claim on dispute d-1; it is now awaiting the buyer.")],
         [EventType.DISPUTE_UPDATED],
     ),
     Reaction(
@@ -1584,7 +1608,9 @@ REACTIONS = [
         lambda: drive(offer(SELLER)),
         ask_help(BUYER),
         [Acted(actor=BUYER, action=HELP), Escalated(by="buyer")],
-        to_both("Dispute d-1 is now mediated by care (requested by the buyer); care replies within 24h."),
+        to_both(
+            "Dispute d-1 is now mediated by care (requested by the buyer); care replies within 24 hours."
+        ),
         [EventType.DISPUTE_UPDATED, EventType.DISPUTE_ESCALATED],
         open_mediation=True,
     ),
@@ -1593,7 +1619,9 @@ REACTIONS = [
         lambda: drive(offer(SELLER), command(REJECT, BUYER)),
         ask_help(SELLER),
         [Acted(actor=SELLER, action=HELP), Escalated(by="seller")],
-        to_both("Dispute d-1 is now mediated by care (requested by the seller); care replies within 24h."),
+        to_both(
+            "Dispute d-1 is now mediated by care (requested by the seller); care replies within 24 hours."
+        ),
         [EventType.DISPUTE_UPDATED, EventType.DISPUTE_ESCALATED],
         open_mediation=True,
     ),
@@ -1602,7 +1630,7 @@ REACTIONS = [
         drive,
         command(CANCEL, BUYER),
         [Acted(actor=BUYER, action=CANCEL), Cancelled()],
-        [to(SELLER, "The buyer did 'cancel' on dispute d-1; it is now CANCELLED.")],
+        [to(SELLER, "The buyer cancelled the dispute on dispute d-1; it is now cancelled.")],
         [EventType.DISPUTE_UPDATED, EventType.DISPUTE_CANCELLED],
     ),
     Reaction(
@@ -1610,7 +1638,7 @@ REACTIONS = [
         drive,
         Accept(actor=SELLER),
         [Acted(actor=SELLER, action=ACCEPT), SettlementDue()],
-        [to(BUYER, "The seller did 'accept' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [to(BUYER, "The seller accepted the solution on dispute d-1; it is now awaiting fulfilment.")],
         [EventType.DISPUTE_UPDATED],
         settle=True,
     ),
@@ -1619,7 +1647,7 @@ REACTIONS = [
         lambda: drive(solution=EXCHANGE),
         Accept(actor=SELLER),
         [Acted(actor=SELLER, action=ACCEPT)],
-        [to(BUYER, "The seller did 'accept' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [to(BUYER, "The seller accepted the solution on dispute d-1; it is now awaiting fulfilment.")],
         [EventType.DISPUTE_UPDATED],
     ),
     Reaction(
@@ -1627,7 +1655,13 @@ REACTIONS = [
         lambda: drive(Accept(actor=SELLER), solution=EXCHANGE),
         ship(BUYER),
         [Acted(actor=BUYER, action=SHIP)],
-        [to(SELLER, "The buyer did 'ship' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [
+            to(
+                SELLER,
+                "The buyer shipped and sent the tracking number on dispute d-1; it is now awaiting"
+                " fulfilment.",
+            )
+        ],
         [EventType.DISPUTE_UPDATED],
     ),
     Reaction(
@@ -1635,7 +1669,7 @@ REACTIONS = [
         lambda: drive(Accept(actor=SELLER), ship(SELLER), solution=SEND_REMAINING),
         ConfirmReceipt(actor=BUYER),
         [Acted(actor=BUYER, action=CONFIRM), SettlementDue()],
-        [to(SELLER, "The buyer did 'confirm_receipt' on dispute d-1; it is now AWAITING_FULFILMENT.")],
+        [to(SELLER, "The buyer confirmed receipt on dispute d-1; it is now awaiting fulfilment.")],
         [EventType.DISPUTE_UPDATED],
         settle=True,
     ),
@@ -1657,7 +1691,7 @@ REACTIONS = [
             SettlementDue(),
         ],
         to_both(
-            "Care decided dispute d-1: refund 150000 to buyer. evidence supports the buyer",
+            "Care decided dispute d-1: a refund of Rp150,000 to the buyer. evidence supports the buyer",
             NoticeCategory.CARE_REPLY,
         ),
         [EventType.DISPUTE_UPDATED],
@@ -1668,7 +1702,7 @@ REACTIONS = [
         _escalated,
         Decide(actor=CARE, solution=EXCHANGE),
         [Acted(actor=CARE, action=DECIDE), Decided(solution=EXCHANGE, note="")],
-        to_both("Care decided dispute d-1: exchange the product.", NoticeCategory.CARE_REPLY),
+        to_both("Care decided dispute d-1: an exchange of the product.", NoticeCategory.CARE_REPLY),
         [EventType.DISPUTE_UPDATED],
     ),
     # an operator's repair tells nobody but goes out as an update (the snapshot's attention shrinks)
@@ -1705,7 +1739,7 @@ REACTIONS = [
             Decided(solution=FULL_REFUND, note="the seller's account is closed"),
         ],
         to_both(
-            "Care decided dispute d-1: refund 200000 to buyer. the seller's account is closed",
+            "Care decided dispute d-1: a refund of Rp200,000 to the buyer. the seller's account is closed",
             NoticeCategory.CARE_REPLY,
         ),
         [EventType.DISPUTE_UPDATED],
@@ -1721,7 +1755,7 @@ def test_what_an_action_returns_and_sets_off(case: Reaction) -> None:
     happened = dispute.apply(case.cmd, after(dispute))
     assert happened == case.happened
     follows = consequences(dispute, happened)
-    assert follows.notices == case.notices
+    assert said(follows.notices) == case.notices
     assert follows.published == case.published
     assert (EffectName.MEDIATION_OPENED in follows.effects) is case.open_mediation
     assert (SettlementDue() in happened) is case.settle
@@ -1731,8 +1765,12 @@ def test_what_an_action_returns_and_sets_off(case: Reaction) -> None:
 def test_opening_tells_the_seller() -> None:
     """The seller learns of the complaint (Pesanan Dikomplain); subscribers get dispute.opened."""
     follows = consequences(drive(), [Opened()])
-    assert follows.notices == [
-        to(SELLER, "Buyer b-1 opened dispute d-1 on order o-1 (DAMAGED) asking to refund 150000 to buyer.")
+    assert said(follows.notices) == [
+        to(
+            SELLER,
+            "Buyer b-1 opened dispute d-1 on order o-1 (item damaged), asking for a refund of Rp150,000 to"
+            " the buyer. In the Resolution Center you may accept the solution, offer another one, or appeal.",
+        )
     ]
     assert follows.published == [EventType.DISPUTE_OPENED]
     assert not (follows.effects or follows.care_alerts)
@@ -1754,10 +1792,10 @@ def test_a_silent_party_lets_the_other_ask_for_help(
     happened = dispute.tick(due)
     assert happened == [PartyInactive(party=silent)]
     follows = consequences(dispute, happened)
-    assert follows.notices == [
+    assert said(follows.notices) == [
         to(
             other(silent),
-            f"The {silent} has not responded on dispute d-1 for 3d: you may now ask care for help"
+            f"The {silent} has not responded on dispute d-1 for 3 days: you may now ask care for help"
             " (Minta Bantuan).",
         )
     ]
@@ -1771,7 +1809,7 @@ def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
     follows = consequences(dispute, happened)
     assert follows.care_alerts == [warned(escalated), breached(escalated)]
     assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
-    assert follows.notices == []
+    assert said(follows.notices) == []
     assert not follows.effects
 
 
@@ -1780,8 +1818,8 @@ def test_resolution_tells_both_parties_the_amounts() -> None:
     dispute = drive(Accept(actor=SELLER))
     settle(dispute)
     follows = consequences(dispute, [Resolved()])
-    assert follows.notices == to_both(
-        "Dispute d-1 is resolved: refunded 150000 to the buyer, released 50000 to the seller."
+    assert said(follows.notices) == to_both(
+        "Dispute d-1 is resolved: refunded Rp150,000 to the buyer, released Rp50,000 to the seller."
     )
     assert follows.published == [EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED]
 
@@ -1804,7 +1842,7 @@ def test_a_park_tells_on_call_and_not_the_parties(
     follows = consequences(dispute, park(dispute, effect, key))
     assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
     assert follows.parked == [effect]
-    assert follows.notices == []
+    assert said(follows.notices) == []
     assert not (follows.effects or follows.care_alerts)
     assert follows
 
@@ -2144,7 +2182,7 @@ def test_a_silent_seller_is_escalated_by_the_system() -> None:
     assert [type(e) for e in dispute.tick(due - timedelta(seconds=1))] == [Reminded]  # not yet acted
     happened = dispute.tick(due)
     reason = "the seller did not respond within 2d"
-    assert happened == [Escalated(by="system", reason=reason)]
+    assert happened == [Escalated(by="system", reason=reason, window="seller_response")]
     assert dispute.status is DisputeStatus.IN_MEDIATION
     assert (dispute.escalated_by, dispute.escalated_at, dispute.escalation_reason) == ("system", due, reason)
     entry = dispute.timeline[-1]
@@ -2154,8 +2192,9 @@ def test_a_silent_seller_is_escalated_by_the_system() -> None:
     follows = consequences(dispute, happened)
     assert follows.effects == [EffectName.MEDIATION_OPENED]
     assert follows.published == [EventType.DISPUTE_ESCALATED]
-    assert follows.notices == to_both(
-        f"Dispute d-1 is now mediated by care: {reason}; care replies within 24h."
+    assert said(follows.notices) == to_both(
+        "Dispute d-1 is now mediated by care: the seller did not respond within 2 days; care replies within"
+        " 24 hours."
     )
     assert dispute.model_dump(mode="json")["escalated_by"] == "system"
     assert dispute.tick(due + STEP) == []
@@ -2224,7 +2263,9 @@ def test_a_shipment_not_made_in_time_goes_to_care(steps: tuple[Command, ...], sh
         dispute.apply(step, after(dispute))
     assert dispute.window is not None
     happened = dispute.tick(dispute.window.due_at)
-    assert happened == [Escalated(by="system", reason=f"the {shipper} did not ship within 3d")]
+    assert happened == [
+        Escalated(by="system", reason=f"the {shipper} did not ship within 3d", window="shipment")
+    ]
     assert dispute.status is DisputeStatus.IN_MEDIATION
 
 
@@ -2246,8 +2287,9 @@ def test_receipt_not_confirmed_in_time_is_confirmed_by_the_system() -> None:
     assert dispute.settlement() == [release(TOTAL)]
     assert dispute.timeline[-1].event == "receipt_confirmed"
     follows = consequences(dispute, happened)
-    assert follows.notices == to_both(
-        f"Receipt on dispute d-1 was confirmed by the system: {reason}. The funds are released to the"
+    assert said(follows.notices) == to_both(
+        f"Receipt on dispute d-1 was confirmed by the system: {reason.replace('3d', '3 days')}. The funds are"
+        " released to the"
         " seller as agreed."
     )
     assert follows.published == [EventType.DISPUTE_UPDATED]
@@ -2263,7 +2305,9 @@ def test_a_buyer_message_about_the_delivery_sends_it_to_care_instead() -> None:
     assert dispute.deadlines[0].then is Then.ESCALATED
     assert dispute.window is not None
     happened = dispute.tick(dispute.window.due_at)
-    assert happened == [Escalated(by="system", reason="the buyer raised a problem with the delivery")]
+    assert happened == [
+        Escalated(by="system", reason="the buyer raised a problem with the delivery", window="receipt")
+    ]
     assert dispute.received_at is None and not dispute.settling
     helped = remaining_shipped()
     assert HELP in helped.allowed_actions[Role.BUYER]
@@ -2357,9 +2401,15 @@ def test_a_decision_waits_for_its_appeal_window() -> None:
     ]
     assert dispute.next_deadline() == (due, DeadlineEvent.DECISION_APPEAL_OVER)  # no reminder: a choice
     notice = consequences(dispute, [Decided(solution=PARTIAL_REFUND, note="", appeal_until=due)]).notices[0]
-    assert notice.text == (
-        "Care decided dispute d-1: refund 150000 to buyer. Either party may appeal this decision once until"
-        " 2026-01-03 03:00 UTC; it is carried out then unless appealed, or as soon as both parties accept it."
+    assert render(notice.template, notice.params, Locale.EN) == (
+        "Care decided dispute d-1: a refund of Rp150,000 to the buyer. Either party may appeal this decision"
+        " once until 3 Jan 2026, 03:00 UTC; it is carried out then unless appealed, or as soon as both"
+        " parties accept it."
+    )
+    assert notice.text == (  # what the parties read: Indonesian, as they named no locale
+        "Tokopedia Care memutuskan solusi untuk komplain d-1: pengembalian dana Rp150.000 ke pembeli. Kamu"
+        " bisa Ajukan Banding atas keputusan ini satu kali sampai 3 Jan 2026 pukul 03.00 UTC. Setelah itu"
+        " keputusan dijalankan, kecuali ada banding, atau lebih cepat jika kedua pihak sudah menerimanya."
     )
 
 
@@ -2373,8 +2423,9 @@ def test_the_window_passing_carries_the_decision_out() -> None:
     assert dispute.timeline[-1].event == "decision_final"
     with pytest.raises(InvalidTransition):
         dispute.check(appeal_decision(SELLER), at + APPEAL_WINDOW + STEP)
-    assert consequences(dispute, happened).notices == to_both(
-        "Care's decision on dispute d-1 is final (no appeal within 2d): refund 150000 to buyer."
+    assert said(consequences(dispute, happened).notices) == to_both(
+        "Care's decision on dispute d-1 is final (no appeal within 2 days): a refund of Rp150,000 to the"
+        " buyer."
     )
     settle(dispute)
     assert dispute.outcome is not None and dispute.outcome.decided_by == "care"
@@ -2420,9 +2471,9 @@ def test_either_party_may_appeal_once_within_the_window(party: Actor) -> None:
     assert dispute.tick(at + APPEAL_WINDOW) == []  # the window no longer runs
     follows = consequences(dispute, happened)
     assert follows.published == [EventType.DISPUTE_UPDATED, EventType.DISPUTE_DECISION_APPEALED]
-    assert follows.notices[-2:] == to_both(
+    assert said(follows.notices)[-2:] == to_both(
         f"The {party.role.value} appealed care's decision on dispute d-1; a care supervisor confirms or"
-        f" replaces it by {at_minute(review_due)}."
+        " replaces it by 4 Jan 2026, 02:59 UTC."
     )
     for anyone in (BUYER, SELLER):
         with pytest.raises(InvalidTransition):
@@ -2452,8 +2503,8 @@ def test_the_supervisor_confirms_or_replaces_the_decision() -> None:
         None,
         DisputeStatus.AWAITING_FULFILMENT,
     )
-    assert consequences(dispute, confirmed).notices[-2:] == to_both(
-        "A care supervisor confirmed the decision on dispute d-1: refund 150000 to buyer."
+    assert said(consequences(dispute, confirmed).notices)[-2:] == to_both(
+        "A care supervisor confirmed the decision on dispute d-1: a refund of Rp150,000 to the buyer."
         " the decision stands",
         NoticeCategory.CARE_REPLY,
     )
@@ -2513,11 +2564,11 @@ def test_the_seller_is_reminded_once_before_its_window_closes() -> None:
     assert dispute.tick(at + STEP) == []
     assert dispute.next_deadline() == (seller_response_due(), DeadlineEvent.SELLER_RESPONSE_DUE)
     follows = consequences(dispute, happened)
-    assert follows.notices == [
+    assert said(follows.notices) == [
         to(
             SELLER,
             "Please respond (accept, offer another solution or appeal) on dispute d-1 by"
-            " 2026-01-03 00:00 UTC, or care takes over.",
+            " 3 Jan 2026, 00:00 UTC, or care takes over.",
         )
     ]
     assert follows.published == []
@@ -2529,18 +2580,18 @@ def test_the_seller_is_reminded_once_before_its_window_closes() -> None:
         (
             lambda: drive_clocked(offer(SELLER)),
             BUYER,
-            "Please respond on dispute d-1 by 2026-01-04 01:00 UTC, or the seller may ask care to mediate.",
+            "Please respond on dispute d-1 by 4 Jan 2026, 01:00 UTC, or the seller may ask care to mediate.",
         ),
         (
             exchange_agreed,
             BUYER,
-            "Please ship and send the tracking number on dispute d-1 by 2026-01-04 01:00 UTC,"
+            "Please ship and send the tracking number on dispute d-1 by 4 Jan 2026, 01:00 UTC,"
             " or care takes over.",
         ),
         (
             remaining_shipped,
             BUYER,
-            "Please confirm receipt on dispute d-1, or raise a problem, by 2026-01-04 02:00 UTC; after that"
+            "Please confirm receipt on dispute d-1, or raise a problem, by 4 Jan 2026, 02:00 UTC; after that"
             " receipt is confirmed for you and the funds are released to the seller.",
         ),
     ],
@@ -2553,7 +2604,7 @@ def test_each_partys_window_has_its_reminder(build: Callable[[], Dispute], party
     assert reminder is not None
     happened = dispute.tick(reminder[0])
     assert [type(e) for e in happened] == [Reminded]
-    assert consequences(dispute, happened).notices == [to(party, text)]
+    assert said(consequences(dispute, happened).notices) == [to(party, text)]
 
 
 def test_a_restarted_window_is_reminded_again_and_a_short_one_not_at_all() -> None:

@@ -25,7 +25,7 @@ from api.main import create_app
 from core.settings import Settings, WebhookSubscription
 from domain.case import TimelineEntry
 from domain.effects import EffectName
-from domain.types import Actor, Role
+from domain.types import Actor, EvidenceType, Role
 from store.blobstore import EvidenceStore, LocalBlobStore
 from store.cases import (
     ArchivedCase,
@@ -259,6 +259,28 @@ async def test_the_inbox_and_its_read_marks(db: AsyncEngine) -> None:
     assert [item.read for item in await outbox.inbox("u-2")] == [False]
 
 
+async def test_a_notice_keeps_its_template_parameters_and_locale(db: AsyncEngine) -> None:
+    """A notification row carries what its text was rendered from (JSON parameters included), on
+    the case's effects and in the inbox; a row recorded before templates reads them as null."""
+    outbox = Outbox(db)
+    params = {"dispute_id": "dispute-o-1", "text": "Kami cek", "solution": {"kind": "EXCHANGE"}}
+    templated = note("dispute-o-1", "k-t").model_copy(
+        update={"template": "dispute.care_replied", "params": params, "locale": "id", "text": "Balasan ..."}
+    )
+    stored = await outbox.record(templated)
+    assert (stored.template, stored.params, stored.locale) == ("dispute.care_replied", params, "id")
+    await outbox.record(note("dispute-o-1", "k-old"))
+    assert [(e.template, e.params, e.locale) for e in await outbox.for_case("dispute-o-1")] == [
+        ("dispute.care_replied", params, "id"),
+        (None, None, None),
+    ]
+    inbox = await outbox.inbox("u-1")
+    assert [(item.template, item.params, item.locale) for item in inbox] == [
+        (None, None, None),
+        ("dispute.care_replied", params, "id"),
+    ]
+
+
 # -- webhooks -------------------------------------------------------------------------------------
 
 
@@ -463,6 +485,10 @@ async def test_evidence_metadata_lives_in_the_database(db: AsyncEngine, tmp_path
     winners = await asyncio.gather(*(index.add(meta) for meta in racing))
     assert len({w.caller for w in winners}) == 1
     assert isinstance(winners[0], EvidenceMeta) and winners[0].uploaded_by == buyer
+    assert first.type is EvidenceType.OTHER  # untyped uploads, and those from before types
+    video = await other_host.save(pdf, "application/pdf", buyer, "checkout", T0, EvidenceType.VIDEO_UNBOXING)
+    assert (await EvidenceIndex(db).get(video.reference)) == video
+    assert video.type is EvidenceType.VIDEO_UNBOXING
 
 
 # -- timelines, snapshots, the archive, the order registry ----------------------------------------

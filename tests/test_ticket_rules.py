@@ -29,6 +29,7 @@ from domain.events import (
     Solved,
 )
 from domain.kinds import TICKET
+from domain.notices import render
 from domain.outbound import EventType
 from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
@@ -45,7 +46,7 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import Actor, Deadline, Role, Then
+from domain.types import Actor, Deadline, Locale, Role, Then
 from domain.views import (
     TicketView,
     current_details,
@@ -114,9 +115,16 @@ def allowed(
     return {Role.USER: user or [], Role.CARE: care or [], Role.OPERATOR: operator or []}
 
 
-def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> Notice:
-    """A notice for the reporting user u-1."""
-    return Notice(party=Role.USER, party_id=USER.id, text=text, category=category)
+def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> tuple[str, NoticeCategory]:
+    """A notice for the reporting user u-1 (its English text)."""
+    return text, category
+
+
+def said(notices: list[Notice]) -> list[tuple[str, NoticeCategory]]:
+    """The notices to u-1 rendered in English from their template and parameters (each one given:
+    ``strict``); the user reads Indonesian."""
+    assert all((n.party, n.party_id, n.locale) == (Role.USER, USER.id, Locale.ID) for n in notices)
+    return [(render(n.template, n.params, Locale.EN, strict=True), n.category) for n in notices]
 
 
 def conversation(ticket: Ticket) -> list[TicketMessage]:
@@ -609,9 +617,9 @@ def test_a_silent_user_gets_one_reminder_then_the_report_is_solved_and_closes() 
     assert reminded == [
         Reminded(deadline=Deadline(party=Role.USER, action="message", due_at=due, then=Then.SOLVED))
     ]
-    assert consequences(ticket, reminded).notices == [
+    assert said(consequences(ticket, reminded).notices) == [
         to_user(
-            "Care is waiting for your answer on report t-1: please reply by 2026-01-08 01:00 UTC, or it is"
+            "Care is waiting for your answer on report t-1: please reply by 8 Jan 2026, 01:00 UTC, or it is"
             " marked solved."
         )
     ]
@@ -626,10 +634,10 @@ def test_a_silent_user_gets_one_reminder_then_the_report_is_solved_and_closes() 
         {"by": "system", "reason": "no answer from the user within 7d"},
     )
     follows = consequences(ticket, happened)
-    assert follows.notices == [
+    assert said(follows.notices) == [
         to_user(
-            "We marked your report t-1 solved as we did not hear back within 7d. It closes in 3d unless"
-            " you write again."
+            "We marked your report t-1 solved as we did not hear back within 7 days. It closes in 3 days"
+            " unless you write again."
         )
     ]
     assert follows.published == [EventType.TICKET_SOLVED]
@@ -692,7 +700,7 @@ def test_a_refused_alert_parks_the_report() -> None:
     follows = consequences(ticket, happened)
     assert follows.published == [EventType.CASE_NEEDS_ATTENTION]
     assert follows.parked == ["care_reply_warning"]
-    assert follows.notices == []
+    assert said(follows.notices) == []
     assert not (follows.effects or follows.care_alerts)
     parked = snapshot(ticket)["attention"]
     assert [Attention.model_validate(item) for item in parked] == ticket.attention
@@ -882,7 +890,7 @@ def test_the_default_limit_is_a_setting_of_at_least_one() -> None:
             lambda: drive(reply()),
             solve(),
             [Acted(actor=CARE, action=SOLVE), Solved()],
-            [to_user("Care marked your report t-1 solved. It closes in 3d unless you write again.")],
+            [to_user("Care marked your report t-1 solved. It closes in 3 days unless you write again.")],
             [EventType.TICKET_SOLVED],
         ),
         (lambda: drive(reply()), write(), [Acted(actor=USER, action=MSG)], [], []),
@@ -894,7 +902,7 @@ def test_what_an_action_returns_and_sets_off(
     build: Callable[[], Ticket],
     cmd: Command,
     happened: list[DomainEvent],
-    notices: list[Notice],
+    notices: list[tuple[str, NoticeCategory]],
     published: list[EventType],
 ) -> None:
     """Care's reply lands in the user's inbox; solving tells the user how to reopen; the user's own
@@ -902,7 +910,7 @@ def test_what_an_action_returns_and_sets_off(
     ticket = build()
     assert ticket.apply(cmd, after(ticket)) == happened
     follows = consequences(ticket, happened)
-    assert follows.notices == notices
+    assert said(follows.notices) == notices
     assert follows.published == published
     assert not (follows.effects or follows.care_alerts)
 
@@ -910,7 +918,9 @@ def test_what_an_action_returns_and_sets_off(
 def test_open_tells_the_user_the_reply_target() -> None:
     """The user learns the report arrived and when care replies at the latest."""
     follows = consequences(drive(topic=TicketTopic.ACCOUNT), [Opened()])
-    assert follows.notices == [to_user("We received your report t-1 (ACCOUNT); care replies within 24h.")]
+    assert said(follows.notices) == [
+        to_user("We received your report t-1 (Account); care replies within 24 hours.")
+    ]
     assert follows.published == [EventType.TICKET_OPENED]
 
 
@@ -919,7 +929,7 @@ def test_close_tells_the_user() -> None:
     ticket = drive(reply(), solve())
     assert ticket.closes_at is not None
     follows = consequences(ticket, ticket.tick(ticket.closes_at))
-    assert follows.notices == [to_user("Your report t-1 is closed.")]
+    assert said(follows.notices) == [to_user("Your report t-1 is closed.")]
     assert follows.published == [EventType.TICKET_CLOSED]
 
 
@@ -929,7 +939,7 @@ def test_care_clock_events_alert_care_and_tell_subscribers() -> None:
     follows = consequences(ticket, ticket.tick(T0 + TARGET))
     assert follows.care_alerts == [warned(T0), breached(T0)]
     assert follows.published == [EventType.CARE_REPLY_WARNING, EventType.CARE_REPLY_BREACHED]
-    assert follows.notices == []
+    assert said(follows.notices) == []
 
 
 SNAPSHOT_FIELDS = {

@@ -133,9 +133,13 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
     if not _authorized(cases, command.actor, result):
         return result
     try:
-        await cases.check_citations(command, command.actor, kind, case_id)
+        types = await cases.check_citations(command, command.actor, kind, case_id)
     except Problem as refused:
         return _refused(result, refused)
+    # The cited evidence's types come from their uploads, never from the event.
+    data = {name: value for name, value in data.items() if name != "evidence_types"}
+    if types:
+        data["evidence_types"] = {reference: shown.value for reference, shown in types.items()}
     ingested = IngestedEvent(id=event_id, type=str(event_type), action=action, body=data)
     try:
         await cases.client.get_workflow_handle(case_id).signal("ingest", ingested)

@@ -20,7 +20,7 @@ from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.kinds import served_for
 from api.problems import Problem, invalid
 from core.settings import KeyRole
-from domain.types import IDENTIFIER_PATTERN, Actor, Role
+from domain.types import IDENTIFIER_PATTERN, Actor, EvidenceType, Role
 from store.blobstore import ACCEPTED_TYPES, EvidenceStore, blob_store, sniff
 from store.evidence import EvidenceMeta
 
@@ -39,6 +39,7 @@ class EvidenceReceipt(BaseModel):
     sha256: str = Field(description="SHA-256 of the bytes, hex")
     size: int
     content_type: str
+    type: EvidenceType = Field(description="what the file shows, as the uploader said (OTHER unless given)")
     created_at: datetime
 
 
@@ -73,6 +74,12 @@ _UPLOAD_FORM = {
                         },
                         "actor_role": {"type": "string", "enum": [role.value for role in Role]},
                         "actor_id": {"type": "string", "pattern": IDENTIFIER_PATTERN},
+                        "evidence_type": {
+                            "type": "string",
+                            "enum": [kind.value for kind in EvidenceType],
+                            "default": EvidenceType.OTHER.value,
+                            "description": "what the file shows (also accepted as a query parameter)",
+                        },
                     },
                 }
             }
@@ -127,6 +134,21 @@ async def _read_form(request: Request, limit: int) -> FormData:
         raise invalid("body", str(error)) from None
 
 
+def _evidence_type(form: FormData, query: str | None) -> EvidenceType:
+    """What the file shows: the ``evidence_type`` form field or query parameter (OTHER if neither)."""
+    given = form.get("evidence_type")
+    if given is not None and not isinstance(given, str):
+        raise invalid("evidence_type", "a form field, not a file")
+    if given is not None and query is not None and given != query:
+        raise invalid("evidence_type", f"the form says {given}, the query {query}: give one")
+    value = given if given is not None else query
+    if value is None:
+        return EvidenceType.OTHER
+    if value not in EvidenceType.__members__:
+        raise invalid("evidence_type", f"one of {', '.join(EvidenceType)}, not {value[:40]!r}")
+    return EvidenceType(value)
+
+
 def _uploader(form: FormData) -> Actor:
     """The actor named by the ``actor_role`` and ``actor_id`` form fields."""
     fields = {"role": form.get("actor_role"), "id": form.get("actor_id")}
@@ -163,12 +185,21 @@ async def upload(
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description="retry safely"),
     ] = None,
+    evidence_type: Annotated[
+        str | None,
+        Query(
+            description="what the file shows: " + ", ".join(EvidenceType) + " (or the form field)",
+            json_schema_extra={"enum": list(EvidenceType)},
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """Store an evidence file for a buyer, seller, user or care agent; the type is read from the bytes."""
+    """Store an evidence file for a buyer, seller, user or care agent, with what it shows
+    (``evidence_type``); the media type is read from the bytes."""
     limit = settings.evidence_max_bytes
     form = await _read_form(request, limit)
     try:
         uploaded_by = _uploader(form)
+        shows = _evidence_type(form, evidence_type)
         caller.authorize(uploaded_by)
         file = form.get("file")
         if not isinstance(file, UploadFile):
@@ -192,11 +223,12 @@ async def upload(
     # Each upload gets a new reference; a retry with the Idempotency-Key gets the first one back.
     digest = hashlib.sha256(data).hexdigest()
     request_line = f"{request.method} {request.url.path}"
-    fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}".encode())
+    typed = "" if shows is EvidenceType.OTHER else f"\n{shows.value}"  # untyped: as fingerprinted before
+    fingerprint = hashlib.sha256(f"{request_line}\n{digest}\n{uploaded_by.model_dump_json()}{typed}".encode())
     keyed = Cases(client, settings, engine, caller, idempotency_key, request_line, fingerprint.hexdigest())
 
     async def save() -> Answer:
-        meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC))
+        meta = await store.save(data, detected, uploaded_by, caller.name, datetime.now(UTC), shows)
         return EvidenceReceipt.model_validate(meta.model_dump()), status.HTTP_201_CREATED
 
     return await keyed.keyed(save)
