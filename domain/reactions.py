@@ -32,6 +32,10 @@ from domain.events import (
     ReceiptConfirmed,
     Reminded,
     Resolved,
+    ReturnConfirmed,
+    ReturnLapsed,
+    ReturnRefused,
+    ShipmentDelivered,
     Solved,
 )
 from domain.outbound import DISPUTE_FIELDS, TICKET_FIELDS, EventType
@@ -260,6 +264,28 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
             return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
         case Reminded(deadline=deadline):
             return Consequences(notices=[_to(dispute, deadline.party, _reminder(dispute, deadline))])
+        case ShipmentDelivered() as delivered:
+            return Consequences(notices=_delivered(dispute, delivered), published=[EventType.DISPUTE_UPDATED])
+        case ReturnConfirmed(by_system=by_system, reason=reason):
+            assert dispute.agreed_solution is not None
+            who = f"by the system ({reason})" if by_system else "by the seller"
+            text = (
+                f"The returned item on dispute {dispute.id} was confirmed {who}:"
+                f" {dispute.agreed_solution.amount} is refunded to the buyer."
+            )
+            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
+        case ReturnRefused(reason=reason):
+            text = (
+                f"The seller refused the returned item on dispute {dispute.id}: {reason}. Care reviews the"
+                " return and decides."
+            )
+            return Consequences(notices=[_to(dispute, Role.BUYER, text)])
+        case ReturnLapsed(reason=reason):
+            text = (
+                f"The return on dispute {dispute.id} lapsed: {reason}. The claim is closed and the funds are"
+                " released to the seller."
+            )
+            return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):
@@ -284,6 +310,25 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
     return Consequences()
 
 
+def _delivered(dispute: Dispute, delivered: ShipmentDelivered) -> list[Notice]:
+    """Who is told of a delivery: the seller inspects a returned item, the buyer confirms receipt."""
+    resi = delivered.tracking_number
+    if delivered.by is Role.BUYER and delivered.until is not None:
+        text = (
+            f"The returned item on dispute {dispute.id} (resi {resi}) was delivered to you. Please confirm it"
+            f" or refuse it with a reason by {at_minute(delivered.until)}; after that the return counts as"
+            " confirmed and the refund is paid."
+        )
+        return [_to(dispute, Role.SELLER, text)]
+    if delivered.by is Role.SELLER and delivered.until is not None:
+        text = (
+            f"Your items on dispute {dispute.id} (resi {resi}) were delivered. Please confirm receipt, or"
+            f" raise a problem, by {at_minute(delivered.until)}."
+        )
+        return [_to(dispute, Role.BUYER, text)]
+    return []
+
+
 def _reminder(dispute: Dispute, deadline: Deadline) -> str:
     """The reminder to the party whose window closes at ``deadline.due_at``."""
     by = at_minute(deadline.due_at)
@@ -296,6 +341,16 @@ def _reminder(dispute: Dispute, deadline: Deadline) -> str:
         return (
             f"Please confirm receipt on dispute {dispute.id}, or raise a problem, by {by}; after that"
             " receipt is confirmed for you and the funds are released to the seller."
+        )
+    if deadline.then is Then.CLAIM_LAPSED:
+        return (
+            f"Please ship the item back on dispute {dispute.id} and send the tracking number (resi) by {by};"
+            " after that the claim lapses and the funds are released to the seller."
+        )
+    if deadline.then is Then.RETURN_CONFIRMED:
+        return (
+            f"Please confirm the returned item on dispute {dispute.id}, or refuse it with a reason, by {by};"
+            " after that the return counts as confirmed and the refund is paid."
         )
     doing = {
         "respond": "respond (accept, offer another solution or appeal)",

@@ -100,6 +100,7 @@ from tests.factories import (
     RECEIPT,
     REFUSED,
     RELEASE,
+    RETURN_AND_REFUND,
     SELLER,
     SELLER_RESPONSE,
     SEND_REMAINING,
@@ -118,13 +119,17 @@ from tests.factories import (
     ask_help,
     breached,
     confirm_decision,
+    confirm_return,
     decide,
+    delivered,
+    drive_returns,
     dispute_request,
     drive_clocked,
     message,
     offer,
     park,
     redecide,
+    refuse_return,
     replace_decision,
     resolve,
     retry,
@@ -144,6 +149,7 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
     Action.CANCEL,
 )
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
+CONFIRM_RETURN, REFUSE_RETURN = Action.CONFIRM_RETURN, Action.REFUSE_RETURN
 REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
 APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.APPEAL_DECISION,
@@ -217,6 +223,8 @@ REGISTERED: dict[str, Registered] = {
     ),
     SHIP: Registered(PARTIES, "shipments", ship),
     CONFIRM: Registered({Role.BUYER}, "confirm-receipt", lambda actor: ConfirmReceipt(actor=actor)),
+    CONFIRM_RETURN: Registered({Role.SELLER}, "return/confirm", confirm_return),
+    REFUSE_RETURN: Registered({Role.SELLER}, "return/refuse", refuse_return),
     REDECIDE: Registered({Role.CARE}, "care/redecision", lambda a: Redecide(actor=a, solution=FULL_REFUND)),
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
@@ -288,6 +296,20 @@ def closed_with_publish_parked(build: Callable[[], Dispute]) -> Callable[[], Dis
         return dispute
 
     return parked
+
+
+def return_delivered() -> Dispute:
+    """A return and refund agreed, the item shipped back by the buyer and reported delivered."""
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    delivered(dispute)
+    return dispute
+
+
+def _and(dispute: Dispute, *steps: Command) -> Dispute:
+    """``dispute`` after ``steps``, one minute after its last entry each."""
+    for step in steps:
+        dispute.apply(step, after(dispute))
+    return dispute
 
 
 STATES = [
@@ -446,6 +468,37 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+    ),
+    # issue 20: return and refund; the seller inspects the item once it is delivered
+    State(
+        "fulfilment_return_nothing_shipped",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_returns(Accept(actor=SELLER)),
+        allowed(buyer=[MSG, SHIP], seller=[MSG]),
+    ),
+    State(
+        "fulfilment_return_in_transit",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_returns(Accept(actor=SELLER), ship(BUYER)),
+        allowed(buyer=[MSG, HELP], seller=[MSG, HELP, CONFIRM_RETURN, REFUSE_RETURN]),
+    ),
+    State(
+        "fulfilment_return_delivered",
+        DisputeStatus.AWAITING_FULFILMENT,
+        return_delivered,
+        allowed(buyer=[MSG], seller=[MSG, CONFIRM_RETURN, REFUSE_RETURN]),
+    ),
+    State(
+        "fulfilment_return_confirmed",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: _and(return_delivered(), confirm_return()),
+        allowed(buyer=[MSG], seller=[MSG]),
+    ),
+    State(
+        "in_mediation_after_return_refused",
+        DisputeStatus.IN_MEDIATION,
+        lambda: _and(return_delivered(), refuse_return()),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
