@@ -150,7 +150,9 @@ class Delivered(BaseModel):
 
     tracking_number: Identifier
     delivered_at: AwareDatetime = Field(description="when the carrier delivered it (with a UTC offset)")
-    reported_by: Identifier = Field(default="platform", description="the API key's holder that reported it")
+    reported_by: str = Field(
+        default="platform", max_length=64, description="the API key's holder that reported it"
+    )
 
 
 #: The name of the delivery as an ingested event's action and as the dispute workflow's update.

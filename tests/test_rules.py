@@ -24,6 +24,7 @@ from domain.commands import (
     ConfirmDecision,
     ConfirmReceipt,
     Decide,
+    Delivered,
     Redecide,
     Reject,
     ReplaceDecision,
@@ -35,7 +36,7 @@ from domain.commands import (
 )
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Paid, Payout, Proposal
 from domain.effects import EffectName
-from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty, UnknownShipment
 from domain.events import (
     Acted,
     Cancelled,
@@ -94,6 +95,7 @@ from tests.factories import (
     EXTERNAL_REF,
     FULL_REFUND,
     INACTIVITY,
+    INSPECTION,
     LEAD,
     OPERATOR,
     PARTIAL_REFUND,
@@ -122,9 +124,9 @@ from tests.factories import (
     confirm_return,
     decide,
     delivered,
-    drive_returns,
     dispute_request,
     drive_clocked,
+    drive_returns,
     message,
     offer,
     park,
@@ -2822,3 +2824,63 @@ def test_refused_command_changes_nothing(
     with pytest.raises(error):
         dispute.apply(refused, after(dispute))
     assert dispute.model_dump() == before
+
+
+# -- issue 20: return and refund, deliveries ---------------------------------------------------
+
+
+def test_a_dispute_opened_before_returns_refuses_a_return_and_refund() -> None:
+    """A policy without the inspection window is a dispute opened before returns: it keeps its rules."""
+    dispute = drive()
+    with pytest.raises(InvalidInput, match="opened before RETURN_AND_REFUND existed"):
+        dispute.check(offer(SELLER, RETURN_AND_REFUND), after(dispute))
+    returns = drive_returns(solution=PARTIAL_REFUND)
+    returns.check(offer(SELLER, RETURN_AND_REFUND), after(returns))
+
+
+def test_a_return_and_refund_is_at_most_the_order_total_and_needs_an_amount() -> None:
+    with pytest.raises(ValidationError, match="amount is required"):
+        Solution(kind=SolutionKind.RETURN_AND_REFUND)
+    dispute = drive_returns(solution=PARTIAL_REFUND)
+    too_much = Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=TOTAL + 1)
+    with pytest.raises(InvalidInput, match="above the order total"):
+        dispute.check(offer(SELLER, too_much), after(dispute))
+
+
+def test_a_confirmed_return_settles_as_a_refund_and_the_rest_released() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    assert dispute.settlement() is None  # in transit
+    delivered(dispute)
+    assert dispute.settlement() is None  # being inspected
+    happened = dispute.apply(confirm_return(), after(dispute))
+    assert SettlementDue() in happened
+    assert settle(dispute) == [refund(180_000), release(20_000)]
+
+
+def test_a_delivery_is_recorded_once_and_an_unknown_or_future_one_refused() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    seq = dispute.timeline_seq
+    with pytest.raises(UnknownShipment):
+        delivered(dispute, "JNE-NOPE")
+    with pytest.raises(InvalidInput, match="delivered_at"):
+        delivered(dispute, at=after(dispute) + timedelta(hours=1))
+    assert dispute.timeline_seq == seq
+    assert delivered(dispute) != []
+    assert delivered(dispute) == []
+    assert [e.event for e in dispute.timeline].count("delivered") == 1
+
+
+def test_the_inspection_window_counts_from_delivery_not_from_its_report() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    reported = after(dispute) + timedelta(hours=6)
+    delivered_at = reported - timedelta(hours=5)
+    dispute.record_delivery(Delivered(tracking_number="JNE-0001", delivered_at=delivered_at), reported)
+    [inspection] = dispute.deadlines
+    assert (inspection.due_at, inspection.then) == (delivered_at + INSPECTION, Then.RETURN_CONFIRMED)
+
+
+def test_a_replaced_decision_is_no_return() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), solution=PARTIAL_REFUND)
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    with pytest.raises(InvalidInput, match="goods have moved"):
+        dispute.check(redecide(RETURN_AND_REFUND), after(dispute))
