@@ -56,12 +56,14 @@ class Case:
         self.outbox = outbox
 
     async def act(self, command: Command) -> Ack:
-        return await self.handle.execute_update(command.action, command, result_type=Ack)
+        ack: Ack = await self.handle.execute_update(command.action, command, result_type=Ack)
+        return ack
 
     async def deliver(self, tracking_number: str = RESI, at: datetime | None = None) -> Ack:
         delivered_at = at or await self.env.get_current_time()
         delivery = Delivered(tracking_number=tracking_number, delivered_at=delivered_at)
-        return await self.handle.execute_update(DELIVERED, delivery, result_type=Ack)
+        ack: Ack = await self.handle.execute_update(DELIVERED, delivery, result_type=Ack)
+        return ack
 
     async def dispute(self) -> DisputeView:
         state: Dispute = await self.handle.query(DisputeWorkflow.state)
@@ -144,7 +146,8 @@ async def test_a_return_delivered_and_confirmed_is_refunded_once(open_dispute: A
         "confirm_return",
         Then.RETURN_CONFIRMED,
     )
-    assert inspection.due_at == (await case.dispute()).shipments[0].delivered_at + timedelta(days=2)
+    delivered_at = (await case.dispute()).shipments[0].delivered_at
+    assert delivered_at is not None and inspection.due_at == delivered_at + timedelta(days=2)
     assert len(await case.notices("seller", f"(resi {RESI}) was delivered to you")) == 1
 
     await case.act(ConfirmReturn(actor=SELLER))
