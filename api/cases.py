@@ -38,9 +38,9 @@ from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.kinds import DISPUTES, ServedKind
 from api.problems import Problem
 from api.public import CasePublic
-from core.settings import Settings
+from core.settings import KeyRole, Settings
 from domain.case import CareCase
-from domain.commands import Command, IngestedEvent
+from domain.commands import DELIVERED, Command, Delivered, IngestedEvent
 from domain.types import Actor, EvidenceType
 from domain.views import merge_timeline
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
@@ -367,6 +367,29 @@ class Cases:
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise self._not_confirmed(kind, case_id) from None
         return await self._read_back(kind, case_id)
+
+    async def record_delivery(self, case_id: str, delivery: Delivered) -> Answer:
+        """Report a dispute's shipment delivered (the ``delivered`` update): 404 for a tracking
+        number the dispute has no shipment with, 409 once it is closed, 422 for a delivery in the
+        future; a repeat is answered with the dispute, unchanged. Platform keys only."""
+        if self.caller.role is not KeyRole.PLATFORM:
+            raise Problem(
+                403,
+                "Forbidden",
+                f"a {self.caller.role.value} key ({self.caller.name}) may not report deliveries",
+            )
+        handle = _handle(self.client, DISPUTES, case_id)
+        timeout = self.settings.action_timeout
+        try:
+            async with asyncio.timeout(timeout.total_seconds()):
+                await handle.execute_update(DELIVERED, delivery, result_type=Ack, rpc_timeout=timeout)
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            await self._closed(DISPUTES, case_id, None)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise self._not_confirmed(DISPUTES, case_id) from None
+        return await self._read_back(DISPUTES, case_id)
 
     async def _read_back(self, kind: ServedKind, case_id: str) -> Answer:
         """The case after an action it took: 200 with the case as it is now, or, when it cannot

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import REQUEST_ID_HEADER, request_id
-from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty, UnknownShipment
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ _BY_TYPE = {
     InvalidInput.code: (422, "Invalid input"),
     "IdempotencyKeyReused": (422, "Idempotency key reused"),
     "UnknownAction": (404, "Not found"),
+    UnknownShipment.code: (404, "Not found"),
     "CaseBusy": (429, "Too many requests"),
 }
 

@@ -102,6 +102,23 @@ class ShipmentPublic(BaseModel):
     tracking_number: str
     carrier: str
     at: datetime
+    delivered_at: datetime | None = Field(
+        default=None, description="when the marketplace reported it delivered (its delivery event)"
+    )
+
+
+class ReturnResultPublic(BaseModel):
+    """The seller's inspection of a returned item (RETURN_AND_REFUND), or the system's verdict."""
+
+    model_config = _FROM_STATE
+
+    verdict: str = Field(
+        description="'confirmed', 'refused' or 'not_shipped' (the buyer did not ship in time)"
+    )
+    by: Role | Literal["system"]
+    reason: str = ""
+    evidence: list[str] = []
+    at: datetime
 
 
 class PayoutPublic(BaseModel):
@@ -197,6 +214,9 @@ class DisputePublic(CasePublic):
     decided_by: str | None
     shipments: list[ShipmentPublic]
     received_at: datetime | None
+    return_result: ReturnResultPublic | None = Field(
+        default=None, description="the seller's inspection of the returned item (RETURN_AND_REFUND)"
+    )
     payouts_made: list[PayoutPublic]
     outcome: OutcomePublic | None
     linked_tickets: list[str] = Field(description="help-center reports about this order")

@@ -39,7 +39,9 @@ PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PAYLOAD_KEYS_FILE = "payload-keys.json"
 #: The clocks that act by themselves at their length for cases opened now (a policy stored before a
 #: clock existed has it off, which is the policy's own default). An empty value turns one off.
-FOR_NEW_CASES: dict[str, timedelta] = {
+#: ``windows_from_delivery`` is the one switch among them: on for disputes opened now, off (the
+#: policy's default) for those opened before delivery events existed.
+FOR_NEW_CASES: dict[str, timedelta | bool] = {
     "seller_response": timedelta(days=2),
     "shipment_window": timedelta(days=3),
     "receipt_window": timedelta(days=3),
@@ -48,6 +50,8 @@ FOR_NEW_CASES: dict[str, timedelta] = {
     "decision_appeal_window": timedelta(days=2),
     "reminder_lead": timedelta(hours=24),
     "ticket_user_wait": timedelta(days=7),
+    "return_inspection_window": timedelta(days=2),
+    "windows_from_delivery": True,
 }
 #: A report's policy fields that the settings name after the report.
 _TICKET_NAMES = {"solved_quiet_period": "ticket_quiet_period", "user_wait": "ticket_user_wait"}
@@ -283,10 +287,18 @@ class Settings(BaseSettings, DisputePolicy):
             data = {**FOR_NEW_CASES, **data}
         return data
 
-    @field_validator(*FOR_NEW_CASES, mode="before")
+    @field_validator(*(name for name, value in FOR_NEW_CASES.items() if value is not True), mode="before")
     @classmethod
     def _empty_turns_a_clock_off(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("return_inspection_window")
+    @classmethod
+    def _returns_are_inspected(cls, value: timedelta | None) -> timedelta | None:
+        # A dispute's policy without the window is one opened before returns existed.
+        if value is None:
+            raise ValueError("return_inspection_window cannot be turned off (RETURN_AND_REFUND needs it)")
+        return value
 
     @field_validator("history_max_events", "history_max_bytes")
     @classmethod

@@ -34,6 +34,7 @@ class DeadlineEvent(StrEnum):
     SELLER_RESPONSE_DUE = "seller_response_due"
     SHIPMENT_DUE = "shipment_due"
     RECEIPT_DUE = "receipt_due"
+    RETURN_INSPECTION_DUE = "return_inspection_due"
     DECISION_APPEAL_OVER = "decision_appeal_over"
     USER_REPLY_DUE = "user_reply_due"
 
@@ -44,6 +45,7 @@ class WindowKind(StrEnum):
     SELLER_RESPONSE = "seller_response"
     SHIPMENT = "shipment"
     RECEIPT = "receipt"
+    RETURN_INSPECTION = "return_inspection"
     DECISION_APPEAL = "decision_appeal"
     USER_REPLY = "user_reply"
 
@@ -54,6 +56,7 @@ class WindowKind(StrEnum):
             WindowKind.SELLER_RESPONSE: DeadlineEvent.SELLER_RESPONSE_DUE,
             WindowKind.SHIPMENT: DeadlineEvent.SHIPMENT_DUE,
             WindowKind.RECEIPT: DeadlineEvent.RECEIPT_DUE,
+            WindowKind.RETURN_INSPECTION: DeadlineEvent.RETURN_INSPECTION_DUE,
             WindowKind.DECISION_APPEAL: DeadlineEvent.DECISION_APPEAL_OVER,
             WindowKind.USER_REPLY: DeadlineEvent.USER_REPLY_DUE,
         }[self]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.types import Actor, ArticleList, EvidenceList, EvidenceTypes, Identifier, Note, Solution, Text
 
@@ -30,6 +30,8 @@ class Action(StrEnum):
     CONFIRM_DECISION = "confirm_decision"
     REPLACE_DECISION = "replace_decision"
     SOLVE = "solve"
+    CONFIRM_RETURN = "confirm_return"
+    REFUSE_RETURN = "refuse_return"
 
 
 class Command(BaseModel):
@@ -124,6 +126,38 @@ class ConfirmReceipt(Command):
     """Buyer confirms the replacement or the remaining items arrived."""
 
     action = Action.CONFIRM_RECEIPT
+
+
+class ConfirmReturn(Command):
+    """Seller confirms the returned item arrived as expected; the refund is paid."""
+
+    action = Action.CONFIRM_RETURN
+    note: Note = ""
+
+
+class RefuseReturn(Command):
+    """Seller refuses the returned item with a reason and evidence; care takes over."""
+
+    action = Action.REFUSE_RETURN
+    reason: Text
+    evidence: EvidenceList = []
+
+
+class Delivered(BaseModel):
+    """The marketplace reports a shipment delivered (``com.marketplace.shipment.delivered``, or
+    ``POST /v1/disputes/{id}/shipments/{tracking_number}/delivered``); not a party's action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_number: Identifier
+    delivered_at: AwareDatetime = Field(description="when the carrier delivered it (with a UTC offset)")
+    reported_by: str = Field(
+        default="platform", max_length=64, description="the API key's holder that reported it"
+    )
+
+
+#: The name of the delivery as an ingested event's action and as the dispute workflow's update.
+DELIVERED = "delivered"
 
 
 class AppealDecision(Command):

@@ -6,7 +6,7 @@ Each action is registered below with the rule that allows it and the rule that c
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Self
 
@@ -30,9 +30,12 @@ from domain.commands import (
     Command,
     ConfirmDecision,
     ConfirmReceipt,
+    ConfirmReturn,
     Decide,
+    Delivered,
     MakeOffer,
     Redecide,
+    RefuseReturn,
     Reject,
     ReplaceDecision,
     RequestHelp,
@@ -48,7 +51,7 @@ from domain.effects import (
     care_desk_window,
     effect,
 )
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, InvalidTransition, UnknownShipment
 from domain.events import (
     Cancelled,
     CareSpoke,
@@ -61,7 +64,11 @@ from domain.events import (
     PartyInactive,
     ReceiptConfirmed,
     Resolved,
+    ReturnConfirmed,
+    ReturnLapsed,
+    ReturnRefused,
     SettlementDue,
+    ShipmentDelivered,
 )
 from domain.registry import ActionRegistry
 from domain.types import (
@@ -79,6 +86,7 @@ from domain.types import (
     SolutionKind,
     Text,
     Then,
+    at_minute,
     short_duration,
 )
 
@@ -175,11 +183,30 @@ class DecisionAppealRecord(BaseModel):
 
 
 class Shipment(BaseModel):
-    """A shipment with its tracking number (resi)."""
+    """A shipment with its tracking number (resi), and when the marketplace reported it delivered."""
 
     by: Role
     tracking_number: str
     carrier: str
+    at: datetime
+    delivered_at: datetime | None = None
+
+
+class ReturnVerdict(StrEnum):
+    """What became of the buyer's return (RETURN_AND_REFUND)."""
+
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+    NOT_SHIPPED = "not_shipped"
+
+
+class ReturnResult(BaseModel):
+    """The seller's inspection of a returned item, or the system's verdict when a window closed."""
+
+    verdict: ReturnVerdict
+    by: Role | Literal["system"]
+    reason: str = ""
+    evidence: list[str] = []
     at: datetime
 
 
@@ -280,6 +307,9 @@ class Dispute(CareCase):
     decided_by: str | None = None
     shipments: list[Shipment] = []
     received_at: datetime | None = None
+    return_result: ReturnResult | None = Field(
+        default=None, description="the seller's inspection of the returned item (RETURN_AND_REFUND)"
+    )
     settling: bool = Field(default=False, description="the payouts are being carried out")
     payouts_made: list[Paid] = []
     decision_round: int = Field(
@@ -336,6 +366,8 @@ class Dispute(CareCase):
         counting a turn clock that ran out but whose timer the workflow has not handled yet; the
         buyer may while its confirmation of receipt is awaited (a problem with the delivery)."""
         if self.status is DisputeStatus.AWAITING_FULFILMENT:
+            if self.return_in_transit():  # a return lost on its way: either party asks care
+                return True
             return role is Role.BUYER and self._window_is(WindowKind.RECEIPT)
         if self.status not in NEGOTIATING:
             return False
@@ -371,6 +403,12 @@ class Dispute(CareCase):
             return [self._release(self.order_total)]
         if solution.kind is SolutionKind.RELEASE_TO_SELLER:
             return [self._release(self.order_total)]
+        if solution.kind is SolutionKind.RETURN_AND_REFUND:
+            result = self.return_result
+            if result is None or result.verdict is ReturnVerdict.REFUSED:
+                return None
+            if result.verdict is ReturnVerdict.NOT_SHIPPED:
+                return [self._release(self.order_total)]
         refund = solution.amount or 0
         payouts = [
             Payout(kind=SolutionKind.REFUND_TO_BUYER, party=Role.BUYER, party_id=self.buyer_id, amount=refund)
@@ -442,7 +480,12 @@ class Dispute(CareCase):
             return [Deadline(party=Role.SELLER, action="respond", due_at=due, then=Then.ESCALATED)]
         if window.kind is WindowKind.SHIPMENT:
             shipper = self.next_shipper() or Role.SELLER
-            return [Deadline(party=shipper, action="ship", due_at=due, then=Then.ESCALATED)]
+            then = Then.CLAIM_LAPSED if self._agreed(SolutionKind.RETURN_AND_REFUND) else Then.ESCALATED
+            return [Deadline(party=shipper, action="ship", due_at=due, then=then)]
+        if window.kind is WindowKind.RETURN_INSPECTION:
+            return [
+                Deadline(party=Role.SELLER, action="confirm_return", due_at=due, then=Then.RETURN_CONFIRMED)
+            ]
         if window.kind is WindowKind.RECEIPT:
             then = Then.ESCALATED if self.receipt_problem else Then.RECEIPT_CONFIRMED
             return [Deadline(party=Role.BUYER, action="confirm_receipt", due_at=due, then=then)]
@@ -478,7 +521,35 @@ class Dispute(CareCase):
             return None if Role.SELLER in shipped_by else Role.SELLER
         if kind is SolutionKind.SEND_REMAINING and Role.SELLER not in shipped_by:
             return Role.SELLER
+        if (
+            kind is SolutionKind.RETURN_AND_REFUND
+            and self.return_result is None
+            and Role.BUYER not in shipped_by
+        ):
+            return Role.BUYER
         return None
+
+    def _agreed(self, kind: SolutionKind) -> bool:
+        return self.agreed_solution is not None and self.agreed_solution.kind is kind
+
+    def return_shipment(self) -> Shipment | None:
+        """The buyer's shipment of the item back, once a return and refund is agreed."""
+        if not self._agreed(SolutionKind.RETURN_AND_REFUND):
+            return None
+        return next((s for s in reversed(self.shipments) if s.by is Role.BUYER), None)
+
+    def awaiting_inspection(self) -> bool:
+        """The buyer has shipped the item back and the seller has not yet confirmed or refused it."""
+        return (
+            self.status is DisputeStatus.AWAITING_FULFILMENT
+            and self.return_result is None
+            and self.return_shipment() is not None
+        )
+
+    def return_in_transit(self) -> bool:
+        """The return is shipped and its delivery not yet known: no clock runs until it is."""
+        shipment = self.return_shipment()
+        return self.awaiting_inspection() and shipment is not None and shipment.delivered_at is None
 
     def replacement_shipped(self) -> bool:
         """Whether the seller has shipped the replacement or the remaining items."""
@@ -492,12 +563,30 @@ class Dispute(CareCase):
             raise InvalidInput(
                 "solution.amount", f"{solution.amount} is above the order total {self.order_total}"
             )
+        if isinstance(solution, Solution) and solution.kind is SolutionKind.RETURN_AND_REFUND:
+            self._check_return(solution)
         if isinstance(command, Redecide):
             self._check_redecision(command.solution)
 
+    def _check_return(self, solution: Solution) -> None:
+        """A return needs a dispute opened under rules with an inspection window, and a return
+        not already inspected (care then decides a refund or a release)."""
+        if self.policy.return_inspection_window is None:
+            raise InvalidInput(
+                "solution.kind",
+                "this dispute was opened before RETURN_AND_REFUND existed and keeps its rules:"
+                " propose a refund, a release, an exchange or the remaining items",
+            )
+        if self.return_result is not None:
+            raise InvalidInput(
+                "solution.kind",
+                f"the returned item was already {self.return_result.verdict.value}:"
+                " decide a refund or a release",
+            )
+
     def _check_redecision(self, solution: Solution) -> None:
         """A new decision moves money only, and never below what was already paid to either party."""
-        if solution.kind in GOODS:
+        if solution.kind in GOODS or solution.kind is SolutionKind.RETURN_AND_REFUND:
             raise InvalidInput(
                 "solution.kind", "a replaced decision refunds or releases money; goods have moved"
             )
@@ -546,9 +635,19 @@ class Dispute(CareCase):
         length = short_duration(window.due_at - window.opened_at)
         if window.kind is WindowKind.SELLER_RESPONSE:
             return self._escalate_by_system(f"the seller did not respond within {length}", now)
+        if window.kind is WindowKind.SHIPMENT and self._agreed(SolutionKind.RETURN_AND_REFUND):
+            reason = f"the buyer did not ship the item back within {length}"
+            self._return_verdict(ReturnResult(verdict=ReturnVerdict.NOT_SHIPPED, by="system", at=now))
+            self._record(now, "return_lapsed", None, by="system", reason=reason)
+            return [ReturnLapsed(reason=reason)]
         if window.kind is WindowKind.SHIPMENT:
             shipper = self.next_shipper() or Role.SELLER
             return self._escalate_by_system(f"the {shipper.value} did not ship within {length}", now)
+        if window.kind is WindowKind.RETURN_INSPECTION:
+            reason = f"the seller neither confirmed nor refused the returned item within {length}"
+            self._return_verdict(ReturnResult(verdict=ReturnVerdict.CONFIRMED, by="system", at=now))
+            self._record(now, "return_confirmed", None, by="system", reason=reason)
+            return [ReturnConfirmed(by_system=True, reason=reason)]
         if window.kind is WindowKind.RECEIPT:
             if self.receipt_problem:
                 return self._escalate_by_system("the buyer raised a problem with the delivery", now)
@@ -567,6 +666,69 @@ class Dispute(CareCase):
         if ticket_id not in self.linked_tickets:
             self.linked_tickets.append(ticket_id)
             self._record(now, "ticket_linked", None, ticket_id=ticket_id)
+
+    def check_delivery(self, delivery: Delivered, now: datetime) -> None:
+        """Raise what ``record_delivery`` would: a closed dispute (409), an unknown tracking number
+        (404), a delivery in the future (422). A delivery already recorded passes (it is a no-op)."""
+        if self.closed:
+            raise InvalidTransition(
+                f"{self.id} is {self.status}: no delivery is recorded on it",
+                current_status=self.status,
+                allowed_actions={role.value: names for role, names in self.allowed_actions_at(now).items()},
+            )
+        if not any(s.tracking_number == delivery.tracking_number for s in self.shipments):
+            known = [s.tracking_number for s in self.shipments]
+            raise UnknownShipment(
+                f"{self.id} has no shipment {delivery.tracking_number}; its shipments: {known}",
+                errors=[{"field": "tracking_number", "reason": "no shipment of this dispute has it"}],
+            )
+        if delivery.delivered_at > now + DELIVERY_CLOCK_SKEW:
+            raise InvalidInput("delivered_at", f"{delivery.delivered_at.isoformat()} is in the future")
+
+    def record_delivery(self, delivery: Delivered, now: datetime) -> list[DomainEvent]:
+        """Record a shipment delivered, once: a return's inspection window starts from the delivery,
+        and a receipt window that started at sending is moved to count from it (cases opened
+        with ``windows_from_delivery``; older ones only record it). A repeat changes nothing."""
+        self.check_delivery(delivery, now)
+        shipment = next(
+            (
+                s
+                for s in self.shipments
+                if s.tracking_number == delivery.tracking_number and s.delivered_at is None
+            ),
+            None,
+        )
+        if shipment is None:
+            return []  # delivered already: applied once
+        shipment.delivered_at = delivery.delivered_at
+        since = max(delivery.delivered_at, shipment.at)
+        window = self.window
+        until = None
+        if self.policy.windows_from_delivery and self.status is DisputeStatus.AWAITING_FULFILMENT:
+            if shipment is self.return_shipment() and self.return_result is None:
+                self.window = Window.open(
+                    WindowKind.RETURN_INSPECTION, since, self.policy.return_inspection_window
+                )
+            elif (
+                window is not None
+                and window.kind is WindowKind.RECEIPT
+                and shipment.by is Role.SELLER
+                and shipment is self.shipments[-1]
+            ):
+                self.window = Window.open(WindowKind.RECEIPT, since, window.due_at - window.opened_at)
+            if self.window is not window and self.window is not None:
+                until = self.window.due_at
+        self._record(
+            now,
+            "delivered",
+            None,
+            tracking_number=delivery.tracking_number,
+            by=shipment.by,
+            delivered_at=delivery.delivered_at.isoformat(),
+            reported_by=delivery.reported_by,
+            **({"window_until": at_minute(until)} if until else {}),
+        )
+        return [ShipmentDelivered(by=shipment.by, tracking_number=delivery.tracking_number, until=until)]
 
     def mediation_opened(self, case_ref: str, assignee: str, now: datetime) -> None:
         """Record the care desk's mediation case once the activities have opened and assigned it."""
@@ -651,12 +813,30 @@ class Dispute(CareCase):
         """The window of whoever must ship next, or the buyer's to confirm receipt, from ``now``."""
         self.receipt_problem = False
         solution = self.agreed_solution
-        if solution is None or solution.kind not in GOODS or self.received_at is not None:
+        if solution is not None and solution.kind is SolutionKind.RETURN_AND_REFUND:
+            self.window = self._return_window(now)
+        elif solution is None or solution.kind not in GOODS or self.received_at is not None:
             self.window = None
         elif self.next_shipper() is not None:
             self.window = Window.open(WindowKind.SHIPMENT, now, self.policy.shipment_window)
         else:
             self.window = Window.open(WindowKind.RECEIPT, now, self.policy.receipt_window)
+
+    def _return_window(self, now: datetime) -> Window | None:
+        """The buyer's window to ship the item back; once it is delivered, the seller's inspection;
+        none while it is in transit or once the return has a verdict."""
+        if self.return_result is not None:
+            return None
+        if self.next_shipper() is Role.BUYER:
+            return Window.open(WindowKind.SHIPMENT, now, self.policy.shipment_window)
+        shipment = self.return_shipment()
+        if shipment is None or shipment.delivered_at is None:
+            return None
+        return Window.open(WindowKind.RETURN_INSPECTION, now, self.policy.return_inspection_window)
+
+    def _return_verdict(self, result: ReturnResult) -> None:
+        self.return_result = result
+        self.window = None
 
     def _restart_turn_clock(self, now: datetime) -> None:
         self.inactive_party = None
@@ -685,6 +865,8 @@ def _in(table: dict[DisputeStatus, set[Role]]) -> Callable[[Dispute, Role, datet
 
 
 PARTIES = {Role.BUYER, Role.SELLER}
+#: How far ahead of the case's clock a reported delivery may be (the platform's clock may run ahead).
+DELIVERY_CLOCK_SKEW = timedelta(minutes=5)
 NEGOTIATION = {DisputeStatus.AWAITING_SELLER: PARTIES, DisputeStatus.AWAITING_BUYER: PARTIES}
 
 
@@ -861,6 +1043,36 @@ def _confirm_receipt(dispute: Dispute, command: ConfirmReceipt, now: datetime) -
     dispute.received_at = now
     dispute.window = None
     return []
+
+
+@DISPUTE_ACTIONS.action(
+    ConfirmReturn,
+    roles={Role.SELLER},
+    path="return/confirm",
+    allowed=lambda d, role, now: d.awaiting_inspection(),
+)
+def _confirm_return(dispute: Dispute, command: ConfirmReturn, now: datetime) -> list[DomainEvent]:
+    dispute._return_verdict(ReturnResult(verdict=ReturnVerdict.CONFIRMED, by=Role.SELLER, at=now))
+    return [ReturnConfirmed(by_system=False)]
+
+
+@DISPUTE_ACTIONS.action(
+    RefuseReturn,
+    roles={Role.SELLER},
+    path="return/refuse",
+    allowed=lambda d, role, now: d.awaiting_inspection(),
+)
+def _refuse_return(dispute: Dispute, command: RefuseReturn, now: datetime) -> list[DomainEvent]:
+    refused = ReturnResult(
+        verdict=ReturnVerdict.REFUSED,
+        by=Role.SELLER,
+        reason=command.reason,
+        evidence=list(command.evidence),
+        at=now,
+    )
+    dispute._return_verdict(refused)
+    dispute._escalate(Role.SELLER, now, reason="the seller refused the returned item")
+    return [ReturnRefused(reason=command.reason), Escalated(by=Role.SELLER.value)]
 
 
 def _payout_parked(dispute: Dispute, role: Role, now: datetime | None) -> bool:

@@ -41,3 +41,9 @@ class LimitReached(DomainError):
     """The case has reached a limit of its policy (e.g. its number of messages)."""
 
     code = "LimitReached"
+
+
+class UnknownShipment(DomainError):
+    """A delivery names a tracking number no shipment of the case has (refused, nothing changed)."""
+
+    code = "UnknownShipment"

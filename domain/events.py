@@ -89,6 +89,39 @@ class ReceiptConfirmed(DomainEvent):
 
 
 @dataclass(frozen=True)
+class ShipmentDelivered(DomainEvent):
+    """The marketplace reported a shipment delivered; ``until`` is when the window it started (or
+    moved) closes: the seller's inspection of a return, or the buyer's receipt."""
+
+    by: Role
+    tracking_number: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReturnConfirmed(DomainEvent):
+    """The seller confirmed the returned item, or stayed silent past the inspection window
+    (``by_system``): the refund is due."""
+
+    by_system: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnRefused(DomainEvent):
+    """The seller refused the returned item (with a reason): care takes over."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReturnLapsed(DomainEvent):
+    """The buyer did not ship the item back within the shipment window: the funds go to the seller."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Reminded(DomainEvent):
     """The party whose window is running was reminded before it closes (once per window)."""
 

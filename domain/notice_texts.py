@@ -133,6 +133,56 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         ID: "Mohon {todo} untuk komplain {dispute_id} sebelum {due_at}.",
         EN: "Please {todo} on dispute {dispute_id} by {due_at}.",
     },
+    "dispute.return_delivered": {
+        ID: "Barang retur untuk komplain {dispute_id} (resi {resi}) sudah sampai di tempatmu. Cek"
+        " barangnya, lalu konfirmasi atau tolak dengan alasan dan bukti sebelum {due_at}. Setelah itu"
+        " retur dianggap diterima dan dana dikembalikan ke pembeli.",
+        EN: "The returned item on dispute {dispute_id} (resi {resi}) was delivered to you. Please confirm"
+        " it, or refuse it with a reason and evidence, by {due_at}; after that the return counts as"
+        " confirmed and the refund is paid.",
+    },
+    "dispute.shipment_delivered": {
+        ID: "Paket untuk komplain {dispute_id} (resi {resi}) sudah sampai. Konfirmasi penerimaan barang,"
+        " atau laporkan masalahnya, sebelum {due_at}.",
+        EN: "Your items on dispute {dispute_id} (resi {resi}) were delivered. Please confirm receipt, or"
+        " raise a problem, by {due_at}.",
+    },
+    "dispute.return_confirmed": {
+        ID: "Penjual sudah menerima barang retur untuk komplain {dispute_id}. Dana {amount} dikembalikan"
+        " ke pembeli.",
+        EN: "The seller confirmed the returned item on dispute {dispute_id}: {amount} is refunded to the"
+        " buyer.",
+    },
+    "dispute.return_confirmed_by_system": {
+        ID: "Penjual tidak memeriksa barang retur untuk komplain {dispute_id} dalam {waited}, jadi retur"
+        " dianggap diterima. Dana {amount} dikembalikan ke pembeli.",
+        EN: "The seller did not inspect the returned item on dispute {dispute_id} within {waited}, so the"
+        " return counts as confirmed: {amount} is refunded to the buyer.",
+    },
+    "dispute.return_refused": {
+        ID: "Penjual menolak barang retur untuk komplain {dispute_id}: {detail}. Tokopedia Care akan"
+        " meninjau retur ini dan memberi keputusan.",
+        EN: "The seller refused the returned item on dispute {dispute_id}: {detail}. Care reviews the"
+        " return and decides.",
+    },
+    "dispute.return_lapsed": {
+        ID: "Barang retur untuk komplain {dispute_id} tidak dikirim dalam {waited}, jadi komplain ditutup"
+        " dan dana diteruskan ke penjual.",
+        EN: "The item on dispute {dispute_id} was not shipped back within {waited}: the claim is closed and"
+        " the funds are released to the seller.",
+    },
+    "dispute.reminder.return_shipment": {
+        ID: "Mohon kirim balik barang untuk komplain {dispute_id} dan masukkan nomor resi sebelum"
+        " {due_at}. Setelah itu komplain ditutup dan dana diteruskan ke penjual.",
+        EN: "Please ship the item back on dispute {dispute_id} and send the tracking number (resi) by"
+        " {due_at}; after that the claim lapses and the funds are released to the seller.",
+    },
+    "dispute.reminder.return_inspection": {
+        ID: "Mohon konfirmasi barang retur untuk komplain {dispute_id}, atau tolak dengan alasan, sebelum"
+        " {due_at}. Setelah itu retur dianggap diterima dan dana dikembalikan ke pembeli.",
+        EN: "Please confirm the returned item on dispute {dispute_id}, or refuse it with a reason, by"
+        " {due_at}; after that the return counts as confirmed and the refund is paid.",
+    },
     "dispute.party_inactive": {
         ID: "{silent} belum menanggapi komplain {dispute_id} selama {waited}. Sekarang kamu bisa"
         " meminta Bantuan Tokopedia Care untuk menengahi (Minta Bantuan).",
@@ -199,6 +249,8 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
         "cancel": {ID: "membatalkan komplain", EN: "cancelled the dispute"},
         "ship": {ID: "mengirim barang dan memasukkan nomor resi", EN: "shipped and sent the tracking number"},
         "confirm_receipt": {ID: "mengonfirmasi barang sudah diterima", EN: "confirmed receipt"},
+        "confirm_return": {ID: "menerima barang retur", EN: "confirmed the returned item"},
+        "refuse_return": {ID: "menolak barang retur", EN: "refused the returned item"},
         "appeal_decision": {
             ID: "mengajukan banding atas keputusan Tokopedia Care",
             EN: "appealed care's decision",
@@ -231,6 +283,10 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
             EN: "accept care's decision or appeal it",
         },
         "message": {ID: "balas pesan Tokopedia Care", EN: "answer care"},
+        "confirm_return": {
+            ID: "periksa barang retur lalu terima atau tolak",
+            EN: "inspect the returned item and confirm or refuse it",
+        },
     },
     "reason": {
         "NOT_RECEIVED": {ID: "barang belum diterima", EN: "item not received"},

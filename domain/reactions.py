@@ -32,6 +32,10 @@ from domain.events import (
     ReceiptConfirmed,
     Reminded,
     Resolved,
+    ReturnConfirmed,
+    ReturnLapsed,
+    ReturnRefused,
+    ShipmentDelivered,
     Solved,
 )
 from domain.notices import as_params, render
@@ -295,6 +299,20 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
             return Consequences(notices=receipt, published=[EventType.DISPUTE_UPDATED])
         case Reminded(deadline=deadline):
             return Consequences(notices=[_reminder(dispute, deadline)])
+        case ShipmentDelivered() as delivered:
+            return Consequences(notices=_delivered(dispute, delivered), published=[EventType.DISPUTE_UPDATED])
+        case ReturnConfirmed(by_system=by_system):
+            assert dispute.agreed_solution is not None
+            template = "dispute.return_confirmed_by_system" if by_system else "dispute.return_confirmed"
+            waited = dispute.policy.return_inspection_window
+            refunded = _both(dispute, template, amount=dispute.agreed_solution.amount, waited=waited)
+            return Consequences(notices=refunded, published=[EventType.DISPUTE_UPDATED])
+        case ReturnRefused(reason=reason):
+            refused = _to(dispute, Role.BUYER, "dispute.return_refused", detail=reason)
+            return Consequences(notices=[refused])
+        case ReturnLapsed():
+            lapsed = _both(dispute, "dispute.return_lapsed", waited=dispute.policy.shipment_window)
+            return Consequences(notices=lapsed, published=[EventType.DISPUTE_UPDATED])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):
@@ -350,6 +368,16 @@ def _final(dispute: Dispute, reason: str) -> list[Notice]:
     return _both(dispute, "dispute.decision_final", solution=solution, detail=reason)
 
 
+def _delivered(dispute: Dispute, delivered: ShipmentDelivered) -> list[Notice]:
+    """Who is told of a delivery: the seller inspects a returned item, the buyer confirms receipt."""
+    if delivered.until is None:
+        return []
+    resi = delivered.tracking_number
+    if delivered.by is Role.BUYER:
+        return [_to(dispute, Role.SELLER, "dispute.return_delivered", resi=resi, due_at=delivered.until)]
+    return [_to(dispute, Role.BUYER, "dispute.shipment_delivered", resi=resi, due_at=delivered.until)]
+
+
 def _reminder(dispute: Dispute, deadline: Deadline) -> Notice:
     """The reminder to the party whose window closes at ``deadline.due_at``."""
     party, due = deadline.party, deadline.due_at
@@ -358,6 +386,10 @@ def _reminder(dispute: Dispute, deadline: Deadline) -> Notice:
         return _to(dispute, party, "dispute.reminder.help_available", due_at=due, other=other)
     if deadline.then is Then.RECEIPT_CONFIRMED:
         return _to(dispute, party, "dispute.reminder.receipt", due_at=due)
+    if deadline.then is Then.CLAIM_LAPSED:
+        return _to(dispute, party, "dispute.reminder.return_shipment", due_at=due)
+    if deadline.then is Then.RETURN_CONFIRMED:
+        return _to(dispute, party, "dispute.reminder.return_inspection", due_at=due)
     if deadline.then is Then.ESCALATED:
         return _to(dispute, party, "dispute.reminder.care_takes_over", due_at=due, todo=deadline.action)
     return _to(dispute, party, "dispute.reminder", due_at=due, todo=deadline.action)

@@ -97,24 +97,35 @@ class SolutionKind(StrEnum):
     RELEASE_TO_SELLER = "RELEASE_TO_SELLER"
     EXCHANGE = "EXCHANGE"
     SEND_REMAINING = "SEND_REMAINING"
+    RETURN_AND_REFUND = "RETURN_AND_REFUND"
+
+
+#: The solutions that carry an amount: the rupiah refunded to the buyer (never above the total).
+WITH_AMOUNT = (SolutionKind.REFUND_TO_BUYER, SolutionKind.RETURN_AND_REFUND)
 
 
 class Solution(BaseModel):
-    """A proposed or agreed solution; only a refund carries an amount (integer rupiah)."""
+    """A proposed or agreed solution; only a refund (with or without a return) carries an amount
+    (integer rupiah)."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: SolutionKind
     amount: int | None = Field(
-        default=None, gt=0, le=10**15, description="rupiah; required for a refund only"
+        default=None,
+        gt=0,
+        le=10**15,
+        description="rupiah; required for a refund (with or without a return) only",
     )
 
     @model_validator(mode="after")
     def _amount_matches_kind(self) -> Self:
-        if self.kind is SolutionKind.REFUND_TO_BUYER and self.amount is None:
-            raise ValueError("amount is required for REFUND_TO_BUYER")
-        if self.kind is not SolutionKind.REFUND_TO_BUYER and self.amount is not None:
-            raise ValueError(f"amount is only allowed for REFUND_TO_BUYER, not {self.kind}")
+        if self.kind in WITH_AMOUNT and self.amount is None:
+            raise ValueError(f"amount is required for {self.kind}")
+        if self.kind not in WITH_AMOUNT and self.amount is not None:
+            raise ValueError(
+                f"amount is only allowed for REFUND_TO_BUYER or RETURN_AND_REFUND, not {self.kind}"
+            )
         return self
 
     @classmethod
@@ -129,6 +140,8 @@ class Solution(BaseModel):
         """Say the solution in a few words for timelines and summaries."""
         if self.kind is SolutionKind.REFUND_TO_BUYER:
             return f"refund {self.amount} to buyer"
+        if self.kind is SolutionKind.RETURN_AND_REFUND:
+            return f"return the item, refund {self.amount} to buyer"
         return {
             SolutionKind.RELEASE_TO_SELLER: "release funds to seller",
             SolutionKind.EXCHANGE: "exchange the product",
@@ -164,10 +177,19 @@ class SendRemaining(BaseModel):
     amount: None = Field(default=None, description="no amount")
 
 
+class ReturnAndRefund(BaseModel):
+    """The buyer ships the item back; once the seller confirms it (or stays silent past the
+    inspection window) ``amount`` rupiah is refunded to the buyer, the rest released to the seller."""
+
+    kind: Literal[SolutionKind.RETURN_AND_REFUND]
+    amount: int = Field(gt=0, le=10**15, description="rupiah refunded once the return is confirmed")
+
+
 #: The shapes ``Solution`` accepts, for its schema (``Solution`` itself stays one model, as the
 #: histories already recorded hold it).
 SolutionShape = Annotated[
-    RefundToBuyer | ReleaseToSeller | Exchange | SendRemaining, Field(discriminator="kind")
+    RefundToBuyer | ReleaseToSeller | Exchange | SendRemaining | ReturnAndRefund,
+    Field(discriminator="kind"),
 ]
 
 
@@ -277,6 +299,17 @@ class DisputePolicy(CasePolicy):
     decision_appeal_window: OptionalDuration = Field(
         default=None, description="how long care's decision may be appealed before it is carried out"
     )
+    # Issue 20. Both are absent from the policy of a dispute opened before returns and delivery
+    # events existed: such a dispute keeps its rules (no return, windows counted from sending).
+    return_inspection_window: OptionalDuration = Field(
+        default=None,
+        description="how long the seller has to inspect a returned item once it is delivered, after which"
+        " the return counts as confirmed and the refund is paid; None: no RETURN_AND_REFUND",
+    )
+    windows_from_delivery: bool = Field(
+        default=False,
+        description="a delivery the marketplace reports moves the receipt window to count from it",
+    )
 
     @model_validator(mode="after")
     def _decision_warning_before_target(self) -> Self:
@@ -317,6 +350,8 @@ class Then(StrEnum):
     HELP_AVAILABLE = "other_party_may_ask_for_help"
     ESCALATED = "escalated_to_care"
     RECEIPT_CONFIRMED = "receipt_confirmed"
+    RETURN_CONFIRMED = "return_confirmed_and_refunded"
+    CLAIM_LAPSED = "claim_lapsed_funds_released"
     DECISION_CARRIED_OUT = "decision_carried_out"
     TARGET_BREACHED = "target_breached"
     SOLVED = "report_solved"

@@ -134,6 +134,7 @@ def _clocks_that_act(policy: DisputePolicy) -> str:
         ("care decision target", policy.care_decision_target),
         ("decision appeal window", policy.decision_appeal_window),
         ("reminders", policy.reminder_lead),
+        ("return inspection", policy.return_inspection_window),
     ]
     said = [f"{name} {short_duration(value)}" for name, value in named if value is not None]
     return "".join(f" · {words}" for words in said)
@@ -213,6 +214,13 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
         return f"the {deadline.party.value} is reminded to {deadline.action} by {at_minute(deadline.due_at)}"
     if event is DeadlineEvent.RECEIPT_DUE and isinstance(case, Dispute) and case.receipt_problem:
         return "care takes over the problem the buyer raised"
+    if (
+        event is DeadlineEvent.SHIPMENT_DUE
+        and isinstance(case, Dispute)
+        and case.next_shipper() is Role.BUYER
+    ):
+        if case.agreed_solution is not None and case.agreed_solution.kind is SolutionKind.RETURN_AND_REFUND:
+            return "the buyer's claim lapses and the funds are released to the seller"
     return {
         DeadlineEvent.CARE_REPLY_WARNING: "care is warned that the reply target is near",
         DeadlineEvent.CARE_REPLY_BREACHED: "the reply target is breached and escalated",
@@ -224,6 +232,7 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
         DeadlineEvent.SELLER_RESPONSE_DUE: "care takes over (escalated by the system)",
         DeadlineEvent.SHIPMENT_DUE: "care takes over (escalated by the system)",
         DeadlineEvent.RECEIPT_DUE: "receipt is confirmed by the system and the funds are released",
+        DeadlineEvent.RETURN_INSPECTION_DUE: "the return is confirmed by the system and the refund is paid",
         DeadlineEvent.DECISION_APPEAL_OVER: "care's decision is final and carried out",
         DeadlineEvent.USER_REPLY_DUE: "the report is solved by the system",
     }.get(event, "")
@@ -293,6 +302,10 @@ def _dispute_details_now(dispute: Dispute, redact: bool) -> str:
 
 def _fulfilment_waits_for(dispute: Dispute) -> str:
     shipper = dispute.next_shipper()
+    if dispute.return_in_transit():
+        return "the returned item's delivery (the marketplace's delivery event) or the seller's inspection"
+    if dispute.awaiting_inspection():
+        return "the seller to inspect the returned item: confirm it or refuse it with a reason"
     if shipper is Role.BUYER:
         return "the buyer to ship the product back (tracking number)"
     if shipper is Role.SELLER:

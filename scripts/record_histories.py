@@ -30,11 +30,13 @@ from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
 from domain.commands import (
+    DELIVERED,
     Accept,
     Cancel,
     CareReply,
     ConfirmReceipt,
     Decide,
+    Delivered,
     IngestedEvent,
     MakeOffer,
     Reject,
@@ -262,6 +264,35 @@ async def record(recorder: Recorder) -> None:
     await r.env.sleep(timedelta(days=3, minutes=5))  # the quiet period: the report closes
     await linked.result()
     await r.save("ticket-reopen-close", linked)
+
+    # issue 20: a return and refund driven by the marketplace's delivery event; the seller stays
+    # silent past the inspection window and the system refunds
+    returned = await r.dispute(Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=120_000))
+    await r.act(returned, Accept(actor=SELLER), Ship(actor=BUYER, tracking_number="JNE-RET-9", carrier="jne"))
+    await r.env.sleep(timedelta(days=1))
+    delivered_at = (await r.env.get_current_time()).isoformat()
+    await returned.signal(
+        CaseWorkflow.ingest,
+        IngestedEvent(id="dlv-1", type="com.marketplace.shipment.delivered", action=DELIVERED,
+                      body={"tracking_number": "JNE-RET-9", "delivered_at": delivered_at}),
+    )  # fmt: skip
+    again = Delivered(tracking_number="JNE-RET-9", delivered_at=delivered_at)
+    await returned.execute_update(DELIVERED, again, result_type=Ack)  # a repeat: applied once
+    await r.env.sleep(timedelta(days=2, minutes=5))
+    await returned.result()
+    await r.save("dispute-return-refund", returned)
+
+    # issue 20: a delivery moves the receipt window of the remaining items, which started at sending
+    remaining = await r.dispute(Solution(kind=SolutionKind.SEND_REMAINING))
+    await r.act(
+        remaining, Accept(actor=SELLER), Ship(actor=SELLER, tracking_number="JNE-REM-9", carrier="jne")
+    )
+    await r.env.sleep(timedelta(days=2))
+    moved = Delivered(tracking_number="JNE-REM-9", delivered_at=await r.env.get_current_time())
+    await remaining.execute_update(DELIVERED, moved, result_type=Ack)
+    await r.act(remaining, ConfirmReceipt(actor=BUYER))
+    await remaining.result()
+    await r.save("dispute-delivery-moves-receipt", remaining)
 
     breached_report = await r.ticket()
     await r.env.sleep(timedelta(hours=25))

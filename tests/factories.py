@@ -17,9 +17,12 @@ from domain.commands import (
     Command,
     ConfirmDecision,
     ConfirmReceipt,
+    ConfirmReturn,
     Decide,
+    Delivered,
     MakeOffer,
     Redecide,
+    RefuseReturn,
     Reject,
     ReplaceDecision,
     RequestHelp,
@@ -74,6 +77,11 @@ CLOCKS = {
 }
 #: A dispute opened with every clock that acts turned on.
 CLOCKED_POLICY = DISPUTE_POLICY.model_copy(update=CLOCKS)
+#: Issue 20: a dispute opened with returns and delivery-driven windows, besides every clock.
+INSPECTION = timedelta(days=2)
+RETURNS_POLICY = CLOCKED_POLICY.model_copy(
+    update={"return_inspection_window": INSPECTION, "windows_from_delivery": True}
+)
 CLOCKED_TICKET_POLICY = TICKET_POLICY.model_copy(update={"user_wait": USER_WAIT, "reminder_lead": LEAD})
 
 # -- who acts ---------------------------------------------------------------------------------
@@ -109,6 +117,7 @@ TOO_MUCH = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=TOTAL + 1)
 RELEASE = Solution(kind=SolutionKind.RELEASE_TO_SELLER)
 EXCHANGE = Solution(kind=SolutionKind.EXCHANGE)
 SEND_REMAINING = Solution(kind=SolutionKind.SEND_REMAINING)
+RETURN_AND_REFUND = Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=180_000)
 
 # -- cases ------------------------------------------------------------------------------------
 
@@ -146,6 +155,20 @@ def drive_dispute(*steps: Command, solution: Solution = PARTIAL_REFUND, **overri
 def drive_clocked(*steps: Command, solution: Solution = PARTIAL_REFUND) -> Dispute:
     """``drive_dispute`` under the policy with every clock that acts turned on."""
     return drive_dispute(*steps, solution=solution, policy=CLOCKED_POLICY)
+
+
+def drive_returns(*steps: Command, solution: Solution = RETURN_AND_REFUND) -> Dispute:
+    """``drive_dispute`` under the policy with returns and delivery-driven windows (issue 20)."""
+    return drive_dispute(*steps, solution=solution, policy=RETURNS_POLICY)
+
+
+def delivered(
+    dispute: Dispute, tracking_number: str = "JNE-0001", at: datetime | None = None
+) -> list[DomainEvent]:
+    """The marketplace reports ``tracking_number`` delivered one minute after the last entry,
+    delivered then (or at ``at``)."""
+    now = after(dispute)
+    return dispute.record_delivery(Delivered(tracking_number=tracking_number, delivered_at=at or now), now)
 
 
 def ticket_request(**overrides: Any) -> OpenTicketInput:
@@ -240,6 +263,16 @@ def ship(actor: Actor) -> Ship:
     return Ship(actor=actor, tracking_number="JNE-0001", carrier="jne")
 
 
+def confirm_return(actor: Actor = SELLER) -> ConfirmReturn:
+    """The seller confirms the returned item."""
+    return ConfirmReturn(actor=actor)
+
+
+def refuse_return(actor: Actor = SELLER, reason: str = "the item came back used") -> RefuseReturn:
+    """The seller refuses the returned item with a reason and evidence."""
+    return RefuseReturn(actor=actor, reason=reason, evidence=["blob:photo-4"])
+
+
 def decide(solution: Solution = PARTIAL_REFUND, note: str = "evidence supports the buyer") -> Decide:
     """Care's decision."""
     return Decide(actor=CARE, solution=solution, note=note)
@@ -279,6 +312,8 @@ DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.SHIP: ship,
     Action.CONFIRM_RECEIPT: lambda actor: ConfirmReceipt(actor=actor),
     Action.APPEAL_DECISION: appeal_decision,
+    Action.CONFIRM_RETURN: confirm_return,
+    Action.REFUSE_RETURN: refuse_return,
     Action.CONFIRM_DECISION: lambda actor: ConfirmDecision(actor=actor),
     Action.REPLACE_DECISION: lambda actor: ReplaceDecision(actor=actor, solution=FULL_REFUND),
     Redecide.action: lambda actor: Redecide(actor=actor, solution=FULL_REFUND),

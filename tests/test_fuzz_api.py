@@ -129,6 +129,8 @@ STATEFUL_REFUSALS = [
     # (the claim's refund is compared with its total by the claim's validator: its field is "body")
     (r"(requested_solution|solution)\.amount|body", r"above (the )?order.?total|already (refunded|released)"),
     ("body", r"buyer_id and seller_id must differ"),
+    ("delivered_at", r"is in the future"),  # the server's clock
+    ("solution.kind", r"returned item was already"),  # a return inspected: care decides money
     ("key", r"no parked effect"),  # an operator repairs only what is parked
     ("file", r"detected type .* is not accepted"),  # 415: the type is read from the bytes
     ("articles", r"no published Help Center article"),  # care cites only published articles

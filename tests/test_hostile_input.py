@@ -223,6 +223,7 @@ async def _seed(api: httpx.AsyncClient) -> dict[str, str]:
         "subscription_id": hook.json()["id"],
         "case_id": opened.json()["id"],
         "article_id": starter_id("refund-after-complaint.id"),
+        "tracking_number": "JNE-HOSTILE-1",
     }
 
 

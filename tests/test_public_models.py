@@ -109,7 +109,8 @@ def test_a_solution_is_a_union_discriminated_by_kind() -> None:
     solution = schemas["Solution"]
     assert solution["discriminator"]["propertyName"] == "kind"
     shapes = {ref["$ref"].rsplit("/", 1)[-1] for ref in solution["oneOf"]}
-    assert shapes == {"RefundToBuyer", "ReleaseToSeller", "Exchange", "SendRemaining"}
+    assert shapes == {"RefundToBuyer", "ReleaseToSeller", "Exchange", "SendRemaining", "ReturnAndRefund"}
     assert "amount" in schemas["RefundToBuyer"]["required"]
-    for other in shapes - {"RefundToBuyer"}:
+    assert "amount" in schemas["ReturnAndRefund"]["required"]
+    for other in shapes - {"RefundToBuyer", "ReturnAndRefund"}:
         assert schemas[other]["properties"]["amount"]["type"] == "null", other

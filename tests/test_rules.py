@@ -24,6 +24,7 @@ from domain.commands import (
     ConfirmDecision,
     ConfirmReceipt,
     Decide,
+    Delivered,
     Redecide,
     Reject,
     ReplaceDecision,
@@ -35,7 +36,7 @@ from domain.commands import (
 )
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Paid, Payout, Proposal
 from domain.effects import EffectName
-from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
+from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty, UnknownShipment
 from domain.events import (
     Acted,
     Cancelled,
@@ -95,12 +96,14 @@ from tests.factories import (
     EXTERNAL_REF,
     FULL_REFUND,
     INACTIVITY,
+    INSPECTION,
     LEAD,
     OPERATOR,
     PARTIAL_REFUND,
     RECEIPT,
     REFUSED,
     RELEASE,
+    RETURN_AND_REFUND,
     SELLER,
     SELLER_RESPONSE,
     SEND_REMAINING,
@@ -119,13 +122,17 @@ from tests.factories import (
     ask_help,
     breached,
     confirm_decision,
+    confirm_return,
     decide,
+    delivered,
     dispute_request,
     drive_clocked,
+    drive_returns,
     message,
     offer,
     park,
     redecide,
+    refuse_return,
     replace_decision,
     resolve,
     retry,
@@ -145,6 +152,7 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
     Action.CANCEL,
 )
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
+CONFIRM_RETURN, REFUSE_RETURN = Action.CONFIRM_RETURN, Action.REFUSE_RETURN
 REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
 APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.APPEAL_DECISION,
@@ -237,6 +245,8 @@ REGISTERED: dict[str, Registered] = {
     ),
     SHIP: Registered(PARTIES, "shipments", ship),
     CONFIRM: Registered({Role.BUYER}, "confirm-receipt", lambda actor: ConfirmReceipt(actor=actor)),
+    CONFIRM_RETURN: Registered({Role.SELLER}, "return/confirm", confirm_return),
+    REFUSE_RETURN: Registered({Role.SELLER}, "return/refuse", refuse_return),
     REDECIDE: Registered({Role.CARE}, "care/redecision", lambda a: Redecide(actor=a, solution=FULL_REFUND)),
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
@@ -308,6 +318,20 @@ def closed_with_publish_parked(build: Callable[[], Dispute]) -> Callable[[], Dis
         return dispute
 
     return parked
+
+
+def return_delivered() -> Dispute:
+    """A return and refund agreed, the item shipped back by the buyer and reported delivered."""
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    delivered(dispute)
+    return dispute
+
+
+def _and(dispute: Dispute, *steps: Command) -> Dispute:
+    """``dispute`` after ``steps``, one minute after its last entry each."""
+    for step in steps:
+        dispute.apply(step, after(dispute))
+    return dispute
 
 
 STATES = [
@@ -466,6 +490,37 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+    ),
+    # issue 20: return and refund; the seller inspects the item once it is delivered
+    State(
+        "fulfilment_return_nothing_shipped",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_returns(Accept(actor=SELLER)),
+        allowed(buyer=[MSG, SHIP], seller=[MSG]),
+    ),
+    State(
+        "fulfilment_return_in_transit",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: drive_returns(Accept(actor=SELLER), ship(BUYER)),
+        allowed(buyer=[MSG, HELP], seller=[MSG, HELP, CONFIRM_RETURN, REFUSE_RETURN]),
+    ),
+    State(
+        "fulfilment_return_delivered",
+        DisputeStatus.AWAITING_FULFILMENT,
+        return_delivered,
+        allowed(buyer=[MSG], seller=[MSG, CONFIRM_RETURN, REFUSE_RETURN]),
+    ),
+    State(
+        "fulfilment_return_confirmed",
+        DisputeStatus.AWAITING_FULFILMENT,
+        lambda: _and(return_delivered(), confirm_return()),
+        allowed(buyer=[MSG], seller=[MSG]),
+    ),
+    State(
+        "in_mediation_after_return_refused",
+        DisputeStatus.IN_MEDIATION,
+        lambda: _and(return_delivered(), refuse_return()),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
@@ -2820,3 +2875,63 @@ def test_refused_command_changes_nothing(
     with pytest.raises(error):
         dispute.apply(refused, after(dispute))
     assert dispute.model_dump() == before
+
+
+# -- issue 20: return and refund, deliveries ---------------------------------------------------
+
+
+def test_a_dispute_opened_before_returns_refuses_a_return_and_refund() -> None:
+    """A policy without the inspection window is a dispute opened before returns: it keeps its rules."""
+    dispute = drive()
+    with pytest.raises(InvalidInput, match="opened before RETURN_AND_REFUND existed"):
+        dispute.check(offer(SELLER, RETURN_AND_REFUND), after(dispute))
+    returns = drive_returns(solution=PARTIAL_REFUND)
+    returns.check(offer(SELLER, RETURN_AND_REFUND), after(returns))
+
+
+def test_a_return_and_refund_is_at_most_the_order_total_and_needs_an_amount() -> None:
+    with pytest.raises(ValidationError, match="amount is required"):
+        Solution(kind=SolutionKind.RETURN_AND_REFUND)
+    dispute = drive_returns(solution=PARTIAL_REFUND)
+    too_much = Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=TOTAL + 1)
+    with pytest.raises(InvalidInput, match="above the order total"):
+        dispute.check(offer(SELLER, too_much), after(dispute))
+
+
+def test_a_confirmed_return_settles_as_a_refund_and_the_rest_released() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    assert dispute.settlement() is None  # in transit
+    delivered(dispute)
+    assert dispute.settlement() is None  # being inspected
+    happened = dispute.apply(confirm_return(), after(dispute))
+    assert SettlementDue() in happened
+    assert settle(dispute) == [refund(180_000), release(20_000)]
+
+
+def test_a_delivery_is_recorded_once_and_an_unknown_or_future_one_refused() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    seq = dispute.timeline_seq
+    with pytest.raises(UnknownShipment):
+        delivered(dispute, "JNE-NOPE")
+    with pytest.raises(InvalidInput, match="delivered_at"):
+        delivered(dispute, at=after(dispute) + timedelta(hours=1))
+    assert dispute.timeline_seq == seq
+    assert delivered(dispute) != []
+    assert delivered(dispute) == []
+    assert [e.event for e in dispute.timeline].count("delivered") == 1
+
+
+def test_the_inspection_window_counts_from_delivery_not_from_its_report() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    reported = after(dispute) + timedelta(hours=6)
+    delivered_at = reported - timedelta(hours=5)
+    dispute.record_delivery(Delivered(tracking_number="JNE-0001", delivered_at=delivered_at), reported)
+    [inspection] = dispute.deadlines
+    assert (inspection.due_at, inspection.then) == (delivered_at + INSPECTION, Then.RETURN_CONFIRMED)
+
+
+def test_a_replaced_decision_is_no_return() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), solution=PARTIAL_REFUND)
+    park(dispute, "refund_to_buyer", REFUND_KEY)
+    with pytest.raises(InvalidInput, match="goods have moved"):
+        dispute.check(redecide(RETURN_AND_REFUND), after(dispute))

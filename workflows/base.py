@@ -239,6 +239,10 @@ class KindSteps(ABC, Generic[CaseT, ResultT]):
     async def on_start(self, engine: CaseWorkflow[CaseT, ResultT]) -> None:
         """The kind's own first step, once per case (e.g. a report links its dispute)."""
 
+    def ingest(self, case: CaseT, event: IngestedEvent, now: datetime) -> list[DomainEvent]:
+        """Apply an event that is no party's action (e.g. a shipment delivered); by default there is none."""
+        raise ValueError(f"{case.id} has no action {event.action}")
+
 
 class CaseWorkflow(Generic[CaseT, ResultT]):
     """The engine: the run skeleton of every case workflow. A kind's workflow class only binds
@@ -482,8 +486,9 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
         spec = self._case.actions.get(event.action)
         try:
             if spec is None:
-                raise ValueError(f"{self._case.id} has no action {event.action}")
-            happened = self._apply(spec.command.model_validate(event.body))
+                happened = self._steps.ingest(self._case, event, workflow.now())
+            else:
+                happened = self._apply(spec.command.model_validate(event.body))
         except DomainError as error:
             self._reject(event, error.message)
         except ValidationError as error:

@@ -5,6 +5,7 @@ settlement before the dispute closes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -13,12 +14,15 @@ from temporalio.common import SearchAttributeKey
 with workflow.unsafe.imports_passed_through():
     from activities.models import AssignInput, MediationCase, MediationInput, PayoutInput
     from core import search_attributes as sa
+    from domain.commands import DELIVERED, Delivered, IngestedEvent
     from domain.dispute import PAYOUT_EFFECTS, Dispute, LinkTicket, Outcome
     from domain.effects import EffectName, Lane
+    from domain.errors import DomainError
     from domain.events import DomainEvent
     from domain.kinds import DISPUTE
     from domain.types import SolutionKind
-    from workflows.base import CaseWorkflow, EffectJob, KindSteps, Step
+    from workflows.base import Ack, CaseWorkflow, EffectJob, KindSteps, Step
+    from workflows.errors import as_application_error
     from workflows.inputs import DisputeRun as DisputeRun
 
 
@@ -81,6 +85,12 @@ class DisputeSteps(KindSteps[Dispute, Outcome]):
 
     def settled_up(self, case: Dispute) -> bool:
         return not (case.settling and not case.closed)
+
+    def ingest(self, case: Dispute, event: IngestedEvent, now: datetime) -> list[DomainEvent]:
+        """A shipment delivered, as the marketplace's CloudEvent (``com.marketplace.shipment.delivered``)."""
+        if event.action != DELIVERED:
+            return super().ingest(case, event, now)
+        return case.record_delivery(Delivered.model_validate(event.body), now)
 
 
 async def _money_lane(engine: CaseWorkflow[Dispute, Outcome]) -> None:
@@ -159,6 +169,25 @@ class DisputeWorkflow(CaseWorkflow[Dispute, Outcome]):
     def state(self) -> Dispute:
         """The dispute, with each role's allowed actions and the timeline entries not yet stored."""
         return self._case
+
+    @workflow.update(name=DELIVERED)
+    def delivered(self, delivery: Delivered) -> Ack:
+        """The marketplace reports a shipment delivered (``POST .../shipments/{resi}/delivered``):
+        recorded once; a repeat answers ``duplicate`` and changes nothing."""
+        try:
+            happened = self._case.record_delivery(delivery, workflow.now())
+        except DomainError as error:
+            raise as_application_error(error) from None
+        if happened:
+            self.changed(happened)
+        return self._ack(self._case.timeline_seq, duplicate=not happened)
+
+    @delivered.validator
+    def _check_delivery(self, delivery: Delivered) -> None:
+        try:
+            self._case.check_delivery(delivery, workflow.now())
+        except DomainError as error:
+            raise as_application_error(error) from None
 
     @workflow.signal
     def link_ticket(self, link: LinkTicket) -> None:

@@ -17,6 +17,7 @@ from api.kinds import DISPUTES
 from api.openapi import read_as
 from api.public import EffectList, EffectPublic
 from api.routes.actions import add_case_routes
+from api.routes.deliveries import record_delivery
 from core import search_attributes as sa
 from domain.dispute import DisputeStatus
 from domain.types import IDENTIFIER_PATTERN, Role
@@ -91,5 +92,11 @@ def router() -> APIRouter:
     routes = APIRouter(prefix=DISPUTES.path, tags=["disputes"])
     routes.add_api_route("", list_disputes, methods=["GET"], openapi_extra=read_as(Role.BUYER, Role.SELLER))
     routes.add_api_route("/{dispute_id}/effects", list_effects, methods=["GET"])
+    routes.add_api_route(
+        "/{dispute_id}/shipments/{tracking_number}/delivered",
+        record_delivery,
+        methods=["POST"],
+        response_model=DISPUTES.public,
+    )
     add_case_routes(routes, DISPUTES)
     return routes

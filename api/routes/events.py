@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,19 +12,23 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from fastapi import APIRouter, Body, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.cases import Answer, Cases, CasesDep
-from api.kinds import SERVED, ServedKind
+from api.kinds import DISPUTES, SERVED, ServedKind
 from api.problems import Problem
-from domain.commands import Command, IngestedEvent
-from domain.types import Actor, Role
+from core.settings import KeyRole
+from domain.commands import DELIVERED, Command, Delivered, IngestedEvent
+from domain.dispute import DELIVERY_CLOCK_SKEW
+from domain.types import IDENTIFIER_PATTERN, Actor, Role
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 PREFIX = "com.marketplace."
 MAX_BATCH = 100
+#: The marketplace's delivery of a shipment: subject the order id, data its resi and delivery time.
+SHIPMENT_DELIVERED = f"{PREFIX}shipment.delivered"
 
 
 class EventStatus(StrEnum):
@@ -35,6 +41,7 @@ class EventStatus(StrEnum):
     CLOSED = "closed"  # the case is closed: nothing more can be recorded on it
     CONFLICT = "conflict"  # refused as REST would with 409: e.g. the order's dispute is between other parties
     LIMITED = "limited"  # over the batch's cap on case openings (DISPUTES_EVENTS_MAX_OPENINGS): send it again
+    REFUSED = "refused"  # the case refuses it and nothing changed: a delivery for an unknown tracking number
 
 
 class EventResult(BaseModel):
@@ -94,6 +101,8 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
     if not isinstance(event_type, str):
         result.detail = "type must be a string"
         return result
+    if event_type == SHIPMENT_DELIVERED:
+        return await _delivered(cases, raw, event_id, result)
     try:
         event = CloudEvent(dict((k, v) for k, v in raw.items() if k != "data"), raw.get("data"))
         kind, role, action = _parse_type(str(event_type))
@@ -153,6 +162,71 @@ async def _deliver(cases: Cases, raw: dict[str, Any], openings: list[str]) -> Ev
             exists = False
         result.status = EventStatus.CLOSED if exists else EventStatus.NOT_FOUND
         result.detail = f"{case_id} is closed" if exists else f"no case {case_id}"
+        return result
+    result.status = EventStatus.ACCEPTED
+    return result
+
+
+class DeliveredData(BaseModel):
+    """The data of ``com.marketplace.shipment.delivered`` (other fields the marketplace sends are ignored)."""
+
+    tracking_number: str = Field(pattern=IDENTIFIER_PATTERN)
+    delivered_at: AwareDatetime
+
+
+async def _delivered(cases: Cases, raw: dict[str, Any], event_id: str, result: EventResult) -> EventResult:
+    """A shipment delivered: to the order's dispute through its ``ingest`` signal, once the API has
+    checked that the dispute is open and has a shipment with that tracking number (else ``refused``,
+    404, and nothing reaches the case). The case dedupes by event id, and records a resi once."""
+    try:
+        event = CloudEvent(dict((k, v) for k, v in raw.items() if k != "data"), raw.get("data"))
+        data = DeliveredData.model_validate(event.get_data())
+    except BaseCloudEventException as error:
+        result.detail = str(error)
+        return result
+    except ValidationError as error:
+        result.detail, result.errors = "data does not validate", _errors(error)
+        return result
+    order_id = event.get_subject()
+    if not order_id or not re.fullmatch(IDENTIFIER_PATTERN, order_id):
+        result.detail = "subject must be the order id"
+        return result
+    if cases.caller.role is not KeyRole.PLATFORM:
+        result.status, result.detail = EventStatus.FORBIDDEN, "only a platform key reports deliveries"
+        return result
+    case_id = result.case_id = DISPUTES.kind.workflow_id(order_id)
+    try:
+        dispute = await cases.read(DISPUTES, case_id)
+    except Problem as refused:
+        return _refused(result, refused)
+    if dispute.status in ("RESOLVED", "CANCELLED"):
+        result.status, result.detail = EventStatus.CLOSED, f"{case_id} is closed"
+        return result
+    known = [shipment.tracking_number for shipment in getattr(dispute, "shipments", [])]
+    if data.tracking_number not in known:
+        result.status, result.problem_status = EventStatus.REFUSED, 404
+        result.detail = f"{case_id} has no shipment {data.tracking_number}; its shipments: {known}"
+        result.errors = [{"field": "data.tracking_number", "reason": "no shipment of this dispute has it"}]
+        return result
+    if data.delivered_at > datetime.now(UTC) + DELIVERY_CLOCK_SKEW:
+        result.status, result.problem_status = EventStatus.INVALID, 422
+        result.detail = "delivered_at is in the future"
+        result.errors = [{"field": "data.delivered_at", "reason": "in the future"}]
+        return result
+    delivery = Delivered(
+        tracking_number=data.tracking_number,
+        delivered_at=data.delivered_at,
+        reported_by=cases.caller.name[:64],
+    )
+    ingested = IngestedEvent(
+        id=event_id, type=SHIPMENT_DELIVERED, action=DELIVERED, body=delivery.model_dump(mode="json")
+    )
+    try:
+        await cases.client.get_workflow_handle(case_id).signal("ingest", ingested)
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        result.status, result.detail = EventStatus.CLOSED, f"{case_id} is closed"
         return result
     result.status = EventStatus.ACCEPTED
     return result
