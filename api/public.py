@@ -10,7 +10,7 @@ them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -40,8 +40,18 @@ class DeadlinePublic(BaseModel):
 
     party: Role
     action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
-    due_at: datetime
+    due_at: datetime | None = Field(description="null while a care target is paused (see remaining)")
     then: Then
+    business_hours: bool = Field(
+        default=False, description="the clock counts business hours (care's targets under a calendar)"
+    )
+    paused: bool = Field(
+        default=False,
+        description="a care target that waits: a party was asked for information, or the report is on hold",
+    )
+    remaining: timedelta | None = Field(
+        default=None, description="while paused: the time the target has left when it counts again"
+    )
 
 
 class TimelineEntryPublic(BaseModel):

@@ -4,12 +4,13 @@ Each is registered, with its rule, in ``domain/dispute.py`` (see ``domain/regist
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.types import Actor, ArticleList, EvidenceList, Identifier, Note, Solution, Text
+from domain.types import Actor, ArticleList, EvidenceList, Identifier, Note, Role, Solution, Text
 
 
 class Action(StrEnum):
@@ -185,3 +186,19 @@ class Redecide(Command):
     action = "redecide"
     solution: Solution
     note: Note = ""
+
+
+class RequestInfo(Command):
+    """Care asks the buyer or the seller for information by a deadline; care's targets wait meanwhile."""
+
+    action = "request_info"
+    party: Role = Field(description="buyer or seller: who is asked")
+    text: Text
+    due_in: timedelta | None = Field(
+        default=None,
+        gt=timedelta(0),
+        description="how long the party has (calendar time); unset: DISPUTES_INFO_REQUEST_WINDOW",
+    )
+    evidence_type: str | None = Field(
+        default=None, min_length=1, max_length=100, description="what kind of evidence is asked for"
+    )

@@ -154,3 +154,22 @@ class EffectRepaired(DomainEvent):
 
     key: str
     reference: str | None
+
+
+@dataclass(frozen=True)
+class InfoRequested(DomainEvent):
+    """Care asked ``party`` for information by ``due_at``; care's targets wait meanwhile."""
+
+    party: Role
+    text: str
+    due_at: datetime
+    evidence_type: str | None = None
+
+
+@dataclass(frozen=True)
+class PauseEnded(DomainEvent):
+    """A request for information or a hold ended (``reason``: answered, expired, closed, ended)."""
+
+    kind: str
+    party: Role
+    reason: str

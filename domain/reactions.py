@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -27,8 +28,10 @@ from domain.events import (
     EffectParked,
     EffectRepaired,
     Escalated,
+    InfoRequested,
     Opened,
     PartyInactive,
+    PauseEnded,
     ReceiptConfirmed,
     Reminded,
     Resolved,
@@ -260,6 +263,18 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
             return Consequences(notices=_both(dispute, text), published=[EventType.DISPUTE_UPDATED])
         case Reminded(deadline=deadline):
             return Consequences(notices=[_to(dispute, deadline.party, _reminder(dispute, deadline))])
+        case InfoRequested(party=party, text=text, due_at=due_at, evidence_type=evidence_type):
+            return Consequences(
+                notices=[_to(dispute, party, _info_request(dispute, text, due_at, evidence_type))]
+            )
+        case PauseEnded(party=party, reason="info_request_expired"):
+            text = (
+                f"The time to answer care's request for information on dispute {dispute.id} has passed;"
+                " care goes on with what it has. You may still send a message."
+            )
+            return Consequences(notices=[_to(dispute, party, text)], published=[EventType.DISPUTE_UPDATED])
+        case PauseEnded():
+            return Consequences(published=[EventType.DISPUTE_UPDATED])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):
@@ -282,6 +297,15 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
                 published=[EventType.DISPUTE_UPDATED, EventType.DISPUTE_RESOLVED],
             )
     return Consequences()
+
+
+def _info_request(dispute: Dispute, text: str, due_at: datetime, evidence_type: str | None) -> str:
+    """Care's request for information to one party of a dispute."""
+    asked = f" ({evidence_type})" if evidence_type else ""
+    return (
+        f"Care asks you for information on dispute {dispute.id}{asked}: {text} Please answer with a"
+        f" message and your evidence by {at_minute(due_at)}; after that care goes on without it."
+    )
 
 
 def _reminder(dispute: Dispute, deadline: Deadline) -> str:

@@ -28,6 +28,7 @@ from domain.commands import (
     Reject,
     ReplaceDecision,
     RequestHelp,
+    RequestInfo,
     ResolveEffect,
     RetryEffect,
     SendMessage,
@@ -126,6 +127,7 @@ from tests.factories import (
     park,
     redecide,
     replace_decision,
+    request_info,
     resolve,
     retry,
     ship,
@@ -145,6 +147,7 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
 )
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
 REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
+REQUEST_INFO = RequestInfo.action
 APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.APPEAL_DECISION,
     Action.CONFIRM_DECISION,
@@ -218,6 +221,9 @@ REGISTERED: dict[str, Registered] = {
     SHIP: Registered(PARTIES, "shipments", ship),
     CONFIRM: Registered({Role.BUYER}, "confirm-receipt", lambda actor: ConfirmReceipt(actor=actor)),
     REDECIDE: Registered({Role.CARE}, "care/redecision", lambda a: Redecide(actor=a, solution=FULL_REFUND)),
+    REQUEST_INFO: Registered(
+        {Role.CARE, Role.SUPERVISOR}, "care/request-info", lambda a: request_info(actor=a)
+    ),
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
@@ -331,13 +337,13 @@ STATES = [
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
     ),
     State(
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
     ),
     State(
         "fulfilment_refund",
@@ -426,7 +432,7 @@ STATES = [
         "decision_appealed",
         DisputeStatus.DECISION_APPEALED,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), appeal_decision(SELLER)),
-        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION]),
+        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
     ),
     State(
         "fulfilment_decision_replaced",
@@ -446,7 +452,34 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+    ),
+    # care asked a party for information: the other may still be asked (the sample asks the seller)
+    State(
+        "in_mediation_buyer_asked",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive_clocked(offer(SELLER), ask_help(BUYER), request_info(Role.BUYER)),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+    ),
+    State(
+        "in_mediation_both_asked",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive_clocked(
+            offer(SELLER), ask_help(BUYER), request_info(Role.SELLER), request_info(Role.BUYER)
+        ),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+    ),
+    State(
+        "decision_appealed_buyer_asked",
+        DisputeStatus.DECISION_APPEALED,
+        lambda: drive_clocked(
+            offer(SELLER),
+            ask_help(BUYER),
+            decide(),
+            appeal_decision(SELLER),
+            request_info(Role.BUYER, actor=SUPERVISOR),
+        ),
+        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
@@ -467,7 +500,7 @@ STATES = [
         "in_mediation_mediation_parked",
         DisputeStatus.IN_MEDIATION,
         mediation_parked,
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE], operator=[RETRY, RESOLVE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO], operator=[RETRY, RESOLVE]),
     ),
     State(
         "resolved_publish_parked",
@@ -522,7 +555,7 @@ def test_a_reports_action_is_refused_by_a_dispute() -> None:
     dispute = drive(offer(SELLER), ask_help(BUYER))
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(Solve(actor=CARE), after(dispute))
-    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide"]
+    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide", "request_info"]
     assert refused.value.details["allowed_actions"]["operator"] == []
 
 
@@ -843,7 +876,7 @@ def test_breach_never_loses_the_case() -> None:
     dispute, escalated = mediated()
     dispute.tick(escalated + TARGET)
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
     dispute.apply(decide(), escalated + TARGET + STEP)
     assert (dispute.agreed_solution, dispute.decided_by) == (PARTIAL_REFUND, "care")
 
@@ -1240,7 +1273,7 @@ def test_a_mediation_opened_by_hand_records_its_case() -> None:
     assert dispute.timeline[-2].detail == {"case_ref": "desk-42", "assignee": "by hand"}
     assert (dispute.done_by_hand, dispute.payouts_made) == ([MEDIATION_KEY], [])
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
 
 
 def test_an_alert_resolved_by_hand_pays_nothing() -> None:
