@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from domain.calendar import BusinessCalendar, business_add, business_between
 from domain.case import DeadlineEvent, PauseKind
-from domain.dispute import DisputeStatus
+from domain.dispute import Dispute, DisputeStatus
 from domain.errors import InvalidInput
 from domain.events import Acted, InfoRequested, PauseEnded
 from domain.outbound import EventType
@@ -67,12 +67,14 @@ DUTCH_ALWAYS = BusinessCalendar(
 )
 
 
-def wib(*args: int) -> datetime:
-    return datetime(*args, tzinfo=WIB)  # type: ignore[misc]
+def wib(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    """A local time in Jakarta (WIB, UTC+7)."""
+    return datetime(year, month, day, hour, minute, tzinfo=WIB)
 
 
-def ams(*args: int) -> datetime:
-    return datetime(*args, tzinfo=AMSTERDAM)  # type: ignore[misc]
+def ams(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    """A local time in Amsterdam."""
+    return datetime(year, month, day, hour, minute, tzinfo=AMSTERDAM)
 
 
 # -- the calendar --------------------------------------------------------------------------------
@@ -208,8 +210,6 @@ def test_a_reports_reply_target_counts_business_hours() -> None:
 def test_a_disputes_decision_target_counts_business_hours_and_the_parties_windows_do_not() -> None:
     policy = CLOCKED_POLICY.model_copy(update={"care_calendar": JAKARTA})
     opened = wib(2026, 11, 23, 8, 0).astimezone(UTC)  # a Monday
-    from domain.dispute import Dispute
-
     dispute = Dispute.open("d-1", dispute_request(policy=policy), opened)
     # the seller's window is calendar time: two days later, to the minute
     [seller] = dispute.deadlines[:1]
@@ -239,7 +239,7 @@ def test_a_case_opened_before_the_calendar_counts_round_the_clock() -> None:
 # -- asking a party for information pauses care's decision ----------------------------------------
 
 
-def mediated_and_asked() -> tuple[object, datetime]:
+def mediated_and_asked() -> tuple[Dispute, datetime]:
     dispute = drive_clocked(offer(SELLER), ask_help(BUYER))
     asked_at = dispute.timeline[-1].at + timedelta(hours=1)
     happened = dispute.apply(request_info(Role.SELLER, due_in=timedelta(days=1)), asked_at)
