@@ -604,13 +604,13 @@ class CareCase(BaseModel):
 
     def _check_info_request(self, command: RequestInfo) -> None:
         """A party is asked once at a time, and given no longer than the policy allows."""
-        if command.party not in self.roles or command.party in (Role.CARE, Role.SUPERVISOR, Role.OPERATOR):
-            raise InvalidInput("party", f"{command.party.value} is not a party of this case")
         if self.open_request(command.party) is not None:
             raise InvalidInput("party", f"the {command.party.value} already has an open request")
         longest = self.policy.info_request_max_window
         if command.due_in is not None and command.due_in > longest:
-            raise InvalidInput("due_in", f"at most {short_duration(longest)}")
+            raise InvalidInput(
+                "due_in", f"at most {short_duration(longest)} (DISPUTES_INFO_REQUEST_MAX_WINDOW)"
+            )
 
     def _request_info(self, command: RequestInfo, now: datetime) -> datetime:
         """Ask ``command.party`` for information: care's targets wait until it answers or the

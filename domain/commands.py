@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -192,7 +192,7 @@ class RequestInfo(Command):
     """Care asks the buyer or the seller for information by a deadline; care's targets wait meanwhile."""
 
     action = "request_info"
-    party: Role = Field(description="buyer or seller: who is asked")
+    party: Literal[Role.BUYER, Role.SELLER] = Field(description="who is asked")
     text: Text
     due_in: timedelta | None = Field(
         default=None,
