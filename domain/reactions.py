@@ -264,9 +264,9 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
         case Reminded(deadline=deadline):
             return Consequences(notices=[_to(dispute, deadline.party, _reminder(dispute, deadline))])
         case InfoRequested(party=party, text=text, due_at=due_at, evidence_type=evidence_type):
-            return Consequences(
-                notices=[_to(dispute, party, _info_request(dispute, text, due_at, evidence_type))]
-            )
+            # care's words to the party: they land in its inbox (Pesan Bantuan) like a care reply
+            asked = _info_request(dispute, text, due_at, evidence_type)
+            return Consequences(notices=[_to(dispute, party, asked, NoticeCategory.CARE_REPLY)])
         case PauseEnded(party=party, reason="info_request_expired"):
             text = (
                 f"The time to answer care's request for information on dispute {dispute.id} has passed;"

@@ -81,6 +81,8 @@ async def test_a_request_for_information_answered_with_evidence(api: httpx.Async
 
     [told] = await eventually(lambda: notices(api, dispute_id, "seller", "Care asks you for information"))
     assert "(proof_of_delivery)" in told and "Please send the proof of delivery." in told
+    inbox = (await api.get(f"/v1/users/{SELLER['id']}/inbox")).json()["items"]
+    assert [m["text"] for m in inbox if m["case_id"] == dispute_id] == [told]  # care's words: Pesan Bantuan
 
     receipt = await upload_evidence(api, "seller", SELLER["id"])
     answered = await api.post(
