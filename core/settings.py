@@ -289,6 +289,11 @@ class Settings(BaseSettings, DisputePolicy):
     def _empty_turns_a_clock_off(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("care_calendar")
+    @classmethod
+    def _calendar_of_a_known_country(cls, value: Any) -> Any:
+        return None if value is None else value.checked()
+
     @field_validator("history_max_events", "history_max_bytes")
     @classmethod
     def _history_bounds_under_temporals_limits(cls, value: int, info: ValidationInfo) -> int:

@@ -81,13 +81,6 @@ class BusinessCalendar(BaseModel):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
-    @field_validator("holidays")
-    @classmethod
-    def _known_country(cls, value: str | None) -> str | None:
-        if value is not None and value not in holiday_library.list_supported_countries():
-            raise ValueError(f"no public holidays known for country {value!r}")
-        return value
-
     @model_validator(mode="after")
     def _some_hours(self) -> Self:
         for day, (opens, closes) in self.hours.items():
@@ -95,6 +88,14 @@ class BusinessCalendar(BaseModel):
                 raise ValueError(f"hours.{day.value}: {opens} is not before {closes}")
         if not self.hours:
             raise ValueError("hours: at least one day must be open")
+        return self
+
+    def checked(self) -> Self:
+        """The calendar as a setting, once its country is one the ``holidays`` library knows (not
+        checked when a case's copy is read back: a running case keeps the days it listed, even
+        if a later library dropped the country)."""
+        if self.holidays is not None and self.holidays not in holiday_library.list_supported_countries():
+            raise ValueError(f"holidays: no public holidays known for country {self.holidays!r}")
         return self
 
     @property

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from core.settings import Settings
 from domain.calendar import BusinessCalendar, business_add, business_between
 from domain.case import DeadlineEvent, PauseKind
 from domain.dispute import Dispute, DisputeStatus
@@ -164,12 +165,22 @@ def test_a_case_carries_the_public_holidays_of_three_years_from_its_opening() ->
         ({"timezone": "Asia/Jakarta", "hours": {"mon": ["8am", "17:00"]}}, "hours"),
         ({"timezone": "Asia/Jakarta", "hours": {"someday": ["08:00", "17:00"]}}, "hours"),
         ({"timezone": "Asia/Jakarta", "hours": {}}, "at least one day"),
-        ({"timezone": "Asia/Jakarta", "hours": {"mon": ["08:00", "17:00"]}, "holidays": "XX"}, "holidays"),
     ],
 )
 def test_a_calendar_that_cannot_work_is_refused(setting: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         BusinessCalendar.model_validate(setting)
+    with pytest.raises(ValidationError, match="care_calendar"):
+        Settings(care_calendar=setting)
+
+
+def test_a_calendar_setting_names_a_country_the_holidays_library_knows() -> None:
+    """Checked as a setting only: a case's copy lists its days and is read back as it was."""
+    setting = {"timezone": "Asia/Jakarta", "hours": {"mon": ["08:00", "17:00"]}, "holidays": "XX"}
+    with pytest.raises(ValidationError, match="no public holidays known for country 'XX'"):
+        Settings(care_calendar=setting)
+    assert BusinessCalendar.model_validate(setting).holidays == "XX"
+    assert Settings(care_calendar=setting | {"holidays": "ID"}).care_calendar is not None
 
 
 # -- care's targets count business time; parties' windows do not ----------------------------------

@@ -170,12 +170,13 @@ async def test_a_report_filed_on_friday_evening_is_due_on_monday_at_16_wib(
 async def test_on_a_holiday_nothing_counts_and_a_target_crosses_several_days(
     time_skipping_env: WorkflowEnvironment, task_queue: str, engine: AsyncEngine
 ) -> None:
-    """The Monday is a holiday of the calendar: 8 hours from Friday 19:00 are due Tuesday 16:00;
+    """The Monday is a public holiday of the case's calendar: 8 hours from Friday 19:00 are due Tuesday 16:00;
     a 24-hour target runs to Thursday 14:00 (9 business hours a day)."""
     env = time_skipping_env
     friday = next_weekday_at(await env.get_current_time(), 4, ZoneInfo("Asia/Jakarta"), 19)
     monday = (friday + timedelta(days=3)).date()
-    holiday = JAKARTA.model_copy(update={"extra_holidays": [monday]})
+    # as a case carries it: the country named, its public holidays listed when the case opened
+    holiday = JAKARTA.model_copy(update={"holidays": "ID", "public_holidays": [monday]})
     await sleep_until(env, friday)
     short = TICKET_POLICY.model_copy(
         update={
