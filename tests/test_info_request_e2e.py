@@ -4,11 +4,25 @@ unanswered expires and resumes it, and a report on hold waits for its user."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.testing import WorkflowEnvironment
 
-from tests.support import AS_CARE, BUYER, CARE, SELLER, claim, eventually, new_order, upload_evidence
+from core.settings import Settings
+from tests.support import (
+    AS_CARE,
+    BUYER,
+    CARE,
+    SELLER,
+    claim,
+    eventually,
+    new_order,
+    serving,
+    upload_evidence,
+)
 
 
 async def read(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
@@ -146,3 +160,31 @@ async def test_a_report_on_hold_waits_for_its_user(api: httpx.AsyncClient) -> No
     state = await read(api, f"/v1/tickets/{ticket_id}")
     assert [e["event"] for e in state["timeline"]][-3:] == ["hold_ended", "target_resumed", "message"]
     assert state["deadlines"][0]["paused"] is False and state["care_reply_due_at"] is not None
+
+
+async def test_the_calendar_in_force_is_copied_into_a_new_case(
+    dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    """DISPUTES_CARE_CALENDAR as the API reads it: a report filed now carries the calendar (shown
+    in its Temporal UI details) and its reply target says it counts business hours."""
+    every_day = {day: ["00:00", "24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    settings = Settings(
+        task_queue=task_queue,
+        data_dir=tmp_path,
+        care_calendar={"timezone": "Asia/Jakarta", "hours": every_day, "extra_holidays": ["2020-01-01"]},
+    )
+    async with serving(settings, dev_server_env) as api:
+        opened = await api.post(
+            "/v1/tickets",
+            json={"user_id": "u-cal-1", "role": "buyer", "topic": "PAYMENT", "details": "Charged twice"},
+        )
+        assert opened.status_code == 201, opened.text
+        report = opened.json()
+        [target] = report["deadlines"]
+        assert (target["action"], target["business_hours"], target["paused"]) == ("reply", True, False)
+        filed = datetime.fromisoformat(report["timeline"][0]["at"])
+        assert datetime.fromisoformat(target["due_at"]) == filed + timedelta(hours=24)
+        described = await dev_server_env.client.get_workflow_handle(report["id"]).describe()
+        assert "care targets in business hours (Asia/Jakarta: mon 00:00-24:00" in (
+            await described.static_details() or ""
+        )
