@@ -450,3 +450,27 @@ def test_a_hold_counts_the_time_left_in_business_hours() -> None:
     assert ticket.care_reply_due_at == wib(2026, 12, 2, 13, 0)
     assert ticket.care_clock is not None and ticket.care_clock.warn_at == wib(2026, 12, 2, 11, 0)
     assert USER.role is Role.USER
+
+
+def test_the_settings_copy_the_calendar_with_this_years_holidays_into_new_cases() -> None:
+    setting = {"timezone": "Asia/Jakarta", "hours": {"mon": ["08:00", "17:00"]}, "holidays": "ID"}
+    settings = Settings(care_calendar=setting)
+    assert settings.care_calendar is not None and settings.care_calendar.public_holidays == []
+    year = datetime.now(UTC).year
+    for policy in (settings.dispute_policy(), settings.ticket_policy()):
+        calendar = policy.care_calendar
+        assert calendar is not None
+        assert {day.year for day in calendar.public_holidays} == {year, year + 1, year + 2}
+        assert date(year, 8, 17) in calendar.public_holidays  # Hari Kemerdekaan
+    assert Settings().dispute_policy().care_calendar is None  # unset: round the clock
+
+
+def test_on_call_reads_what_a_request_waits_for() -> None:
+    dispute, _ = mediated_and_asked()
+    assert deadline_name(dispute, DeadlineEvent.INFO_REQUEST_DUE) == "seller asked for information"
+    policy = CLOCKED_POLICY.model_copy(update={"care_calendar": JAKARTA})
+    in_hours = drive_dispute(offer(SELLER), ask_help(BUYER), policy=policy)
+    assert (
+        deadline_name(in_hours, DeadlineEvent.CARE_DECISION_BREACHED) == "care decision target business hours"
+    )
+    assert deadline_name(dispute, DeadlineEvent.CARE_DECISION_BREACHED) == "care decision target"
