@@ -10,10 +10,10 @@ them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from domain.dispute import DisputeStatus, Reason
 from domain.ticket import Priority, ReporterRole, TicketStatus, TicketTopic
@@ -33,6 +33,11 @@ class ActorPublic(BaseModel):
     id: str
 
 
+def _whole_seconds(value: timedelta | None) -> timedelta | None:
+    """A duration without its fraction of a second (an ISO 8601 duration in the schema's format)."""
+    return None if value is None else timedelta(seconds=int(value.total_seconds()))
+
+
 class DeadlinePublic(BaseModel):
     """A clock running now: who must do what by when, and what happens when it passes."""
 
@@ -40,8 +45,19 @@ class DeadlinePublic(BaseModel):
 
     party: Role
     action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
-    due_at: datetime
+    due_at: datetime | None = Field(description="null while a care target is paused (see remaining)")
     then: Then
+    business_hours: bool = Field(
+        default=False, description="the clock counts business hours (care's targets under a calendar)"
+    )
+    paused: bool = Field(
+        default=False,
+        description="a care target that waits: a party was asked for information, or the report is on hold",
+    )
+    remaining: Annotated[timedelta | None, AfterValidator(_whole_seconds)] = Field(
+        default=None,
+        description="while paused: the time the target has left when it counts again (whole seconds)",
+    )
 
 
 class TimelineEntryPublic(BaseModel):

@@ -6,11 +6,11 @@ import base64
 import binascii
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -31,6 +31,7 @@ from domain.types import (
     CasePolicy,
     DisputePolicy,
     OptionalDuration,
+    ReplyPolicy,
 )
 
 PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -300,6 +301,11 @@ class Settings(BaseSettings, DisputePolicy):
             raise ValueError("return_inspection_window cannot be turned off (RETURN_AND_REFUND needs it)")
         return value
 
+    @field_validator("care_calendar")
+    @classmethod
+    def _calendar_of_a_known_country(cls, value: Any) -> Any:
+        return None if value is None else value.checked()
+
     @field_validator("history_max_events", "history_max_bytes")
     @classmethod
     def _history_bounds_under_temporals_limits(cls, value: int, info: ValidationInfo) -> int:
@@ -364,14 +370,15 @@ class Settings(BaseSettings, DisputePolicy):
 
     def dispute_policy(self) -> DisputePolicy:
         """The durations a dispute opened now runs under (the settings' own policy fields)."""
-        return DisputePolicy.model_validate(self.model_dump(include=set(DisputePolicy.model_fields)))
+        policy = DisputePolicy.model_validate(self.model_dump(include=set(DisputePolicy.model_fields)))
+        return _opened_now(policy)
 
     def ticket_policy(self) -> TicketPolicy:
         """The durations a help-center report filed now runs under."""
         fields = self.model_dump(include=set(CasePolicy.model_fields))
         for field, setting in _TICKET_NAMES.items():
             fields[field] = getattr(self, setting)
-        return TicketPolicy.model_validate(fields)
+        return _opened_now(TicketPolicy.model_validate(fields))
 
     @property
     def store_url(self) -> str:
@@ -388,6 +395,19 @@ class Settings(BaseSettings, DisputePolicy):
     def evidence_path(self) -> Path:
         """The folder of the local blob store."""
         return self.evidence_dir or self.data_dir / "evidence"
+
+
+PolicyT = TypeVar("PolicyT", bound=ReplyPolicy)
+
+
+def _opened_now(policy: PolicyT) -> PolicyT:
+    """``policy`` as a case opened now carries it: its calendar with the public holidays of this
+    year and the next ones listed, so the case keeps them whatever the library learns later."""
+    calendar = policy.care_calendar
+    if calendar is None:
+        return policy
+    year = datetime.now(UTC).year
+    return policy.model_copy(update={"care_calendar": calendar.for_cases_opened(year)})
 
 
 @lru_cache

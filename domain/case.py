@@ -11,12 +11,32 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, computed_field
 
-from domain.commands import Command, ResolveEffect, RetryEffect
+from domain.calendar import BusinessCalendar, business_add, business_between
+from domain.commands import Command, RequestInfo, ResolveEffect, RetryEffect
 from domain.effects import EffectName, EffectRegistry, Repair
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
-from domain.events import Acted, CareReplyDue, DomainEvent, EffectParked, EffectRepaired, Reminded
+from domain.events import (
+    Acted,
+    CareReplyDue,
+    DomainEvent,
+    EffectParked,
+    EffectRepaired,
+    PauseEnded,
+    Reminded,
+)
 from domain.registry import ActionRegistry
-from domain.types import Actor, CareTarget, CasePolicy, Deadline, EvidenceType, ReplyPolicy, Role, Then
+from domain.types import (
+    Actor,
+    CareTarget,
+    CasePolicy,
+    Deadline,
+    EvidenceType,
+    PausedDeadline,
+    ReplyPolicy,
+    Role,
+    Then,
+    short_duration,
+)
 
 
 class DeadlineEvent(StrEnum):
@@ -37,6 +57,7 @@ class DeadlineEvent(StrEnum):
     RETURN_INSPECTION_DUE = "return_inspection_due"
     DECISION_APPEAL_OVER = "decision_appeal_over"
     USER_REPLY_DUE = "user_reply_due"
+    INFO_REQUEST_DUE = "info_request_due"
 
 
 class WindowKind(StrEnum):
@@ -77,7 +98,9 @@ class Window(BaseModel):
 
 class ReplyClock(BaseModel):
     """Care owes something by ``due_at`` (``target``: a reply, started by escalation or by the
-    oldest unanswered message; a decision; a supervisor's review), warned at ``warn_at``."""
+    oldest unanswered message; a decision; a supervisor's review), warned at ``warn_at``; in
+    business time when the case's policy has a calendar (``business_hours``). While paused (a
+    party asked for information, a report on hold) it keeps the time it had left, not a due time."""
 
     target: CareTarget = CareTarget.REPLY
     started_at: datetime
@@ -85,29 +108,70 @@ class ReplyClock(BaseModel):
     due_at: datetime
     warned: bool = False
     breached: bool = False
+    business_hours: bool = Field(default=False, description="counts business time under the calendar")
+    paused_at: datetime | None = None
+    remaining: timedelta | None = Field(default=None, description="while paused: the time left to due_at")
+    warn_remaining: timedelta | None = Field(
+        default=None, description="while paused and not yet warned: the time left to warn_at"
+    )
 
     @classmethod
     def start(cls, now: datetime, policy: ReplyPolicy, target: CareTarget = CareTarget.REPLY) -> ReplyClock:
-        """Start a reply-target clock at ``now`` under ``policy``."""
+        """Start a reply-target clock at ``now`` under ``policy`` (in its business hours, if any)."""
+        calendar = policy.care_calendar
         return cls(
             target=target,
             started_at=now,
-            warn_at=now + policy.care_reply_warning,
-            due_at=now + policy.care_reply_target,
+            warn_at=business_add(calendar, now, policy.care_reply_warning),
+            due_at=business_add(calendar, now, policy.care_reply_target),
+            business_hours=calendar is not None,
         )
 
     @classmethod
     def aimed(
-        cls, target: CareTarget, now: datetime, due_in: timedelta, warn_in: timedelta | None
+        cls,
+        target: CareTarget,
+        now: datetime,
+        due_in: timedelta,
+        warn_in: timedelta | None,
+        calendar: BusinessCalendar | None = None,
     ) -> ReplyClock:
-        """Start a clock for ``target`` due ``due_in`` from now, warned ``warn_in`` from now (or not)."""
+        """Start a clock for ``target`` due ``due_in`` from now, warned ``warn_in`` from now (or not),
+        in ``calendar``'s business time when given."""
         return cls(
             target=target,
             started_at=now,
-            warn_at=now + (warn_in or due_in),
-            due_at=now + due_in,
+            warn_at=business_add(calendar, now, warn_in or due_in),
+            due_at=business_add(calendar, now, due_in),
             warned=warn_in is None,
+            business_hours=calendar is not None,
         )
+
+    @property
+    def paused(self) -> bool:
+        """Whether the clock waits (a party asked for information, a report on hold)."""
+        return self.paused_at is not None
+
+    def pause(self, now: datetime, calendar: BusinessCalendar | None) -> bool:
+        """Stop counting at ``now``, keeping the time left; a missed target stays missed."""
+        if self.paused or self.breached:
+            return False
+        counts = calendar if self.business_hours else None
+        self.paused_at = now
+        self.remaining = business_between(counts, now, self.due_at)
+        self.warn_remaining = None if self.warned else business_between(counts, now, self.warn_at)
+        return True
+
+    def resume(self, now: datetime, calendar: BusinessCalendar | None) -> bool:
+        """Count again from ``now`` with the time that was left."""
+        if self.paused_at is None or self.remaining is None:
+            return False
+        counts = calendar if self.business_hours else None
+        self.due_at = business_add(counts, now, self.remaining)
+        if self.warn_remaining is not None:
+            self.warn_at = business_add(counts, now, self.warn_remaining)
+        self.paused_at = self.remaining = self.warn_remaining = None
+        return True
 
     @property
     def warning(self) -> DeadlineEvent:
@@ -121,6 +185,8 @@ class ReplyClock(BaseModel):
 
     def next_deadline(self) -> tuple[datetime, DeadlineEvent] | None:
         """The next moment this clock must be looked at, and what happens then."""
+        if self.paused:
+            return None
         if not self.warned:
             return self.warn_at, self.warning
         if not self.breached:
@@ -130,6 +196,8 @@ class ReplyClock(BaseModel):
     def tick(self, now: datetime) -> list[DeadlineEvent]:
         """Mark every deadline that has passed by ``now``; return the ones newly passed."""
         passed: list[DeadlineEvent] = []
+        if self.paused:
+            return passed
         if not self.warned and now >= self.warn_at:
             self.warned = True
             passed.append(self.warning)
@@ -138,7 +206,7 @@ class ReplyClock(BaseModel):
             passed.append(self.breach)
         return passed
 
-    def deadline(self) -> Deadline | None:
+    def deadline(self) -> Deadline | PausedDeadline | None:
         """The target as data while it can still be met."""
         if self.breached:
             return None
@@ -147,7 +215,42 @@ class ReplyClock(BaseModel):
             CareTarget.DECISION: (Role.CARE, "decide"),
             CareTarget.REVIEW: (Role.SUPERVISOR, "review_decision"),
         }[self.target]
-        return Deadline(party=party, action=action, due_at=self.due_at, then=Then.TARGET_BREACHED)
+        if self.paused:
+            return PausedDeadline(
+                party=party,
+                action=action,
+                then=Then.TARGET_BREACHED,
+                business_hours=self.business_hours,
+                remaining=self.remaining or timedelta(0),
+            )
+        return Deadline(
+            party=party,
+            action=action,
+            due_at=self.due_at,
+            then=Then.TARGET_BREACHED,
+            business_hours=self.business_hours,
+        )
+
+
+class PauseKind(StrEnum):
+    """Why care's targets wait."""
+
+    INFO_REQUEST = "info_request"
+    HOLD = "hold"
+
+
+class Pause(BaseModel):
+    """Care's targets wait: care asked a party for information (until that party acts or
+    ``due_at`` passes), or put a report on hold (until the user writes or care resumes it).
+    Either also ends when the case moves on to another status (care decided, replied, solved)."""
+
+    kind: PauseKind
+    party: Role = Field(description="whose next action ends it")
+    text: str = Field(description="what care asked, or why the report is on hold")
+    evidence_type: str | None = None
+    since: datetime
+    due_at: datetime | None = Field(default=None, description="when it ends by itself (a request only)")
+    status: str = Field(description="the case's status when it began")
 
 
 class TimelineEntry(BaseModel):
@@ -201,6 +304,9 @@ class CareCase(BaseModel):
     reminded_for: datetime | None = Field(
         default=None, description="the due time of the last window whose party was reminded"
     )
+    pauses: list[Pause] = Field(
+        default=[], description="requests for information and holds that pause care's targets"
+    )
     assignee: str | None = Field(default=None, description="the care agent who owns the case, if any")
     care_group: str | None = Field(default=None, description="the care group the case is routed to, if any")
     evidence_types: dict[str, EvidenceType] = Field(
@@ -241,20 +347,21 @@ class CareCase(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def care_reply_due_at(self) -> datetime | None:
-        """When care's reply is due, while care owes one."""
-        return self.care_clock.due_at if self.care_clock else None
+        """When care's reply is due, while care owes one (none while it is paused)."""
+        return self.care_clock.due_at if self.care_clock and not self.care_clock.paused else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def deadlines(self) -> list[Deadline]:
+    def deadlines(self) -> list[Deadline | PausedDeadline]:
         """Every clock running now, the nearest first: who must do what by when, and what follows."""
         running = [clock.deadline() for clock in self._care_clocks()]
-        return sorted([d for d in running if d] + self._party_deadlines(), key=lambda d: d.due_at)
+        found = [d for d in running if d] + self._party_deadlines() + self._pause_deadlines()
+        return sorted(found, key=lambda d: (d.due_at is None, d.due_at or self.opened_at))
 
     @property
     def next_deadline_at(self) -> datetime | None:
         """When the nearest running clock closes (search attribute ``NextDeadlineAt``)."""
-        deadlines = self.deadlines  # computed, and sorted, on each access
+        deadlines = self.deadlines  # computed, and sorted, on each access (paused ones last)
         return deadlines[0].due_at if deadlines else None
 
     @computed_field  # type: ignore[prop-decorator]
@@ -356,6 +463,8 @@ class CareCase(BaseModel):
             )
         if isinstance(command, RetryEffect | ResolveEffect):
             self._check_repair(command)
+        if isinstance(command, RequestInfo):
+            self._check_info_request(command)
         self._check_rules(command, now)
 
     def _check_repair(self, command: RetryEffect | ResolveEffect) -> None:
@@ -384,6 +493,7 @@ class CareCase(BaseModel):
         self.evidence_types |= command.evidence_types
         happened: list[DomainEvent] = [Acted(actor=command.actor, action=spec.name)]
         happened += spec.apply(self, command, now)
+        happened += self._settle_pauses(command.actor, now)
         detail = command.model_dump(mode="json", exclude={"actor"}, exclude_defaults=True)
         self._record(now, spec.name, command.actor, **detail)
         return happened + self._after(now)
@@ -391,13 +501,20 @@ class CareCase(BaseModel):
     # -- clocks and records shared by every case -----------------------------------------------
 
     def _shared_deadlines(self) -> list[tuple[datetime, DeadlineEvent]]:
-        """The care targets' next moments, and the reminder of the party whose window runs."""
+        """The care targets' next moments, the reminder of the party whose window runs, and the
+        end of a request for information."""
         pending = [clock.next_deadline() for clock in self._care_clocks()]
         reminder = self.next_reminder()
-        return [p for p in pending if p] + ([(reminder[0], DeadlineEvent.REMINDER)] if reminder else [])
+        requests = [(pause.due_at, DeadlineEvent.INFO_REQUEST_DUE) for pause in self.pauses if pause.due_at]
+        return (
+            [p for p in pending if p]
+            + ([(reminder[0], DeadlineEvent.REMINDER)] if reminder else [])
+            + requests
+        )
 
     def _tick_care_clock(self, now: datetime) -> list[DomainEvent]:
-        happened: list[DomainEvent] = []
+        # A request for information that ran out ends first: the targets it paused resume now.
+        happened: list[DomainEvent] = self._tick_pauses(now)
         for clock in self._care_clocks():
             for passed in clock.tick(now):
                 breached = passed is clock.breach
@@ -414,6 +531,110 @@ class CareCase(BaseModel):
                     )
                 )
         return happened
+
+    # -- paused targets: requests for information and holds -------------------------------------
+
+    @property
+    def calendar(self) -> BusinessCalendar | None:
+        """The business hours care's targets count (the calendar in force when the case opened)."""
+        return self.policy.care_calendar
+
+    def _pause(self, pause: Pause, now: datetime) -> None:
+        """Begin ``pause``: every care target running now stops counting and keeps its time left."""
+        self.pauses.append(pause)
+        for clock in self._care_clocks():
+            if clock.pause(now, self.calendar):
+                self._record(
+                    now,
+                    "target_paused",
+                    None,
+                    target=clock.target.value,
+                    remaining=short_duration(clock.remaining or timedelta(0)),
+                    business_hours=clock.business_hours,
+                    by=pause.kind.value,
+                )
+
+    def _end_pause(self, pause: Pause, event: str, now: datetime, **detail: Any) -> list[DomainEvent]:
+        """End ``pause`` (recorded as ``event``); once none is left the paused targets resume."""
+        self.pauses.remove(pause)
+        self._record(now, event, None, party=pause.party.value, **detail)
+        if not self.pauses:
+            for clock in self._care_clocks():
+                if clock.resume(now, self.calendar):
+                    self._record(
+                        now,
+                        "target_resumed",
+                        None,
+                        target=clock.target.value,
+                        due_at=clock.due_at.isoformat(),
+                        business_hours=clock.business_hours,
+                    )
+        return [PauseEnded(kind=pause.kind.value, party=pause.party, reason=event)]
+
+    def _settle_pauses(self, actor: Actor, now: datetime) -> list[DomainEvent]:
+        """After an action: the party a pause waits for has acted (its answer), or the case moved
+        to another status (care decided, replied or solved): the pause ends."""
+        happened: list[DomainEvent] = []
+        for pause in list(self.pauses):
+            if actor.role is pause.party:
+                event = "info_request_answered" if pause.kind is PauseKind.INFO_REQUEST else "hold_ended"
+                happened += self._end_pause(pause, event, now, by=actor.id)
+            elif pause.status != self.status:
+                event = "info_request_closed" if pause.kind is PauseKind.INFO_REQUEST else "hold_ended"
+                happened += self._end_pause(pause, event, now, because=f"the case is now {self.status}")
+        return happened
+
+    def _tick_pauses(self, now: datetime) -> list[DomainEvent]:
+        """A request for information whose party did not answer in time ends; the targets resume."""
+        happened: list[DomainEvent] = []
+        for pause in list(self.pauses):
+            if pause.due_at is not None and pause.due_at <= now:
+                expired = pause.due_at.isoformat()
+                happened += self._end_pause(pause, "info_request_expired", now, due_at=expired)
+        return happened
+
+    def _pause_deadlines(self) -> list[Deadline]:
+        """The parties asked for information, as data: they answer with a message by its due time."""
+        return [
+            Deadline(party=pause.party, action="message", due_at=pause.due_at, then=Then.TARGET_RESUMES)
+            for pause in self.pauses
+            if pause.due_at is not None
+        ]
+
+    def open_request(self, party: Role) -> Pause | None:
+        """The open request for information to ``party``, if any."""
+        return next((p for p in self.pauses if p.kind is PauseKind.INFO_REQUEST and p.party is party), None)
+
+    @property
+    def on_hold(self) -> Pause | None:
+        """The hold the case is on, if any."""
+        return next((pause for pause in self.pauses if pause.kind is PauseKind.HOLD), None)
+
+    def _check_info_request(self, command: RequestInfo) -> None:
+        """A party is asked once at a time, and given no longer than the policy allows."""
+        if self.open_request(command.party) is not None:
+            raise InvalidInput("party", f"the {command.party.value} already has an open request")
+        longest = self.policy.info_request_max_window
+        if command.due_in is not None and command.due_in > longest:
+            raise InvalidInput(
+                "due_in", f"at most {short_duration(longest)} (DISPUTES_INFO_REQUEST_MAX_WINDOW)"
+            )
+
+    def _request_info(self, command: RequestInfo, now: datetime) -> datetime:
+        """Ask ``command.party`` for information: care's targets wait until it answers or the
+        request's due time passes (calendar time: the party's window). Returns the due time."""
+        due_at = now + (command.due_in or self.policy.info_request_window)
+        pause = Pause(
+            kind=PauseKind.INFO_REQUEST,
+            party=command.party,
+            text=command.text,
+            evidence_type=command.evidence_type,
+            since=now,
+            due_at=due_at,
+            status=self.status,
+        )
+        self._pause(pause, now)
+        return due_at
 
     def next_reminder(self) -> tuple[datetime, Deadline] | None:
         """When the party whose window runs is reminded, once per window, ``reminder_lead`` before

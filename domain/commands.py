@@ -4,12 +4,24 @@ Each is registered, with its rule, in ``domain/dispute.py`` (see ``domain/regist
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.types import Actor, ArticleList, EvidenceList, EvidenceTypes, Identifier, Note, Solution, Text
+from domain.types import (
+    Actor,
+    ArticleList,
+    EvidenceList,
+    EvidenceType,
+    EvidenceTypes,
+    Identifier,
+    Note,
+    Role,
+    Solution,
+    Text,
+)
 
 
 class Action(StrEnum):
@@ -220,3 +232,19 @@ class Redecide(Command):
     action = "redecide"
     solution: Solution
     note: Note = ""
+
+
+class RequestInfo(Command):
+    """Care asks the buyer or the seller for information by a deadline; care's targets wait meanwhile."""
+
+    action = "request_info"
+    party: Literal[Role.BUYER, Role.SELLER] = Field(description="who is asked")
+    text: Text
+    due_in: timedelta | None = Field(
+        default=None,
+        gt=timedelta(0),
+        description="how long the party has (calendar time); unset: DISPUTES_INFO_REQUEST_WINDOW",
+    )
+    evidence_type: EvidenceType | None = Field(
+        default=None, description="the type of evidence asked for (as an upload's evidence_type)"
+    )

@@ -39,6 +39,7 @@ from domain.commands import (
     Reject,
     ReplaceDecision,
     RequestHelp,
+    RequestInfo,
     SendMessage,
     Ship,
 )
@@ -61,6 +62,7 @@ from domain.events import (
     DecisionReviewed,
     DomainEvent,
     Escalated,
+    InfoRequested,
     PartyInactive,
     ReceiptConfirmed,
     Resolved,
@@ -353,7 +355,8 @@ class Dispute(CareCase):
     @property
     def care_decision_due_at(self) -> datetime | None:
         """When care's decision is due, while care owes one (mediation with a decision target)."""
-        return self.decision_clock.due_at if self.decision_clock else None
+        clock = self.decision_clock
+        return clock.due_at if clock and not clock.paused else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -776,7 +779,7 @@ class Dispute(CareCase):
         self.care_clock = ReplyClock.start(now, self.policy)
         target, warning = self.policy.care_decision_target, self.policy.care_decision_warning
         if target is not None:
-            self.decision_clock = ReplyClock.aimed(CareTarget.DECISION, now, target, warning)
+            self.decision_clock = ReplyClock.aimed(CareTarget.DECISION, now, target, warning, self.calendar)
         self._set_status(DisputeStatus.IN_MEDIATION, now)
 
     def _escalate_by_system(self, reason: str, now: datetime) -> list[DomainEvent]:
@@ -1090,6 +1093,29 @@ def _redecide(dispute: Dispute, command: Redecide, now: datetime) -> list[Domain
     dispute.decided_by = "care"
     dispute.decision_round += 1
     return [Decided(solution=command.solution, note=command.note)]
+
+
+# -- asking a party for information (issue 18): care's targets wait for the answer ----------------
+
+
+def _may_request_info(dispute: Dispute, role: Role, now: datetime | None) -> bool:
+    asking = {DisputeStatus.IN_MEDIATION: Role.CARE, DisputeStatus.DECISION_APPEALED: Role.SUPERVISOR}
+    unasked = [party for party in PARTIES if dispute.open_request(party) is None]
+    return asking.get(dispute.status) is role and bool(unasked)
+
+
+@DISPUTE_ACTIONS.action(
+    RequestInfo, roles={Role.CARE, Role.SUPERVISOR}, path="care/request-info", allowed=_may_request_info
+)
+def _request_info(dispute: Dispute, command: RequestInfo, now: datetime) -> list[DomainEvent]:
+    if dispute.care_clock is not None and dispute.care_clock.target is CareTarget.REPLY:
+        dispute.care_clock = None  # asking a party is care's reply; its decision (or review) waits
+    due_at = dispute._request_info(command, now)
+    return [
+        InfoRequested(
+            party=command.party, text=command.text, due_at=due_at, evidence_type=command.evidence_type
+        )
+    ]
 
 
 register_operator_actions(DISPUTE_ACTIONS)

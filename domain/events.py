@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.types import Actor, CareTarget, Deadline, Role, Solution
+from domain.types import Actor, CareTarget, Deadline, EvidenceType, Role, Solution
 
 
 @dataclass(frozen=True)
@@ -189,3 +189,22 @@ class EffectRepaired(DomainEvent):
 
     key: str
     reference: str | None
+
+
+@dataclass(frozen=True)
+class InfoRequested(DomainEvent):
+    """Care asked ``party`` for information by ``due_at``; care's targets wait meanwhile."""
+
+    party: Role
+    text: str
+    due_at: datetime
+    evidence_type: EvidenceType | None = None
+
+
+@dataclass(frozen=True)
+class PauseEnded(DomainEvent):
+    """A request for information or a hold ended (``reason``: answered, expired, closed, ended)."""
+
+    kind: str
+    party: Role
+    reason: str

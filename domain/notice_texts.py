@@ -183,6 +183,24 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         EN: "Please confirm the returned item on dispute {dispute_id}, or refuse it with a reason, by"
         " {due_at}; after that the return counts as confirmed and the refund is paid.",
     },
+    "dispute.info_requested": {
+        ID: "Tokopedia Care meminta informasi untuk komplain {dispute_id}: {text} Balas dengan pesan dan"
+        " buktimu sebelum {due_at}. Setelah itu Tokopedia Care melanjutkan dengan informasi yang ada.",
+        EN: "Care asks you for information on dispute {dispute_id}: {text} Please answer with a message"
+        " and your evidence by {due_at}; after that care goes on without it.",
+    },
+    "dispute.info_requested.evidence": {
+        ID: "Tokopedia Care meminta {evidence_type} untuk komplain {dispute_id}: {text} Balas dengan pesan"
+        " dan buktimu sebelum {due_at}. Setelah itu Tokopedia Care melanjutkan dengan informasi yang ada.",
+        EN: "Care asks you for {evidence_type} on dispute {dispute_id}: {text} Please answer with a"
+        " message and your evidence by {due_at}; after that care goes on without it.",
+    },
+    "dispute.info_request_expired": {
+        ID: "Waktu untuk menjawab permintaan informasi Tokopedia Care di komplain {dispute_id} sudah habis."
+        " Tokopedia Care melanjutkan dengan informasi yang ada. Kamu tetap bisa mengirim pesan.",
+        EN: "The time to answer care's request for information on dispute {dispute_id} has passed; care"
+        " goes on with what it has. You may still send a message.",
+    },
     "dispute.party_inactive": {
         ID: "{silent} belum menanggapi komplain {dispute_id} selama {waited}. Sekarang kamu bisa"
         " meminta Bantuan Tokopedia Care untuk menengahi (Minta Bantuan).",
@@ -319,6 +337,15 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
             ID: "pengembalian barang dan dana {amount}",
             EN: "a return of the item and a refund of {amount}",
         },
+    },
+    "evidence": {
+        "PROOF_OF_DELIVERY": {ID: "bukti barang sampai", EN: "proof of delivery"},
+        "PROOF_OF_SHIPMENT": {ID: "bukti pengiriman (resi)", EN: "proof of shipment"},
+        "PHOTO_OF_ITEM": {ID: "foto barang", EN: "a photo of the item"},
+        "VIDEO_UNBOXING": {ID: "video unboxing", EN: "an unboxing video"},
+        "RECEIPT": {ID: "bukti pembayaran", EN: "a receipt"},
+        "CONVERSATION": {ID: "tangkapan layar percakapan", EN: "the conversation"},
+        "OTHER": {ID: "bukti lain", EN: "other evidence"},
     },
     "topic": {
         "ACCOUNT": {ID: "Akun", EN: "Account"},

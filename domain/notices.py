@@ -35,6 +35,7 @@ class ParamKind(StrEnum):
     STATUS = "status"
     SOLUTION = "solution"
     TOPIC = "topic"
+    EVIDENCE = "evidence"
 
 
 #: How each parameter name is rendered; any other name is written as given (ids, care's words).
@@ -60,6 +61,7 @@ PARAM_KINDS: dict[str, ParamKind] = {
     "status": ParamKind.STATUS,
     "solution": ParamKind.SOLUTION,
     "topic": ParamKind.TOPIC,
+    "evidence_type": ParamKind.EVIDENCE,
 }
 
 _DURATION = TypeAdapter(timedelta)

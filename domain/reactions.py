@@ -27,8 +27,10 @@ from domain.events import (
     EffectParked,
     EffectRepaired,
     Escalated,
+    InfoRequested,
     Opened,
     PartyInactive,
+    PauseEnded,
     ReceiptConfirmed,
     Reminded,
     Resolved,
@@ -313,6 +315,24 @@ def dispute_reactions(dispute: Dispute, event: DomainEvent) -> Consequences:
         case ReturnLapsed():
             lapsed = _both(dispute, "dispute.return_lapsed", waited=dispute.policy.shipment_window)
             return Consequences(notices=lapsed, published=[EventType.DISPUTE_UPDATED])
+        case InfoRequested(party=party, text=text, due_at=due_at, evidence_type=evidence_type):
+            # care's words to the party: they land in its inbox (Pesan Bantuan) like a care reply
+            template = "dispute.info_requested.evidence" if evidence_type else "dispute.info_requested"
+            asked = _to(
+                dispute,
+                party,
+                template,
+                NoticeCategory.CARE_REPLY,
+                text=text,
+                due_at=due_at,
+                evidence_type=evidence_type,
+            )
+            return Consequences(notices=[asked])
+        case PauseEnded(party=party, reason="info_request_expired"):
+            expired = _to(dispute, party, "dispute.info_request_expired")
+            return Consequences(notices=[expired], published=[EventType.DISPUTE_UPDATED])
+        case PauseEnded():
+            return Consequences(published=[EventType.DISPUTE_UPDATED])
         case Cancelled():
             return Consequences(published=[EventType.DISPUTE_CANCELLED])
         case PartyInactive(party=silent):

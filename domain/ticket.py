@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.case import CareCase, DeadlineEvent, Window, WindowKind, register_operator_actions
+from domain.case import (
+    CareCase,
+    DeadlineEvent,
+    Pause,
+    PauseKind,
+    Window,
+    WindowKind,
+    register_operator_actions,
+)
 from domain.commands import Action, Command
 from domain.effects import CASE_EFFECTS
 from domain.events import CareSpoke, Closed, DomainEvent, Solved
@@ -280,6 +288,43 @@ def _reply(ticket: Ticket, command: TicketReply, now: datetime) -> list[DomainEv
 def _solve(ticket: Ticket, command: Solve, now: datetime) -> list[DomainEvent]:
     ticket._solved(now)
     return [Solved()]
+
+
+# -- a report on hold (issue 18): its reply target waits until the user writes or care resumes -----
+
+
+class Hold(Command):
+    """Care puts the report on hold with a reason; its reply target waits for the user or care."""
+
+    action = "hold"
+    reason: Text
+
+
+class Resume(Command):
+    """Care takes the report off hold; its reply target counts again with the time it had left."""
+
+    action = "resume"
+
+
+@TICKET_ACTIONS.action(
+    Hold,
+    roles={Role.CARE},
+    path="care/hold",
+    allowed=lambda t, role, now: t.status is TicketStatus.AWAITING_CARE and t.on_hold is None,
+)
+def _hold(ticket: Ticket, command: Hold, now: datetime) -> list[DomainEvent]:
+    hold = Pause(kind=PauseKind.HOLD, party=Role.USER, text=command.reason, since=now, status=ticket.status)
+    ticket._pause(hold, now)
+    return []
+
+
+@TICKET_ACTIONS.action(
+    Resume, roles={Role.CARE}, path="care/resume", allowed=lambda t, role, now: t.on_hold is not None
+)
+def _resume(ticket: Ticket, command: Resume, now: datetime) -> list[DomainEvent]:
+    hold = ticket.on_hold
+    assert hold is not None, "allowed only on hold"
+    return ticket._end_pause(hold, "hold_ended", now, by=command.actor.id)
 
 
 register_operator_actions(TICKET_ACTIONS)

@@ -19,6 +19,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema
 
+from domain.calendar import BusinessCalendar
+
 #: Business keys (order, buyer, seller, agent ids) end up in workflow ids and in visibility
 #: queries, so they are restricted to characters that need no quoting anywhere.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -194,12 +196,19 @@ SolutionShape = Annotated[
 
 
 class ReplyPolicy(BaseModel):
-    """The care reply target (1x24 hours in the seed) and when its warning fires."""
+    """The care reply target (1x24 hours in the seed) and when its warning fires, and the business
+    hours care's targets count (round the clock without a calendar, as cases opened before it)."""
 
     care_reply_target: timedelta = timedelta(hours=24)
     care_reply_warning: timedelta = Field(
         default=timedelta(hours=20),
         description="how long after the reply clock starts the warning fires; below the target",
+    )
+    care_calendar: BusinessCalendar | None = Field(
+        default=None,
+        description='JSON: {"timezone": "Asia/Jakarta", "hours": {"mon": ["08:00", "17:00"], ...},'
+        ' "holidays": "ID", "extra_holidays": ["2026-12-31"]}: care\'s targets count business time'
+        " under it; unset: round the clock",
     )
 
     @model_validator(mode="after")
@@ -251,6 +260,16 @@ class CasePolicy(ReplyPolicy):
     reminder_lead: OptionalDuration = Field(
         default=None,
         description="how long before a party's window closes it is reminded, once; None: no reminders",
+    )
+    info_request_window: timedelta = Field(
+        default=timedelta(days=2),
+        gt=timedelta(0),
+        description="how long a party asked for information has to answer unless care says (due_in)",
+    )
+    info_request_max_window: timedelta = Field(
+        default=timedelta(days=14),
+        gt=timedelta(0),
+        description="the longest due_in care may give a party asked for information",
     )
 
 
@@ -356,6 +375,7 @@ class Then(StrEnum):
     TARGET_BREACHED = "target_breached"
     SOLVED = "report_solved"
     CLOSED = "report_closed"
+    TARGET_RESUMES = "care_target_resumes"
 
 
 class Deadline(BaseModel):
@@ -365,6 +385,24 @@ class Deadline(BaseModel):
     action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
     due_at: datetime
     then: Then
+    business_hours: bool = Field(
+        default=False, description="the clock counts business hours (care's targets under a calendar)"
+    )
+    paused: bool = False
+    remaining: timedelta | None = None
+
+
+class PausedDeadline(BaseModel):
+    """A care target that waits (a party asked for information, a report on hold): no due time,
+    only the time it has left when it counts again."""
+
+    party: Role
+    action: str
+    due_at: None = None
+    then: Then
+    business_hours: bool = False
+    paused: bool = True
+    remaining: timedelta
 
 
 class Locale(StrEnum):

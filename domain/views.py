@@ -7,10 +7,20 @@ from datetime import datetime
 
 from pydantic import Field
 
-from domain.case import CareCase, DeadlineEvent, TimelineEntry
+from domain.case import CareCase, DeadlineEvent, PauseKind, TimelineEntry
 from domain.dispute import Dispute, DisputeClaim, DisputeStatus, OpenDisputeInput, Proposal
 from domain.ticket import OpenTicketInput, Priority, Ticket, TicketMessage, TicketReport, TicketStatus
-from domain.types import DisputePolicy, EvidenceType, Role, Solution, SolutionKind, at_minute, short_duration
+from domain.types import (
+    CareTarget,
+    DisputePolicy,
+    EvidenceType,
+    ReplyPolicy,
+    Role,
+    Solution,
+    SolutionKind,
+    at_minute,
+    short_duration,
+)
 
 # -- the whole case, as the API answers it -----------------------------------------------------
 
@@ -137,7 +147,13 @@ def _clocks_that_act(policy: DisputePolicy) -> str:
         ("return inspection", policy.return_inspection_window),
     ]
     said = [f"{name} {short_duration(value)}" for name, value in named if value is not None]
-    return "".join(f" · {words}" for words in said)
+    return "".join(f" · {words}" for words in said) + _business_hours(policy)
+
+
+def _business_hours(policy: ReplyPolicy) -> str:
+    """The calendar care's targets count in, if the policy has one."""
+    calendar = policy.care_calendar
+    return f" · care targets in business hours ({calendar.describe()})" if calendar else ""
 
 
 def ticket_summary(report: TicketReport) -> str:
@@ -168,6 +184,7 @@ def ticket_details(request: OpenTicketInput, *, redact: bool = False) -> str:
         f" {short_duration(policy.solved_quiet_period)} of quiet"
         + (f" · solved after {short_duration(waits)} waiting on the user" if waits else "")
         + (f" · reminders {short_duration(policy.reminder_lead)}" if policy.reminder_lead else "")
+        + _business_hours(policy)
     )
     return "\n\n".join(lines)
 
@@ -182,10 +199,14 @@ def deadline_name(case: CareCase, event: DeadlineEvent) -> str:
         return f"{case.turn} inactivity {short_duration(case.policy.turn_inactivity)}"
     if event is DeadlineEvent.QUIET_PERIOD_OVER and isinstance(case, Ticket):
         return f"close after quiet period {short_duration(case.policy.solved_quiet_period)}"
+    hours = " business hours" if policy.care_calendar is not None else ""
     if event is DeadlineEvent.CARE_REPLY_WARNING:
-        return f"care reply warning at {short_duration(policy.care_reply_warning)}"
+        return f"care reply warning at {short_duration(policy.care_reply_warning)}{hours}"
     if event is DeadlineEvent.CARE_REPLY_BREACHED:
-        return f"care reply target {short_duration(policy.care_reply_target)}"
+        return f"care reply target {short_duration(policy.care_reply_target)}{hours}"
+    if event is DeadlineEvent.INFO_REQUEST_DUE:
+        asked = [p.party.value for p in case.pauses if p.due_at is not None]
+        return f"{' and '.join(asked) or 'party'} asked for information"
     if event is DeadlineEvent.REMINDER:
         reminder = case.next_reminder()
         party = reminder[1].party.value if reminder else "party"
@@ -195,12 +216,15 @@ def deadline_name(case: CareCase, event: DeadlineEvent) -> str:
         return (
             f"{window.kind.value.replace('_', ' ')} window {short_duration(window.due_at - window.opened_at)}"
         )
-    return {
+    named = {
         DeadlineEvent.CARE_DECISION_WARNING: "care decision warning",
         DeadlineEvent.CARE_DECISION_BREACHED: "care decision target",
         DeadlineEvent.APPEAL_REVIEW_WARNING: "supervisor review warning",
         DeadlineEvent.APPEAL_REVIEW_BREACHED: "supervisor review target",
-    }.get(event, event.value.replace("_", " "))
+    }
+    if event in named:
+        return named[event] + hours
+    return event.value.replace("_", " ")
 
 
 def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
@@ -235,6 +259,7 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
         DeadlineEvent.RETURN_INSPECTION_DUE: "the return is confirmed by the system and the refund is paid",
         DeadlineEvent.DECISION_APPEAL_OVER: "care's decision is final and carried out",
         DeadlineEvent.USER_REPLY_DUE: "the report is solved by the system",
+        DeadlineEvent.INFO_REQUEST_DUE: "the request for information expires; care's targets resume",
     }.get(event, "")
 
 
@@ -251,15 +276,48 @@ def _clock_lines(case: CareCase, redact: bool) -> list[str]:
         lines.append(f"**Care reply target breached** {case.sla_breaches} time(s)")
     if case.care_clock is not None and case.care_clock.breached:
         lines.append(f"**Care reply overdue** since {at_minute(case.care_clock.due_at)}")
-    if isinstance(case, Dispute) and (decision := case.decision_clock) is not None:
+    if isinstance(case, Dispute) and (decision := case.decision_clock) is not None and not decision.paused:
         late = "overdue since" if decision.breached else "due"
         lines.append(f"**Care decision {late}** {at_minute(decision.due_at)}")
+    lines += _paused_lines(case, redact)
     for parked in case.attention:
         reason = "the reason is in the case's attention (API)" if redact else parked.reason
         lines.append(
             f"**Needs attention:** {parked.effect} ({parked.key}) parked since {at_minute(parked.since)}:"
             f" {reason}. Operators: retry it or record it as done by hand (docs/runbook.md)"
         )
+    return lines
+
+
+#: How on-call names each care target in the UI's details.
+_TARGET_NAMES = {
+    CareTarget.REPLY: "Care reply",
+    CareTarget.DECISION: "Care decision",
+    CareTarget.REVIEW: "Supervisor review",
+}
+
+
+def _paused_lines(case: CareCase, redact: bool) -> list[str]:
+    """The care targets that wait and why: a party asked for information (until when), a report
+    on hold (its reason unless ``redact``); and the calendar the targets count in."""
+    lines = []
+    for clock in case._care_clocks():
+        if clock.paused and clock.remaining is not None:
+            hours = " of business hours" if clock.business_hours else ""
+            lines.append(
+                f"**{_TARGET_NAMES[clock.target]} paused** with {short_duration(clock.remaining)}{hours} left"
+            )
+    for pause in case.pauses:
+        if pause.kind is PauseKind.HOLD:
+            reason = "(the reason is in the timeline)" if redact else pause.text
+            lines.append(f"**On hold** since {at_minute(pause.since)}: {reason}")
+        elif pause.due_at is not None:
+            lines.append(
+                f"**Information asked of the {pause.party.value}** until {at_minute(pause.due_at)}:"
+                " care's targets resume when it answers or then"
+            )
+    if (calendar := case.policy.care_calendar) is not None and case._care_clocks():
+        lines.append(f"**Business hours** {calendar.describe()}")
     return lines
 
 

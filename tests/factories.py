@@ -26,6 +26,7 @@ from domain.commands import (
     Reject,
     ReplaceDecision,
     RequestHelp,
+    RequestInfo,
     ResolveEffect,
     RetryEffect,
     SendMessage,
@@ -34,8 +35,10 @@ from domain.commands import (
 from domain.dispute import Dispute, OpenDisputeInput, Reason
 from domain.events import CareReplyDue, DomainEvent, EffectParked
 from domain.ticket import (
+    Hold,
     OpenTicketInput,
     ReporterRole,
+    Resume,
     Solve,
     Ticket,
     TicketPolicy,
@@ -43,7 +46,7 @@ from domain.ticket import (
     TicketTopic,
     UserMessage,
 )
-from domain.types import Actor, DisputePolicy, Role, Solution, SolutionKind
+from domain.types import Actor, DisputePolicy, EvidenceType, Role, Solution, SolutionKind
 
 # -- the clock and the policy the rule tests run under ------------------------------------------
 
@@ -298,6 +301,16 @@ def replace_decision(solution: Solution = FULL_REFUND, note: str = "the courier 
     return ReplaceDecision(actor=SUPERVISOR, solution=solution, note=note)
 
 
+def request_info(
+    party: Role = Role.SELLER,
+    text: str = "please send the proof of delivery",
+    due_in: timedelta | None = None,
+    actor: Actor = CARE,
+) -> RequestInfo:
+    """Care asks a party for information (by the policy's window unless ``due_in``)."""
+    return RequestInfo(actor=actor, party=party, text=text, due_in=due_in, evidence_type=EvidenceType.PROOF_OF_DELIVERY)
+
+
 #: One valid command per dispute action, by action name, for any actor (solutions within the total).
 DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.MESSAGE: message,
@@ -317,6 +330,7 @@ DISPUTE_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.CONFIRM_DECISION: lambda actor: ConfirmDecision(actor=actor),
     Action.REPLACE_DECISION: lambda actor: ReplaceDecision(actor=actor, solution=FULL_REFUND),
     Redecide.action: lambda actor: Redecide(actor=actor, solution=FULL_REFUND),
+    RequestInfo.action: lambda actor: request_info(actor=actor),
     RetryEffect.action: lambda actor: RetryEffect(actor=actor),
     ResolveEffect.action: lambda actor: ResolveEffect(actor=actor, external_ref=EXTERNAL_REF),
 }
@@ -334,6 +348,16 @@ def reply(text: str = "we are checking your withdrawal") -> TicketReply:
     return TicketReply(actor=CARE, text=text)
 
 
+def hold(reason: str = "waiting for the payment provider") -> Hold:
+    """Care puts the report on hold."""
+    return Hold(actor=CARE, reason=reason)
+
+
+def resume() -> Resume:
+    """Care takes the report off hold."""
+    return Resume(actor=CARE)
+
+
 def solve() -> Solve:
     """Care marks the report solved."""
     return Solve(actor=CARE)
@@ -344,6 +368,8 @@ TICKET_COMMANDS: dict[str, Callable[[Actor], Command]] = {
     Action.MESSAGE: lambda actor: UserMessage(actor=actor, text="hello"),
     Action.REPLY: lambda actor: TicketReply(actor=actor, text="hello from care"),
     Action.SOLVE: lambda actor: Solve(actor=actor),
+    Hold.action: lambda actor: Hold(actor=actor, reason="waiting for the payment provider"),
+    Resume.action: lambda actor: Resume(actor=actor),
     RetryEffect.action: lambda actor: RetryEffect(actor=actor),
     ResolveEffect.action: lambda actor: ResolveEffect(actor=actor, external_ref=EXTERNAL_REF),
 }

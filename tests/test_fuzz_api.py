@@ -132,6 +132,8 @@ STATEFUL_REFUSALS = [
     ("delivered_at", r"is in the future"),  # the server's clock
     ("solution.kind", r"returned item was already"),  # a return inspected: care decides money
     ("key", r"no parked effect"),  # an operator repairs only what is parked
+    ("party", r"already has an open request"),  # a party is asked for information once at a time
+    ("due_in", r"at most .* \(DISPUTES_INFO_REQUEST_MAX_WINDOW\)"),  # a setting, as overlap below
     ("file", r"detected type .* is not accepted"),  # 415: the type is read from the bytes
     ("articles", r"no published Help Center article"),  # care cites only published articles
     ("viewed_articles", r"no such article"),  # a report names articles that exist

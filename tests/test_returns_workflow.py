@@ -270,7 +270,7 @@ async def test_a_delivery_moves_a_receipt_window_that_started_at_sending(open_di
     delivered_at = await case.env.get_current_time()
     await case.deliver("JNE-9", delivered_at)
     [moved] = (await case.dispute()).deadlines
-    assert moved.due_at == delivered_at + timedelta(days=3) > sent.due_at
+    assert sent.due_at is not None and moved.due_at == delivered_at + timedelta(days=3) > sent.due_at
     await case.env.sleep(timedelta(days=2, hours=1))
     assert (await case.dispute()).status is DisputeStatus.AWAITING_FULFILMENT  # sent + 3d passed
 

@@ -29,6 +29,7 @@ from domain.commands import (
     Reject,
     ReplaceDecision,
     RequestHelp,
+    RequestInfo,
     ResolveEffect,
     RetryEffect,
     SendMessage,
@@ -134,6 +135,7 @@ from tests.factories import (
     redecide,
     refuse_return,
     replace_decision,
+    request_info,
     resolve,
     retry,
     ship,
@@ -154,6 +156,7 @@ MSG, OFFER, ACCEPT, REJECT, APPEAL, HELP, CANCEL = (
 REPLY, DECIDE, SHIP, CONFIRM = Action.REPLY, Action.DECIDE, Action.SHIP, Action.CONFIRM_RECEIPT
 CONFIRM_RETURN, REFUSE_RETURN = Action.CONFIRM_RETURN, Action.REFUSE_RETURN
 REDECIDE, RETRY, RESOLVE = Redecide.action, RetryEffect.action, ResolveEffect.action
+REQUEST_INFO = RequestInfo.action
 APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.APPEAL_DECISION,
     Action.CONFIRM_DECISION,
@@ -248,6 +251,9 @@ REGISTERED: dict[str, Registered] = {
     CONFIRM_RETURN: Registered({Role.SELLER}, "return/confirm", confirm_return),
     REFUSE_RETURN: Registered({Role.SELLER}, "return/refuse", refuse_return),
     REDECIDE: Registered({Role.CARE}, "care/redecision", lambda a: Redecide(actor=a, solution=FULL_REFUND)),
+    REQUEST_INFO: Registered(
+        {Role.CARE, Role.SUPERVISOR}, "care/request-info", lambda a: request_info(actor=a)
+    ),
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
@@ -375,13 +381,13 @@ STATES = [
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
     ),
     State(
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
     ),
     State(
         "fulfilment_refund",
@@ -470,7 +476,7 @@ STATES = [
         "decision_appealed",
         DisputeStatus.DECISION_APPEALED,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), appeal_decision(SELLER)),
-        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION]),
+        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
     ),
     State(
         "fulfilment_decision_replaced",
@@ -490,6 +496,21 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+    ),
+    # care asked a party for information: the other may still be asked (the sample asks the seller)
+    State(
+        "in_mediation_buyer_asked",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive_clocked(offer(SELLER), ask_help(BUYER), request_info(Role.BUYER)),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+    ),
+    State(
+        "in_mediation_both_asked",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive_clocked(
+            offer(SELLER), ask_help(BUYER), request_info(Role.SELLER), request_info(Role.BUYER)
+        ),
         allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
     ),
     # issue 20: return and refund; the seller inspects the item once it is delivered
@@ -521,7 +542,19 @@ STATES = [
         "in_mediation_after_return_refused",
         DisputeStatus.IN_MEDIATION,
         lambda: _and(return_delivered(), refuse_return()),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+    ),
+    State(
+        "decision_appealed_buyer_asked",
+        DisputeStatus.DECISION_APPEALED,
+        lambda: drive_clocked(
+            offer(SELLER),
+            ask_help(BUYER),
+            decide(),
+            appeal_decision(SELLER),
+            request_info(Role.BUYER, actor=SUPERVISOR),
+        ),
+        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
@@ -542,7 +575,7 @@ STATES = [
         "in_mediation_mediation_parked",
         DisputeStatus.IN_MEDIATION,
         mediation_parked,
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE], operator=[RETRY, RESOLVE]),
+        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO], operator=[RETRY, RESOLVE]),
     ),
     State(
         "resolved_publish_parked",
@@ -601,7 +634,7 @@ def test_a_reports_action_is_refused_by_a_dispute() -> None:
     dispute = drive(offer(SELLER), ask_help(BUYER))
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(Solve(actor=CARE), after(dispute))
-    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide"]
+    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide", "request_info"]
     assert refused.value.details["allowed_actions"]["operator"] == []
 
 
@@ -922,7 +955,7 @@ def test_breach_never_loses_the_case() -> None:
     dispute, escalated = mediated()
     dispute.tick(escalated + TARGET)
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
     dispute.apply(decide(), escalated + TARGET + STEP)
     assert (dispute.agreed_solution, dispute.decided_by) == (PARTIAL_REFUND, "care")
 
@@ -1319,7 +1352,7 @@ def test_a_mediation_opened_by_hand_records_its_case() -> None:
     assert dispute.timeline[-2].detail == {"case_ref": "desk-42", "assignee": "by hand"}
     assert (dispute.done_by_hand, dispute.payouts_made) == ([MEDIATION_KEY], [])
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
 
 
 def test_an_alert_resolved_by_hand_pays_nothing() -> None:

@@ -34,8 +34,10 @@ from domain.outbound import EventType
 from domain.reactions import Notice, NoticeCategory, consequences, snapshot
 from domain.ticket import (
     TICKET_ACTIONS,
+    Hold,
     Priority,
     ReporterRole,
+    Resume,
     Solve,
     Ticket,
     TicketMessage,
@@ -75,6 +77,7 @@ from tests.factories import (
     WARNING,
     after,
     breached,
+    hold,
     park,
     reply,
     resolve,
@@ -89,6 +92,7 @@ from tests.rules_harness import Registered, RulesTable, State
 from tests.test_rules import DISPUTE_TABLE
 
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
+HOLD, RESUME = Hold.action, Resume.action
 RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
 #: What each action leaves the report in (an operator's repair leaves the status as it was).
 AFTER_ACTION: dict[str, TicketStatus] = {
@@ -140,6 +144,8 @@ REGISTERED: dict[str, Registered] = {
     MSG: Registered({Role.USER}, "messages", lambda actor: UserMessage(actor=actor, text="hello")),
     REPLY: Registered({Role.CARE}, "care/replies", lambda a: TicketReply(actor=a, text="hello from care")),
     SOLVE: Registered({Role.CARE}, "solve", lambda actor: Solve(actor=actor)),
+    HOLD: Registered({Role.CARE}, "care/hold", lambda a: Hold(actor=a, reason="waiting for the bank")),
+    RESUME: Registered({Role.CARE}, "care/resume", lambda actor: Resume(actor=actor)),
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
@@ -183,7 +189,7 @@ def closed_with_parked(effect: str, key: str) -> Callable[[], Ticket]:
 
 
 STATES = [
-    State("opened", TicketStatus.AWAITING_CARE, lambda: drive(), allowed([MSG], [REPLY, SOLVE])),
+    State("opened", TicketStatus.AWAITING_CARE, lambda: drive(), allowed([MSG], [REPLY, SOLVE, HOLD])),
     State(
         "care_replied_user_wait_running",
         TicketStatus.AWAITING_USER,
@@ -191,24 +197,42 @@ STATES = [
         allowed([MSG], [REPLY, SOLVE]),
     ),
     State(
-        "user_wrote_again", TicketStatus.AWAITING_CARE, lambda: drive(write()), allowed([MSG], [REPLY, SOLVE])
+        "user_wrote_again",
+        TicketStatus.AWAITING_CARE,
+        lambda: drive(write()),
+        allowed([MSG], [REPLY, SOLVE, HOLD]),
     ),
     State(
         "user_answered_care",
         TicketStatus.AWAITING_CARE,
         lambda: drive(reply(), write()),
+        allowed([MSG], [REPLY, SOLVE, HOLD]),
+    ),
+    State(
+        "care_replied",
+        TicketStatus.AWAITING_USER,
+        lambda: drive(reply()),
         allowed([MSG], [REPLY, SOLVE]),
     ),
-    State("care_replied", TicketStatus.AWAITING_USER, lambda: drive(reply()), allowed([MSG], [REPLY, SOLVE])),
     State("solved", TicketStatus.SOLVED, lambda: drive(reply(), solve()), allowed([MSG])),
     State("solved_unanswered", TicketStatus.SOLVED, lambda: drive(solve()), allowed([MSG])),
     State("closed", TicketStatus.CLOSED, _closed, allowed()),
+    # on hold: the reply target waits; care resumes it, replies or solves; the user's message ends it
+    State(
+        "on_hold", TicketStatus.AWAITING_CARE, lambda: drive(hold()), allowed([MSG], [REPLY, SOLVE, RESUME])
+    ),
+    State(
+        "on_hold_after_a_reply",
+        TicketStatus.AWAITING_CARE,
+        lambda: drive(reply(), write(), hold()),
+        allowed([MSG], [REPLY, SOLVE, RESUME]),
+    ),
     # an effect refused for good waits for an operator; a closed report is open to the operator only
     State(
         "awaiting_care_warning_parked",
         TicketStatus.AWAITING_CARE,
         warning_parked,
-        allowed([MSG], [REPLY, SOLVE], [RETRY, RESOLVE]),
+        allowed([MSG], [REPLY, SOLVE, HOLD], [RETRY, RESOLVE]),
     ),
     State(
         "closed_breach_parked",
@@ -257,7 +281,7 @@ def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> No
         ticket.check(DISPUTE_TABLE.command(action, ACTORS[role]), after(ticket))
     assert refused.value.details["allowed_actions"] == {
         "user": ["message"],
-        "care": ["reply", "solve"],
+        "care": ["reply", "solve", "hold"],
         "operator": [],
     }
 
@@ -548,7 +572,7 @@ def test_user_message_reopens_a_solved_ticket() -> None:
     assert ticket.timeline[-2].actor == USER
     assert ticket.timeline[-2].at == reopened
     assert ticket.next_deadline() == (reopened + WARNING, DeadlineEvent.CARE_REPLY_WARNING)
-    assert ticket.allowed_actions == allowed([MSG], [REPLY, SOLVE])
+    assert ticket.allowed_actions == allowed([MSG], [REPLY, SOLVE, HOLD])
     # care answers the reopened report in time: the old close time then does nothing
     ticket.apply(reply("fixed now"), reopened + STEP)
     assert ticket.tick(old_closes_at) == []
