@@ -308,7 +308,9 @@ def request_info(
     actor: Actor = CARE,
 ) -> RequestInfo:
     """Care asks a party for information (by the policy's window unless ``due_in``)."""
-    return RequestInfo(actor=actor, party=party, text=text, due_in=due_in, evidence_type=EvidenceType.PROOF_OF_DELIVERY)
+    return RequestInfo(
+        actor=actor, party=party, text=text, due_in=due_in, evidence_type=EvidenceType.PROOF_OF_DELIVERY
+    )
 
 
 #: One valid command per dispute action, by action name, for any actor (solutions within the total).
