@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.types import Actor, ArticleList, EvidenceList, Identifier, Note, Solution, Text
+from domain.types import Actor, ArticleList, EvidenceList, Identifier, MacroId, Note, Solution, Text
 
 
 class Action(StrEnum):
@@ -101,6 +101,7 @@ class CareReply(Command):
     action = Action.REPLY
     text: Text
     articles: ArticleList = []
+    macro_id: MacroId = None
 
 
 class Decide(Command):

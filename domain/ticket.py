@@ -20,6 +20,7 @@ from domain.types import (
     Deadline,
     EvidenceList,
     Identifier,
+    MacroId,
     OptionalDuration,
     Role,
     Text,
@@ -133,6 +134,7 @@ class TicketReply(Command):
     action = Action.REPLY
     text: Text
     articles: ArticleList = []
+    macro_id: MacroId = None
 
 
 class Solve(Command):
