@@ -223,6 +223,7 @@ async def _seed(api: httpx.AsyncClient) -> dict[str, str]:
         "subscription_id": hook.json()["id"],
         "case_id": opened.json()["id"],
         "article_id": starter_id("refund-after-complaint.id"),
+        "macro_id": "mac-0000000000000000",  # a saved reply's id (none needed: bodies are refused first)
     }
 
 

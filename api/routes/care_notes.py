@@ -86,8 +86,8 @@ def _signed(endpoint: Callable[..., Any], name: str, doc: str, *parameters: insp
     return endpoint
 
 
-def _keyword(name: str, annotation: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+def _keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
 def _writing(kind: ServedKind) -> Any:
@@ -137,8 +137,8 @@ def _reading(kind: ServedKind) -> Any:
         f"Care's private notes on a {kind.noun}, oldest first, a page at a time.",
         _path_id(kind),
         _keyword("cases", ReadCasesDep),
-        _keyword("cursor", CursorParam),
-        _keyword("limit", Limit),
+        _keyword("cursor", CursorParam, None),
+        _keyword("limit", Limit, 100),
     )
 
 
