@@ -481,6 +481,28 @@ async def test_a_macro_fills_a_dispute_takes_its_action_and_applies_once_per_key
     replies = [e for e in read["timeline"] if e["event"] == "reply"]
     assert [r["detail"] for r in replies] == [{"text": text, "macro_id": ask["id"]}]  # the retry sent none
 
+    # An action not allowed once the reply is sent: 409 saying the reply went; a retry with the
+    # same key sends no second reply.
+    redecide = await _macro(
+        api,
+        {
+            "name": f"ulang-{suffix}",
+            "locale": "id",
+            "text": "Kami ubah keputusan untuk {order_id}.",
+            "action": {"name": "redecide", "body": {"solution": {"kind": "EXCHANGE"}}},
+        },
+    )
+    keyed = AS_CARE | {"Idempotency-Key": f"redecide-{suffix}"}
+    for _ in range(2):
+        partly = await api.post(f"{url}/{redecide['id']}/apply", json={"actor": CARE}, headers=keyed)
+        assert (partly.status_code, partly.json()["applied"]) == (409, ["reply"]), partly.text
+        assert "redecide" not in partly.json()["allowed_actions"]["care"]
+    read = (await api.get(f"/v1/disputes/{dispute_id}")).json()
+    assert [e["detail"].get("macro_id") for e in read["timeline"] if e["event"] == "reply"] == [
+        ask["id"],
+        redecide["id"],
+    ]
+
     decided = await api.post(f"{url}/{release['id']}/apply", json={"actor": CARE}, headers=AS_CARE)
     assert decided.status_code == 200, decided.text
     reply, decision = decided.json()["timeline"][-2:]
