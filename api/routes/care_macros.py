@@ -27,7 +27,7 @@ from api.kinds import SERVED, ServedKind
 from api.paging import CursorParam, Limit, Page, decode_cursor, page_of
 from api.problems import Problem, invalid
 from api.public import CasePublic
-from api.routes.care_notes import staff_only
+from api.routes.care_notes import NOT_BLANK, staff_only
 from core.settings import KeyRole
 from domain.commands import Action, Command
 from domain.help import Locale
@@ -46,8 +46,14 @@ if any(REPLY not in served.actions for served in SERVED.values()):
     raise RuntimeError(f"every served kind must register the care reply {REPLY!r} to apply macros")
 #: Who writes macros: supervisors and admins (care keys read and apply them).
 _WRITERS = {KeyRole.SUPERVISOR, KeyRole.ADMIN}
-#: The roles whose actions a macro may take after its reply.
-_CARE_ROLES = {Role.CARE, Role.SUPERVISOR}
+#: A macro's actor is care (a supervisor key acts as care too): its reply, and its action.
+_CARE = Actor(role=Role.CARE, id="macro-check")
+
+
+#: The actions a macro may take after its reply: those care takes on some kind, but the reply.
+AFTER_REPLY = sorted(
+    {spec.name for served in SERVED.values() for spec in served.actions if Role.CARE in spec.roles} - {REPLY}
+)
 
 
 class MacroKind(StrEnum):
@@ -70,8 +76,10 @@ class MacroActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = Field(
-        description="a registered action care takes on the case's kind: solve, decide, ...",
+        description="a registered action care takes on the case's kind (refused, 422, when the macro's kind"
+        " has none of that name)",
         examples=["solve"],
+        json_schema_extra={"enum": list(AFTER_REPLY)},
     )
     body: dict[str, Any] = Field(default={}, description="the action's body without actor")
 
@@ -82,7 +90,7 @@ class MacroBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"\S")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=NOT_BLANK)]
     locale: Locale
     kind: MacroKind | None = Field(
         default=None, description="dispute or ticket; unset: any kind (placeholders of either)"
@@ -193,11 +201,6 @@ def _unknown(text: str, kind: str | None, field: str) -> None:
             )
 
 
-def _care_actor(spec: ActionSpec[Any]) -> Actor:
-    role = Role.CARE if Role.CARE in spec.roles else Role.SUPERVISOR
-    return Actor(role=role, id="macro-check")
-
-
 def _errors(error: ValidationError, prefix: str) -> Problem:
     errors = [
         {"field": ".".join([prefix, *(str(part) for part in item["loc"])]), "reason": item["msg"]}
@@ -221,7 +224,7 @@ def check(body: MacroBody) -> None:
     specs = [spec for served in kinds if (spec := served.actions.get(name)) is not None]
     if not specs:
         raise invalid("action.name", f"no {kind or 'kind of case'} has an action {name!r}")
-    if not any(spec.roles & _CARE_ROLES for spec in specs):
+    if not any(Role.CARE in spec.roles for spec in specs):
         raise invalid("action.name", f"{name!r} is not an action care takes")
     if "actor" in body.action.body:
         raise invalid("action.body.actor", "the actor is whoever applies the macro: leave it out")
@@ -232,7 +235,7 @@ def check(body: MacroBody) -> None:
     failure: ValidationError | None = None
     for spec in specs:
         try:
-            spec.command.model_validate(filled | {"actor": _care_actor(spec).model_dump()})
+            spec.command.model_validate(filled | {"actor": _CARE.model_dump()})
             return
         except ValidationError as error:
             failure = failure or error

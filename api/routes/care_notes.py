@@ -29,11 +29,14 @@ from store.care import CareNote, CareNotes
 
 NOTES = Counter("care_notes_total", "Private notes care wrote on cases", ["kind"])
 
-#: A note's text: as long as a care reply, with something besides white space. (Control
-#: characters are refused for every body by api/limits.py.)
+#: Something besides white space, and no control character but tab, LF and CR (api/limits.py
+#: refuses those in every body; the pattern says both, so the OpenAPI document does too).
+_CONTROL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+NOT_BLANK = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+#: A note's text: as long as a care reply, with something besides white space.
 NoteText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=4000, pattern=r"\S"),
+    StringConstraints(min_length=1, max_length=4000, pattern=NOT_BLANK),
     Field(description="plain text, 1-4000 characters, not only white space; shown as written"),
 ]
 
