@@ -425,6 +425,11 @@ async def test_supervisors_save_macros_and_care_applies_them_to_a_report(api: ht
         )
     ).status_code == 404
 
+    # A reply names only a saved macro (applying one names it).
+    named = {"actor": CARE, "text": "Halo", "macro_id": "mac-none"}
+    unknown = await api.post(f"/v1/tickets/{ticket_id}/care/replies", json=named, headers=AS_CARE)
+    assert (unknown.status_code, unknown.json()["errors"][0]["field"]) == (422, "macro_id"), unknown.text
+
     applied = await api.post(apply_url, json={"actor": CARE}, headers=AS_CARE)
     assert applied.status_code == 200, applied.text
     ticket = applied.json()

@@ -139,7 +139,7 @@ STATEFUL_REFUSALS = [
     (r"text|action\.body\..+", r"unknown placeholder|has no value on this|is no placeholder of"),
     (r"action\.name", r"has an action|has no action|not an action care takes|the reply is the macro's text"),
     (r"action\.body(\..+)?", r"."),
-    ("macro_id", r"is for \w+ cases"),
+    ("macro_id", r"is for \w+ cases|no saved reply"),
     (
         "overlap",
         r"at most .* \(DISPUTES_WEBHOOK_SECRET_MAX_OVERLAP\)",
