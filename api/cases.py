@@ -36,13 +36,14 @@ from api import citations
 from api.auth import Caller, CallerDep
 from api.deps import EngineDep, SettingsDep, TemporalClientDep
 from api.kinds import DISPUTES, ServedKind
-from api.problems import Problem
+from api.problems import Problem, invalid
 from api.public import CasePublic
 from core.settings import KeyRole, Settings
 from domain.case import CareCase
 from domain.commands import DELIVERED, Command, Delivered, IngestedEvent
 from domain.types import Actor, EvidenceType
 from domain.views import merge_timeline
+from store.care import CareMacros
 from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
 from store.evidence import EvidenceIndex
 from store.help import HelpStore
@@ -445,6 +446,9 @@ class Cases:
         index = EvidenceIndex(self.engine)
         types = await citations.check(body, by, index, case_id, on_case if kind is not None else None)
         await citations.check_articles(body, HelpStore(self.engine))
+        macro_id = getattr(body, "macro_id", None)  # a care reply names the saved reply it came from
+        if macro_id is not None and await CareMacros(self.engine).get(macro_id) is None:
+            raise invalid("macro_id", f"no saved reply (macro) {macro_id}")
         return types
 
     async def _closed(self, kind: ServedKind, case_id: str, update_id: str | None) -> None:

@@ -17,6 +17,7 @@ from domain.types import (
     EvidenceType,
     EvidenceTypes,
     Identifier,
+    MacroId,
     Note,
     Role,
     Solution,
@@ -116,6 +117,7 @@ class CareReply(Command):
     action = Action.REPLY
     text: Text
     articles: ArticleList = []
+    macro_id: MacroId = None
 
 
 class Decide(Command):

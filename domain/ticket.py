@@ -31,6 +31,7 @@ from domain.types import (
     EvidenceTypes,
     Identifier,
     Locale,
+    MacroId,
     OptionalDuration,
     Role,
     Text,
@@ -146,6 +147,7 @@ class TicketReply(Command):
     action = Action.REPLY
     text: Text
     articles: ArticleList = []
+    macro_id: MacroId = None
 
 
 class Solve(Command):

@@ -65,6 +65,12 @@ ArticleList = Annotated[
     CitesArticles(),
 ]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+#: The saved reply (macro) a care reply was filled from, recorded in its timeline entry. Set by
+#: ``POST .../care/macros/{macro_id}/apply``; replies recorded before it existed have none.
+MacroId = Annotated[
+    Identifier | None,
+    Field(description="the saved reply (macro) this reply was filled from, set when one is applied"),
+]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 #: A clock's length that may be turned off (``None``); when set it is positive.
 OptionalDuration = Annotated[timedelta | None, Field(gt=timedelta(0))]

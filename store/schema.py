@@ -400,3 +400,43 @@ help_reports = sa.Table(
     _at("at"),
     sa.Index(None, "user_id", "at"),
 )
+
+# -- the care workspace (issue 18): private notes and saved replies --------------------------------
+
+#: Care's private notes on a case: written by the API, never through the case's workflow, so no
+#: party read, notice, webhook, event feed row, Temporal history or search attribute holds one.
+care_notes = sa.Table(
+    "care_notes",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text(), nullable=False, unique=True),
+    sa.Column("case_id", sa.Text(), nullable=False),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("author_role", sa.Text(), nullable=False),
+    sa.Column("author_id", sa.Text(), nullable=False),
+    sa.Column("api_key", sa.Text(), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    _at("created_at"),
+    sa.Index(None, "case_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+#: Saved replies (macros): one per name and locale, with an optional action run after the reply.
+care_macros = sa.Table(
+    "care_macros",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text(), nullable=False, unique=True),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("locale", sa.Text(), nullable=False),
+    sa.Column("kind", sa.Text()),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("action", Json),
+    sa.Column("version", sa.Integer(), nullable=False),
+    _at("created_at"),
+    sa.Column("created_by", sa.Text(), nullable=False),
+    _at("updated_at"),
+    sa.Column("updated_by", sa.Text(), nullable=False),
+    sa.Index(None, "name", "locale", unique=True),
+    sqlite_autoincrement=True,
+)

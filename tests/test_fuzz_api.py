@@ -138,6 +138,13 @@ STATEFUL_REFUSALS = [
     ("articles", r"no published Help Center article"),  # care cites only published articles
     ("viewed_articles", r"no such article"),  # a report names articles that exist
     ("q|text", r"holds no word to search for"),  # only stop words: the analysis, not the schema
+    ("cursor", r"not a cursor of this list"),  # a cursor is the server's, from an earlier page
+    # A saved reply's placeholders and action are checked against the kinds' placeholders and
+    # registries, and its action's body against that action (two fields); applied, against the case.
+    (r"text|action\.body\..+", r"unknown placeholder|has no value on this|is no placeholder of"),
+    (r"action\.name", r"has an action|has no action|not an action care takes|the reply is the macro's text"),
+    (r"action\.body(\..+)?", r"."),
+    ("macro_id", r"is for \w+ cases|no saved reply"),
     (
         "overlap",
         r"at most .* \(DISPUTES_WEBHOOK_SECRET_MAX_OVERLAP\)",
@@ -257,6 +264,8 @@ async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]
 
     messages = await eventually(inbox)
     hook = await post("/v1/webhooks", {"url": "http://127.0.0.1:9/hooks", "event_types": ["ticket.solved"]})
+    macro = {"name": "fuzz", "locale": "id", "text": "Kasus {case_id}: {status}"}
+    macro_id = (await post("/v1/care/macros", macro, key=ADMIN_KEY))["id"]
     disputes, tickets = [waiting, mediated, exchanged], [replied, urgent]
     return {
         "dispute_id": disputes,
@@ -266,6 +275,7 @@ async def _seed(http: httpx.AsyncClient, client: Client) -> dict[str, list[str]]
         "message_id": messages,
         "reference": [reference, attachment],
         "subscription_id": [hook["id"]],
+        "macro_id": [macro_id],
     }
 
 

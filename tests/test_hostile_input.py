@@ -224,6 +224,7 @@ async def _seed(api: httpx.AsyncClient) -> dict[str, str]:
         "case_id": opened.json()["id"],
         "article_id": starter_id("refund-after-complaint.id"),
         "tracking_number": "JNE-HOSTILE-1",
+        "macro_id": "mac-0000000000000000",  # a saved reply's id (none needed: bodies are refused first)
     }
 
 

@@ -114,6 +114,15 @@ def test_the_readme_walkthrough_does_what_its_comments_say(walkthrough: dict[int
     assert "<strong>Daftar Transaksi</strong>" in help_center and "alert(1)" not in help_center, help_center
     assert '{"version":2,"changed":["status"],"changed_by":"local-care"}' in help_center, help_center
 
+    care = printed_by("/care/macros/$MACRO/apply")  # a private note; a saved reply applied
+    assert "courier lost it" in care and re.search(r"^403$", care, flags=re.MULTILINE), care
+    assert '"field":"text"' in care and "{nama}" in care, care
+    assert re.search(
+        r'"status":"SOLVED","reply":\{"text":"Halo b-7, laporan care-ticket-\w+ sudah selesai.",'
+        r'"macro_id":"mac-',
+        care,
+    ), care
+
     auth = printed_by("may not act as care")
     assert auth.splitlines() == [
         "401",

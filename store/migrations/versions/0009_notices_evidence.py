@@ -2,7 +2,7 @@
 and locale on its outbox row, and each evidence upload's type
 
 Revision ID: 0009_notices_evidence
-Revises: 0007_read_model
+Revises: 0008_care_workspace
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009_notices_evidence"
-down_revision: str | Sequence[str] | None = "0007_read_model"
+down_revision: str | Sequence[str] | None = "0008_care_workspace"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
