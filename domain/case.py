@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, computed_field
 
+from domain.care import to_supervisors
 from domain.commands import Command, ResolveEffect, RetryEffect
 from domain.effects import EffectName, EffectRegistry, Repair
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
@@ -217,6 +218,7 @@ class CareCase(BaseModel):
         case._opened(now)
         opener, detail = cls._opening(request)
         case._record(now, "opened", opener, **detail)
+        case._after_opening(now)
         return case
 
     @classmethod
@@ -231,6 +233,9 @@ class CareCase(BaseModel):
 
     def _opened(self, now: datetime) -> None:
         """The clocks a new case starts with."""
+
+    def _after_opening(self, now: datetime) -> None:
+        """What follows the "opened" entry (a report that waits for care from the start is routed)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -350,6 +355,8 @@ class CareCase(BaseModel):
             )
         if isinstance(command, RetryEffect | ResolveEffect):
             self._check_repair(command)
+        if spec is not None and spec.check is not None:
+            spec.check(self, command, now)
         self._check_rules(command, now)
 
     def _check_repair(self, command: RetryEffect | ResolveEffect) -> None:
@@ -406,6 +413,8 @@ class CareCase(BaseModel):
                         target=clock.target,
                     )
                 )
+                if breached:  # a missed target goes to the supervisors' group (domain/care.py)
+                    happened += to_supervisors(self, clock.target, now)
         return happened
 
     def next_reminder(self) -> tuple[datetime, Deadline] | None:

@@ -154,3 +154,15 @@ class EffectRepaired(DomainEvent):
 
     key: str
     reference: str | None
+
+
+@dataclass(frozen=True)
+class Assigned(DomainEvent):
+    """Who owns the case in care changed: ``assignee`` (``None``: nobody) in ``group``, taken over
+    from ``previous``, by ``by`` (``None``: the system, when a missed target moved it, ``reason``)."""
+
+    assignee: str | None
+    group: str | None
+    previous: str | None
+    by: Actor | None = None
+    reason: str = ""

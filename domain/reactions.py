@@ -15,6 +15,7 @@ from domain.dispute import Dispute
 from domain.effects import EffectName
 from domain.events import (
     Acted,
+    Assigned,
     Cancelled,
     CareReplyDue,
     CareSpoke,
@@ -133,12 +134,39 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
         elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
             result.published.append(_target_event(event))
+        elif isinstance(event, Assigned):
+            result += _assigned(case, event)
         else:
             result += own(case, event)
     # One change tells subscribers of each kind of event once (an acceptance that makes care's
     # decision final is one update).
     result.published = list(dict.fromkeys(result.published))
     return result
+
+
+def _assigned(case: CareCase, event: Assigned) -> Consequences:
+    """``care.assigned`` goes out; the agent given the case and the one it was taken from are told
+    (never the agent who acted, and never a party: ownership is care's own business)."""
+    noun = "report" if case.actions.kind == "ticket" else "dispute"
+    by = event.by
+    group = f" in group {event.group}" if event.group else ""
+    told: list[Notice] = []
+    if event.assignee is not None and (by is None or by.id != event.assignee):
+        who = f" by {by.role.value} {by.id}" if by is not None else ""
+        text = f"Care {noun} {case.id} is assigned to you{group}{who}."
+        told.append(Notice(party=Role.CARE, party_id=event.assignee, text=text))
+    previous = event.previous
+    if previous is not None and previous != event.assignee and (by is None or by.id != previous):
+        if by is None:
+            text = (
+                f"The {event.reason} on care {noun} {case.id}: it moved to the {event.group} group"
+                " and is no longer assigned to you."
+            )
+        else:
+            now_with = event.assignee or f"the {event.group or 'unassigned'} queue"
+            text = f"Care {noun} {case.id} was reassigned from you to {now_with} by {by.role.value} {by.id}."
+        told.append(Notice(party=Role.CARE, party_id=previous, text=text))
+    return Consequences(notices=told, published=[EventType.CARE_ASSIGNED])
 
 
 def _target_event(due: CareReplyDue) -> EventType:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.care import register_care_actions, route
 from domain.case import CareCase, DeadlineEvent, Window, WindowKind, register_operator_actions
 from domain.commands import Action, Command
 from domain.effects import CASE_EFFECTS
@@ -144,7 +145,7 @@ class Solve(Command):
 class Ticket(CareCase):
     """A help-center report's whole state; every change goes through ``apply`` or ``tick``."""
 
-    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE, Role.OPERATOR)
+    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
     user_id: str
     role: ReporterRole
@@ -173,6 +174,10 @@ class Ticket(CareCase):
         """Care owes the first reply from now."""
         self._care_owes_reply(now)
 
+    def _after_opening(self, now: datetime) -> None:
+        """The report waits for care from the start: it goes to the care group of its topic."""
+        route(self, self.topic.value, now)
+
     @property
     def closed(self) -> bool:
         """True once the quiet period after solving has passed."""
@@ -182,6 +187,7 @@ class Ticket(CareCase):
         """Whether ``actor`` is the reporting user; care acts on any report."""
         return (actor.role is Role.USER and actor.id == self.user_id) or actor.role in (
             Role.CARE,
+            Role.SUPERVISOR,
             Role.OPERATOR,
         )
 
@@ -277,3 +283,8 @@ def _solve(ticket: Ticket, command: Solve, now: datetime) -> list[DomainEvent]:
 
 
 register_operator_actions(TICKET_ACTIONS)
+#: Ownership (domain/care.py): while the report waits for care.
+register_care_actions(
+    TICKET_ACTIONS,
+    lambda t, role, now: t.status is TicketStatus.AWAITING_CARE and role is not Role.USER,
+)

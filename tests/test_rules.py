@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from domain.care import Assign, Claim, Release
 from domain.case import Attention, DeadlineEvent, TimelineEntry, WindowKind
 from domain.commands import (
     Accept,
@@ -150,6 +151,7 @@ APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.CONFIRM_DECISION,
     Action.REPLACE_DECISION,
 )
+ASSIGN, CLAIM, UNCLAIM = Assign.action, Claim.action, Release.action
 PARTIES = {Role.BUYER, Role.SELLER}
 #: A help-center user carrying the buyer's id: no party to a dispute.
 HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
@@ -222,6 +224,15 @@ REGISTERED: dict[str, Registered] = {
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
     ),
+    ASSIGN: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR},
+        "care/assign",
+        lambda a: Assign(actor=a, assignee="agent-9"),
+    ),
+    CLAIM: Registered({Role.CARE, Role.SUPERVISOR}, "care/claim", lambda a: Claim(actor=a)),
+    UNCLAIM: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR}, "care/release", lambda a: Release(actor=a)
+    ),
 }
 
 
@@ -290,6 +301,10 @@ def closed_with_publish_parked(build: Callable[[], Dispute]) -> Callable[[], Dis
     return parked
 
 
+#: Care's ownership actions (domain/care.py) on a case nobody owns, and on one care owns.
+UNOWNED = [ASSIGN, CLAIM]
+OWNED = [ASSIGN, CLAIM, UNCLAIM]
+
 STATES = [
     State(
         "awaiting_seller_opened",
@@ -331,13 +346,29 @@ STATES = [
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(
+            buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, *UNOWNED], supervisor=UNOWNED, operator=[ASSIGN]
+        ),
+    ),
+    State(
+        "in_mediation_claimed",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive(offer(SELLER), ask_help(BUYER), Claim(actor=CARE)),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, *OWNED],
+            supervisor=OWNED,
+            operator=[ASSIGN, UNCLAIM],
+        ),
     ),
     State(
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(
+            buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, *UNOWNED], supervisor=UNOWNED, operator=[ASSIGN]
+        ),
     ),
     State(
         "fulfilment_refund",
@@ -426,7 +457,12 @@ STATES = [
         "decision_appealed",
         DisputeStatus.DECISION_APPEALED,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), appeal_decision(SELLER)),
-        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            supervisor=[CONFIRM_DECISION, REPLACE_DECISION, *UNOWNED],
+            operator=[ASSIGN],
+        ),
     ),
     State(
         "fulfilment_decision_replaced",
@@ -446,7 +482,9 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(
+            buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, *UNOWNED], supervisor=UNOWNED, operator=[ASSIGN]
+        ),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
@@ -467,7 +505,13 @@ STATES = [
         "in_mediation_mediation_parked",
         DisputeStatus.IN_MEDIATION,
         mediation_parked,
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE], operator=[RETRY, RESOLVE]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[RETRY, RESOLVE, ASSIGN],
+        ),
     ),
     State(
         "resolved_publish_parked",
@@ -522,8 +566,8 @@ def test_a_reports_action_is_refused_by_a_dispute() -> None:
     dispute = drive(offer(SELLER), ask_help(BUYER))
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(Solve(actor=CARE), after(dispute))
-    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide"]
-    assert refused.value.details["allowed_actions"]["operator"] == []
+    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide", "assign", "claim"]
+    assert refused.value.details["allowed_actions"]["operator"] == ["assign"]
 
 
 # -- a new action is one registered thing ------------------------------------------------------
@@ -843,7 +887,7 @@ def test_breach_never_loses_the_case() -> None:
     dispute, escalated = mediated()
     dispute.tick(escalated + TARGET)
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, *UNOWNED]
     dispute.apply(decide(), escalated + TARGET + STEP)
     assert (dispute.agreed_solution, dispute.decided_by) == (PARTIAL_REFUND, "care")
 
@@ -1146,7 +1190,7 @@ def test_several_effects_park_at_once_and_are_repaired_one_by_one() -> None:
     assert dispute.needs_attention
     dispute.apply(retry(), after(dispute))
     assert not dispute.needs_attention
-    assert dispute.allowed_actions[Role.OPERATOR] == []
+    assert dispute.allowed_actions[Role.OPERATOR] == [ASSIGN]  # nothing left to repair
     assert dispute.done_by_hand == []
     assert dispute.mediation_case_ref is None  # a retry leaves the work to the lane
 
@@ -1240,7 +1284,7 @@ def test_a_mediation_opened_by_hand_records_its_case() -> None:
     assert dispute.timeline[-2].detail == {"case_ref": "desk-42", "assignee": "by hand"}
     assert (dispute.done_by_hand, dispute.payouts_made) == ([MEDIATION_KEY], [])
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, *UNOWNED]
 
 
 def test_an_alert_resolved_by_hand_pays_nothing() -> None:
