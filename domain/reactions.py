@@ -159,8 +159,8 @@ def _assigned(case: CareCase, event: Assigned) -> Consequences:
     if previous is not None and previous != event.assignee and (by is None or by.id != previous):
         if by is None:
             text = (
-                f"The {event.reason} on care {noun} {case.id}: it moved to the {event.group} group"
-                " and is no longer assigned to you."
+                f"Care {noun} {case.id} moved to the {event.group} group ({event.reason});"
+                " it is no longer assigned to you."
             )
         else:
             now_with = event.assignee or f"the {event.group or 'unassigned'} queue"
