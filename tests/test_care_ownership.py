@@ -4,7 +4,9 @@ case whose care target was missed to the supervisors' group, told to its assigne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -46,12 +48,12 @@ ROUTED_DISPUTE = DISPUTE_POLICY.model_copy(update=GROUPS)
 ROUTED_TICKET = TICKET_POLICY.model_copy(update=GROUPS)
 
 
-def in_mediation(**overrides: object) -> CareCase:
+def in_mediation(**overrides: Any) -> CareCase:
     """A dispute the buyer took to care, under the routed policy unless told otherwise."""
     return drive_dispute(offer(SELLER), ask_help(BUYER), **({"policy": ROUTED_DISPUTE} | overrides))
 
 
-def waiting_report(**overrides: object) -> CareCase:
+def waiting_report(**overrides: Any) -> CareCase:
     """A report waiting for care (topic PAYMENT), under the routed policy unless told otherwise."""
     return drive_ticket(**({"policy": ROUTED_TICKET, "topic": TicketTopic.PAYMENT} | overrides))
 
@@ -60,7 +62,7 @@ CASES = pytest.mark.parametrize("build", [in_mediation, waiting_report], ids=["d
 
 
 @CASES
-def test_a_claim_takes_an_unowned_case_and_another_agent_is_refused(build: type[CareCase]) -> None:
+def test_a_claim_takes_an_unowned_case_and_another_agent_is_refused(build: Callable[[], CareCase]) -> None:
     case = build()
     happened = case.apply(Claim(actor=CARE), after(case))
     assert case.assignee == CARE.id
@@ -83,7 +85,7 @@ def test_a_claim_takes_an_unowned_case_and_another_agent_is_refused(build: type[
 
 @CASES
 def test_a_supervisor_or_an_operator_reassigns_anyone_and_both_agents_are_told(
-    build: type[CareCase],
+    build: Callable[[], CareCase],
 ) -> None:
     case = build()
     case.apply(Claim(actor=CARE), after(case))
@@ -109,7 +111,7 @@ def test_a_supervisor_or_an_operator_reassigns_anyone_and_both_agents_are_told(
 
 
 @CASES
-def test_a_care_agent_hands_over_its_own_case_and_releases_it(build: type[CareCase]) -> None:
+def test_a_care_agent_hands_over_its_own_case_and_releases_it(build: Callable[[], CareCase]) -> None:
     case = build()
     case.apply(Assign(actor=CARE, assignee=CARE.id), after(case))  # an unowned case: anyone may
     case.apply(Assign(actor=CARE, group="logistics"), after(case))  # to a group only: unowned there
@@ -121,7 +123,7 @@ def test_a_care_agent_hands_over_its_own_case_and_releases_it(build: type[CareCa
 
 
 @CASES
-def test_an_assignment_names_someone_and_a_known_group(build: type[CareCase]) -> None:
+def test_an_assignment_names_someone_and_a_known_group(build: Callable[[], CareCase]) -> None:
     case = build()
     with pytest.raises(InvalidInput) as nobody:
         case.check(Assign(actor=SUPERVISOR), after(case))
@@ -174,7 +176,7 @@ def test_a_dispute_is_routed_by_its_reason_when_it_reaches_care() -> None:
 
 @CASES
 def test_a_missed_target_moves_the_case_to_the_supervisors_and_tells_its_assignee(
-    build: type[CareCase],
+    build: Callable[[], CareCase],
 ) -> None:
     case = build()
     case.apply(Claim(actor=CARE), after(case))
