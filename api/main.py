@@ -13,7 +13,19 @@ from temporalio.client import Client
 
 from api import observability, openapi, problems
 from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
-from api.routes import care, codec, disputes, events, evidence, health, help, inbox, tickets, webhooks
+from api.routes import (
+    care,
+    care_stats,
+    codec,
+    disputes,
+    events,
+    evidence,
+    health,
+    help,
+    inbox,
+    tickets,
+    webhooks,
+)
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from store.db import open_engine
@@ -67,6 +79,7 @@ def create_app(
         tickets.router(),
         inbox.router,
         care.router,
+        care_stats.router,
         webhooks.router,
         evidence.router,
         events.router,
