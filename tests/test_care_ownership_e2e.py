@@ -11,9 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from core.settings import Settings
-from tests.support import AS_ADMIN, AS_CARE, AS_SUPERVISOR, BUYER, SELLER, claim, eventually, new_order
+from tests.support import (
+    AS_ADMIN,
+    AS_CARE,
+    AS_SUPERVISOR,
+    BUYER,
+    SELLER,
+    claim,
+    eventually,
+    listening,
+    new_order,
+)
 
 AGENT = {"role": "care", "id": "agent-7"}
 OTHER = {"role": "care", "id": "agent-8"}
@@ -29,6 +43,7 @@ def settings(task_queue: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         care_groups=["payments", "logistics"],
         care_routing={"PAYMENT": "payments", "NOT_RECEIVED": "logistics"},
+        webhook_allow_private_hosts=True,
     )
 
 
@@ -85,6 +100,30 @@ async def test_two_agents_claiming_one_case_at_once_one_wins(api: httpx.AsyncCli
 
 
 async def test_assign_and_release_on_a_report(api: httpx.AsyncClient) -> None:
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> JSONResponse:
+        received.append(await request.json())
+        return JSONResponse({"ok": True})
+
+    async with listening(Starlette(routes=[Route("/hooks", hook, methods=["POST"])])) as url:
+        subscribed = await api.post(
+            "/v1/webhooks", json={"url": f"{url}/hooks", "event_types": ["care.assigned"]}
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        await assign_and_release(api)
+
+        async def told() -> list[dict[str, Any]]:
+            return [event for event in received if event["data"].get("assignee") == OTHER["id"]]
+
+        [handed] = await eventually(told)
+    assert {event["type"] for event in received} == {"care.assigned"}  # the subscription's type only
+    assert handed["data"]["care_group"] == "logistics"
+    assert "I was charged twice" not in str(received)  # ids and groups, never the report's text
+
+
+async def assign_and_release(api: httpx.AsyncClient) -> None:
+    """Assign, claim and release a report through the care, supervisor and admin keys."""
     ticket_id = await filed(api)
     base = f"/v1/tickets/{ticket_id}/care"
     assert (await api.get(f"/v1/tickets/{ticket_id}")).json()["care_group"] == "payments"
