@@ -19,6 +19,7 @@ from domain.outbound import EventType
 from domain.reactions import Notice, consequences, snapshot
 from domain.ticket import TicketReply, TicketTopic
 from domain.types import Actor, CareTarget, Role
+from domain.views import current_details
 from tests.factories import (
     BUYER,
     CARE,
@@ -105,8 +106,10 @@ def test_a_supervisor_or_an_operator_reassigns_anyone_and_both_agents_are_told(
             text=f"Care {noun} {case.id} was reassigned from you to agent-8 by supervisor lead-3.",
         ),
     ]
+    assert f"**Care owner:** {OTHER.id} · group logistics" in current_details(case)  # the Web UI
     case.apply(Release(actor=OPERATOR), after(case))
     assert (case.assignee, case.care_group) == (None, "logistics")
+    assert "**Care owner:** nobody · group logistics" in current_details(case)
     assert [e.event for e in case.timeline[-3:]] == ["claim", "assign", "release"]
 
 
