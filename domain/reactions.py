@@ -146,7 +146,7 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
 
 def _assigned(case: CareCase, event: Assigned) -> Consequences:
     """``care.assigned`` goes out; the agent given the case and the one it was taken from are told
-    (never the agent who acted, and never a party: ownership is care's own business)."""
+    (never the agent who acted, and no party: ownership is care's own business)."""
     noun = "report" if case.actions.kind == "ticket" else "dispute"
     by = event.by
     group = f" in group {event.group}" if event.group else ""
