@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from domain.commands import Command
 from domain.errors import InvalidInput, InvalidTransition
@@ -44,6 +44,15 @@ class Assign(Command):
     reassign anyone's case; a care agent one that is unowned or its own)."""
 
     action = "assign"
+    # The schema says what the rule checks: an assignee, a group, or both.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["assignee"], "properties": {"assignee": {"type": "string"}}},
+                {"required": ["group"], "properties": {"group": {"type": "string"}}},
+            ]
+        }
+    )
     assignee: Identifier | None = Field(default=None, description="the care agent who owns it from now")
     group: Identifier | None = Field(
         default=None, description="the care group it goes to; without an assignee it is unowned there"

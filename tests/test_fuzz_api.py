@@ -131,6 +131,7 @@ STATEFUL_REFUSALS = [
     ("key", r"no parked effect"),  # an operator repairs only what is parked
     ("file", r"detected type .* is not accepted"),  # 415: the type is read from the bytes
     ("articles", r"no published Help Center article"),  # care cites only published articles
+    ("group", r"no care group"),  # the groups of the case's own policy (domain/care.py)
     ("viewed_articles", r"no such article"),  # a report names articles that exist
     ("q|text", r"holds no word to search for"),  # only stop words: the analysis, not the schema
     (

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.auth import CallerDep
 from api.deps import EngineDep, NowDep
 from api.problems import Problem
+from api.routes.help import IsoTime
 from core.settings import KeyRole
 from store.care_stats import Tally, read_care_figures
 
@@ -67,15 +69,18 @@ class CareStats(BaseModel):
 
 @router.get("/stats")
 async def care_stats(
-    caller: CallerDep, engine: EngineDep, now: NowDep, since: datetime | None = None
+    caller: CallerDep,
+    engine: EngineDep,
+    now: NowDep,
+    since: Annotated[
+        IsoTime | None,
+        Query(description="ISO 8601 with a zone: breaches, replies, decisions from then"),
+    ] = None,
 ) -> CareStats:
     """Open cases, targets missed, and median time to the first reply and to the decision, per
     care agent and per care group (care, supervisor and admin keys)."""
     if caller.role is KeyRole.PLATFORM:
         raise Problem(403, "Forbidden", "care stats are for care, supervisor and admin keys")
-    if since is not None and since.tzinfo is None:
-        reason = "give the time zone, e.g. 2026-11-27T00:00:00Z"
-        raise Problem(422, "Invalid input", f"since: {reason}", errors=[{"field": "since", "reason": reason}])
     figures = await read_care_figures(engine, since)
     return CareStats(
         as_of=now,
