@@ -168,7 +168,12 @@ async def test_an_appeal_of_cares_decision_goes_to_a_supervisor_key(api: httpx.A
     )
     assert appealed.status_code == 200, appealed.text
     assert appealed.json()["status"] == "DECISION_APPEALED"
-    assert appealed.json()["allowed_actions"]["supervisor"] == ["confirm_decision", "replace_decision"]
+    assert appealed.json()["allowed_actions"]["supervisor"] == [
+        "confirm_decision",
+        "replace_decision",
+        "assign",
+        "claim",
+    ]
     assert [(d["party"], d["action"]) for d in appealed.json()["deadlines"]] == [
         ("supervisor", "review_decision")
     ]
