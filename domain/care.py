@@ -40,8 +40,10 @@ ANY = "*"
 
 
 class Assign(Command):
-    """Assign the case to a care agent and/or a care group (a supervisor or an operator may
-    reassign anyone's case; a care agent one that is unowned or its own)."""
+    """Assign the case to a care agent and/or a care group.
+
+    A supervisor or an operator may reassign anyone's case; a care agent one that is unowned or
+    its own (409 otherwise)."""
 
     action = "assign"
     # The schema says what the rule checks: an assignee, a group, or both.
@@ -66,8 +68,9 @@ class Claim(Command):
 
 
 class Release(Command):
-    """The owner gives the case back, unowned, to its group's queue (a supervisor or an operator
-    may release anyone's)."""
+    """The owner gives the case back, unowned, to its group's queue.
+
+    A supervisor or an operator may release anyone's case; a care agent only its own."""
 
     action = "release"
 
