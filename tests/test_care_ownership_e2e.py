@@ -131,6 +131,8 @@ async def assign_and_release(api: httpx.AsyncClient) -> None:
     # the platform's key acts for no care agent; an assignment names someone and a known group
     platform = await api.post(f"{base}/claim", json={"actor": AGENT})
     assert platform.status_code == 403
+    posing = await api.post(f"{base}/assign", json={"actor": LEAD, "assignee": "agent-9"}, headers=AS_CARE)
+    assert posing.status_code == 403  # a care key acts for agents, not as a supervisor
     empty = await api.post(f"{base}/assign", json={"actor": LEAD}, headers=AS_SUPERVISOR)
     assert empty.status_code == 422
     assert empty.json()["errors"][0]["field"] == "assignee"
