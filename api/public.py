@@ -181,6 +181,8 @@ class CasePublic(BaseModel):
         description="an outside effect is parked and the case waits for an operator"
     )
     attention: list[AttentionPublic] = Field(description="the parked effects")
+    assignee: str | None = Field(default=None, description="the care agent who owns the case, if any")
+    care_group: str | None = Field(default=None, description="the care group the case is in, if any")
     timeline_seq: int = Field(description="the number of the case's last timeline entry (its version)")
     timeline: list[TimelineEntryPublic] = Field(description="the full read-only audit trail")
     stale: bool = Field(default=False, description="read from the store: the case did not answer in time")

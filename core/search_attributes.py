@@ -22,6 +22,8 @@ USER_ID = SearchAttributeKey.for_keyword("UserId")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 NEXT_DEADLINE_AT = SearchAttributeKey.for_datetime("NextDeadlineAt")
 CARE_DECISION_DUE_AT = SearchAttributeKey.for_datetime("CareDecisionDueAt")
+#: The care agent who owns the case (domain/care.py); unset while nobody does.
+CARE_ASSIGNEE = SearchAttributeKey.for_keyword("CareAssignee")
 
 ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     CASE_KIND,
@@ -38,6 +40,7 @@ ALL: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     NEEDS_ATTENTION,
     NEXT_DEADLINE_AT,
     CARE_DECISION_DUE_AT,
+    CARE_ASSIGNEE,
 )
 
 _CLI_TYPES = {

@@ -24,12 +24,16 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.ticket import TicketPolicy
+from domain.care import ANY as ANY_ROUTE
+from domain.care import known_groups
+from domain.dispute import Reason
+from domain.ticket import TicketPolicy, TicketTopic
 from domain.types import (
     HISTORY_BYTES_CEILING,
     HISTORY_EVENTS_CEILING,
     CasePolicy,
     DisputePolicy,
+    Identifier,
     OptionalDuration,
     ReplyPolicy,
 )
@@ -54,6 +58,8 @@ FOR_NEW_CASES: dict[str, timedelta | bool] = {
     "return_inspection_window": timedelta(days=2),
     "windows_from_delivery": True,
 }
+#: The care group a case moves to when a care target is missed, for cases opened now.
+SUPERVISORS_GROUP = "supervisors"
 #: A report's policy fields that the settings name after the report.
 _TICKET_NAMES = {"solved_quiet_period": "ticket_quiet_period", "user_wait": "ticket_user_wait"}
 
@@ -139,6 +145,12 @@ class Settings(BaseSettings, DisputePolicy):
     )
     ticket_quiet_period: timedelta = _setting(TicketPolicy, "solved_quiet_period")
     ticket_user_wait: OptionalDuration = _setting(TicketPolicy, "user_wait")
+
+    # -- care ownership (domain/care.py): the policy's groups and routing; cases opened now move
+    # -- to the supervisors' group when a care target is missed (cases opened before stay put) --
+    care_supervisors_group: Identifier | None = _setting(
+        CasePolicy, "care_supervisors_group", default=SUPERVISORS_GROUP
+    )
 
     help_deflection_window: timedelta = Field(
         default=timedelta(days=1),
@@ -306,6 +318,11 @@ class Settings(BaseSettings, DisputePolicy):
     def _calendar_of_a_known_country(cls, value: Any) -> Any:
         return None if value is None else value.checked()
 
+    @field_validator("care_supervisors_group", mode="before")
+    @classmethod
+    def _empty_keeps_cases_where_they_are(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("history_max_events", "history_max_bytes")
     @classmethod
     def _history_bounds_under_temporals_limits(cls, value: int, info: ValidationInfo) -> int:
@@ -331,6 +348,18 @@ class Settings(BaseSettings, DisputePolicy):
             if size != 32:
                 raise ValueError(f"payload key {key_id!r} must be 32 bytes (AES-256), not {size}")
         return keys
+
+    @model_validator(mode="after")
+    def _care_routing_names_known_groups(self) -> Self:
+        """Every routing rule names a report topic or a dispute reason (or ``*``) and a group."""
+        keys = {ANY_ROUTE, *TicketTopic, *Reason}
+        groups = known_groups(self)
+        for key, group in self.care_routing.items():
+            if key not in keys:
+                raise ValueError(f"care_routing: {key!r} is no report topic or dispute reason (nor '*')")
+            if group not in groups:
+                raise ValueError(f"care_routing: {key!r} goes to {group!r}, which is not in care_groups")
+        return self
 
     @model_validator(mode="after")
     def _payload_keys_from_the_data_folder(self) -> Self:

@@ -19,7 +19,7 @@ export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
 
 # Name=Type, one a line: exactly core.search_attributes.ALL (tests/test_compose.py checks it).
 # SQL visibility (PostgreSQL here) holds at most 10 Keyword and 3 of every other type per namespace:
-# 9 Keyword, 3 Datetime (full) and 2 Bool are used.
+# 10 Keyword (full), 3 Datetime (full) and 2 Bool are used.
 SEARCH_ATTRIBUTES='
 CaseKind=Keyword
 DisputeStatus=Keyword
@@ -35,6 +35,7 @@ UserId=Keyword
 NeedsAttention=Bool
 NextDeadlineAt=Datetime
 CareDecisionDueAt=Datetime
+CareAssignee=Keyword
 '
 
 log() { echo "temporal-setup: $*"; }

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, Field, computed_field
 
 from domain.calendar import BusinessCalendar, business_add, business_between
+from domain.care import to_supervisors
 from domain.commands import Command, RequestInfo, ResolveEffect, RetryEffect
 from domain.effects import EffectName, EffectRegistry, Repair
 from domain.errors import InvalidInput, InvalidTransition, LimitReached, NotAParty
@@ -329,6 +330,7 @@ class CareCase(BaseModel):
         case._opened(now)
         opener, detail = cls._opening(request)
         case._record(now, "opened", opener, **detail)
+        case._after_opening(now)
         return case
 
     @classmethod
@@ -343,6 +345,9 @@ class CareCase(BaseModel):
 
     def _opened(self, now: datetime) -> None:
         """The clocks a new case starts with."""
+
+    def _after_opening(self, now: datetime) -> None:
+        """What follows the "opened" entry (a report that waits for care from the start is routed)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -465,6 +470,8 @@ class CareCase(BaseModel):
             self._check_repair(command)
         if isinstance(command, RequestInfo):
             self._check_info_request(command)
+        if spec is not None and spec.check is not None:
+            spec.check(self, command, now)
         self._check_rules(command, now)
 
     def _check_repair(self, command: RetryEffect | ResolveEffect) -> None:
@@ -530,6 +537,8 @@ class CareCase(BaseModel):
                         target=clock.target,
                     )
                 )
+                if breached:  # a missed target goes to the supervisors' group (domain/care.py)
+                    happened += to_supervisors(self, clock.target, now)
         return happened
 
     # -- paused targets: requests for information and holds -------------------------------------

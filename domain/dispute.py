@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from domain.care import register_care_actions, route
 from domain.case import (
     Attention,
     CareCase,
@@ -781,6 +782,7 @@ class Dispute(CareCase):
         if target is not None:
             self.decision_clock = ReplyClock.aimed(CareTarget.DECISION, now, target, warning, self.calendar)
         self._set_status(DisputeStatus.IN_MEDIATION, now)
+        route(self, self.reason.value, now)  # to the care group of its reason (domain/care.py)
 
     def _escalate_by_system(self, reason: str, now: datetime) -> list[DomainEvent]:
         closed = self.window.kind.value if self.window is not None else ""  # the notice says which
@@ -1119,3 +1121,13 @@ def _request_info(dispute: Dispute, command: RequestInfo, now: datetime) -> list
 
 
 register_operator_actions(DISPUTE_ACTIONS)
+#: Ownership (domain/care.py): care and supervisors in mediation, supervisors during their review.
+register_care_actions(
+    DISPUTE_ACTIONS,
+    _in(
+        {
+            DisputeStatus.IN_MEDIATION: {Role.CARE, Role.SUPERVISOR, Role.OPERATOR},
+            DisputeStatus.DECISION_APPEALED: {Role.SUPERVISOR, Role.OPERATOR},
+        }
+    ),
+)

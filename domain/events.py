@@ -208,3 +208,15 @@ class PauseEnded(DomainEvent):
     kind: str
     party: Role
     reason: str
+
+
+@dataclass(frozen=True)
+class Assigned(DomainEvent):
+    """Who owns the case in care changed: ``assignee`` (``None``: nobody) in ``group``, taken over
+    from ``previous``, by ``by`` (``None``: the system, when a missed target moved it, ``reason``)."""
+
+    assignee: str | None
+    group: str | None
+    previous: str | None
+    by: Actor | None = None
+    reason: str = ""

@@ -201,6 +201,23 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         EN: "The time to answer care's request for information on dispute {dispute_id} has passed; care"
         " goes on with what it has. You may still send a message.",
     },
+    # -- care's own notices (ownership): to agents, never to a party ----------------------------
+    "care.assigned": {
+        ID: "Kasus {case_id} sekarang ditugaskan kepadamu oleh {by_id}.",
+        EN: "Case {case_id} is assigned to you by {by_id}.",
+    },
+    "care.assigned.group": {
+        ID: "Kasus {case_id} sekarang ditugaskan kepadamu di grup {group} oleh {by_id}.",
+        EN: "Case {case_id} is assigned to you in group {group} by {by_id}.",
+    },
+    "care.reassigned": {
+        ID: "Kasus {case_id} dialihkan darimu ke {now_with} oleh {by_id}.",
+        EN: "Case {case_id} was reassigned from you to {now_with} by {by_id}.",
+    },
+    "care.moved_to_group": {
+        ID: "Kasus {case_id} dipindahkan ke grup {group} ({detail}) dan tidak lagi ditugaskan kepadamu.",
+        EN: "Case {case_id} moved to the {group} group ({detail}); it is no longer assigned to you.",
+    },
     "dispute.party_inactive": {
         ID: "{silent} belum menanggapi komplain {dispute_id} selama {waited}. Sekarang kamu bisa"
         " meminta Bantuan Tokopedia Care untuk menengahi (Minta Bantuan).",

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     CARE_REPLY_BREACHED = "care.reply_breached"
     CARE_DECISION_WARNING = "care.decision_warning"
     CARE_DECISION_BREACHED = "care.decision_breached"
+    CARE_ASSIGNED = "care.assigned"
     TICKET_OPENED = "ticket.opened"
     TICKET_REPLIED = "ticket.replied"
     TICKET_SOLVED = "ticket.solved"
@@ -81,6 +82,8 @@ DISPUTE_FIELDS = frozenset(
         "sla_breached",
         "linked_tickets",
         "attention",
+        "assignee",
+        "care_group",
     }
 )
 TICKET_FIELDS = frozenset(
@@ -97,5 +100,7 @@ TICKET_FIELDS = frozenset(
         "sla_breached",
         "closes_at",
         "attention",
+        "assignee",
+        "care_group",
     }
 )

@@ -15,6 +15,7 @@ from domain.dispute import Dispute
 from domain.effects import EffectName
 from domain.events import (
     Acted,
+    Assigned,
     Cancelled,
     CareReplyDue,
     CareSpoke,
@@ -144,6 +145,8 @@ def consequences(case: CareCase, happened: list[DomainEvent]) -> Consequences:
         elif isinstance(event, CareReplyDue):
             result.care_alerts.append(event)
             result.published.append(_target_event(event))
+        elif isinstance(event, Assigned):
+            result += _assigned(case, event)
         else:
             result += own(case, event)
     # One change tells subscribers of each kind of event once (an acceptance that makes care's
@@ -174,6 +177,31 @@ def notice(
         category=category,
         articles=list(articles),
     )
+
+
+def _assigned(case: CareCase, event: Assigned) -> Consequences:
+    """``care.assigned`` goes out; the agent given the case and the one it was taken from are told
+    (never the agent who acted, and no party: ownership is care's own business)."""
+    by = event.by
+    told: list[Notice] = []
+
+    def to_agent(agent: str, template: str, **params: Any) -> None:
+        told.append(notice(Role.CARE, agent, DEFAULT_LOCALE, template, case_id=case.id, **params))
+
+    if event.assignee is not None and (by is None or by.id != event.assignee):
+        by_id = by.id if by is not None else "system"
+        if event.group:
+            to_agent(event.assignee, "care.assigned.group", group=event.group, by_id=by_id)
+        else:
+            to_agent(event.assignee, "care.assigned", by_id=by_id)
+    previous = event.previous
+    if previous is not None and previous != event.assignee and (by is None or by.id != previous):
+        if by is None:
+            to_agent(previous, "care.moved_to_group", group=event.group or "", detail=event.reason)
+        else:
+            now_with = event.assignee or event.group or "-"
+            to_agent(previous, "care.reassigned", now_with=now_with, by_id=by.id)
+    return Consequences(notices=told, published=[EventType.CARE_ASSIGNED])
 
 
 def _target_event(due: CareReplyDue) -> EventType:

@@ -23,6 +23,9 @@ CommandT = TypeVar("CommandT", bound=Command)
 Allowed = Callable[[CaseT, Role, datetime | None], bool]
 #: Carry the action out: change the case and return what happened.
 Apply = Callable[[CaseT, Any, datetime], list[DomainEvent]]
+#: Refuse this actor's command (a ``DomainError``) where the role alone does not decide, e.g. a
+#: care agent claiming a case another agent owns.
+Check = Callable[[CaseT, Any, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ActionSpec(Generic[CaseT]):
     summary: str
     allowed: Allowed[CaseT]
     apply: Apply[CaseT]
+    check: Check[CaseT] | None = None
 
 
 class ActionRegistry(Generic[CaseT]):
@@ -52,10 +56,12 @@ class ActionRegistry(Generic[CaseT]):
         roles: set[Role],
         path: str,
         allowed: Allowed[CaseT],
+        check: Check[CaseT] | None = None,
     ) -> Callable[[Callable[[CaseT, CommandT, datetime], list[DomainEvent]]], Any]:
         """Register ``command`` with the function that carries it out (used as a decorator).
 
-        ``allowed`` is asked for each of ``roles`` only; the command's docstring is its summary."""
+        ``allowed`` is asked for each of ``roles`` only; ``check`` (optional) then refuses what
+        depends on the actor or the command, not on the role; the command's docstring is its summary."""
 
         def register(
             apply: Callable[[CaseT, CommandT, datetime], list[DomainEvent]],
@@ -71,6 +77,7 @@ class ActionRegistry(Generic[CaseT]):
                 summary=(command.__doc__ or name).strip().splitlines()[0],
                 allowed=allowed,
                 apply=apply,
+                check=check,
             )
             return apply
 

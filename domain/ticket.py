@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.care import register_care_actions, route
 from domain.case import (
     CareCase,
     DeadlineEvent,
@@ -159,7 +160,7 @@ class Solve(Command):
 class Ticket(CareCase):
     """A help-center report's whole state; every change goes through ``apply`` or ``tick``."""
 
-    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE, Role.OPERATOR)
+    roles: ClassVar[tuple[Role, ...]] = (Role.USER, Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
     user_id: str
     role: ReporterRole
@@ -189,6 +190,10 @@ class Ticket(CareCase):
         """Care owes the first reply from now."""
         self._care_owes_reply(now)
 
+    def _after_opening(self, now: datetime) -> None:
+        """The report waits for care from the start: it goes to the care group of its topic."""
+        route(self, self.topic.value, now)
+
     @property
     def closed(self) -> bool:
         """True once the quiet period after solving has passed."""
@@ -198,6 +203,7 @@ class Ticket(CareCase):
         """Whether ``actor`` is the reporting user; care acts on any report."""
         return (actor.role is Role.USER and actor.id == self.user_id) or actor.role in (
             Role.CARE,
+            Role.SUPERVISOR,
             Role.OPERATOR,
         )
 
@@ -330,3 +336,8 @@ def _resume(ticket: Ticket, command: Resume, now: datetime) -> list[DomainEvent]
 
 
 register_operator_actions(TICKET_ACTIONS)
+#: Ownership (domain/care.py): while the report waits for care.
+register_care_actions(
+    TICKET_ACTIONS,
+    lambda t, role, now: t.status is TicketStatus.AWAITING_CARE and role is not Role.USER,
+)

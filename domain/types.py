@@ -277,6 +277,22 @@ class CasePolicy(ReplyPolicy):
         gt=timedelta(0),
         description="the longest due_in care may give a party asked for information",
     )
+    # -- care ownership (domain/care.py): groups and routing, kept by the case as it opened -----
+    care_groups: list[Identifier] = Field(
+        default=[],
+        max_length=100,
+        description="the care groups a case may be assigned to (the supervisors' group always is one)",
+    )
+    care_supervisors_group: Identifier | None = Field(
+        default=None,
+        description="the group a case moves to when a care target is missed; None: it stays where it is"
+        " (cases opened before groups existed)",
+    )
+    care_routing: dict[str, Identifier] = Field(
+        default={},
+        description="the group a case goes to when it reaches care, by report topic or dispute reason"
+        " ('*': any other)",
+    )
 
 
 def history_ceilings(policy: CasePolicy) -> tuple[int, int]:

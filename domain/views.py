@@ -263,6 +263,14 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
     }.get(event, "")
 
 
+def _owner_lines(case: CareCase) -> list[str]:
+    """Who owns the case in care (search attribute ``CareAssignee``) and its care group."""
+    if case.assignee is None and case.care_group is None:
+        return []
+    group = f" · group {case.care_group}" if case.care_group else ""
+    return [f"**Care owner:** {case.assignee or 'nobody'}{group}"]
+
+
 def _clock_lines(case: CareCase, redact: bool) -> list[str]:
     """The next deadline and what happens then, the breaches so far, since when a breached reply
     is owed (no timer shows that), and parked effects (their reasons, free text from outside
@@ -350,7 +358,7 @@ def _dispute_details_now(dispute: Dispute, redact: bool) -> str:
     }.get(dispute.status)
     if waiting:
         lines.append(f"**Waiting for:** {waiting}")
-    lines += _clock_lines(dispute, redact)
+    lines += _owner_lines(dispute) + _clock_lines(dispute, redact)
     if dispute.linked_tickets:
         lines.append(f"**Help-center reports:** {', '.join(dispute.linked_tickets)}")
     if dispute.outcome:
@@ -395,5 +403,5 @@ def _ticket_details_now(ticket: Ticket, redact: bool) -> str:
         lines.append(f"**Linked dispute:** {ticket.dispute_id}")
     if waiting:
         lines.append(f"**Waiting for:** {waiting}")
-    lines += _clock_lines(ticket, redact)
+    lines += _owner_lines(ticket) + _clock_lines(ticket, redact)
     return "\n\n".join(lines)

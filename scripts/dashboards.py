@@ -203,6 +203,23 @@ def care() -> dashboard.Dashboard:
         )
         .with_panel(
             graph(
+                "Open cases by care group",
+                "short",
+                query("max by (group) (care_group_open_cases)", "{{group}}"),
+                query("max by (group) (care_group_unassigned_cases)", "{{group}} unowned"),
+                description="Cases in each group, and those nobody owns ('supervisors': missed targets)",
+            )
+        )
+        .with_panel(
+            graph(
+                "Open cases by agent",
+                "short",
+                query("max by (agent) (care_agent_open_cases)", "{{agent}}"),
+                description="The 50 agents owning the most open cases; the rest as 'other'",
+            )
+        )
+        .with_panel(
+            graph(
                 "Waiting for care by status",
                 "short",
                 query(

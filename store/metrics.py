@@ -23,12 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.dispute import CLOSED as DISPUTE_CLOSED
 from domain.dispute import DisputeStatus
 from domain.ticket import TicketStatus
+from store.care_stats import CareFigures, read_care_figures
 from store.heads import Parked
 from store.schema import case_heads
 
 #: Statuses of a case that is over (a case closed before the archive existed keeps its head).
 CLOSED_STATUSES = frozenset({*DISPUTE_CLOSED, TicketStatus.CLOSED})
 log = logging.getLogger(__name__)
+#: Agents named in ``care_agent_open_cases``: those owning the most open cases; the rest are
+#: summed as ``other``, so the label set stays bounded however many agents there are (groups are
+#: bounded by DISPUTES_CARE_GROUPS: a case's group is always one its policy lists).
+MAX_AGENT_LABELS = 50
 #: Statuses in which a case waits for care (GET /v1/care/queue lists the same cases).
 CARE_OWES = frozenset(
     {DisputeStatus.IN_MEDIATION, DisputeStatus.DECISION_APPEALED, TicketStatus.AWAITING_CARE}
@@ -45,6 +50,7 @@ class CaseFigures:
     attention: Counter[str] = field(default_factory=Counter)
     attention_oldest: float = 0.0
     parked: Counter[str] = field(default_factory=Counter)
+    care: CareFigures = field(default_factory=CareFigures)
 
 
 async def read_figures(engine: AsyncEngine, now: datetime | None = None) -> CaseFigures:
@@ -78,6 +84,7 @@ async def read_figures(engine: AsyncEngine, now: datetime | None = None) -> Case
             figures.parked[effect.effect] += 1
             oldest = effect.since if oldest is None else min(oldest, effect.since)
     figures.attention_oldest = 0.0 if oldest is None else (now - oldest).total_seconds()
+    figures.care = await read_care_figures(engine)
     return figures
 
 
@@ -148,3 +155,30 @@ class CaseGauges(Collector):
         )
         oldest.add_metric([], figures.attention_oldest)
         yield oldest
+        yield from _care_gauges(figures.care)
+
+
+def _care_gauges(care: CareFigures) -> Iterator[GaugeMetricFamily]:
+    """Open cases, unowned ones and missed targets per care group; open cases per agent (the
+    ``MAX_AGENT_LABELS`` busiest, the rest as ``other``)."""
+    groups = {
+        "care_group_open_cases": ("Open cases in each care group ('none': in no group)", "open"),
+        "care_group_unassigned_cases": ("Open cases in each care group that nobody owns", "unassigned"),
+        "care_group_target_breaches": ("Care targets missed while the case was in the group", "breaches"),
+    }
+    for name, (description, attribute) in groups.items():
+        gauge = GaugeMetricFamily(name, description, labels=["group"])
+        for group, tally in sorted(care.groups.items(), key=lambda item: item[0] or ""):
+            gauge.add_metric([group or "none"], getattr(tally, attribute))
+        yield gauge
+    agents = GaugeMetricFamily(
+        "care_agent_open_cases",
+        "Open cases each care agent owns (the busiest agents; the rest: other)",
+        labels=["agent"],
+    )
+    owning = sorted(((tally.open, agent) for agent, tally in care.agents.items() if tally.open), reverse=True)
+    for count, agent in owning[:MAX_AGENT_LABELS]:
+        agents.add_metric([agent], count)
+    if len(owning) > MAX_AGENT_LABELS:
+        agents.add_metric(["other"], sum(count for count, _ in owning[MAX_AGENT_LABELS:]))
+    yield agents

@@ -172,6 +172,8 @@ async def test_an_appeal_of_cares_decision_goes_to_a_supervisor_key(api: httpx.A
         "confirm_decision",
         "replace_decision",
         "request_info",
+        "assign",
+        "claim",
     ]
     assert [(d["party"], d["action"]) for d in appealed.json()["deadlines"]] == [
         ("supervisor", "review_decision")

@@ -136,6 +136,7 @@ STATEFUL_REFUSALS = [
     ("due_in", r"at most .* \(DISPUTES_INFO_REQUEST_MAX_WINDOW\)"),  # a setting, as overlap below
     ("file", r"detected type .* is not accepted"),  # 415: the type is read from the bytes
     ("articles", r"no published Help Center article"),  # care cites only published articles
+    ("group", r"no care group"),  # the groups of the case's own policy (domain/care.py)
     ("viewed_articles", r"no such article"),  # a report names articles that exist
     ("q|text", r"holds no word to search for"),  # only stop words: the analysis, not the schema
     ("cursor", r"not a cursor of this list"),  # a cursor is the server's, from an earlier page

@@ -32,7 +32,7 @@ FORBIDDEN = {
 FORBIDDEN_LIBRARIES = {"domain": {"temporalio", "sqlalchemy", "fastapi"}}
 #: The settings are a leaf: of the project they read only the policies the domain declares, whose
 #: fields they are made of (the durations are declared once, in domain/).
-SETTINGS_MAY_IMPORT = {"domain.types", "domain.ticket"}
+SETTINGS_MAY_IMPORT = {"domain.types", "domain.ticket", "domain.dispute", "domain.care"}
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 from pydantic import ValidationError
 
+from domain.care import Assign, Claim, Release
 from domain.case import Attention, DeadlineEvent, TimelineEntry, WindowKind
 from domain.commands import (
     Accept,
@@ -162,6 +163,7 @@ APPEAL_DECISION, CONFIRM_DECISION, REPLACE_DECISION = (
     Action.CONFIRM_DECISION,
     Action.REPLACE_DECISION,
 )
+ASSIGN, CLAIM, UNCLAIM = Assign.action, Claim.action, Release.action
 PARTIES = {Role.BUYER, Role.SELLER}
 #: A help-center user carrying the buyer's id: no party to a dispute.
 HELP_CENTER_USER = Actor(role=Role.USER, id=BUYER.id)
@@ -258,6 +260,15 @@ REGISTERED: dict[str, Registered] = {
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
     ),
+    ASSIGN: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR},
+        "care/assign",
+        lambda a: Assign(actor=a, assignee="agent-9"),
+    ),
+    CLAIM: Registered({Role.CARE, Role.SUPERVISOR}, "care/claim", lambda a: Claim(actor=a)),
+    UNCLAIM: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR}, "care/release", lambda a: Release(actor=a)
+    ),
 }
 
 
@@ -340,6 +351,10 @@ def _and(dispute: Dispute, *steps: Command) -> Dispute:
     return dispute
 
 
+#: Care's ownership actions (domain/care.py) on a case nobody owns, and on one care owns.
+UNOWNED = [ASSIGN, CLAIM]
+OWNED = [ASSIGN, CLAIM, UNCLAIM]
+
 STATES = [
     State(
         "awaiting_seller_opened",
@@ -381,13 +396,37 @@ STATES = [
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[ASSIGN],
+        ),
+    ),
+    State(
+        "in_mediation_claimed",
+        DisputeStatus.IN_MEDIATION,
+        lambda: drive(offer(SELLER), ask_help(BUYER), Claim(actor=CARE)),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *OWNED],
+            supervisor=OWNED,
+            operator=[ASSIGN, UNCLAIM],
+        ),
     ),
     State(
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[ASSIGN],
+        ),
     ),
     State(
         "fulfilment_refund",
@@ -476,7 +515,12 @@ STATES = [
         "decision_appealed",
         DisputeStatus.DECISION_APPEALED,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), decide(), appeal_decision(SELLER)),
-        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO, *UNOWNED],
+            operator=[ASSIGN],
+        ),
     ),
     State(
         "fulfilment_decision_replaced",
@@ -496,14 +540,26 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[ASSIGN],
+        ),
     ),
     # care asked a party for information: the other may still be asked (the sample asks the seller)
     State(
         "in_mediation_buyer_asked",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), request_info(Role.BUYER)),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[ASSIGN],
+        ),
     ),
     State(
         "in_mediation_both_asked",
@@ -511,7 +567,9 @@ STATES = [
         lambda: drive_clocked(
             offer(SELLER), ask_help(BUYER), request_info(Role.SELLER), request_info(Role.BUYER)
         ),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE]),
+        allowed(
+            buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, *UNOWNED], supervisor=UNOWNED, operator=[ASSIGN]
+        ),
     ),
     # issue 20: return and refund; the seller inspects the item once it is delivered
     State(
@@ -542,7 +600,13 @@ STATES = [
         "in_mediation_after_return_refused",
         DisputeStatus.IN_MEDIATION,
         lambda: _and(return_delivered(), refuse_return()),
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[ASSIGN],
+        ),
     ),
     State(
         "decision_appealed_buyer_asked",
@@ -554,7 +618,12 @@ STATES = [
             appeal_decision(SELLER),
             request_info(Role.BUYER, actor=SUPERVISOR),
         ),
-        allowed(buyer=[MSG], seller=[MSG], supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            supervisor=[CONFIRM_DECISION, REPLACE_DECISION, REQUEST_INFO, *UNOWNED],
+            operator=[ASSIGN],
+        ),
     ),
     State("resolved", DisputeStatus.RESOLVED, _resolved, allowed()),
     State("cancelled", DisputeStatus.CANCELLED, lambda: drive(command(CANCEL, BUYER)), allowed()),
@@ -575,7 +644,13 @@ STATES = [
         "in_mediation_mediation_parked",
         DisputeStatus.IN_MEDIATION,
         mediation_parked,
-        allowed(buyer=[MSG], seller=[MSG], care=[REPLY, DECIDE, REQUEST_INFO], operator=[RETRY, RESOLVE]),
+        allowed(
+            buyer=[MSG],
+            seller=[MSG],
+            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
+            supervisor=UNOWNED,
+            operator=[RETRY, RESOLVE, ASSIGN],
+        ),
     ),
     State(
         "resolved_publish_parked",
@@ -634,8 +709,14 @@ def test_a_reports_action_is_refused_by_a_dispute() -> None:
     dispute = drive(offer(SELLER), ask_help(BUYER))
     with pytest.raises(InvalidTransition) as refused:
         dispute.check(Solve(actor=CARE), after(dispute))
-    assert refused.value.details["allowed_actions"]["care"] == ["reply", "decide", "request_info"]
-    assert refused.value.details["allowed_actions"]["operator"] == []
+    assert refused.value.details["allowed_actions"]["care"] == [
+        "reply",
+        "decide",
+        "request_info",
+        "assign",
+        "claim",
+    ]
+    assert refused.value.details["allowed_actions"]["operator"] == ["assign"]
 
 
 # -- a new action is one registered thing ------------------------------------------------------
@@ -955,7 +1036,7 @@ def test_breach_never_loses_the_case() -> None:
     dispute, escalated = mediated()
     dispute.tick(escalated + TARGET)
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO, *UNOWNED]
     dispute.apply(decide(), escalated + TARGET + STEP)
     assert (dispute.agreed_solution, dispute.decided_by) == (PARTIAL_REFUND, "care")
 
@@ -1258,7 +1339,7 @@ def test_several_effects_park_at_once_and_are_repaired_one_by_one() -> None:
     assert dispute.needs_attention
     dispute.apply(retry(), after(dispute))
     assert not dispute.needs_attention
-    assert dispute.allowed_actions[Role.OPERATOR] == []
+    assert dispute.allowed_actions[Role.OPERATOR] == [ASSIGN]  # nothing left to repair
     assert dispute.done_by_hand == []
     assert dispute.mediation_case_ref is None  # a retry leaves the work to the lane
 
@@ -1352,7 +1433,7 @@ def test_a_mediation_opened_by_hand_records_its_case() -> None:
     assert dispute.timeline[-2].detail == {"case_ref": "desk-42", "assignee": "by hand"}
     assert (dispute.done_by_hand, dispute.payouts_made) == ([MEDIATION_KEY], [])
     assert dispute.status is DisputeStatus.IN_MEDIATION
-    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO]
+    assert dispute.allowed_actions[Role.CARE] == [REPLY, DECIDE, REQUEST_INFO, *UNOWNED]
 
 
 def test_an_alert_resolved_by_hand_pays_nothing() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.settings import FOR_NEW_CASES, Settings, env_name
+from core.settings import FOR_NEW_CASES, SUPERVISORS_GROUP, Settings, env_name
 from domain.ticket import TicketPolicy
 from domain.types import DisputePolicy
 
@@ -120,12 +120,15 @@ def test_the_policies_defaults_are_the_settings_defaults(monkeypatch: pytest.Mon
     _clear(monkeypatch)
     settings = Settings()
     clocks = {name: FOR_NEW_CASES[name] for name in DisputePolicy.model_fields if name in FOR_NEW_CASES}
-    assert settings.dispute_policy() == DisputePolicy().model_copy(update=clocks)
+    # ... and cases opened now move to the supervisors' group when a care target is missed.
+    supervisors = {"care_supervisors_group": SUPERVISORS_GROUP}
+    assert settings.dispute_policy() == DisputePolicy().model_copy(update=clocks | supervisors)
     assert settings.ticket_policy() == TicketPolicy().model_copy(
         update={
             "reminder_lead": FOR_NEW_CASES["reminder_lead"],
             "user_wait": FOR_NEW_CASES["ticket_user_wait"],
         }
+        | supervisors
     )
 
 
@@ -168,3 +171,25 @@ def test_encrypted_payloads_keep_free_text_out_of_the_details(monkeypatch: pytes
     monkeypatch.setenv("DISPUTES_REDACT_DETAILS", "false")
     with pytest.raises(ValidationError, match="redact_details cannot be off while payloads are encrypted"):
         Settings()
+
+
+def test_care_groups_and_routing_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups and routing (a topic or reason to a group) are copied into each case's policy; a rule
+    naming an unknown topic or group is refused at start-up; empty keeps breached cases in place."""
+    monkeypatch.setenv("DISPUTES_CARE_GROUPS", '["payments", "logistics"]')
+    monkeypatch.setenv("DISPUTES_CARE_ROUTING", '{"PAYMENT": "payments", "NOT_RECEIVED": "logistics"}')
+    settings = Settings()
+    assert settings.dispute_policy().care_routing == {"PAYMENT": "payments", "NOT_RECEIVED": "logistics"}
+    assert settings.ticket_policy().care_groups == ["payments", "logistics"]
+    assert settings.ticket_policy().care_supervisors_group == "supervisors"
+    monkeypatch.setenv("DISPUTES_CARE_ROUTING", '{"PAYMENT": "payments", "*": "supervisors"}')
+    assert Settings().care_routing["*"] == "supervisors"  # the supervisors' group is always known
+    monkeypatch.setenv("DISPUTES_CARE_ROUTING", '{"PAYMENTS": "payments"}')
+    with pytest.raises(ValidationError, match="no report topic or dispute reason"):
+        Settings()
+    monkeypatch.setenv("DISPUTES_CARE_ROUTING", '{"PAYMENT": "billing"}')
+    with pytest.raises(ValidationError, match="not in care_groups"):
+        Settings()
+    monkeypatch.delenv("DISPUTES_CARE_ROUTING")
+    monkeypatch.setenv("DISPUTES_CARE_SUPERVISORS_GROUP", "")
+    assert Settings().dispute_policy().care_supervisors_group is None

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from domain.care import Assign, Claim, Release
 from domain.case import Attention, DeadlineEvent
 from domain.commands import Action, CareReply, Command, ResolveEffect, RetryEffect, SendMessage
 from domain.dispute import DISPUTE_ACTIONS
@@ -94,6 +95,10 @@ from tests.test_rules import DISPUTE_TABLE
 MSG, REPLY, SOLVE = Action.MESSAGE, Action.REPLY, Action.SOLVE
 HOLD, RESUME = Hold.action, Resume.action
 RETRY, RESOLVE = RetryEffect.action, ResolveEffect.action
+ASSIGN, CLAIM, UNCLAIM = Assign.action, Claim.action, Release.action
+#: Care's ownership actions (domain/care.py) on a report nobody owns, and on one care owns.
+UNOWNED = [ASSIGN, CLAIM]
+OWNED = [ASSIGN, CLAIM, UNCLAIM]
 #: What each action leaves the report in (an operator's repair leaves the status as it was).
 AFTER_ACTION: dict[str, TicketStatus] = {
     MSG: TicketStatus.AWAITING_CARE,
@@ -113,10 +118,26 @@ def command(action: str, actor: Actor) -> Command:
 
 
 def allowed(
-    user: list[str] | None = None, care: list[str] | None = None, operator: list[str] | None = None
+    user: list[str] | None = None,
+    care: list[str] | None = None,
+    operator: list[str] | None = None,
+    supervisor: list[str] | None = None,
 ) -> dict[Role, list[str]]:
     """An ``allowed_actions`` value, empty for every role not named."""
-    return {Role.USER: user or [], Role.CARE: care or [], Role.OPERATOR: operator or []}
+    return {
+        Role.USER: user or [],
+        Role.CARE: care or [],
+        Role.SUPERVISOR: supervisor or [],
+        Role.OPERATOR: operator or [],
+    }
+
+
+def waiting_for_care(operator: list[str] | None = None, *, owned: bool = False) -> dict[Role, list[str]]:
+    """What a report waiting for care allows: the user writes, care replies, solves and owns it."""
+    mine = OWNED if owned else UNOWNED
+    return allowed(
+        [MSG], [REPLY, SOLVE, HOLD, *mine], [*(operator or []), ASSIGN, *([UNCLAIM] if owned else [])], mine
+    )
 
 
 def to_user(text: str, category: NoticeCategory = NoticeCategory.UPDATE) -> tuple[str, NoticeCategory]:
@@ -149,6 +170,15 @@ REGISTERED: dict[str, Registered] = {
     RETRY: Registered({Role.OPERATOR}, "operator/retry", lambda actor: RetryEffect(actor=actor)),
     RESOLVE: Registered(
         {Role.OPERATOR}, "operator/resolve", lambda a: ResolveEffect(actor=a, external_ref=EXTERNAL_REF)
+    ),
+    ASSIGN: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR},
+        "care/assign",
+        lambda a: Assign(actor=a, assignee="agent-9"),
+    ),
+    CLAIM: Registered({Role.CARE, Role.SUPERVISOR}, "care/claim", lambda a: Claim(actor=a)),
+    UNCLAIM: Registered(
+        {Role.CARE, Role.SUPERVISOR, Role.OPERATOR}, "care/release", lambda a: Release(actor=a)
     ),
 }
 
@@ -189,50 +219,45 @@ def closed_with_parked(effect: str, key: str) -> Callable[[], Ticket]:
 
 
 STATES = [
-    State("opened", TicketStatus.AWAITING_CARE, lambda: drive(), allowed([MSG], [REPLY, SOLVE, HOLD])),
+    State("opened", TicketStatus.AWAITING_CARE, lambda: drive(), waiting_for_care()),
+    State(
+        "claimed", TicketStatus.AWAITING_CARE, lambda: drive(Claim(actor=CARE)), waiting_for_care(owned=True)
+    ),
     State(
         "care_replied_user_wait_running",
         TicketStatus.AWAITING_USER,
         lambda: drive(reply(), policy=CLOCKED_TICKET_POLICY),
         allowed([MSG], [REPLY, SOLVE]),
     ),
-    State(
-        "user_wrote_again",
-        TicketStatus.AWAITING_CARE,
-        lambda: drive(write()),
-        allowed([MSG], [REPLY, SOLVE, HOLD]),
-    ),
+    State("user_wrote_again", TicketStatus.AWAITING_CARE, lambda: drive(write()), waiting_for_care()),
     State(
         "user_answered_care",
         TicketStatus.AWAITING_CARE,
         lambda: drive(reply(), write()),
-        allowed([MSG], [REPLY, SOLVE, HOLD]),
-    ),
-    State(
-        "care_replied",
-        TicketStatus.AWAITING_USER,
-        lambda: drive(reply()),
-        allowed([MSG], [REPLY, SOLVE]),
+        waiting_for_care(),
     ),
     State("solved", TicketStatus.SOLVED, lambda: drive(reply(), solve()), allowed([MSG])),
     State("solved_unanswered", TicketStatus.SOLVED, lambda: drive(solve()), allowed([MSG])),
     State("closed", TicketStatus.CLOSED, _closed, allowed()),
     # on hold: the reply target waits; care resumes it, replies or solves; the user's message ends it
     State(
-        "on_hold", TicketStatus.AWAITING_CARE, lambda: drive(hold()), allowed([MSG], [REPLY, SOLVE, RESUME])
+        "on_hold",
+        TicketStatus.AWAITING_CARE,
+        lambda: drive(hold()),
+        allowed([MSG], [REPLY, SOLVE, RESUME, *UNOWNED], [ASSIGN], UNOWNED),
     ),
     State(
         "on_hold_after_a_reply",
         TicketStatus.AWAITING_CARE,
         lambda: drive(reply(), write(), hold()),
-        allowed([MSG], [REPLY, SOLVE, RESUME]),
+        allowed([MSG], [REPLY, SOLVE, RESUME, *UNOWNED], [ASSIGN], UNOWNED),
     ),
     # an effect refused for good waits for an operator; a closed report is open to the operator only
     State(
         "awaiting_care_warning_parked",
         TicketStatus.AWAITING_CARE,
         warning_parked,
-        allowed([MSG], [REPLY, SOLVE, HOLD], [RETRY, RESOLVE]),
+        waiting_for_care([RETRY, RESOLVE]),
     ),
     State(
         "closed_breach_parked",
@@ -265,8 +290,8 @@ TICKET_TABLE = RulesTable(
 
 
 def test_the_roles_of_a_report() -> None:
-    """The user, care and operators act on a report, in this order."""
-    assert Ticket.roles == (Role.USER, Role.CARE, Role.OPERATOR)
+    """The user, care, supervisors (who reassign) and operators act on a report, in this order."""
+    assert Ticket.roles == (Role.USER, Role.CARE, Role.SUPERVISOR, Role.OPERATOR)
 
 
 DISPUTE_ONLY = [spec.name for spec in DISPUTE_ACTIONS if spec.name not in TICKET_ACTIONS]
@@ -281,8 +306,9 @@ def test_a_disputes_action_is_refused_by_a_report(action: str, role: Role) -> No
         ticket.check(DISPUTE_TABLE.command(action, ACTORS[role]), after(ticket))
     assert refused.value.details["allowed_actions"] == {
         "user": ["message"],
-        "care": ["reply", "solve", "hold"],
-        "operator": [],
+        "care": ["reply", "solve", "hold", "assign", "claim"],
+        "supervisor": ["assign", "claim"],
+        "operator": ["assign"],
     }
 
 
@@ -572,7 +598,7 @@ def test_user_message_reopens_a_solved_ticket() -> None:
     assert ticket.timeline[-2].actor == USER
     assert ticket.timeline[-2].at == reopened
     assert ticket.next_deadline() == (reopened + WARNING, DeadlineEvent.CARE_REPLY_WARNING)
-    assert ticket.allowed_actions == allowed([MSG], [REPLY, SOLVE, HOLD])
+    assert ticket.allowed_actions == waiting_for_care()
     # care answers the reopened report in time: the old close time then does nothing
     ticket.apply(reply("fixed now"), reopened + STEP)
     assert ticket.tick(old_closes_at) == []
@@ -762,7 +788,7 @@ def test_an_operator_repairs_a_report_and_tells_only_subscribers(
     assert ticket.model_dump(include={"status", "care_clock", "message_count", "sla_breaches"}) == before
     follows = consequences(ticket, happened)
     assert (follows.notices, follows.published) == ([], [EventType.CASE_REPAIRED])
-    assert ticket.allowed_actions[Role.OPERATOR] == []
+    assert ticket.allowed_actions[Role.OPERATOR] == [ASSIGN]  # nothing left to repair
 
 
 def test_several_effects_park_and_a_publish_step_is_only_retried() -> None:
@@ -773,13 +799,13 @@ def test_several_effects_park_and_a_publish_step_is_only_retried() -> None:
     ticket.tick(T0 + WARNING)
     park(ticket, "care_reply_warning", WARNING_KEY)
     assert [p.key for p in ticket.attention] == [PUBLISH_KEY, WARNING_KEY]
-    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY, RESOLVE]
+    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY, RESOLVE, ASSIGN]
     with pytest.raises(InvalidInput) as refused:
         ticket.check(resolve(PUBLISH_KEY), after(ticket))
     assert refused.value.details["errors"][0]["field"] == "key"
     assert "cannot be done by hand: retry it" in refused.value.details["errors"][0]["reason"]
     assert ticket.apply(resolve(), after(ticket))[-1].key == WARNING_KEY  # type: ignore[attr-defined]
-    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY]
+    assert ticket.allowed_actions[Role.OPERATOR] == [RETRY, ASSIGN]
     with pytest.raises(InvalidTransition):
         ticket.check(resolve(PUBLISH_KEY), after(ticket))
     assert ticket.apply(retry(), after(ticket))[-1] == EffectRepaired(key=PUBLISH_KEY, reference=None)
@@ -1238,5 +1264,10 @@ def test_refused_message_on_a_closed_ticket_changes_nothing() -> None:
     before = ticket.model_dump()
     with pytest.raises(InvalidTransition) as refused:
         ticket.apply(write(), after(ticket))
-    assert refused.value.details["allowed_actions"] == {"user": [], "care": [], "operator": []}
+    assert refused.value.details["allowed_actions"] == {
+        "user": [],
+        "care": [],
+        "supervisor": [],
+        "operator": [],
+    }
     assert ticket.model_dump() == before

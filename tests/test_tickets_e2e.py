@@ -68,7 +68,7 @@ async def test_report_queue_reply_inbox_solve(api: httpx.AsyncClient) -> None:
         f"/v1/tickets/{ticket_id}/messages", json={"actor": CARE, "text": "hi"}, headers=AS_CARE
     )
     assert too_early.status_code == 409
-    assert too_early.json()["allowed_actions"]["care"] == ["reply", "solve", "hold"]
+    assert too_early.json()["allowed_actions"]["care"] == ["reply", "solve", "hold", "assign", "claim"]
 
     replied = await api.post(
         f"/v1/tickets/{ticket_id}/care/replies",

@@ -148,6 +148,7 @@ def dispute_search_attributes(dispute: Dispute) -> dict[SearchAttributeKey[Any],
         sa.SLA_BREACHED: dispute.sla_breached,
         sa.NEEDS_ATTENTION: dispute.needs_attention,
         sa.NEXT_DEADLINE_AT: dispute.next_deadline_at,
+        sa.CARE_ASSIGNEE: dispute.assignee,
         sa.CARE_DECISION_DUE_AT: dispute.care_decision_due_at,
     }
 

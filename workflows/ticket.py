@@ -66,6 +66,7 @@ def ticket_search_attributes(ticket: Ticket) -> dict[SearchAttributeKey[Any], An
         sa.SLA_BREACHED: ticket.sla_breached,
         sa.NEEDS_ATTENTION: ticket.needs_attention,
         sa.NEXT_DEADLINE_AT: ticket.next_deadline_at,
+        sa.CARE_ASSIGNEE: ticket.assignee,
     }
 
 
