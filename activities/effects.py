@@ -26,16 +26,20 @@ from domain.kinds import KINDS
 from domain.outbound import CaseEvent
 from store.cases import ArchiveInput
 from store.outbox import Effect
+from store.views import CaseView
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
 EFFECT_REJECTED = "EffectRejected"
 
 
 class CaseRecords(Protocol):
-    """What the service keeps of a case outside Temporal: its timeline as the workflow hands it
-    over, and the case itself once it closes (store/cases.py)."""
+    """What the service keeps of a case outside Temporal: its timeline and its read-model row as
+    the workflow hands them over (one transaction), and the case itself once it closes
+    (store/cases.py)."""
 
-    async def append_timeline(self, case_id: str, entries: Sequence[TimelineEntry]) -> None: ...
+    async def store_change(
+        self, case_id: str, entries: Sequence[TimelineEntry], view: CaseView | None = None
+    ) -> None: ...
 
     async def archive(self, closed: ArchiveInput) -> None: ...
 
@@ -65,9 +69,10 @@ class CaseActivities:
 
     @activity.defn
     async def publish_change(self, change: PublishInput) -> PublishResult:
-        """Hand out one change of a case: keep its timeline entries, notify the parties, start the
-        webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
-        await self.records.append_timeline(change.case_id, change.timeline)
+        """Hand out one change of a case: keep its timeline entries and its read-model row (one
+        transaction: a read that shows the row's version finds its entries), notify the parties,
+        start the webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
+        await self.records.store_change(change.case_id, change.timeline, change.view)
         result = PublishResult()
         for notice in change.notices:
             try:

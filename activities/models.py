@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from domain.case import TimelineEntry
 from domain.outbound import CaseEvent
+from store.views import CaseView
 
 
 class PayoutInput(BaseModel):
@@ -80,6 +81,9 @@ class PublishInput(BaseModel):
     timeline: list[TimelineEntry] = []
     notices: list[NotifyInput] = []
     events: list[CaseEvent] = []
+    view: CaseView | None = Field(
+        default=None, description="the case's read-model row as of this step (set by the publish lane)"
+    )
 
 
 class RefusedNotice(BaseModel):

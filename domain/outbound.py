@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EventType(StrEnum):
@@ -41,6 +41,9 @@ class CaseEvent(BaseModel):
     case_id: str
     occurred_at: datetime
     data: dict[str, Any]
+    version: int | None = Field(
+        default=None, description="the case's version this event shows (its timeline_seq then)"
+    )
 
     def wire_data(self) -> dict[str, Any]:
         """``data`` as receivers get it: every field of the case's kind, in a stable order."""

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.types import CareTarget, Role, history_ceilings
     from domain.views import current_details, deadline_name
     from store.cases import ArchiveInput
+    from store.views import view_of
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
 
@@ -181,6 +182,10 @@ ARCHIVE_PATCH = "archive-closed-cases"
 #: of them, so its history replays with the same commands; a run begun since sets them.
 _LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
 _LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
+#: An action answers once its change is stored (its timeline entry and the read-model row at its
+#: version or later), so the API answers from the read model in one round trip; cases recorded
+#: before it answered at once, and replay so.
+ANSWER_STORED_PATCH = "answer-when-stored"
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429) and CloudEvents wait in ``held``: the backlog,
 #: which continues as new with the case, stays far below Temporal's payload limit even when the
@@ -333,6 +338,7 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             state=case.model_dump(mode="json", exclude={"timeline"}),
             timeline=case.timeline,
             requests={key: seen.model_dump() for key, seen in self._state.requests.items()},
+            view=view_of(self._steps.kind.name, case, workflow.now()),
         )
         spec = case.effects[EffectName.ARCHIVE]
         while not (await self.run_effect(spec, spec.key(case.id), closed, "archive the closed case")).done:
@@ -368,11 +374,13 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
     # -- actions: one dynamic update, driven by the case's registry ---------------------------
 
     @workflow.update(dynamic=True)
-    def act(self, name: str, args: Sequence[RawValue]) -> Ack:
-        """Any registered action (the update's name is the action's): apply it, answer small."""
+    async def act(self, name: str, args: Sequence[RawValue]) -> Ack:
+        """Any registered action (the update's name is the action's): apply it, and answer small
+        once the change is stored (``_stored``)."""
         command = self._command(name, args)
         request = RequestId.current()
         if request is not None and (seen := self._state.requests.get(request.key)) is not None:
+            await self._stored(seen.entry)
             return self._ack(seen.entry, duplicate=True)
         try:
             happened = self._apply(command)
@@ -386,7 +394,23 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
         if request is not None:
             self._remember(request, entry)
         self.changed(happened)
+        await self._stored(entry)
         return self._ack(entry)
+
+    async def _stored(self, entry: int) -> None:
+        """Wait until the publish lane has stored the timeline up to ``entry`` (and with it the
+        read-model row at that version or later). A publish step parked for an operator, or a run
+        about to continue as new, answers at once: the API then says its read is older."""
+        if not workflow.patched(ANSWER_STORED_PATCH):
+            return
+        case = self._case
+        await workflow.wait_condition(
+            lambda: (
+                all(pending.seq > entry for pending in case.timeline)
+                or self._draining
+                or any(parked.effect is EffectName.PUBLISH for parked in case.attention)
+            )
+        )
 
     @act.validator
     def _validate(self, name: str, args: Sequence[RawValue]) -> None:
@@ -563,6 +587,7 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     case_id=case.id,
                     occurred_at=workflow.now(),
                     data=data,
+                    version=case.timeline_seq,
                 )
             )
             # Business metrics, on the worker's /metrics (the SDK skips them while replaying):
@@ -668,6 +693,7 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                 timeline=[entry for entry in self._case.timeline if entry.seq <= self._state.queued_seq],
                 notices=[notice for change in batch for notice in change.notices],
                 events=[event for change in batch for event in change.events],
+                view=view_of(self._steps.kind.name, self._case, workflow.now()),
             )
             summary = (
                 f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
