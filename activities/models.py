@@ -84,6 +84,10 @@ class PublishInput(BaseModel):
     view: CaseView | None = Field(
         default=None, description="the case's read-model row as of this step (set by the publish lane)"
     )
+    deliver_only: bool = Field(
+        default=False,
+        description="notices and events an earlier step could not hand out: retried until they go",
+    )
 
 
 class RefusedNotice(BaseModel):
@@ -98,3 +102,9 @@ class PublishResult(BaseModel):
 
     deliveries: int = 0
     refused: list[RefusedNotice] = []
+    undelivered: list[NotifyInput] = Field(
+        default=[], description="notices not sent because the receiver is unavailable: the case retries them"
+    )
+    unhanded: list[CaseEvent] = Field(
+        default=[], description="events not handed over (the webhook lane unavailable): the case retries them"
+    )

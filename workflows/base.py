@@ -106,6 +106,9 @@ class Jobs(BaseModel):
 
     publish: list[PublishInput] = []
     care: list[EffectJob] = []
+    deliver: list[PublishInput] = Field(
+        default=[], description="notices and events a publish step could not hand out, retried in order"
+    )
 
 
 class SeenRequest(BaseModel):
@@ -312,7 +315,10 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
         }
         own |= self._steps.lanes(self)
         # The close lane is the archive step, run by the skeleton once the case has closed.
-        return [own[lane] for lane in self._case.effects.lanes() if lane is not Lane.CLOSE]
+        lanes = [own[lane] for lane in self._case.effects.lanes() if lane is not Lane.CLOSE]
+        if Lane.PUBLISH in self._case.effects.lanes():
+            lanes.append(self._deliver_lane)  # what a publish step held back (a receiver down)
+        return lanes
 
     def _lane_ended(self, task: asyncio.Task[None]) -> None:
         """A lane that raised fails the run (and so the workflow task), never only the log."""
@@ -347,7 +353,11 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
     def _idle(self) -> bool:
         """Nothing in flight and nothing queued: every effect of the case has been carried out."""
         jobs = self._state.jobs
-        return self._in_flight == 0 and not (jobs.publish or jobs.care) and self._steps.settled_up(self._case)
+        return (
+            self._in_flight == 0
+            and not (jobs.publish or jobs.care or jobs.deliver)
+            and self._steps.settled_up(self._case)
+        )
 
     def _should_continue_as_new(self) -> bool:
         """Past the history bound the lanes start no new step; the run continues as new once the
@@ -408,7 +418,10 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             lambda: (
                 all(pending.seq > entry for pending in case.timeline)
                 or self._draining
-                or any(parked.effect is EffectName.PUBLISH for parked in case.attention)
+                or any(
+                    parked.effect is EffectName.PUBLISH and not parked.key.endswith(":deliver")
+                    for parked in case.attention
+                )
             )
         )
 
@@ -687,12 +700,26 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             await workflow.wait_condition(lambda: bool(queue))
             first = queue[0]
             batch = list(queue)
+            notices = [notice for change in batch for notice in change.notices]
+            events = [event for change in batch for event in change.events]
+            held = self._state.jobs.deliver
+            if held and (notices or events):  # a receiver is down: these go after the ones held
+                held.append(
+                    PublishInput(
+                        case_id=self._case.id,
+                        batch=first.batch,
+                        notices=notices,
+                        events=events,
+                        deliver_only=True,
+                    )
+                )
+                notices, events = [], []
             merged = PublishInput(
                 case_id=self._case.id,
                 batch=first.batch,
                 timeline=[entry for entry in self._case.timeline if entry.seq <= self._state.queued_seq],
-                notices=[notice for change in batch for notice in change.notices],
-                events=[event for change in batch for event in change.events],
+                notices=notices,
+                events=events,
                 view=view_of(self._steps.kind.name, self._case, workflow.now()),
             )
             summary = (
@@ -703,7 +730,34 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             if ran.step is not Step.DONE:
                 continue  # retried by an operator: the same batch again
             del queue[: len(batch)]
-            self._published(merged, PublishResult.model_validate(ran.result))
+            result = PublishResult.model_validate(ran.result)
+            if result.undelivered or result.unhanded:
+                held.append(
+                    PublishInput(
+                        case_id=self._case.id,
+                        batch=first.batch,
+                        notices=result.undelivered,
+                        events=result.unhanded,
+                        deliver_only=True,
+                    )
+                )
+            self._published(merged, result)
+
+    async def _deliver_lane(self) -> None:
+        """Retry, in order, the notices and events publish steps could not hand out (a receiver
+        down): each step raises until they go, so Temporal retries it with backoff, and past the
+        publish retry window it parks for an operator like any effect."""
+        queue = self._state.jobs.deliver
+        spec = self._case.effects[EffectName.PUBLISH]
+        while True:
+            await workflow.wait_condition(lambda: bool(queue))
+            job = queue[0]
+            summary = f"deliver {len(job.notices)} notices, {len(job.events)} events held back"
+            ran = await self.run_effect(spec, spec.key(self._case.id, job.batch, "deliver"), job, summary)
+            if ran.step is not Step.DONE:
+                continue  # retried by an operator: the same step again
+            del queue[0]
+            self._published(job, PublishResult.model_validate(ran.result))
 
     def _published(self, merged: PublishInput, result: PublishResult) -> None:
         if merged.timeline:
