@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -27,7 +28,7 @@ from domain.kinds import KINDS
 from domain.outbound import CaseEvent
 from store.cases import ArchiveInput
 from store.outbox import Effect
-from store.views import CaseView
+from store.views import CaseView, view_from
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
 EFFECT_REJECTED = "EffectRejected"
@@ -77,7 +78,10 @@ class CaseActivities:
         The case's action waits for this step, so a receiver that is down must not hold it: what
         cannot be sent now comes back in the result (``undelivered``, ``unhanded``) and the case
         retries it in a step of its own (``deliver_only``), which raises until it goes."""
-        await self.records.store_change(change.case_id, change.timeline, change.view)
+        view = None
+        if change.kind is not None and change.state is not None:
+            view = view_from(change.kind, change.state, datetime.now(UTC))
+        await self.records.store_change(change.case_id, change.timeline, view)
         result = PublishResult()
         for index, notice in enumerate(change.notices):
             try:

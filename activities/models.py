@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from domain.case import TimelineEntry
 from domain.outbound import CaseEvent
-from store.views import CaseView
 
 
 class PayoutInput(BaseModel):
@@ -81,8 +81,11 @@ class PublishInput(BaseModel):
     timeline: list[TimelineEntry] = []
     notices: list[NotifyInput] = []
     events: list[CaseEvent] = []
-    view: CaseView | None = Field(
-        default=None, description="the case's read-model row as of this step (set by the publish lane)"
+    kind: str | None = Field(default=None, description="the case's kind (its registered name)")
+    state: dict[str, Any] | None = Field(
+        default=None,
+        description="the case as of this step (store.views.compact), for its read-model row (set by the"
+        " publish lane)",
     )
     deliver_only: bool = Field(
         default=False,

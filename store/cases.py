@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.case import TimelineEntry
@@ -16,7 +16,7 @@ from domain.types import Actor
 from store import heads, views
 from store.db import insert
 from store.schema import case_archive, case_snapshots, dispute_orders, timeline_entries
-from store.views import CaseView, CaseViews
+from store.views import CaseView, CaseViews, view_from
 
 
 class ArchiveInput(BaseModel):
@@ -34,7 +34,6 @@ class ArchiveInput(BaseModel):
     state: dict[str, Any]
     timeline: list[TimelineEntry] = []
     requests: dict[str, Any] = {}
-    view: CaseView | None = Field(default=None, description="the closed case's final read-model row")
 
 
 class Timelines:
@@ -253,7 +252,8 @@ class CaseStore:
     async def archive(self, closed: ArchiveInput) -> None:
         """Archive a closed case (idempotent): its last timeline entries, the case, and for a
         dispute the order's registry row, so the order never gets a second dispute."""
-        await self.timelines.append(closed.case_id, closed.timeline, closed.view)
+        final = view_from(closed.kind, closed.state, closed.closed_at)  # the closed row, kept for good
+        await self.timelines.append(closed.case_id, closed.timeline, final)
         await self.archived.archive(
             ArchivedCase(
                 case_id=closed.case_id,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.kinds import KINDS
 from store.schema import case_views
 
 
@@ -60,6 +61,23 @@ def view_of(kind: str, state: Any, updated_at: datetime) -> CaseView:
         care_group=state.care_group,
         state=state.model_dump(mode="json", exclude={"timeline"}),
     )
+
+
+def compact(state: Any) -> dict[str, Any]:
+    """``state`` as a publish step carries it in the case's history: no timeline, no computed
+    fields, no field at its default (``view_from`` restores them); a few hundred bytes."""
+    computed = set(type(state).model_computed_fields)
+    dumped: dict[str, Any] = state.model_dump(
+        mode="json", exclude={"timeline", *computed}, exclude_defaults=True
+    )
+    return dumped
+
+
+def view_from(kind: str, state: dict[str, Any], updated_at: datetime) -> CaseView:
+    """The row of a case of ``kind`` (its registered name) from its state as JSON (``compact``
+    or whole)."""
+    registered = next(k for k in KINDS if k.name == kind)
+    return view_of(kind, registered.state.model_validate(state), updated_at)
 
 
 async def write(connection: AsyncConnection, view: CaseView) -> bool:

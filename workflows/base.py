@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.types import CareTarget, Role, history_ceilings
     from domain.views import current_details, deadline_name
     from store.cases import ArchiveInput
-    from store.views import view_of
+    from store.views import compact
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
 
@@ -344,7 +344,6 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             state=case.model_dump(mode="json", exclude={"timeline"}),
             timeline=case.timeline,
             requests={key: seen.model_dump() for key, seen in self._state.requests.items()},
-            view=view_of(self._steps.kind.name, case, workflow.now()),
         )
         spec = case.effects[EffectName.ARCHIVE]
         while not (await self.run_effect(spec, spec.key(case.id), closed, "archive the closed case")).done:
@@ -720,7 +719,8 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                 timeline=[entry for entry in self._case.timeline if entry.seq <= self._state.queued_seq],
                 notices=notices,
                 events=events,
-                view=view_of(self._steps.kind.name, self._case, workflow.now()),
+                kind=self._steps.kind.name,
+                state=compact(self._case),
             )
             summary = (
                 f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
