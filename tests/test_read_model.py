@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api.main import create_app
 from core.settings import Settings
 from domain.commands import Cancel
 from domain.dispute import Dispute, OpenDisputeInput
@@ -205,3 +206,11 @@ async def test_a_read_needs_no_worker_and_no_temporal(
     finally:
         if server.process is not None and server.process.alive:
             await server.stop()
+
+
+def test_every_case_view_says_its_version_and_as_of(settings: Settings) -> None:
+    schemas = create_app(settings).openapi()["components"]["schemas"]
+    for name in ("DisputePublic", "TicketPublic"):
+        properties = schemas[name]["properties"]
+        assert {"version", "as_of"} <= properties.keys(), name
+        assert "timeline_seq" in properties["version"]["description"]
