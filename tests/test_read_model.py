@@ -118,13 +118,23 @@ async def test_a_step_stores_its_entries_and_its_row_together_and_a_closed_row_s
 # -- over HTTP, against the dev server ----------------------------------------------------
 
 
+@pytest.fixture(params=ENGINES)
+async def shared(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The settings of API replicas sharing one service database: SQLite, or PostgreSQL."""
+    if request.param == "sqlite":
+        return settings
+    url = request.getfixturevalue("postgres").create_database("replicas")
+    await asyncio.to_thread(migrate, url)
+    return settings.model_copy(update={"database_url": url})
+
+
 async def test_an_action_answers_with_its_version_and_another_replica_reads_it_at_once(
-    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine
+    dev_server_env: WorkflowEnvironment, shared: Settings
 ) -> None:
     # Two API replicas, each with its own connections to the one database; workers run with the first.
     async with (
-        serving(settings, dev_server_env, engine=engine) as one,
-        serving(settings, dev_server_env, worker=False) as two,
+        serving(shared, dev_server_env) as one,
+        serving(shared, dev_server_env, worker=False) as two,
     ):
         opened = await one.post("/v1/disputes", json=claim(new_order()))
         assert opened.status_code == 201 and opened.json()["version"] == 1
