@@ -24,6 +24,7 @@ from store.cases import ArchiveInput, CaseStore, Timelines
 from store.db import database
 from store.migrate import migrate
 from store.views import CaseViews, view_of
+from store.webhooks import webhook_store
 from tests.factories import BUYER as BUYER_ACTOR
 from tests.factories import T0, dispute_request
 from tests.postgres import PostgresServer
@@ -152,6 +153,14 @@ async def test_an_action_answers_with_its_version_and_another_replica_reads_it_a
         assert said.json()["timeline"][-1]["event"] == "message"
         seen = (await two.get(f"/v1/disputes/{dispute_id}")).json()
         assert seen["version"] >= version and "message" in [e["event"] for e in seen["timeline"]]
+        # the webhook event of that change says the same version (kept before the answer came)
+        async with database(shared) as engine:
+            kept = [e.body for e in await webhook_store(shared, engine).events() if e.case_id == dispute_id]
+        message_seq = said.json()["timeline"][-1]["seq"]
+        assert [(body["type"], body["version"]) for body in kept] == [
+            ("dispute.opened", 1),
+            ("dispute.updated", message_seq),
+        ]
 
         offered = await two.post(
             f"/v1/disputes/{dispute_id}/offers",
