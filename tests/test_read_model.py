@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -27,9 +28,10 @@ from store.views import CaseViews, view_of
 from store.webhooks import webhook_store
 from tests.factories import BUYER as BUYER_ACTOR
 from tests.factories import T0, dispute_request
+from tests.platform import PREFIX, SIGNING_SECRET
 from tests.postgres import PostgresServer
-from tests.processes import DevServer
-from tests.support import BUYER, SELLER, claim, new_order, serving
+from tests.processes import DevServer, Endpoint, Platform
+from tests.support import BUYER, SELLER, claim, eventually, new_order, serving
 from wiring.temporal import data_converter
 from workflows.dispute import DisputeRun, DisputeWorkflow
 
@@ -233,3 +235,42 @@ def test_every_case_view_says_its_version_and_as_of(settings: Settings) -> None:
         properties = schemas[name]["properties"]
         assert {"version", "as_of"} <= properties.keys(), name
         assert "timeline_seq" in properties["version"]["description"]
+
+
+async def test_a_receiver_that_is_down_holds_no_action(
+    dev_server_env: WorkflowEnvironment, settings: Settings, engine: AsyncEngine
+) -> None:
+    """The notifications endpoint is down: the action is stored and answered at once; its notice
+    waits in the case's deliver lane and goes out, once, when the endpoint is back."""
+    platform = Platform()
+    down = Endpoint(platform.app())  # not up yet: connections refused
+    settings = settings.model_copy(
+        update={
+            "effects": "http",
+            "effects_base_url": f"{down.url}{PREFIX}",
+            "effects_signing_secret": SecretStr(SIGNING_SECRET),
+            "activity_max_retry_interval": timedelta(seconds=1),
+        }
+    )
+    try:
+        async with serving(settings, dev_server_env, engine=engine) as api:
+            dispute_id = (await api.post("/v1/disputes", json=claim(new_order()))).json()["id"]
+            started = time.monotonic()
+            message = {"actor": BUYER, "text": "Photo"}
+            said = await api.post(f"/v1/disputes/{dispute_id}/messages", json=message)
+            assert said.status_code == 200, said.text
+            assert time.monotonic() - started < settings.action_timeout.total_seconds()
+            assert said.json()["timeline"][-1]["event"] == "message"
+            assert not platform.applied("/notifications")
+
+            await down.up()
+
+            async def told() -> bool:
+                texts = [n["text"] for n in platform.applied("/notifications")]
+                return any("did 'message'" in text for text in texts)
+
+            await eventually(told, seconds=30)
+            keys = [seen.key for seen in platform.seen("/notifications")]
+            assert len(set(keys)) == len(platform.applied("/notifications"))  # each notice applied once
+    finally:
+        await down.down()

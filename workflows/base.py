@@ -713,6 +713,8 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     )
                 )
                 notices, events = [], []
+                for change in batch:  # handed to the deliver lane once, even if this step is retried
+                    change.notices, change.events = [], []
             merged = PublishInput(
                 case_id=self._case.id,
                 batch=first.batch,
