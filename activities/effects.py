@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -14,6 +15,7 @@ from activities.models import (
     Assignment,
     MediationCase,
     MediationInput,
+    NotifyInput,
     PayoutInput,
     PublishInput,
     PublishResult,
@@ -26,16 +28,20 @@ from domain.kinds import KINDS
 from domain.outbound import CaseEvent
 from store.cases import ArchiveInput
 from store.outbox import Effect
+from store.views import CaseView, view_from
 
 #: The error type adapters raise when the receiving system refuses an effect for good.
 EFFECT_REJECTED = "EffectRejected"
 
 
 class CaseRecords(Protocol):
-    """What the service keeps of a case outside Temporal: its timeline as the workflow hands it
-    over, and the case itself once it closes (store/cases.py)."""
+    """What the service keeps of a case outside Temporal: its timeline and its read-model row as
+    the workflow hands them over (one transaction), and the case itself once it closes
+    (store/cases.py)."""
 
-    async def append_timeline(self, case_id: str, entries: Sequence[TimelineEntry]) -> None: ...
+    async def store_change(
+        self, case_id: str, entries: Sequence[TimelineEntry], view: CaseView | None = None
+    ) -> None: ...
 
     async def archive(self, closed: ArchiveInput) -> None: ...
 
@@ -65,23 +71,43 @@ class CaseActivities:
 
     @activity.defn
     async def publish_change(self, change: PublishInput) -> PublishResult:
-        """Hand out one change of a case: keep its timeline entries, notify the parties, start the
-        webhook deliveries. Every item is idempotent, so a retry repeats none of them."""
-        await self.records.append_timeline(change.case_id, change.timeline)
+        """Hand out one change of a case: keep its timeline entries and its read-model row (one
+        transaction: a read that shows the row's version finds its entries), notify the parties,
+        hand its webhook events over. Every item is idempotent, so a retry repeats none of them.
+
+        The case's action waits for this step, so a receiver that is down must not hold it: what
+        cannot be sent now comes back in the result (``undelivered``, ``unhanded``) and the case
+        retries it in a step of its own (``deliver_only``), which raises until it goes."""
+        view = None
+        if change.kind is not None and change.state is not None:
+            view = view_from(change.kind, change.state, datetime.now(UTC))
+        await self.records.store_change(change.case_id, change.timeline, view)
         result = PublishResult()
-        for notice in change.notices:
+        for index, notice in enumerate(change.notices):
             try:
                 await self.notifier.notify(notice)
             except ApplicationError as error:
-                if error.type != EFFECT_REJECTED:
+                if error.type == EFFECT_REJECTED:
+                    # Refused for good (e.g. the platform answered 400): the case records it; a
+                    # lost notification must not hold back the rest of the change.
+                    result.refused.append(
+                        RefusedNotice(idempotency_key=notice.idempotency_key, reason=error.message)
+                    )
+                    continue
+                if change.deliver_only:
                     raise
-                # Refused for good (e.g. the platform answered 400): the case records it; a lost
-                # notification must not hold back the rest of the change.
-                result.refused.append(
-                    RefusedNotice(idempotency_key=notice.idempotency_key, reason=error.message)
-                )
-        for event in change.events:
-            result.deliveries += await self.publisher.publish(event)
+                return _held_back(result, change.notices[index:], change.events, error)
+            except Exception as error:
+                if change.deliver_only:
+                    raise
+                return _held_back(result, change.notices[index:], change.events, error)
+        for index, event in enumerate(change.events):
+            try:
+                result.deliveries += await self.publisher.publish(event)
+            except Exception as error:
+                if change.deliver_only:
+                    raise
+                return _held_back(result, [], change.events[index:], error)
         return result
 
     @activity.defn
@@ -126,3 +152,15 @@ class CaseActivities:
         registry entry and its adapter method behind one of these)."""
         names = dict.fromkeys(spec.activity for kind in KINDS for spec in kind.effects)
         return [getattr(self, name) for name in names]
+
+
+def _held_back(
+    result: PublishResult, notices: Sequence[NotifyInput], events: Sequence[CaseEvent], error: BaseException
+) -> PublishResult:
+    """The step's stored part is done; what could not be sent goes back to the case to retry."""
+    activity.logger.warning(
+        "publish step holds back %d notices, %d events: %s", len(notices), len(events), error
+    )
+    result.undelivered = list(notices)
+    result.unhanded = list(events)
+    return result

@@ -85,6 +85,16 @@ class PublishInput(BaseModel):
     timeline: list[TimelineEntry] = []
     notices: list[NotifyInput] = []
     events: list[CaseEvent] = []
+    kind: str | None = Field(default=None, description="the case's kind (its registered name)")
+    state: dict[str, Any] | None = Field(
+        default=None,
+        description="the case as of this step (store.views.compact), for its read-model row (set by the"
+        " publish lane)",
+    )
+    deliver_only: bool = Field(
+        default=False,
+        description="notices and events an earlier step could not hand out: retried until they go",
+    )
 
 
 class RefusedNotice(BaseModel):
@@ -99,3 +109,9 @@ class PublishResult(BaseModel):
 
     deliveries: int = 0
     refused: list[RefusedNotice] = []
+    undelivered: list[NotifyInput] = Field(
+        default=[], description="notices not sent because the receiver is unavailable: the case retries them"
+    )
+    unhanded: list[CaseEvent] = Field(
+        default=[], description="events not handed over (the webhook lane unavailable): the case retries them"
+    )

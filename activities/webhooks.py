@@ -67,6 +67,7 @@ def payload_of(event: CaseEvent) -> dict[str, Any]:
         "type": event.type.value,
         "created_at": event.occurred_at.isoformat(),
         "case_id": event.case_id,
+        "version": event.version,
         "data": event.wire_data(),
         "notices": [notice.model_dump(mode="json") for notice in event.notices],
     }

@@ -44,63 +44,15 @@ from domain.commands import DELIVERED, Command, Delivered, IngestedEvent
 from domain.types import Actor, EvidenceType
 from domain.views import merge_timeline
 from store.care import CareMacros
-from store.cases import CaseArchive, CaseSnapshot, CaseSnapshots, Timelines
+from store.cases import CaseArchive, CaseSnapshots, Timelines
 from store.evidence import EvidenceIndex
 from store.help import HelpStore
 from store.idempotency import IdempotencyKeys
+from store.views import CaseView, CaseViews, view_of
 from workflows.base import Ack
 from workflows.requests import RequestId
 
 log = logging.getLogger(__name__)
-
-#: The answers of a workflow that cannot reply now: no worker, Temporal busy or unreachable.
-_UNANSWERED = {
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-    # A query while the case's worker is gone: "no poller seen for task queue recently, worker may
-    # be down" (the crash tests stop workers and read on); answered from the snapshot, not a 500.
-    RPCStatusCode.FAILED_PRECONDITION,
-}
-
-
-class Snapshots:
-    """Keeps the last state each read saw in the store, in the background, so a later read can
-    answer (marked stale) when the case cannot; only newer states are written."""
-
-    def __init__(self, remembered: int = 10_000) -> None:
-        self.saved: dict[str, int] = {}
-        self.remembered = remembered
-        self.pending: set[asyncio.Task[None]] = set()
-
-    def keep(self, engine: AsyncEngine, kind: str, state: CareCase) -> None:
-        """Save ``state`` unless a state at least as new was saved by this process."""
-        if self.saved.get(state.id, -1) >= state.timeline_seq:
-            return
-        self.saved[state.id] = state.timeline_seq
-        if len(self.saved) > self.remembered:
-            del self.saved[next(iter(self.saved))]
-        snapshot = CaseSnapshot(
-            case_id=state.id,
-            kind=kind,
-            state=state.model_dump(mode="json"),
-            version=state.timeline_seq,
-            as_of=datetime.now(UTC),
-        )
-        task = asyncio.create_task(self._save(engine, snapshot))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    @staticmethod
-    async def _save(engine: AsyncEngine, snapshot: CaseSnapshot) -> None:
-        try:
-            await CaseSnapshots(engine).save(snapshot)
-        except Exception:  # a snapshot is a convenience: a failed one must not fail a read
-            log.warning("could not store the snapshot of %s", snapshot.case_id, exc_info=True)
-
-
-SNAPSHOTS = Snapshots()
 
 #: What a request is answered with: the response body and its status.
 Answer = tuple[BaseModel, int]
@@ -213,13 +165,18 @@ class Cases:
             )
         except WorkflowAlreadyStartedError:
             return await self._existing(kind, claim, case_id)
-        SNAPSHOTS.keep(self.engine, kind.noun, case)
-        return kind.show(case, case.timeline), 201
+        # The row of the state the case opened in (the workflow computes the same one): a read right
+        # after this answer finds the case, on any replica, before its first publish step ran. A
+        # row the case stored already is newer or the same, and stays.
+        # Its "opened" entry goes with it, as the workflow's first publish step would store it.
+        opened = view_of(kind.name, case, now)
+        await Timelines(self.engine).append(case_id, case.timeline, opened)
+        return kind.show(case, case.timeline, version=opened.version, as_of=now), 201
 
     async def _existing(self, kind: ServedKind, claim: BaseModel, case_id: str) -> Answer:
         """The case already opened under ``case_id`` (200), or 201 again for the retry of the keyed
         request that opened it; 409 when it is between other parties."""
-        existing = await self.read(kind, case_id)
+        existing = await self._read_soon(kind, case_id)
         if kind.parties(existing) != kind.parties(claim):
             key = f"order {kind.business_key(claim)}" if kind.business_key else "this key"
             raise Problem(
@@ -228,6 +185,26 @@ class Cases:
                 f"{key} already has {kind.noun} {case_id} between other parties",
             )
         return existing, 201 if await self._opened_by_this_key(case_id) else 200
+
+    async def _read_soon(self, kind: ServedKind, case_id: str) -> CasePublic:
+        """The case another request has just opened: its row is written as that request answers,
+        so it is waited for up to ``DISPUTES_READ_TIMEOUT``, then 503 with Retry-After."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.read_timeout.total_seconds()
+        while True:
+            try:
+                return await self.read(kind, case_id)
+            except Problem as missing:
+                if missing.status != 404:
+                    raise
+                if loop.time() >= until:
+                    raise Problem(
+                        503,
+                        "Service unavailable",
+                        f"{kind.noun} {case_id} is being opened and is not stored yet; retry shortly",
+                        headers={"Retry-After": "1"},
+                    ) from None
+            await asyncio.sleep(0.05)
 
     async def _start(
         self,
@@ -291,56 +268,34 @@ class Cases:
     # -- reading and acting -------------------------------------------------------------------
 
     async def read(self, kind: ServedKind, case_id: str, reader: Actor | None = None) -> CasePublic:
-        """The whole case with its full timeline; 403 when ``reader`` is no party to it.
+        """The whole case with its full timeline, from the read model (never from its workflow:
+        it answers while Temporal and every worker are down); 403 when ``reader`` is no party to
+        it. ``as_of`` says when the case's own step stored the row read, ``version`` which change
+        of the case it shows."""
+        state, row = await self._stored_state(kind, case_id, reader)
+        stored = await Timelines(self.engine).for_case(case_id)
+        return kind.show(
+            state, merge_timeline(stored, state.timeline), version=row.version, as_of=row.updated_at
+        )
 
-        A closed case is read from the archive (never replayed; it outlives the workflow). An
-        open case is asked for its state, within ``DISPUTES_READ_TIMEOUT``; when it cannot
-        answer in time (no worker, Temporal down) the last state the store holds is returned,
-        marked ``stale`` with its ``as_of``, or 503 with Retry-After when there is none."""
-        _handle(self.client, kind, case_id)  # 404 for an id of another kind
-        stale_as_of: datetime | None = None
-        archived = await CaseArchive(self.engine).get(case_id)
-        if archived is not None:
-            state = kind.state_of(archived.state)
-        else:
-            state, stale_as_of = await self._ask(kind, case_id)
+    async def check_party(self, kind: ServedKind, case_id: str, reader: Actor | None) -> None:
+        """404 for an unknown case, 403 when ``reader`` is no party to it: one row read."""
+        await self._stored_state(kind, case_id, reader)
+
+    async def _stored_state(
+        self, kind: ServedKind, case_id: str, reader: Actor | None
+    ) -> tuple[CareCase, CaseView]:
+        if not kind.owns(case_id):  # an id of another kind
+            raise Problem(404, "Not found", f"no {kind.noun} {case_id}")
+        row = await CaseViews(self.engine).get(case_id) or await _before_read_model(
+            self.engine, kind, case_id
+        )
+        if row is None:
+            raise Problem(404, "Not found", f"no {kind.noun} {case_id}")
+        state = kind.state_of(row.state)
         if reader is not None and not state.is_party(reader):
             raise Problem(403, "Not a party", f"{reader.role.value} {reader.id} is not a party to {case_id}")
-        stored = await Timelines(self.engine).for_case(case_id)
-        view = kind.show(state, merge_timeline(stored, state.timeline))
-        if stale_as_of is not None:
-            view = view.model_copy(update={"stale": True, "as_of": stale_as_of})
-        return view
-
-    async def _ask(self, kind: ServedKind, case_id: str) -> tuple[CareCase, datetime | None]:
-        """The open case's state from its workflow, or the store's last snapshot of it (and when
-        that was taken) when the workflow does not answer in time."""
-        deadline = self.settings.read_timeout
-        try:
-            async with asyncio.timeout(deadline.total_seconds()):
-                state: CareCase = await _handle(self.client, kind, case_id).query(
-                    "state", result_type=kind.kind.state, rpc_timeout=deadline
-                )
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                raise Problem(404, "Not found", f"no {kind.noun} {case_id}") from None
-            if error.status not in _UNANSWERED:
-                raise
-        except TimeoutError:
-            pass
-        else:
-            SNAPSHOTS.keep(self.engine, kind.noun, state)
-            return state, None
-        snapshot = await CaseSnapshots(self.engine).get(case_id)
-        if snapshot is None:
-            raise Problem(
-                503,
-                "Service unavailable",
-                f"{case_id} did not answer within {deadline.total_seconds():g}s and no earlier state is"
-                " stored; retry shortly",
-                headers={"Retry-After": "5"},
-            )
-        return kind.state_of(snapshot.state), snapshot.as_of
+        return state, row
 
     async def act(self, kind: ServedKind, case_id: str, command: Command) -> Answer:
         """Run one action as the case's update of that name; answer with the case read after it.
@@ -355,19 +310,21 @@ class Cases:
         request = self.request_id
         update_id = request.update_id() if request else None
         timeout = self.settings.action_timeout
+        version = 0
         try:
             # No worker taking the case's tasks would hold the update (and this request) for ever.
             async with asyncio.timeout(timeout.total_seconds()):
-                await handle.execute_update(
+                ack = await handle.execute_update(
                     command.action, command, id=update_id, result_type=Ack, rpc_timeout=timeout
                 )
+            version = ack.entry
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
             await self._closed(kind, case_id, update_id)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise self._not_confirmed(kind, case_id) from None
-        return await self._read_back(kind, case_id)
+        return await self._read_back(kind, case_id, version)
 
     async def record_delivery(self, case_id: str, delivery: Delivered) -> Answer:
         """Report a dispute's shipment delivered (the ``delivered`` update): 404 for a tracking
@@ -381,35 +338,29 @@ class Cases:
             )
         handle = _handle(self.client, DISPUTES, case_id)
         timeout = self.settings.action_timeout
+        version = 0
         try:
             async with asyncio.timeout(timeout.total_seconds()):
-                await handle.execute_update(DELIVERED, delivery, result_type=Ack, rpc_timeout=timeout)
+                ack = await handle.execute_update(DELIVERED, delivery, result_type=Ack, rpc_timeout=timeout)
+            version = ack.entry
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
             await self._closed(DISPUTES, case_id, None)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise self._not_confirmed(DISPUTES, case_id) from None
-        return await self._read_back(DISPUTES, case_id)
+        return await self._read_back(DISPUTES, case_id, version)
 
-    async def _read_back(self, kind: ServedKind, case_id: str) -> Answer:
-        """The case after an action it took: 200 with the case as it is now, or, when it cannot
-        be read back in time, 202 with the last state stored (``stale``, from before the action):
-        the action is done either way, so a client must not send it again."""
-        try:
-            view = await self.read(kind, case_id)
-        except Problem as unreadable:
-            if unreadable.status != 503:
-                raise
-            raise Problem(
-                503,
-                "Action applied, case not read",
-                f"{kind.noun} {case_id} took the action but could not be read back in time; read it"
-                " again shortly, and do not send the action again",
-                headers={"Retry-After": "5"},
-                applied=True,
-            ) from None
-        return view, 202 if view.stale else 200
+    async def _read_back(self, kind: ServedKind, case_id: str, version: int) -> Answer:
+        """The case after an action it took, from the read model: the case answers the update once
+        the action's change is stored, so the row is at the action's ``version`` or later (200).
+        Rarely (the case's publish step parked, or the case continuing as new) it is older: 202
+        with that row (``stale``); the action is done either way, so a client must not send it
+        again."""
+        view = await self.read(kind, case_id)
+        if view.version >= version:
+            return view, 200
+        return view.model_copy(update={"stale": True}), 202
 
     def _not_confirmed(self, kind: ServedKind, case_id: str) -> Problem:
         """503: the case did not take the action in time; a worker may still apply it later."""
@@ -441,7 +392,7 @@ class Cases:
 
         async def on_case() -> set[str]:
             assert kind is not None and case_id is not None
-            return citations.cited_on(await self.read(kind, case_id))
+            return citations.cited_on(await self.read(kind, case_id))  # the read model's
 
         index = EvidenceIndex(self.engine)
         types = await citations.check(body, by, index, case_id, on_case if kind is not None else None)
@@ -530,3 +481,16 @@ async def _reading(
 CasesDep = Annotated[Cases, Depends(_cases)]
 #: For reads: the same access, without the Idempotency-Key header (a GET is safe to repeat).
 ReadCasesDep = Annotated[Cases, Depends(_reading)]
+
+
+async def _before_read_model(engine: AsyncEngine, kind: ServedKind, case_id: str) -> CaseView | None:
+    """A case the read model has no row for yet because it was last stored before the read model
+    existed: closed ones from the archive, open ones from the last state a read kept of them (its
+    next change writes its row)."""
+    archived = await CaseArchive(engine).get(case_id)
+    if archived is not None:
+        return view_of(kind.name, kind.state_of(archived.state), archived.closed_at)
+    snapshot = await CaseSnapshots(engine).get(case_id)
+    if snapshot is not None:
+        return view_of(kind.name, kind.state_of(snapshot.state), snapshot.as_of)
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -90,9 +91,13 @@ class ServedKind:
         """The kind's registered actions."""
         return self.kind.actions
 
-    def show(self, state: CareCase, timeline: list[TimelineEntry]) -> CasePublic:
-        """What a read answers: the case with its full timeline, as clients see it."""
-        return public(self.public, self.kind.view(state, timeline))
+    def show(
+        self, state: CareCase, timeline: list[TimelineEntry], *, version: int, as_of: datetime
+    ) -> CasePublic:
+        """What a read answers: the case with its full timeline, as clients see it, at ``version``
+        as stored at ``as_of``."""
+        shown = public(self.public, self.kind.view(state, timeline))
+        return shown.model_copy(update={"version": version, "as_of": as_of})
 
     def owns(self, case_id: str) -> bool:
         """Whether ``case_id`` names a case of this kind."""

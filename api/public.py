@@ -185,8 +185,17 @@ class CasePublic(BaseModel):
     care_group: str | None = Field(default=None, description="the care group the case is in, if any")
     timeline_seq: int = Field(description="the number of the case's last timeline entry (its version)")
     timeline: list[TimelineEntryPublic] = Field(description="the full read-only audit trail")
-    stale: bool = Field(default=False, description="read from the store: the case did not answer in time")
-    as_of: datetime | None = Field(default=None, description="when a stale state was last seen")
+    version: int = Field(
+        default=0,
+        description="which change of the case this shows (its timeline_seq): grows with every change, the"
+        " same in the read model, an action's answer and the webhook events",
+    )
+    as_of: datetime | None = Field(
+        default=None, description="when the case's own step stored this version in the read model"
+    )
+    stale: bool = Field(
+        default=False, description="an action's answer older than the action (rare: read the case again)"
+    )
 
 
 class DisputePublic(CasePublic):

@@ -411,6 +411,9 @@ def summary(results: dict[str, Any]) -> None:
         note(latency_table(results["latency"]))
         ratio = _fmt(results["latency"]["api_vs_raw_p50"], 2)
         note(f"\nAPI message p50 = **{ratio}** x raw update p50 (target ≤ 2)")
+        if "api_vs_raw_work_p50" in results["latency"]:
+            work = _fmt(results["latency"]["api_vs_raw_work_p50"], 2)
+            note(f'\nAPI message p50 = **{work}** x raw "same work" update p50 (target ≤ 1.25)')
     if "history" in results and not _failed("history", results["history"]):
         h = results["history"]
         note(f"\n## History of one dispute ({h['text_chars']}-character messages, sent one at a time)\n")

@@ -181,7 +181,7 @@ class Settings(BaseSettings, DisputePolicy):
 
     read_timeout: timedelta = Field(
         default=timedelta(seconds=2),
-        description="how long a read waits for an open case; then the store's last state (stale) or 503",
+        description="how long opening a case another request is opening waits for its first row; then 503",
     )
 
     # -- limits --------------------------------------------------------------------------------

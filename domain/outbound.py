@@ -59,6 +59,9 @@ class CaseEvent(BaseModel):
     notices: list[NoticeSent] = Field(
         default=[], description="the notices the same change sent (every event of the change carries them)"
     )
+    version: int | None = Field(
+        default=None, description="the case's version this event shows (its timeline_seq then)"
+    )
 
     def wire_data(self) -> dict[str, Any]:
         """``data`` as receivers get it: every field of the case's kind, in a stable order."""

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.case import TimelineEntry
 from domain.types import Actor
-from store import heads
+from store import heads, views
 from store.db import insert
 from store.schema import case_archive, case_snapshots, dispute_orders, timeline_entries
+from store.views import CaseView, CaseViews, view_from
 
 
 class ArchiveInput(BaseModel):
@@ -41,10 +42,15 @@ class Timelines:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def append(self, case_id: str, entries: Sequence[TimelineEntry]) -> None:
-        """Store the entries; one already stored at its (case, seq) is left as it is, so a
-        retried activity writes the same rows again harmlessly."""
+    async def append(
+        self, case_id: str, entries: Sequence[TimelineEntry], view: CaseView | None = None
+    ) -> None:
+        """Store the entries, and the case's read-model row ``view`` when given, in one
+        transaction; an entry already stored at its (case, seq) is left as it is and an older row
+        replaces no newer one, so a retried activity writes the same rows again harmlessly."""
         if not entries:
+            if view is not None:
+                await CaseViews(self.engine).write(view)
             return
         rows = [
             {
@@ -65,6 +71,8 @@ class Timelines:
         async with self.engine.begin() as connection:
             await connection.execute(statement, rows)
             await heads.advance(connection, case_id, entries)  # the gauges' view of the case
+            if view is not None:
+                await views.write(connection, view)  # the read model's row, never an older one
 
     async def for_case(self, case_id: str, after_seq: int | None = None) -> list[TimelineEntry]:
         """The case's entries in order; only those after ``after_seq`` when given."""
@@ -234,14 +242,18 @@ class CaseStore:
         self.archived = CaseArchive(engine)
         self.orders = DisputeOrders(engine)
 
-    async def append_timeline(self, case_id: str, entries: Sequence[TimelineEntry]) -> None:
-        """Store the timeline entries a step hands over (idempotent)."""
-        await self.timelines.append(case_id, entries)
+    async def store_change(
+        self, case_id: str, entries: Sequence[TimelineEntry], view: CaseView | None = None
+    ) -> None:
+        """Store the timeline entries a step hands over and the case's read-model row, in one
+        transaction (idempotent; an older row never replaces a newer one)."""
+        await self.timelines.append(case_id, entries, view)
 
     async def archive(self, closed: ArchiveInput) -> None:
         """Archive a closed case (idempotent): its last timeline entries, the case, and for a
         dispute the order's registry row, so the order never gets a second dispute."""
-        await self.timelines.append(closed.case_id, closed.timeline)
+        final = view_from(closed.kind, closed.state, closed.closed_at)  # the closed row, kept for good
+        await self.timelines.append(closed.case_id, closed.timeline, final)
         await self.archived.archive(
             ArchivedCase(
                 case_id=closed.case_id,

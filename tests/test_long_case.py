@@ -150,7 +150,7 @@ async def test_two_thousand_messages_continue_as_new_and_read_the_same(
         assert reused.value.cause.type == "IdempotencyKeyReused"
 
 
-async def test_a_three_hundred_message_dispute_stays_under_a_megabyte(
+async def test_a_three_hundred_message_dispute_stays_under_one_and_a_quarter_megabytes(
     time_skipping_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     policy = settings.dispute_policy().model_copy(update={"history_max_events": 100_000})
@@ -167,10 +167,12 @@ async def test_a_three_hundred_message_dispute_stays_under_a_megabyte(
         await asyncio.sleep(0.5)
         assert handle.result_run_id is not None
         [(events, size)] = await history_runs(time_skipping_env, handle.id, handle.result_run_id)
-    assert size < 1024 * 1024, size
-    # about 2 KB per message beyond the message itself (its text in the update and in the timeline)
+    assert size < 1.25 * 1024 * 1024, size
+    # about 3 KB per message beyond the message itself (its text in the update and in the timeline):
+    # each message, answered once stored, has a publish step of its own carrying the case's compact
+    # state for the read model (2.6 KB when answers came before the store and steps were shared)
     per_message = size / 300 - 2 * len(TEXT)
-    assert per_message < 2600, per_message
+    assert per_message < 3300, per_message
     assert events < 300 * 12, events
 
 

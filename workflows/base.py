@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.types import CareTarget, Role, history_ceilings
     from domain.views import current_details, deadline_name
     from store.cases import ArchiveInput
+    from store.views import compact
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
 
@@ -108,6 +109,9 @@ class Jobs(BaseModel):
 
     publish: list[PublishInput] = []
     care: list[EffectJob] = []
+    deliver: list[PublishInput] = Field(
+        default=[], description="notices and events a publish step could not hand out, retried in order"
+    )
 
 
 class SeenRequest(BaseModel):
@@ -184,6 +188,10 @@ ARCHIVE_PATCH = "archive-closed-cases"
 #: of them, so its history replays with the same commands; a run begun since sets them.
 _LATER_ATTRIBUTES = {"NextDeadlineAt", "CareDecisionDueAt"}
 _LATER_ATTRIBUTES_PATCH = "deadlines-search-attributes"
+#: An action answers once its change is stored (its timeline entry and the read-model row at its
+#: version or later), so the API answers from the read model in one round trip; cases recorded
+#: before it answered at once, and replay so.
+ANSWER_STORED_PATCH = "answer-when-stored"
 #: Timeline entries a case holds before its publish step has stored them. Past it, actions are
 #: refused for a moment (the API answers 429) and CloudEvents wait in ``held``: the backlog,
 #: which continues as new with the case, stays far below Temporal's payload limit even when the
@@ -314,7 +322,10 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
         }
         own |= self._steps.lanes(self)
         # The close lane is the archive step, run by the skeleton once the case has closed.
-        return [own[lane] for lane in self._case.effects.lanes() if lane is not Lane.CLOSE]
+        lanes = [own[lane] for lane in self._case.effects.lanes() if lane is not Lane.CLOSE]
+        if Lane.PUBLISH in self._case.effects.lanes():
+            lanes.append(self._deliver_lane)  # what a publish step held back (a receiver down)
+        return lanes
 
     def _lane_ended(self, task: asyncio.Task[None]) -> None:
         """A lane that raised fails the run (and so the workflow task), never only the log."""
@@ -348,7 +359,11 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
     def _idle(self) -> bool:
         """Nothing in flight and nothing queued: every effect of the case has been carried out."""
         jobs = self._state.jobs
-        return self._in_flight == 0 and not (jobs.publish or jobs.care) and self._steps.settled_up(self._case)
+        return (
+            self._in_flight == 0
+            and not (jobs.publish or jobs.care or jobs.deliver)
+            and self._steps.settled_up(self._case)
+        )
 
     def _should_continue_as_new(self) -> bool:
         """Past the history bound the lanes start no new step; the run continues as new once the
@@ -375,11 +390,13 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
     # -- actions: one dynamic update, driven by the case's registry ---------------------------
 
     @workflow.update(dynamic=True)
-    def act(self, name: str, args: Sequence[RawValue]) -> Ack:
-        """Any registered action (the update's name is the action's): apply it, answer small."""
+    async def act(self, name: str, args: Sequence[RawValue]) -> Ack:
+        """Any registered action (the update's name is the action's): apply it, and answer small
+        once the change is stored (``_stored``)."""
         command = self._command(name, args)
         request = RequestId.current()
         if request is not None and (seen := self._state.requests.get(request.key)) is not None:
+            await self._stored(seen.entry)
             return self._ack(seen.entry, duplicate=True)
         try:
             happened = self._apply(command)
@@ -393,7 +410,26 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
         if request is not None:
             self._remember(request, entry)
         self.changed(happened)
+        await self._stored(entry)
         return self._ack(entry)
+
+    async def _stored(self, entry: int) -> None:
+        """Wait until the publish lane has stored the timeline up to ``entry`` (and with it the
+        read-model row at that version or later). A publish step parked for an operator, or a run
+        about to continue as new, answers at once: the API then says its read is older."""
+        if not workflow.patched(ANSWER_STORED_PATCH):
+            return
+        case = self._case
+        await workflow.wait_condition(
+            lambda: (
+                all(pending.seq > entry for pending in case.timeline)
+                or self._draining
+                or any(
+                    parked.effect is EffectName.PUBLISH and not parked.key.endswith(":deliver")
+                    for parked in case.attention
+                )
+            )
+        )
 
     @act.validator
     def _validate(self, name: str, args: Sequence[RawValue]) -> None:
@@ -579,6 +615,7 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     occurred_at=workflow.now(),
                     data=data,
                     notices=told,
+                    version=case.timeline_seq,
                 )
             )
             # Business metrics, on the worker's /metrics (the SDK skips them while replaying):
@@ -678,12 +715,30 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             await workflow.wait_condition(lambda: bool(queue))
             first = queue[0]
             batch = list(queue)
+            notices = [notice for change in batch for notice in change.notices]
+            events = [event for change in batch for event in change.events]
+            held = self._state.jobs.deliver
+            if held and (notices or events):  # a receiver is down: these go after the ones held
+                held.append(
+                    PublishInput(
+                        case_id=self._case.id,
+                        batch=first.batch,
+                        notices=notices,
+                        events=events,
+                        deliver_only=True,
+                    )
+                )
+                notices, events = [], []
+                for change in batch:  # handed to the deliver lane once, even if this step is retried
+                    change.notices, change.events = [], []
             merged = PublishInput(
                 case_id=self._case.id,
                 batch=first.batch,
                 timeline=[entry for entry in self._case.timeline if entry.seq <= self._state.queued_seq],
-                notices=[notice for change in batch for notice in change.notices],
-                events=[event for change in batch for event in change.events],
+                notices=notices,
+                events=events,
+                kind=self._steps.kind.name,
+                state=compact(self._case),
             )
             summary = (
                 f"publish {len(merged.timeline)} entries, {len(merged.notices)} notices,"
@@ -693,7 +748,34 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
             if ran.step is not Step.DONE:
                 continue  # retried by an operator: the same batch again
             del queue[: len(batch)]
-            self._published(merged, PublishResult.model_validate(ran.result))
+            result = PublishResult.model_validate(ran.result)
+            if result.undelivered or result.unhanded:
+                held.append(
+                    PublishInput(
+                        case_id=self._case.id,
+                        batch=first.batch,
+                        notices=result.undelivered,
+                        events=result.unhanded,
+                        deliver_only=True,
+                    )
+                )
+            self._published(merged, result)
+
+    async def _deliver_lane(self) -> None:
+        """Retry, in order, the notices and events publish steps could not hand out (a receiver
+        down): each step raises until they go, so Temporal retries it with backoff, and past the
+        publish retry window it parks for an operator like any effect."""
+        queue = self._state.jobs.deliver
+        spec = self._case.effects[EffectName.PUBLISH]
+        while True:
+            await workflow.wait_condition(lambda: bool(queue))
+            job = queue[0]
+            summary = f"deliver {len(job.notices)} notices, {len(job.events)} events held back"
+            ran = await self.run_effect(spec, spec.key(self._case.id, job.batch, "deliver"), job, summary)
+            if ran.step is not Step.DONE:
+                continue  # retried by an operator: the same step again
+            del queue[0]
+            self._published(job, PublishResult.model_validate(ran.result))
 
     def _published(self, merged: PublishInput, result: PublishResult) -> None:
         if merged.timeline:

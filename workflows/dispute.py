@@ -172,16 +172,19 @@ class DisputeWorkflow(CaseWorkflow[Dispute, Outcome]):
         return self._case
 
     @workflow.update(name=DELIVERED)
-    def delivered(self, delivery: Delivered) -> Ack:
+    async def delivered(self, delivery: Delivered) -> Ack:
         """The marketplace reports a shipment delivered (``POST .../shipments/{resi}/delivered``):
-        recorded once; a repeat answers ``duplicate`` and changes nothing."""
+        recorded once; a repeat answers ``duplicate`` and changes nothing. Answered, like an
+        action, once the change is stored."""
         try:
             happened = self._case.record_delivery(delivery, workflow.now())
         except DomainError as error:
             raise as_application_error(error) from None
+        entry = self._case.timeline_seq
         if happened:
             self.changed(happened)
-        return self._ack(self._case.timeline_seq, duplicate=not happened)
+        await self._stored(entry)
+        return self._ack(entry, duplicate=not happened)
 
     @delivered.validator
     def _check_delivery(self, delivery: Delivered) -> None:

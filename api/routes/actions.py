@@ -60,7 +60,10 @@ def add_case_routes(router: APIRouter, kind: ServedKind, hooks: OpeningHooks | N
             methods=["POST"],
             response_model=kind.public,
             responses={
-                202: {"model": kind.public, "description": "applied; the case as last stored (stale)"}
+                202: {
+                    "model": kind.public,
+                    "description": "applied, but not yet stored (rare): the case at an older version (stale)",
+                }
             },
             summary=spec.summary,
             description=f"Action `{spec.name}` ({', '.join(sorted(role.value for role in spec.roles))})."

@@ -82,7 +82,7 @@ async def list_effects(
     dispute_id: str, cases: ReadCasesDep, outbox: OutboxDep, reader: ReadAsDep
 ) -> EffectList:
     """The outside effects (refunds, releases, notifications, care desk) this dispute caused."""
-    await cases.read(DISPUTES, dispute_id, reader)  # 404 / 403 before any effect
+    await cases.check_party(DISPUTES, dispute_id, reader)  # 404 / 403 from the read model, no worker
     effects = await outbox.for_case(dispute_id)
     return EffectList(items=[EffectPublic.model_validate(effect) for effect in effects])
 
