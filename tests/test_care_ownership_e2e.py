@@ -149,7 +149,7 @@ async def assign_and_release(api: httpx.AsyncClient) -> None:
     )
     assert given.status_code == 200, given.text
     assert (given.json()["assignee"], given.json()["care_group"]) == (AGENT["id"], "logistics")
-    assert given.json()["allowed_actions"]["care"] == ["reply", "solve", "assign", "claim", "release"]
+    assert given.json()["allowed_actions"]["care"] == ["reply", "solve", "hold", "assign", "claim", "release"]
     taken = await api.post(f"{base}/claim", json={"actor": OTHER}, headers=AS_CARE)
     assert taken.status_code == 409
     mine = await api.post(f"{base}/release", json={"actor": AGENT}, headers=AS_CARE)

@@ -78,7 +78,7 @@ async def test_a_request_for_information_answered_with_evidence(api: httpx.Async
 
     asked = await api.post(path, json=ask, headers=AS_CARE)
     assert asked.status_code == 200, asked.text
-    assert asked.json()["allowed_actions"]["care"] == ["reply", "decide", "request_info"]  # the buyer too
+    assert asked.json()["allowed_actions"]["care"] == ["reply", "decide", "request_info", "assign", "claim"]  # the buyer too
     state = await read(api, f"/v1/disputes/{dispute_id}")
     deadlines = by_action(state["deadlines"])
     assert {k: deadlines["message"][k] for k in ("party", "then", "paused")} == {
@@ -147,7 +147,7 @@ async def test_a_report_on_hold_waits_for_its_user(api: httpx.AsyncClient) -> No
         headers=AS_CARE,
     )
     assert held.status_code == 200, held.text
-    assert held.json()["allowed_actions"]["care"] == ["reply", "solve", "resume"]
+    assert held.json()["allowed_actions"]["care"] == ["reply", "solve", "resume", "assign", "claim"]
     state = await read(api, f"/v1/tickets/{ticket_id}")
     [paused] = state["deadlines"]
     assert (paused["action"], paused["paused"], paused["due_at"]) == ("reply", True, None)
