@@ -1,7 +1,9 @@
 """Cursor pages: ``{"items": [...], "next_cursor": "..." | null}`` for any list in a stable order.
 
-The cursor is opaque to clients: URL-safe base64 of the JSON sort key of the last item given.
-A list passes ``next_cursor`` back as ``cursor`` to get the page after it."""
+The cursor is opaque to clients: URL-safe base64 of the JSON sort key of the last item given (a
+point in time in it is its ISO-8601 text). A list passes ``next_cursor`` back as ``cursor`` to get
+the page after it. ``store/view_pages.py`` explains why keyset pages over an immutable key give
+each case once per pass."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -34,33 +37,60 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(key: Sequence[str | int]) -> str:
-    """The opaque cursor of a sort key (JSON numbers and strings)."""
-    raw = json.dumps(list(key), separators=(",", ":")).encode()
+#: One part of a sort key: a number, a text, or a point in time (kept as its ISO-8601 text).
+KeyPart = str | int | datetime
+#: The ``updated_after`` / ``opened_after`` / ``opened_before`` filters of a list.
+After = Annotated[datetime | None, Query(description="an ISO-8601 time with its zone")]
+
+
+def encode_cursor(key: Sequence[KeyPart]) -> str:
+    """The opaque cursor of a sort key (JSON numbers and strings; times as ISO-8601 text)."""
+    parts = [part.isoformat() if isinstance(part, datetime) else part for part in key]
+    raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, shape: Sequence[type], field: str = "cursor") -> list[Any] | None:
     """The sort key inside ``cursor`` (None for none), checked against ``shape`` (the type of each
-    part); a cursor this API did not make is a 422 naming ``field``."""
+    part: ``int``, ``str`` or ``datetime``); a cursor this API did not make is a 422 naming ``field``."""
     if cursor is None:
         return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        key = None
-    if (
-        not isinstance(key, list)
-        or len(key) != len(shape)
-        or not all(type(part) is kind for part, kind in zip(key, shape, strict=True))
-        or any(type(part) is int and not 0 <= part < 2**63 for part in key)
-    ):
+    key = _key_in(cursor, shape)
+    if key is None:
         raise invalid(field, "not a cursor of this list: pass next_cursor of the previous page")
     return key
 
 
+def _key_in(cursor: str, shape: Sequence[type]) -> list[Any] | None:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(key, list) or len(key) != len(shape):
+        return None
+    parts: list[Any] = []
+    for part, kind in zip(key, shape, strict=True):
+        if kind is datetime and type(part) is str:
+            try:
+                part = datetime.fromisoformat(part)
+            except ValueError:
+                return None
+            if part.tzinfo is None:
+                return None
+        elif type(part) is not kind or (type(part) is int and not 0 <= part < 2**63):
+            return None
+        parts.append(part)
+    return parts
+
+
+def is_cursor(cursor: str, shape: Sequence[type]) -> bool:
+    """Whether ``cursor`` is a cursor of a list of this ``shape`` (an event feed's ``after`` may
+    also be an event id)."""
+    return _key_in(cursor, shape) is not None
+
+
 def page_of(
-    rows: Sequence[Row], limit: int, key: Callable[[Row], Sequence[str | int]]
+    rows: Sequence[Row], limit: int, key: Callable[[Row], Sequence[KeyPart]]
 ) -> tuple[list[Row], str | None]:
     """The first ``limit`` of ``rows`` (fetch ``limit + 1`` to know whether more follow) and the
     cursor after the last of them, or None when nothing follows."""
