@@ -13,7 +13,19 @@ from temporalio.client import Client
 
 from api import observability, openapi, problems
 from api.limits import BodyGuard, install_rate_limit, plain_parameters, rate_limited
-from api.routes import care, codec, disputes, events, evidence, health, help, inbox, tickets, webhooks
+from api.routes import (
+    care,
+    case_events,
+    codec,
+    disputes,
+    events,
+    evidence,
+    health,
+    help,
+    inbox,
+    tickets,
+    webhooks,
+)
 from core.observability import configure_logging, setup_tracing, tracing_on
 from core.settings import Settings, get_settings
 from store.db import open_engine
@@ -70,6 +82,7 @@ def create_app(
         webhooks.router,
         evidence.router,
         events.router,
+        case_events.router,
         help.router,
     ):
         app.include_router(

@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
-from pydantic import BaseModel
+from fastapi import Depends, Query
+from pydantic import AwareDatetime, BaseModel
 
+from api.deps import EngineDep
 from api.problems import invalid
+from store.view_pages import CaseRow, CaseViews, Key, Order, key_of
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -39,8 +41,16 @@ class Page(BaseModel, Generic[T]):
 
 #: One part of a sort key: a number, a text, or a point in time (kept as its ISO-8601 text).
 KeyPart = str | int | datetime
-#: The ``updated_after`` / ``opened_after`` / ``opened_before`` filters of a list.
-After = Annotated[datetime | None, Query(description="an ISO-8601 time with its zone")]
+#: The ``opened_after`` / ``opened_before`` filters of a list (strict).
+OpenedBound = Annotated[AwareDatetime | None, Query(description="an ISO-8601 time with its zone (strict)")]
+#: The ``updated_after`` filter: cases changed at or after this time, oldest change first.
+UpdatedAfter = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="only cases changed at or after this ISO-8601 time, oldest change first (a sync: ask"
+        " again from the updated_at of the last case taken, a little earlier; dedupe by id and version)"
+    ),
+]
 
 
 def encode_cursor(key: Sequence[KeyPart]) -> str:
@@ -96,3 +106,34 @@ def page_of(
     cursor after the last of them, or None when nothing follows."""
     shown = list(rows[:limit])
     return shown, encode_cursor(key(shown[-1])) if len(rows) > limit and shown else None
+
+
+def _views(engine: EngineDep) -> CaseViews:
+    return CaseViews(engine)
+
+
+#: The read model's lists (``store/view_pages.py``).
+CaseViewsDep = Annotated[CaseViews, Depends(_views)]
+
+
+def case_after(cursor: str | None, order: Order) -> Key | None:
+    """Where a page of cases in ``order`` starts: the key in ``cursor`` (422 naming ``cursor`` when
+    it is not one, or was made for a list in the other order)."""
+    key = decode_cursor(cursor, (str, datetime, str))
+    if key is None:
+        return None
+    if key[0] != order.value:
+        raise invalid(
+            "cursor",
+            "made for this list with"
+            + (" " if order is Order.OPENED else "out ")
+            + "updated_after: keep the filters of the first page",
+        )
+    return key[1], key[2]
+
+
+def case_cursor(rows: Sequence[CaseRow], more: bool, order: Order) -> str | None:
+    """The ``next_cursor`` after ``rows`` in ``order``; None on the last page."""
+    if not more or not rows:
+        return None
+    return encode_cursor([order.value, *key_of(rows[-1], order)])
