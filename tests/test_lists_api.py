@@ -95,7 +95,7 @@ async def test_dispute_list_pages_filters_and_refusals(api: httpx.AsyncClient, e
     ]
     # Refused, naming the field.
     refused(await api.get("/v1/disputes", params={"cursor": "not-a-cursor"}), "cursor")
-    opened_cursor = pages[0] and (await api.get("/v1/disputes", params={"limit": 1})).json()["next_cursor"]
+    opened_cursor: str = (await api.get("/v1/disputes", params={"limit": 1})).json()["next_cursor"]
     mixed = {"cursor": opened_cursor, "updated_after": T0.isoformat()}
     refused(await api.get("/v1/disputes", params=mixed), "cursor")  # a cursor of the other order
     refused(await api.get("/v1/disputes", params={"opened_after": "2026-01-01T00:00:00"}), "opened_after")
