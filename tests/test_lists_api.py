@@ -5,12 +5,14 @@ cursor or filter is a 422 naming it; an old ``limit``-only client still gets its
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.settings import Settings
 from domain.effects import EffectName
 from domain.ticket import Priority, TicketTopic
 from domain.types import Actor, Role
@@ -31,6 +33,12 @@ DISPUTE_FIELDS = {
     "opened_at",
 }
 TICKET_FIELDS = DISPUTE_FIELDS - {"buyer_id", "seller_id"} | {"user_id", "topic", "priority"}
+
+
+@pytest.fixture(params=views.ENGINES)
+def settings(request: pytest.FixtureRequest, task_queue: str, tmp_path: Path) -> Settings:
+    """The test's settings on a SQLite file or a new, migrated PostgreSQL database."""
+    return views.settings_on(request, task_queue, tmp_path)
 
 
 async def walk(api: httpx.AsyncClient, path: str, **params: Any) -> list[list[dict[str, Any]]]:

@@ -5,16 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.settings import Settings
 from domain.case import CareCase
 from domain.commands import Command
 from domain.kinds import DISPUTE, TICKET
+from store.migrate import migrate
 from store.schema import case_views
 from tests.factories import T0, dispute_request, ticket_request
+from tests.postgres import PostgresServer
+
+#: The service databases list tests run on (a module's ``settings`` fixture is parametrized by them).
+ENGINES = ["sqlite", "postgresql"]
+
+
+def settings_on(request: pytest.FixtureRequest, task_queue: str, tmp_path: Path) -> Settings:
+    """A test's settings on a SQLite file (``request.param == "sqlite"``) or on a new, migrated
+    database of the session's PostgreSQL server."""
+    base = Settings(task_queue=task_queue, data_dir=tmp_path, webhook_allow_private_hosts=True)
+    if request.param == "sqlite":
+        return base
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database("lists")
+    migrate(url)
+    return base.model_copy(update={"database_url": url})
 
 
 def row_of(case: CareCase, version: int = 1, updated_at: datetime | None = None) -> dict[str, Any]:
