@@ -11,11 +11,11 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel
 
 from api.deps import EngineDep
 from api.problems import invalid
@@ -41,11 +41,27 @@ class Page(BaseModel, Generic[T]):
 
 #: One part of a sort key: a number, a text, or a point in time (kept as its ISO-8601 text).
 KeyPart = str | int | datetime
+
+
+def in_utc(value: datetime | None) -> datetime | None:
+    """A time given with any zone, in UTC (as the tables keep it); one that leaves the calendar
+    in UTC (year 1 at +01:00) is refused."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a time between the years 1 and 9999 in UTC") from None
+
+
 #: The ``opened_after`` / ``opened_before`` filters of a list (strict).
-OpenedBound = Annotated[AwareDatetime | None, Query(description="an ISO-8601 time with its zone (strict)")]
+OpenedBound = Annotated[
+    AwareDatetime | None, AfterValidator(in_utc), Query(description="an ISO-8601 time with its zone (strict)")
+]
 #: The ``updated_after`` filter: cases changed at or after this time, oldest change first.
 UpdatedAfter = Annotated[
     AwareDatetime | None,
+    AfterValidator(in_utc),
     Query(
         description="only cases changed at or after this ISO-8601 time, oldest change first (a sync: ask"
         " again from the updated_at of the last case taken, a little earlier; dedupe by id and version)"
@@ -82,10 +98,10 @@ def _key_in(cursor: str, shape: Sequence[type]) -> list[Any] | None:
     for part, kind in zip(key, shape, strict=True):
         if kind is datetime and type(part) is str:
             try:
-                part = datetime.fromisoformat(part)
+                part = in_utc(datetime.fromisoformat(part)) if part.endswith(("Z", "+00:00")) else None
             except ValueError:
                 return None
-            if part.tzinfo is None:
+            if part is None:
                 return None
         elif type(part) is not kind or (type(part) is int and not 0 <= part < 2**63):
             return None

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.paging import encode_cursor
 from core.settings import Settings
 from domain.effects import EffectName
 from domain.ticket import Priority, TicketTopic
@@ -108,6 +109,11 @@ async def test_dispute_list_pages_filters_and_refusals(api: httpx.AsyncClient, e
     refused(await api.get("/v1/disputes", params=mixed), "cursor")  # a cursor of the other order
     refused(await api.get("/v1/disputes", params={"opened_after": "2026-01-01T00:00:00"}), "opened_after")
     refused(await api.get("/v1/disputes", params={"updated_after": "yesterday"}), "updated_after")
+    refused(
+        await api.get("/v1/disputes", params={"opened_before": "0001-01-01T00:00:00+01:00"}), "opened_before"
+    )
+    far = encode_cursor(["o", "0001-01-01T00:00:00+01:00", "dispute-o-1"])
+    refused(await api.get("/v1/disputes", params={"cursor": far}), "cursor")
     refused(await api.get("/v1/disputes", params={"limit": 501}), "limit")
     refused(await api.get("/v1/disputes", params={"status": "LOST"}), "status")
 
