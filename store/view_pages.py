@@ -145,7 +145,15 @@ class CaseFilter:
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         """The SQL conditions of this filter."""
-        conditions: list[sa.ColumnElement[bool]] = [v.kind == self.kind]
+        # With a party, an order or an owner named, its own index finds the few cases: the kind is
+        # then compared as an expression, so SQLite (no statistics by default) does not walk the
+        # kind's paging index instead, reading every case of the kind to find them.
+        named = any(
+            value is not None
+            for value in (self.buyer_id, self.seller_id, self.order_id, self.assignee, self.care_group)
+        )
+        kind = v.kind.concat("") if named else v.kind
+        conditions: list[sa.ColumnElement[bool]] = [kind == self.kind]
         for column, value in (
             (v.buyer_id, self.buyer_id),
             (v.seller_id, self.seller_id),
