@@ -133,6 +133,9 @@ STATEFUL_REFUSALS = [
     ("articles", r"no published Help Center article"),  # care cites only published articles
     ("viewed_articles", r"no such article"),  # a report names articles that exist
     ("q|text", r"holds no word to search for"),  # only stop words: the analysis, not the schema
+    # A cursor is opaque and made by the server (next_cursor, or the feed's event ids it keeps).
+    ("cursor|after", r"not a cursor of this list|made for this list with|neither a cursor of this feed"),
+    ("opened_after|opened_before|updated_after", r"between the years 1 and 9999"),  # in UTC
     (
         "overlap",
         r"at most .* \(DISPUTES_WEBHOOK_SECRET_MAX_OVERLAP\)",
