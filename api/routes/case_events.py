@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CallerDep, ReadAsDep, own_list
 from api.deps import EngineDep, SettingsDep
+from api.openapi import read_as
 from api.paging import Limit, decode_cursor, is_cursor, page_of
 from api.problems import Problem, invalid
 from core.settings import KeyRole
@@ -58,7 +59,7 @@ After = Annotated[
 ]
 
 
-@router.get("")
+@router.get("", openapi_extra=read_as())
 async def case_events(
     caller: CallerDep,
     reader: ReadAsDep,
