@@ -173,6 +173,8 @@ _MAX_ROWS = 1000
 #: Events looked at per prune batch, and how often one process prunes the feed.
 _PRUNE_BATCH = 1000
 _PRUNE_EVERY = timedelta(minutes=1)
+#: The PostgreSQL advisory lock that orders hand-overs (any constant the service uses for nothing else).
+_FEED_LOCK = 0x63617365_6576  # "case_ev"
 
 
 def span(duration: timedelta) -> str:
@@ -348,6 +350,11 @@ class WebhookStore:
         wanted = {"*", event.type.value}
         await self._prune_when_due()
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Hand-overs take their sequence number and commit one at a time, so the feed's
+                # order is the commit order: a reader past seq n never misses an n - 1 that
+                # committed later. (SQLite has one writer at a time already.)
+                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_FEED_LOCK)))
             await connection.execute(statement)
             if any(wanted.intersection(c.event_types) for c in self.configured.values()):
                 return True
