@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 from api.auth import CallerDep, ReadAsDep, own_list
 from api.kinds import SERVED
 from api.openapi import read_as
-from api.paging import CaseViewsDep, CursorParam, Limit, decode_cursor, encode_cursor
+from api.paging import CaseViewsDep, CursorParam, decode_cursor, encode_cursor
 from api.problems import Problem
 from core.settings import KeyRole
 from domain.ticket import Priority, TicketTopic
 from domain.types import IDENTIFIER_PATTERN
-from store.view_pages import CaseFilter, CaseRow
+from store.view_pages import MAX_LIMIT, CaseFilter, CaseRow
 
 router = APIRouter(prefix="/v1/care", tags=["care"])
 
@@ -106,7 +106,15 @@ async def care_queue(
     ] = None,
     group: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN, description="a care group")] = None,
     cursor: CursorParam = None,
-    limit: Limit = 500,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1000,
+            description="items per page: at most 500 (up to 1000 is taken, as the first queue took it,"
+            " and read as 500)",
+        ),
+    ] = 500,
 ) -> CareQueue:
     """Disputes in mediation or under a supervisor's review and reports owed a reply; a topic
     filter selects reports only; ``assignee`` (an agent, or ``none``) and ``group`` split it.
@@ -117,6 +125,7 @@ async def care_queue(
     if caller.role is KeyRole.PLATFORM:
         raise Problem(403, "Forbidden", "the care queue is for care, supervisor and admin keys")
     own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
+    limit = min(limit, MAX_LIMIT)
     after = decode_cursor(cursor, (int, int, datetime, str))
     items: list[QueueItem] = []
     for served in SERVED.values():
