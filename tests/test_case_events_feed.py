@@ -24,7 +24,7 @@ from api.paging import encode_cursor, is_cursor
 from core.settings import Settings
 from domain.outbound import CaseEvent, EventType
 from store.db import database
-from store.webhooks import WebhookStore
+from store.webhooks import WebhookStore, webhook_store
 from tests import views
 from tests.support import AS_ADMIN, AS_CARE, BUYER, claim, eventually, listening, new_order
 
@@ -160,7 +160,8 @@ def event(case_id: str, seq: int, at: datetime) -> CaseEvent:
 async def test_events_past_their_retention_are_pruned(settings: Settings) -> None:
     now = datetime.now(UTC)
     async with database(settings) as engine:
-        store = WebhookStore(engine, [], event_retention=timedelta(days=30))
+        store = webhook_store(settings, engine)  # as the worker's publish step builds it: P30D
+        assert store.event_retention == timedelta(days=30)
         # Written without the store's pruning, as events handed over long ago were.
         keeper = WebhookStore(engine, [])
         old = [event("dispute-old", n, now - timedelta(days=40, minutes=-n)) for n in range(1500)]
