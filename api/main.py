@@ -18,6 +18,7 @@ from api.routes import (
     care_macros,
     care_notes,
     care_stats,
+    case_events,
     codec,
     disputes,
     events,
@@ -88,6 +89,7 @@ def create_app(
         webhooks.router,
         evidence.router,
         events.router,
+        case_events.router,
         help.router,
     ):
         app.include_router(

@@ -324,9 +324,10 @@ class EffectPublic(BaseModel):
 
 
 class EffectList(BaseModel):
-    """The outside effects of one case, oldest first."""
+    """The outside effects of one case, oldest first, in cursor pages."""
 
     items: list[EffectPublic]
+    next_cursor: str | None = Field(default=None, description="pass it as cursor for the next page")
 
 
 class CitedArticlePublic(BaseModel):
@@ -358,6 +359,7 @@ class InboxItemPublic(BaseModel):
 
 
 class Inbox(BaseModel):
-    """A user's inbox, newest first."""
+    """A user's inbox, newest first, in cursor pages."""
 
     items: list[InboxItemPublic]
+    next_cursor: str | None = Field(default=None, description="pass it as cursor for the next page")

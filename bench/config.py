@@ -65,8 +65,9 @@ class BenchSettings(BaseSettings):
     timeline_sample: int = Field(default=100, ge=0, description="cases whose timeline is read for lateness")
 
     profile_rate: int = Field(default=50, ge=1, description="py-spy samples per second")
-    sections: list[Literal["table", "latency", "history", "many", "profile", "help"]] = Field(
-        default=["table", "latency", "history", "many", "profile", "help"], description="the parts to run"
+    sections: list[Literal["table", "latency", "history", "many", "profile", "help", "reads"]] = Field(
+        default=["table", "latency", "history", "many", "profile", "help", "reads"],
+        description="the parts to run",
     )
     results_dir: Path = Field(default=RESULTS_DIR, description="where the JSON results go")
     work_dir: Path | None = Field(default=None, description="where the stack keeps its files (temp)")

@@ -23,6 +23,7 @@ from temporalio.client import WorkflowHandle
 
 from bench import help as help_bench
 from bench import history, profile, report, service
+from bench import reads as reads_bench
 from bench.config import BenchSettings
 from bench.load import EffectWatcher, LoadResult, Operation, run_lanes, spread
 from bench.raw import RawInput, RawWorkflow
@@ -644,6 +645,8 @@ async def run(settings: BenchSettings) -> dict[str, Any]:
             open_rate = measured.get("open_rate") or open_rate
     if "help" in sections:  # Help Center search over 10,000 articles (bench/help.py)
         results["help"] = await part("help", lambda: help_bench.run(work / "help"))
+    if "reads" in sections:  # lists and one case from the read model with 100,000 cases (bench/reads.py)
+        results["reads"] = await part("reads", lambda: reads_bench.run(work / "reads"))
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["machine"]["load_average_end"] = report.machine()["load_average"]
     report.write(results, path)

@@ -251,6 +251,11 @@ class Settings(BaseSettings, DisputePolicy):
     webhook_secret_max_overlap: timedelta = Field(
         default=timedelta(days=7), description="the longest overlap a rotation may ask for"
     )
+    event_retention: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description="how long GET /v1/case-events keeps an event (ISO 8601 duration); older ones are pruned",
+    )
     webhook_allow_private_hosts: bool = Field(
         default=False,
         description="deliver to loopback / private / link-local addresses (make run allows it locally)",

@@ -50,6 +50,7 @@ class CitedArticle(BaseModel):
 class InboxItem(BaseModel):
     """A care reply in a user's inbox (Pesan Bantuan)."""
 
+    seq: int = Field(exclude=True, description="its position in the outbox (the inbox's cursor)")
     id: str
     case_id: str
     text: str
@@ -85,15 +86,24 @@ class Outbox:
             )
             return Effect.model_validate(stored.one()._asdict())
 
-    async def for_case(self, case_id: str) -> list[Effect]:
-        """Every effect of one case, oldest first."""
-        query = sa.select(*_EFFECT_COLUMNS).where(effects.c.case_id == case_id).order_by(effects.c.seq)
+    async def for_case(self, case_id: str, after: int = 0, limit: int | None = None) -> list[Effect]:
+        """The effects of one case after the position ``after``, oldest first (at most ``limit``)."""
+        query = (
+            sa.select(*_EFFECT_COLUMNS)
+            .where(effects.c.case_id == case_id, effects.c.seq > after)
+            .order_by(effects.c.seq)
+            .limit(limit)
+        )
         async with self.engine.connect() as connection:
             rows = await connection.execute(query)
             return [Effect.model_validate(row._asdict()) for row in rows]
 
-    async def inbox(self, user_id: str) -> list[InboxItem]:
-        """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state."""
+    async def inbox(
+        self, user_id: str, before: int | None = None, limit: int | None = None
+    ) -> list[InboxItem]:
+        """Care's replies addressed to ``user_id`` (Pesan Bantuan), newest first, with read state:
+        those older than the message numbered ``before`` (its ``msg-<seq>``), at most ``limit``."""
+        older = () if before is None else (effects.c.seq < before,)
         query = (
             sa.select(
                 effects.c.seq,
@@ -107,14 +117,16 @@ class Outbox:
                 inbox_reads.c.read_at,
             )
             .select_from(effects.outerjoin(inbox_reads, inbox_reads.c.seq == effects.c.seq))
-            .where(*_inbox_of(user_id))
+            .where(*_inbox_of(user_id), *older)
             .order_by(effects.c.seq.desc())
+            .limit(limit)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
             cited = await _articles(connection, {i for row in rows for i in row.articles or []})
         return [
             InboxItem(
+                seq=row.seq,
                 id=f"msg-{row.seq}",
                 case_id=row.case_id,
                 text=row.text,

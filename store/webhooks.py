@@ -1,11 +1,14 @@
 """Webhook subscriptions added through the API, their health, every delivery attempt, and dead
 letters. Each subscription belongs to the API key (its name) that made it: pass ``owner`` to see
-only that key's; ``None`` sees them all (admin keys, and the service itself)."""
+only that key's; ``None`` sees them all (admin keys, and the service itself). The handed-over case
+events are also the event feed (``GET /v1/case-events``), kept for ``DISPUTES_EVENT_RETENTION``."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -26,6 +29,8 @@ from store.schema import (
 )
 
 SECRET_PREFIX = "whsec_"
+
+log = logging.getLogger(__name__)
 
 
 def new_secret() -> str:
@@ -165,6 +170,11 @@ _ATTEMPT_COLUMNS = [webhook_attempts.c[name] for name in DeliveryAttempt.model_f
 _DEAD_COLUMNS = [webhook_dead_letters.c[name] for name in DeadLetter.model_fields]
 _EVENT_COLUMNS = [case_events.c[name] for name in HandedOver.model_fields]
 _MAX_ROWS = 1000
+#: Events looked at per prune batch, and how often one process prunes the feed.
+_PRUNE_BATCH = 1000
+_PRUNE_EVERY = timedelta(minutes=1)
+#: The PostgreSQL advisory lock that orders hand-overs (any constant the service uses for nothing else).
+_FEED_LOCK = 0x63617365_6576  # "case_ev"
 
 
 def span(duration: timedelta) -> str:
@@ -184,9 +194,17 @@ class WebhookStore:
     """Subscriptions (from settings, and added through the API), their health, delivery attempts
     and dead letters, in the service database shared by every host."""
 
-    def __init__(self, engine: AsyncEngine, configured: list[WebhookSubscription]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        configured: list[WebhookSubscription],
+        event_retention: timedelta | None = None,
+    ) -> None:
         self.engine = engine
         self.configured = {s.id: s for s in configured}
+        #: How long a handed-over event stays in ``case_events`` (the event feed); None: for ever.
+        self.event_retention = event_retention
+        self._next_prune = datetime.min.replace(tzinfo=UTC)
 
     # -- subscriptions ---------------------------------------------------------------------------
 
@@ -330,7 +348,13 @@ class WebhookStore:
         }
         statement = insert(self.engine, case_events).values(row).on_conflict_do_nothing()
         wanted = {"*", event.type.value}
+        await self._prune_when_due()
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Hand-overs take their sequence number and commit one at a time, so the feed's
+                # order is the commit order: a reader past seq n never misses an n - 1 that
+                # committed later. (SQLite has one writer at a time already.)
+                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_FEED_LOCK)))
             await connection.execute(statement)
             if any(wanted.intersection(c.event_types) for c in self.configured.values()):
                 return True
@@ -338,12 +362,51 @@ class WebhookStore:
             kinds = sa.select(webhook_subscriptions.c.event_types).distinct()
             return any(wanted.intersection(types) for (types,) in await connection.execute(kinds))
 
-    async def events(self, after: int = 0, limit: int = _MAX_ROWS) -> list[HandedOver]:
-        """Case events handed over, oldest first, after the sequence number ``after``."""
+    async def events(
+        self, after: int = 0, limit: int = _MAX_ROWS, types: Sequence[str] = ()
+    ) -> list[HandedOver]:
+        """Case events handed over, oldest first, after the sequence number ``after`` (only of
+        ``types`` when given): the event feed."""
         e = case_events.c
-        query = sa.select(*_EVENT_COLUMNS).where(e.seq > after).order_by(e.seq).limit(limit)
+        kinds = (e.type.in_(list(types)),) if types else ()
+        query = sa.select(*_EVENT_COLUMNS).where(e.seq > after, *kinds).order_by(e.seq).limit(limit)
         async with self.engine.connect() as connection:
             return [HandedOver.model_validate(row._asdict()) for row in await connection.execute(query)]
+
+    async def event_seq(self, event_id: str) -> int | None:
+        """The feed position of the event ``event_id``; None when it is unknown or pruned."""
+        query = sa.select(case_events.c.seq).where(case_events.c.id == event_id)
+        async with self.engine.connect() as connection:
+            seq: int | None = (await connection.execute(query)).scalar()
+        return seq
+
+    async def prune_events(self, before: datetime, batch: int = _PRUNE_BATCH, batches: int = 20) -> int:
+        """Drop the handed-over events created before ``before``, oldest first: each batch looks at
+        the ``batch`` oldest rows only (by their key), so a prune costs the same however long the
+        feed is; at most ``batches`` batches a call. Returns how many were dropped."""
+        e = case_events.c
+        oldest = sa.select(e.seq, e.created_at).order_by(e.seq).limit(batch).subquery()
+        expired = sa.select(oldest.c.seq).where(oldest.c.created_at < before)
+        dropped = 0
+        for _ in range(batches):
+            async with self.engine.begin() as connection:
+                gone = (await connection.execute(sa.delete(case_events).where(e.seq.in_(expired)))).rowcount
+            dropped += gone
+            if gone < batch:
+                break
+        return dropped
+
+    async def _prune_when_due(self) -> None:
+        """Prune the feed past its retention, at most once per ``_PRUNE_EVERY`` in this process:
+        the hand-over of events is what runs wherever cases change, so the feed is kept short
+        without a job of its own."""
+        now = datetime.now(UTC)
+        if self.event_retention is None or now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY
+        dropped = await self.prune_events(now - self.event_retention)
+        if dropped:
+            log.info("case events pruned", extra={"dropped": dropped, "retention": str(self.event_retention)})
 
     # -- delivery attempts and the health they say -----------------------------------------------
 
@@ -526,4 +589,4 @@ class WebhookStore:
 
 def webhook_store(settings: Settings, engine: AsyncEngine) -> WebhookStore:
     """The store in the service database, with the configured subscriptions."""
-    return WebhookStore(engine, settings.webhooks)
+    return WebhookStore(engine, settings.webhooks, settings.event_retention)

@@ -245,9 +245,9 @@ async def test_a_server_fault_is_a_problem_with_a_correlation_id_in_the_logs(
     api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("visibility store on fire: secret internals")
+        raise RuntimeError("read model on fire: secret internals")
 
-    monkeypatch.setattr("api.visibility.executions", broken)
+    monkeypatch.setattr("store.view_pages.CaseViews.page", broken)
     with caplog.at_level("ERROR"):
         failed = await api.get("/v1/disputes", headers={"X-Request-Id": "req-42"})
     assert failed.status_code == 500

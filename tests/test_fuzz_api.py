@@ -139,7 +139,9 @@ STATEFUL_REFUSALS = [
     ("group", r"no care group"),  # the groups of the case's own policy (domain/care.py)
     ("viewed_articles", r"no such article"),  # a report names articles that exist
     ("q|text", r"holds no word to search for"),  # only stop words: the analysis, not the schema
-    ("cursor", r"not a cursor of this list"),  # a cursor is the server's, from an earlier page
+    # A cursor is opaque and made by the server (next_cursor, or the feed's event ids it keeps).
+    ("cursor|after", r"not a cursor of this list|made for this list with|neither a cursor of this feed"),
+    ("opened_after|opened_before|updated_after", r"between the years 1 and 9999"),  # in UTC
     # A saved reply's placeholders and action are checked against the kinds' placeholders and
     # registries, and its action's body against that action (two fields); applied, against the case.
     (r"text|action\.body\..+", r"unknown placeholder|has no value on this|is no placeholder of"),

@@ -78,7 +78,13 @@ async def test_a_request_for_information_answered_with_evidence(api: httpx.Async
 
     asked = await api.post(path, json=ask, headers=AS_CARE)
     assert asked.status_code == 200, asked.text
-    assert asked.json()["allowed_actions"]["care"] == ["reply", "decide", "request_info", "assign", "claim"]  # the buyer too
+    assert asked.json()["allowed_actions"]["care"] == [
+        "reply",
+        "decide",
+        "request_info",
+        "assign",
+        "claim",
+    ]  # the buyer too
     state = await read(api, f"/v1/disputes/{dispute_id}")
     deadlines = by_action(state["deadlines"])
     assert {k: deadlines["message"][k] for k in ("party", "then", "paused")} == {

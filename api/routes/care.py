@@ -1,5 +1,5 @@
 """/v1/care/queue: every case that owes care a reply, a decision or a supervisor's review, from
-Temporal visibility."""
+the read model (``case_views``)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api import visibility
 from api.auth import CallerDep, ReadAsDep, own_list
-from api.deps import TemporalClientDep
 from api.kinds import SERVED
 from api.openapi import read_as
+from api.paging import CaseViewsDep, CursorParam, decode_cursor, encode_cursor
 from api.problems import Problem
-from core import search_attributes as sa
 from core.settings import KeyRole
 from domain.ticket import Priority, TicketTopic
+from domain.types import IDENTIFIER_PATTERN
+from store.view_pages import MAX_LIMIT, CaseFilter, CaseRow
 
 router = APIRouter(prefix="/v1/care", tags=["care"])
 
@@ -49,59 +49,99 @@ class QueueItem(BaseModel):
     user_id: str | None = None
     buyer_id: str | None = None
     seller_id: str | None = None
+    assignee: str | None = Field(default=None, description="the care agent who owns it, if any")
+    care_group: str | None = Field(default=None, description="the care group it is routed to, if any")
+    version: int = Field(default=0, description="grows with each change of the case")
+
+    @classmethod
+    def of(cls, row: CaseRow, columns: dict[str, Any]) -> QueueItem:
+        """The queue's item of one read-model row, with the fields its kind shows (``columns``)."""
+        return cls(
+            kind=QueueKind(row.kind),
+            id=row.case_id,
+            care_reply_due_at=row.care_reply_due_at,
+            sla_breached=row.sla_breached,
+            priority=row.priority or Priority.NORMAL.value,
+            status=row.status,
+            assignee=row.assignee,
+            care_group=row.care_group,
+            version=row.version,
+            **{name: getattr(row, name) for name in columns},
+        )
 
 
 class CareQueue(BaseModel):
-    """Priority reports first, then breached cases, then by the earliest due time (none last)."""
+    """Priority reports first, then breached cases, then by the earliest due time (none last), then
+    by id; in cursor pages."""
 
     items: list[QueueItem]
+    next_cursor: str | None = Field(default=None, description="pass it as cursor for the next page")
 
 
-def _order(item: QueueItem) -> tuple[bool, bool, datetime]:
+#: Where a case without a due time sorts: last.
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _order(item: QueueItem) -> tuple[int, int, datetime, str]:
     due = min(
         (at for at in (item.care_reply_due_at, item.care_decision_due_at) if at is not None),
-        default=datetime.max.replace(tzinfo=UTC),
+        default=_NEVER,
     )
-    return (item.priority != Priority.HIGH, not item.sla_breached, due)
+    return (int(item.priority != Priority.HIGH), int(not item.sla_breached), due, item.id)
+
+
+#: ``assignee=none``: only the cases nobody owns.
+NOBODY = "none"
 
 
 @router.get("/queue", openapi_extra=read_as())
 async def care_queue(
-    client: TemporalClientDep,
+    views: CaseViewsDep,
     caller: CallerDep,
     reader: ReadAsDep,
     kind: QueueKind | None = None,
     topic: TicketTopic | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    assignee: Annotated[
+        str | None, Query(pattern=IDENTIFIER_PATTERN, description="an agent's id, or none: nobody's cases")
+    ] = None,
+    group: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN, description="a care group")] = None,
+    cursor: CursorParam = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1000,
+            description="items per page: at most 500 (up to 1000 is taken, as the first queue took it,"
+            " and read as 500)",
+        ),
+    ] = 500,
 ) -> CareQueue:
     """Disputes in mediation or under a supervisor's review and reports owed a reply; a topic
-    filter selects reports only."""
+    filter selects reports only; ``assignee`` (an agent, or ``none``) and ``group`` split it.
+
+    The order is what is urgent now, so a case whose urgency changes between two pages (a target
+    breached, a new message) can move past the cursor: the queue is a work list, re-read from its
+    first page; a platform's sync uses the case lists' ``updated_after``."""
     if caller.role is KeyRole.PLATFORM:
         raise Problem(403, "Forbidden", "the care queue is for care, supervisor and admin keys")
     own_list(reader, "the care queue", {})  # the whole queue or nothing: no party reads it
+    limit = min(limit, MAX_LIMIT)
+    after = decode_cursor(cursor, (int, int, datetime, str))
     items: list[QueueItem] = []
     for served in SERVED.values():
         owes = served.care_owes
         if (kind is not None and kind.value != served.name) or (topic is not None and not owes.has_topic):
             continue
-        for owed in owes.statuses:
-            filters: dict[Any, str | None] = {owes.status: owed}
-            if owes.has_topic:
-                filters[sa.TICKET_TOPIC] = topic.value if topic else None
-            for execution in await visibility.executions(
-                client, visibility.query(served.name, filters), limit
-            ):
-                attrs = execution.typed_search_attributes
-                columns = {name: attrs.get(key) for name, key in owes.columns.items()}
-                items.append(
-                    QueueItem(
-                        kind=QueueKind(served.name),
-                        id=execution.id,
-                        care_reply_due_at=attrs.get(sa.CARE_REPLY_DUE_AT),
-                        sla_breached=bool(attrs.get(sa.SLA_BREACHED)),
-                        priority=attrs.get(sa.CASE_PRIORITY) or Priority.NORMAL.value,
-                        status=attrs.get(owes.status),
-                        **columns,
-                    )
-                )
-    return CareQueue(items=sorted(items, key=_order))
+        where = CaseFilter(
+            kind=served.name,
+            statuses=tuple(owes.statuses),
+            topic=topic.value if topic else None,
+            assignee=None if assignee == NOBODY else assignee,
+            unassigned=assignee == NOBODY,
+            care_group=group,
+        )
+        items += [QueueItem.of(row, owes.columns) for row in await views.matching(where)]
+    ordered = sorted((item for item in items if after is None or _order(item) > tuple(after)), key=_order)
+    shown = ordered[:limit]
+    more = len(ordered) > limit
+    return CareQueue(items=shown, next_cursor=encode_cursor(_order(shown[-1])) if more else None)

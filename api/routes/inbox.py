@@ -11,6 +11,7 @@ from api.auth import ReadAsDep, own_list
 from api.cases import Answer, CasesDep
 from api.deps import OutboxDep
 from api.openapi import read_as
+from api.paging import CursorParam, Limit, decode_cursor, page_of
 from api.problems import Problem
 from api.public import Inbox, InboxItemPublic
 from domain.types import IDENTIFIER_PATTERN, Actor, Role
@@ -21,12 +22,17 @@ UserId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 
 @router.get("/{user_id}/inbox", openapi_extra=read_as(Role.USER, Role.BUYER, Role.SELLER))
-async def inbox(user_id: UserId, outbox: OutboxDep, reader: ReadAsDep) -> Inbox:
-    """Care's replies to the user's reports and disputes, newest first, with unread state.
+async def inbox(
+    user_id: UserId, outbox: OutboxDep, reader: ReadAsDep, cursor: CursorParam = None, limit: Limit = 100
+) -> Inbox:
+    """Care's replies to the user's reports and disputes, newest first, with unread state, in
+    cursor pages (a reply that arrives while paging is on the next pass's first page).
 
     Read as a party, only as that user (in any of its roles: user, buyer or seller)."""
     own_list(reader, "inboxes", {Role.USER: user_id, Role.BUYER: user_id, Role.SELLER: user_id})
-    return Inbox(items=[InboxItemPublic.model_validate(item) for item in await outbox.inbox(user_id)])
+    (before,) = decode_cursor(cursor, (int,)) or (None,)
+    shown, next_cursor = page_of(await outbox.inbox(user_id, before, limit + 1), limit, lambda m: (m.seq,))
+    return Inbox(items=[InboxItemPublic.model_validate(item) for item in shown], next_cursor=next_cursor)
 
 
 @router.post("/{user_id}/inbox/{message_id}/read", response_model=InboxItemPublic)
@@ -37,7 +43,8 @@ async def mark_read(user_id: UserId, message_id: str, outbox: OutboxDep, cases: 
     async def mark() -> Answer:
         if not await outbox.mark_read(user_id, message_id):
             raise Problem(404, "Not found", f"no message {message_id} in the inbox of {user_id}")
-        marked = next(item for item in await outbox.inbox(user_id) if item.id == message_id)
+        seq = int(message_id.removeprefix("msg-"))  # mark_read took it as a number of this inbox
+        (marked,) = await outbox.inbox(user_id, before=seq + 1, limit=1)
         return InboxItemPublic.model_validate(marked), 200
 
     return await cases.keyed(mark)

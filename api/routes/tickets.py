@@ -6,24 +6,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from temporalio.common import SearchAttributeKey
+from pydantic import BaseModel, Field
 
-from api import visibility
 from api.auth import ReadAsDep, own_list
 from api.cases import Cases
-from api.deps import TemporalClientDep
 from api.kinds import TICKETS
 from api.openapi import read_as
+from api.paging import CaseViewsDep, CursorParam, Limit, OpenedBound, UpdatedAfter, case_after, case_cursor
 from api.routes import help
 from api.routes.actions import add_case_routes
-from core import search_attributes as sa
 from domain.ticket import TicketStatus, TicketTopic
 from domain.types import IDENTIFIER_PATTERN, Role
+from store.view_pages import CaseFilter, CaseRow
 
 
 class TicketSummary(BaseModel):
-    """One row of a report list, read from Temporal visibility."""
+    """One row of a report list, read from the read model (``case_views``)."""
 
     id: str
     user_id: str | None
@@ -34,24 +32,22 @@ class TicketSummary(BaseModel):
     care_reply_due_at: datetime | None
     sla_breached: bool | None
     opened_at: datetime
+    version: int = Field(description="grows with each change of the case")
+    updated_at: datetime = Field(
+        description="when the case last changed (the order of an updated_after sync)"
+    )
+
+    @classmethod
+    def of(cls, row: CaseRow) -> TicketSummary:
+        """The list row of one read-model row."""
+        return cls.model_validate(row.model_dump() | {"id": row.case_id})
 
 
 class TicketList(BaseModel):
-    """A page of reports, newest first."""
+    """A page of reports: newest first, or oldest change first with ``updated_after``."""
 
     items: list[TicketSummary]
-
-
-#: The list's columns and the search attributes they are read from.
-COLUMNS: dict[str, SearchAttributeKey[Any]] = {
-    "user_id": sa.USER_ID,
-    "topic": sa.TICKET_TOPIC,
-    "status": sa.TICKET_STATUS,
-    "priority": sa.CASE_PRIORITY,
-    "order_id": sa.ORDER_ID,
-    "care_reply_due_at": sa.CARE_REPLY_DUE_AT,
-    "sla_breached": sa.SLA_BREACHED,
-}
+    next_cursor: str | None = Field(description="pass it as cursor for the next page; null on the last")
 
 
 class ViewedArticles:
@@ -68,24 +64,35 @@ class ViewedArticles:
 
 
 async def list_reports(
-    client: TemporalClientDep,
+    views: CaseViewsDep,
     reader: ReadAsDep,
     user_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
     status: TicketStatus | None = None,
     topic: TicketTopic | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    opened_after: OpenedBound = None,
+    opened_before: OpenedBound = None,
+    updated_after: UpdatedAfter = None,
+    cursor: CursorParam = None,
+    limit: Limit = 100,
 ) -> TicketList:
-    """Reports filtered by user, status or topic, newest first.
+    """Reports filtered by user, status, topic or time, in cursor pages: newest first (each report
+    once per pass), or with ``updated_after`` the ones changed since then, oldest change first.
 
     Read as a party (``actor_role`` user), only that user's reports are listed."""
     parties = own_list(reader, "reports", {Role.USER: user_id})
-    filters = {
-        sa.USER_ID: parties[Role.USER],
-        sa.TICKET_STATUS: status.value if status else None,
-        sa.TICKET_TOPIC: topic.value if topic else None,
-    }
-    found = await visibility.executions(client, visibility.query(TICKETS.name, filters), limit)
-    return TicketList(items=[visibility.row(TicketSummary, execution, COLUMNS) for execution in found])
+    where = CaseFilter(
+        kind=TICKETS.name,
+        user_id=parties[Role.USER],
+        statuses=(status.value,) if status else (),
+        topic=topic.value if topic else None,
+        opened_after=opened_after,
+        opened_before=opened_before,
+        updated_after=updated_after,
+    )
+    rows, more = await views.page(where, limit, case_after(cursor, where.order))
+    return TicketList(
+        items=[TicketSummary.of(row) for row in rows], next_cursor=case_cursor(rows, more, where.order)
+    )
 
 
 def router() -> APIRouter:
