@@ -197,7 +197,17 @@ async def test_inbox_pages_newest_first(api: httpx.AsyncClient, engine: AsyncEng
         ["reply 3", "reply 2", "reply 1"],
         ["reply 0"],
     ]
-    assert set(pages[0][0]) == {"id", "case_id", "text", "articles", "read", "created_at"}
+    assert set(pages[0][0]) == {
+        "id",
+        "case_id",
+        "text",
+        "template",
+        "params",
+        "locale",
+        "articles",
+        "read",
+        "created_at",
+    }
     marked = await api.post(f"/v1/users/u-77/inbox/{pages[1][0]['id']}/read")
     assert marked.status_code == 200 and marked.json()["text"] == "reply 3" and marked.json()["read"]
     assert len((await api.get("/v1/users/u-77/inbox")).json()["items"]) == 7  # the old client

@@ -32,7 +32,7 @@ async def test_the_same_bytes_tell_nothing_about_another_uploader(api: httpx.Asy
     assert first.json()["sha256"] == second.json()["sha256"]
     assert first.json()["reference"] != second.json()["reference"]
     # the receipt is the same shape whoever uploaded first: no uploader, no key name
-    assert set(second.json()) == {"reference", "sha256", "size", "content_type", "created_at"}
+    assert set(second.json()) == {"reference", "sha256", "size", "content_type", "created_at", "type"}
     assert second.json()["created_at"] >= first.json()["created_at"]
 
 
@@ -135,6 +135,6 @@ async def test_who_uploaded_a_file_is_shown_to_admin_keys_only(api: httpx.AsyncC
     for headers in ({}, AS_CARE):
         meta = await api.get(f"/v1/evidence/{photo}/meta", params=params, headers=headers)
         assert meta.status_code == 200, meta.text
-        assert set(meta.json()) == {"reference", "sha256", "size", "content_type", "created_at"}
+        assert set(meta.json()) == {"reference", "sha256", "size", "content_type", "created_at", "type"}
     admin = (await api.get(f"/v1/evidence/{photo}/meta", params=params, headers=AS_ADMIN)).json()
     assert admin["uploaded_by"] == BUYER and admin["caller"] == "checkout"
