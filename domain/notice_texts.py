@@ -284,6 +284,9 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
             EN: "recorded a parked step as done",
         },
         "solve": {ID: "menandai laporan selesai", EN: "marked the report solved"},
+        "request_info": {ID: "meminta informasi", EN: "asked for information"},
+        "hold": {ID: "menunda laporan", EN: "put the report on hold"},
+        "resume": {ID: "melanjutkan laporan", EN: "took the report off hold"},
     },
     # What a party is asked to do by a deadline ("Mohon {todo}").
     "todo": {
