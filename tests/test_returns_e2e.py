@@ -121,7 +121,9 @@ async def test_a_return_driven_by_the_delivery_event_refunds_once(api: httpx.Asy
     assert [(e["amount"], e["idempotency_key"]) for e in refunds] == [
         (120_000, f"{dispute_id}:refund_to_buyer")
     ]
-    assert any("was delivered to you" in (e["text"] or "") for e in effects if e["kind"] == "NOTIFICATION")
+    [arrived] = [e for e in effects if e["template"] == "dispute.return_delivered"]
+    assert (arrived["party"], arrived["locale"], arrived["params"]["resi"]) == ("seller", "id", "JNE-R1")
+    assert f"Barang retur untuk komplain {dispute_id} (resi JNE-R1) sudah sampai" in arrived["text"]
 
     # once closed, a delivery is answered 'closed'
     [late] = await batch(api, delivered(order, "JNE-R1", at))
