@@ -52,6 +52,7 @@ FOR_NEW_CASES: dict[str, timedelta | bool] = {
     "reminder_lead": timedelta(hours=24),
     "ticket_user_wait": timedelta(days=7),
     "return_inspection_window": timedelta(days=2),
+    "return_transit_window": timedelta(days=14),
     "windows_from_delivery": True,
 }
 #: A report's policy fields that the settings name after the report.

@@ -60,6 +60,13 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         " Care akan membalas dalam {within}.",
         EN: "Dispute {dispute_id} is now mediated by care: {detail}; care replies within {within}.",
     },
+    "dispute.escalated.return_transit": {
+        ID: "Barang retur untuk komplain {dispute_id} belum sampai di penjual dalam {waited} sejak"
+        " dikirim, jadi komplain ini sekarang dimediasi oleh Tokopedia Care. Tim Tokopedia Care akan"
+        " membalas dalam {within}.",
+        EN: "Dispute {dispute_id} is now mediated by care: the returned item was not delivered within"
+        " {waited} of its shipping; care replies within {within}.",
+    },
     "dispute.care_replied": {
         ID: "Balasan Tokopedia Care untuk komplain {dispute_id}: {text}",
         EN: "Care replied on dispute {dispute_id}: {text}",

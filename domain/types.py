@@ -331,6 +331,12 @@ class DisputePolicy(CasePolicy):
         description="how long the seller has to inspect a returned item once it is delivered, after which"
         " the return counts as confirmed and the refund is paid; None: no RETURN_AND_REFUND",
     )
+    # Absent from disputes opened before it existed: their returns in transit wait without a clock.
+    return_transit_window: OptionalDuration = Field(
+        default=None,
+        description="how long a returned item may be in transit (shipped back, no delivery known) before"
+        " care takes over",
+    )
     windows_from_delivery: bool = Field(
         default=False,
         description="a delivery the marketplace reports moves the receipt window to count from it",

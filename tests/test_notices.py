@@ -55,6 +55,7 @@ from tests.factories import (
     CLOCKED_TICKET_POLICY,
     EXCHANGE,
     PARTIAL_REFUND,
+    RETURNS_POLICY,
     SELLER,
     T0,
     drive_clocked,
@@ -288,7 +289,7 @@ def test_every_notice_the_domain_can_emit_names_a_template_with_its_parameters()
     clocks_off = CLOCKED_POLICY.model_copy(update={"seller_response": None, "decision_appeal_window": None})
     disputes: list[CareCase] = [
         settled(drive_dispute(*steps, solution=solution, policy=policy))
-        for policy in (CLOCKED_POLICY, clocks_off)
+        for policy in (CLOCKED_POLICY, clocks_off, RETURNS_POLICY)
         for steps, solution in (
             ((), PARTIAL_REFUND),
             ((offer(SELLER),), PARTIAL_REFUND),

@@ -38,7 +38,7 @@ from domain.types import DisputePolicy, Locale, Role, Solution, SolutionKind, Th
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
 from store.outbox import Effect, Outbox
-from tests.factories import BUYER, CARE, RETURNS_POLICY, SELLER
+from tests.factories import BUYER, CARE, RETURNS_POLICY, SELLER, TRANSIT
 from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
@@ -138,7 +138,13 @@ async def shipped_back(open_dispute: Any) -> Case:
 async def test_a_return_delivered_and_confirmed_is_refunded_once(open_dispute: Any) -> None:
     case = await shipped_back(open_dispute)
     in_transit = await case.dispute()
-    assert in_transit.deadlines == []  # no clock until the delivery is known
+    [transit] = in_transit.deadlines  # care takes over if no delivery is known in time
+    assert transit.due_at is not None
+    assert (transit.action, transit.then, transit.due_at - in_transit.shipments[-1].at) == (
+        "return_delivered",
+        Then.ESCALATED,
+        TRANSIT,
+    )
     assert in_transit.allowed_actions[Role.SELLER] == ["message", "help", "confirm_return", "refuse_return"]
 
     await case.env.sleep(timedelta(days=4))  # in transit for days: nothing happens by itself
@@ -230,6 +236,40 @@ async def test_a_buyer_who_never_ships_is_reminded_then_the_funds_are_released(o
 
 
 @pytest.mark.usefixtures("running")
+async def test_a_return_never_delivered_goes_to_care_when_its_transit_window_closes(
+    open_dispute: Any,
+) -> None:
+    case = await shipped_back(open_dispute)
+    [transit] = (await case.dispute()).deadlines
+    await case.env.sleep(TRANSIT - timedelta(minutes=1))
+    waiting = await case.dispute()
+    assert waiting.status is DisputeStatus.AWAITING_FULFILMENT and waiting.deadlines == [transit]
+    await case.env.sleep(timedelta(minutes=2))
+    mediated = await case.dispute()
+    assert (mediated.status, mediated.escalated_by) == (DisputeStatus.IN_MEDIATION, "system")
+    assert mediated.escalation_reason == "the returned item was not delivered within 14d"
+    assert [d.action for d in mediated.deadlines] == ["reply", "decide"]  # care's targets now
+    for party in ("buyer", "seller"):
+        [told] = await case.notices(party, "dispute.escalated.return_transit")
+        assert "the returned item was not delivered within 14 days" in told
+    reminders = [e.template for e in await case.effects(EffectName.NOTIFICATION)]
+    assert not [t for t in reminders if t and t.startswith("dispute.reminder")]  # a courier is not reminded
+    assert await case.effects(EffectName.REFUND_TO_BUYER) == []
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_return_opened_before_the_transit_window_waits_without_a_clock(open_dispute: Any) -> None:
+    old = RETURNS_POLICY.model_copy(update={"return_transit_window": None})
+    case: Case = await open_dispute(policy=old)
+    await case.act(Accept(actor=SELLER))
+    await case.act(Ship(actor=BUYER, tracking_number=RESI, carrier="jne"))
+    assert (await case.dispute()).deadlines == []
+    await case.env.sleep(TRANSIT + timedelta(days=1))
+    state = await case.dispute()
+    assert (state.status, state.deadlines) == (DisputeStatus.AWAITING_FULFILMENT, [])
+
+
+@pytest.mark.usefixtures("running")
 async def test_a_delivery_twice_is_applied_once_and_an_unknown_one_is_refused(open_dispute: Any) -> None:
     case = await shipped_back(open_dispute)
     before = await case.dispute()
@@ -239,7 +279,8 @@ async def test_a_delivery_twice_is_applied_once_and_an_unknown_one_is_refused(op
     assert isinstance(unknown.value.cause, ApplicationError)
     assert unknown.value.cause.type == "UnknownShipment"
     after_unknown = await case.dispute()
-    assert after_unknown.timeline_seq == before.timeline_seq and after_unknown.deadlines == []
+    assert after_unknown.timeline_seq == before.timeline_seq
+    assert after_unknown.deadlines == before.deadlines and before.deadlines[0].action == "return_delivered"
 
     first = await case.deliver()
     due = (await case.dispute()).deadlines[0].due_at
