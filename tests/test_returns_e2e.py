@@ -62,7 +62,8 @@ async def test_a_return_driven_by_the_delivery_event_refunds_once(api: httpx.Asy
         f"{base}/shipments", json={"actor": BUYER, "tracking_number": "JNE-R1", "carrier": "jne"}
     )
     assert shipped.status_code == 200, shipped.text
-    assert shipped.json()["deadlines"] == []
+    [transit] = shipped.json()["deadlines"]  # in transit: care takes over if it never arrives
+    assert (transit["action"], transit["then"]) == ("return_delivered", "escalated_to_care")
     seq_before = shipped.json()["timeline_seq"]
 
     # a delivery for a resi the dispute does not have: refused, nothing reaches the case
