@@ -429,6 +429,9 @@ def test_a_report_on_hold_pauses_its_reply_target_until_the_user_writes() -> Non
         )
     ]
     assert "**On hold** since" in current_details(ticket)
+    # the user is not told of a hold or its end (docs/rules.md: the reason is care's)
+    assert consequences(ticket, [Acted(actor=CARE, action="hold")]).notices == []
+    assert consequences(ticket, [Acted(actor=CARE, action="resume")]).notices == []
     assert "waiting for the bank" not in current_details(ticket, redact=True)
     written = held_at + timedelta(days=3)
     ticket.apply(write("any news?"), written)
