@@ -394,7 +394,10 @@ class Deadline(BaseModel):
     """A clock running now: who must do what by when, and what happens when it passes."""
 
     party: Role
-    action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
+    action: str = Field(
+        description="what the party does to stop it: an action's name, or 'respond'; 'return_delivered':"
+        " the marketplace reports the party's return delivered"
+    )
     due_at: datetime
     then: Then
     business_hours: bool = Field(
