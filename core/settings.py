@@ -56,6 +56,7 @@ FOR_NEW_CASES: dict[str, timedelta | bool] = {
     "reminder_lead": timedelta(hours=24),
     "ticket_user_wait": timedelta(days=7),
     "return_inspection_window": timedelta(days=2),
+    "return_transit_window": timedelta(days=14),
     "windows_from_delivery": True,
 }
 #: The care group a case moves to when a care target is missed, for cases opened now.

@@ -56,6 +56,7 @@ class DeadlineEvent(StrEnum):
     SHIPMENT_DUE = "shipment_due"
     RECEIPT_DUE = "receipt_due"
     RETURN_INSPECTION_DUE = "return_inspection_due"
+    RETURN_TRANSIT_DUE = "return_transit_due"
     DECISION_APPEAL_OVER = "decision_appeal_over"
     USER_REPLY_DUE = "user_reply_due"
     INFO_REQUEST_DUE = "info_request_due"
@@ -68,6 +69,7 @@ class WindowKind(StrEnum):
     SHIPMENT = "shipment"
     RECEIPT = "receipt"
     RETURN_INSPECTION = "return_inspection"
+    RETURN_TRANSIT = "return_transit"
     DECISION_APPEAL = "decision_appeal"
     USER_REPLY = "user_reply"
 
@@ -79,6 +81,7 @@ class WindowKind(StrEnum):
             WindowKind.SHIPMENT: DeadlineEvent.SHIPMENT_DUE,
             WindowKind.RECEIPT: DeadlineEvent.RECEIPT_DUE,
             WindowKind.RETURN_INSPECTION: DeadlineEvent.RETURN_INSPECTION_DUE,
+            WindowKind.RETURN_TRANSIT: DeadlineEvent.RETURN_TRANSIT_DUE,
             WindowKind.DECISION_APPEAL: DeadlineEvent.DECISION_APPEAL_OVER,
             WindowKind.USER_REPLY: DeadlineEvent.USER_REPLY_DUE,
         }[self]

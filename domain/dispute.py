@@ -490,6 +490,9 @@ class Dispute(CareCase):
             return [
                 Deadline(party=Role.SELLER, action="confirm_return", due_at=due, then=Then.RETURN_CONFIRMED)
             ]
+        if window.kind is WindowKind.RETURN_TRANSIT:
+            # Only the marketplace's delivery stops it; either party may ask care sooner.
+            return [Deadline(party=Role.BUYER, action="return_delivered", due_at=due, then=Then.ESCALATED)]
         if window.kind is WindowKind.RECEIPT:
             then = Then.ESCALATED if self.receipt_problem else Then.RECEIPT_CONFIRMED
             return [Deadline(party=Role.BUYER, action="confirm_receipt", due_at=due, then=then)]
@@ -505,8 +508,9 @@ class Dispute(CareCase):
 
     def _party_window(self) -> tuple[Deadline, datetime] | None:
         window = self.window
-        if window is not None and window.kind is not WindowKind.DECISION_APPEAL:
-            return self._window_deadlines()[0], window.opened_at  # appealing is a choice: no reminder
+        if window is not None and window.kind not in (WindowKind.DECISION_APPEAL, WindowKind.RETURN_TRANSIT):
+            # Appealing is a choice, and no party can make a courier deliver: no reminder.
+            return self._window_deadlines()[0], window.opened_at
         turn = self._turn_deadline()
         if window is None and turn is not None:
             return turn, turn.due_at - self.policy.turn_inactivity
@@ -551,7 +555,8 @@ class Dispute(CareCase):
         )
 
     def return_in_transit(self) -> bool:
-        """The return is shipped and its delivery not yet known: no clock runs until it is."""
+        """The return is shipped and its delivery not yet known: the transit window runs (cases
+        opened before it existed wait without a clock)."""
         shipment = self.return_shipment()
         return self.awaiting_inspection() and shipment is not None and shipment.delivered_at is None
 
@@ -647,6 +652,8 @@ class Dispute(CareCase):
         if window.kind is WindowKind.SHIPMENT:
             shipper = self.next_shipper() or Role.SELLER
             return self._escalate_by_system(f"the {shipper.value} did not ship within {length}", now)
+        if window.kind is WindowKind.RETURN_TRANSIT:
+            return self._escalate_by_system(f"the returned item was not delivered within {length}", now)
         if window.kind is WindowKind.RETURN_INSPECTION:
             reason = f"the seller neither confirmed nor refused the returned item within {length}"
             self._return_verdict(ReturnResult(verdict=ReturnVerdict.CONFIRMED, by="system", at=now))
@@ -828,15 +835,17 @@ class Dispute(CareCase):
             self.window = Window.open(WindowKind.RECEIPT, now, self.policy.receipt_window)
 
     def _return_window(self, now: datetime) -> Window | None:
-        """The buyer's window to ship the item back; once it is delivered, the seller's inspection;
-        none while it is in transit or once the return has a verdict."""
+        """The buyer's window to ship the item back; while it is in transit, the time it may take
+        to arrive; once it is delivered, the seller's inspection; none once the return has a verdict."""
         if self.return_result is not None:
             return None
         if self.next_shipper() is Role.BUYER:
             return Window.open(WindowKind.SHIPMENT, now, self.policy.shipment_window)
         shipment = self.return_shipment()
-        if shipment is None or shipment.delivered_at is None:
+        if shipment is None:
             return None
+        if shipment.delivered_at is None:
+            return Window.open(WindowKind.RETURN_TRANSIT, now, self.policy.return_transit_window)
         return Window.open(WindowKind.RETURN_INSPECTION, now, self.policy.return_inspection_window)
 
     def _return_verdict(self, result: ReturnResult) -> None:

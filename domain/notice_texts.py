@@ -60,6 +60,13 @@ TEMPLATES: dict[str, dict[Locale, str]] = {
         " Care akan membalas dalam {within}.",
         EN: "Dispute {dispute_id} is now mediated by care: {detail}; care replies within {within}.",
     },
+    "dispute.escalated.return_transit": {
+        ID: "Barang retur untuk komplain {dispute_id} belum sampai di penjual dalam {waited} sejak"
+        " dikirim, jadi komplain ini sekarang dimediasi oleh Tokopedia Care. Tim Tokopedia Care akan"
+        " membalas dalam {within}.",
+        EN: "Dispute {dispute_id} is now mediated by care: the returned item was not delivered within"
+        " {waited} of its shipping; care replies within {within}.",
+    },
     "dispute.care_replied": {
         ID: "Balasan Tokopedia Care untuk komplain {dispute_id}: {text}",
         EN: "Care replied on dispute {dispute_id}: {text}",
@@ -301,6 +308,9 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
             EN: "recorded a parked step as done",
         },
         "solve": {ID: "menandai laporan selesai", EN: "marked the report solved"},
+        "request_info": {ID: "meminta informasi", EN: "asked for information"},
+        "hold": {ID: "menunda laporan", EN: "put the report on hold"},
+        "resume": {ID: "melanjutkan laporan", EN: "took the report off hold"},
     },
     # What a party is asked to do by a deadline ("Mohon {todo}").
     "todo": {

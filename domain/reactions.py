@@ -392,6 +392,7 @@ def _escalated(dispute: Dispute, by: str, reason: str, window: str) -> list[Noti
     waited = {
         "seller_response": dispute.policy.seller_response,
         "shipment": dispute.policy.shipment_window,
+        "return_transit": dispute.policy.return_transit_window,
     }.get(window)
     if window == "seller_response" and waited is not None:
         return _both(dispute, "dispute.escalated.seller_response", waited=waited, within=within)
@@ -400,6 +401,8 @@ def _escalated(dispute: Dispute, by: str, reason: str, window: str) -> list[Noti
         return _both(dispute, "dispute.escalated.shipment", shipper=shipper, waited=waited, within=within)
     if window == "receipt":
         return _both(dispute, "dispute.escalated.receipt", within=within)
+    if window == "return_transit" and waited is not None:
+        return _both(dispute, "dispute.escalated.return_transit", waited=waited, within=within)
     # A cause without a template of its own yet: the rule's words, inside the localized frame.
     return _both(dispute, "dispute.escalated.system", detail=reason, within=within)
 

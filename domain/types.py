@@ -347,6 +347,12 @@ class DisputePolicy(CasePolicy):
         description="how long the seller has to inspect a returned item once it is delivered, after which"
         " the return counts as confirmed and the refund is paid; None: no RETURN_AND_REFUND",
     )
+    # Absent from disputes opened before it existed: their returns in transit wait without a clock.
+    return_transit_window: OptionalDuration = Field(
+        default=None,
+        description="how long a returned item may be in transit (shipped back, no delivery known) before"
+        " care takes over",
+    )
     windows_from_delivery: bool = Field(
         default=False,
         description="a delivery the marketplace reports moves the receipt window to count from it",
@@ -404,7 +410,10 @@ class Deadline(BaseModel):
     """A clock running now: who must do what by when, and what happens when it passes."""
 
     party: Role
-    action: str = Field(description="what the party does to stop it: an action's name, or 'respond'")
+    action: str = Field(
+        description="what the party does to stop it: an action's name, or 'respond'; 'return_delivered':"
+        " the marketplace reports the party's return delivered"
+    )
     due_at: datetime
     then: Then
     business_hours: bool = Field(

@@ -145,6 +145,7 @@ def _clocks_that_act(policy: DisputePolicy) -> str:
         ("decision appeal window", policy.decision_appeal_window),
         ("reminders", policy.reminder_lead),
         ("return inspection", policy.return_inspection_window),
+        ("return transit", policy.return_transit_window),
     ]
     said = [f"{name} {short_duration(value)}" for name, value in named if value is not None]
     return "".join(f" · {words}" for words in said) + _business_hours(policy)
@@ -257,6 +258,7 @@ def deadline_effect(case: CareCase, event: DeadlineEvent) -> str:
         DeadlineEvent.SHIPMENT_DUE: "care takes over (escalated by the system)",
         DeadlineEvent.RECEIPT_DUE: "receipt is confirmed by the system and the funds are released",
         DeadlineEvent.RETURN_INSPECTION_DUE: "the return is confirmed by the system and the refund is paid",
+        DeadlineEvent.RETURN_TRANSIT_DUE: "care takes over (escalated by the system)",
         DeadlineEvent.DECISION_APPEAL_OVER: "care's decision is final and carried out",
         DeadlineEvent.USER_REPLY_DUE: "the report is solved by the system",
         DeadlineEvent.INFO_REQUEST_DUE: "the request for information expires; care's targets resume",

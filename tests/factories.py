@@ -82,8 +82,13 @@ CLOCKS = {
 CLOCKED_POLICY = DISPUTE_POLICY.model_copy(update=CLOCKS)
 #: Issue 20: a dispute opened with returns and delivery-driven windows, besides every clock.
 INSPECTION = timedelta(days=2)
+TRANSIT = timedelta(days=14)
 RETURNS_POLICY = CLOCKED_POLICY.model_copy(
-    update={"return_inspection_window": INSPECTION, "windows_from_delivery": True}
+    update={
+        "return_inspection_window": INSPECTION,
+        "return_transit_window": TRANSIT,
+        "windows_from_delivery": True,
+    }
 )
 CLOCKED_TICKET_POLICY = TICKET_POLICY.model_copy(update={"user_wait": USER_WAIT, "reminder_lead": LEAD})
 

@@ -16,10 +16,11 @@ from domain.case import DeadlineEvent, PauseKind
 from domain.dispute import Dispute, DisputeStatus
 from domain.errors import InvalidInput
 from domain.events import Acted, InfoRequested, PauseEnded
+from domain.notices import render
 from domain.outbound import EventType
 from domain.reactions import NoticeCategory, consequences
 from domain.ticket import TicketStatus
-from domain.types import CareTarget, Deadline, EvidenceType, PausedDeadline, Role, Then
+from domain.types import CareTarget, Deadline, EvidenceType, Locale, PausedDeadline, Role, Then
 from domain.views import current_details, deadline_name, dispute_details
 from tests.factories import (
     BUYER,
@@ -295,7 +296,16 @@ def test_a_request_for_information_pauses_the_decision_and_tells_the_party() -> 
     [notice] = follows.notices
     assert (notice.party, notice.party_id) == (Role.SELLER, SELLER.id)
     assert notice.category is NoticeCategory.CARE_REPLY  # in the seller's inbox (Pesan Bantuan)
-    assert "Care asks you for information on dispute d-1: send it" in notice.text
+    assert (notice.template, notice.locale) == ("dispute.info_requested", Locale.ID)
+    assert notice.params == {
+        "dispute_id": "d-1",
+        "text": "send it",
+        "due_at": "2026-01-02T03:00:00Z",
+        "evidence_type": None,
+    }
+    assert notice.text.startswith("Tokopedia Care meminta informasi untuk komplain d-1: send it")
+    english = render(notice.template, notice.params, Locale.EN, strict=True)
+    assert english.startswith("Care asks you for information on dispute d-1: send it")
     details = current_details(dispute)
     assert "**Care decision paused** with 71h left" in details
     assert "**Information asked of the seller** until" in details
@@ -335,7 +345,14 @@ def test_an_unanswered_request_expires_and_the_decision_resumes() -> None:
     assert decision is not None and decision.due_at == due + DECISION_TARGET - timedelta(hours=1)
     follows = consequences(dispute, happened)
     assert follows.published == [EventType.DISPUTE_UPDATED]
-    assert "has passed" in follows.notices[0].text and follows.notices[0].party is Role.SELLER
+    [notice] = follows.notices
+    assert (notice.party, notice.template, notice.params) == (
+        Role.SELLER,
+        "dispute.info_request_expired",
+        {"dispute_id": "d-1"},
+    )
+    assert "has passed" in render(notice.template, notice.params, Locale.EN, strict=True)
+    assert "sudah habis" in notice.text
 
 
 def test_two_parties_asked_resume_when_the_last_one_answers() -> None:
@@ -412,6 +429,9 @@ def test_a_report_on_hold_pauses_its_reply_target_until_the_user_writes() -> Non
         )
     ]
     assert "**On hold** since" in current_details(ticket)
+    # the user is not told of a hold or its end (docs/rules.md: the reason is care's)
+    assert consequences(ticket, [Acted(actor=CARE, action="hold")]).notices == []
+    assert consequences(ticket, [Acted(actor=CARE, action="resume")]).notices == []
     assert "waiting for the bank" not in current_details(ticket, redact=True)
     written = held_at + timedelta(days=3)
     ticket.apply(write("any news?"), written)

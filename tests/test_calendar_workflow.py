@@ -254,7 +254,9 @@ async def test_a_request_answered_resumes_the_decision_with_the_time_it_had_left
     [request, paused] = asked.deadlines
     assert (request.party, request.action, request.then) == (Role.SELLER, "message", Then.TARGET_RESUMES)
     assert (paused.action, paused.paused, paused.due_at) == ("decide", True, None)
-    assert await eventually(lambda: case.notices("seller", "Care asks you for information"))
+    assert await eventually(
+        lambda: case.notices("seller", "dispute.info_requested", text="Please send the receipt")
+    )
 
     # four days on: the decision target (3 days) would have been missed, but it waits
     await time_skipping_env.sleep(timedelta(days=4))
@@ -292,7 +294,7 @@ async def test_a_request_that_expires_resumes_the_decision_and_says_so(
     assert events(expired)[-2:] == ["info_request_expired", "target_resumed"]
     assert expired.pauses == [] and expired.care_decision_due_at is not None
     assert [d.action for d in expired.deadlines] == ["decide"]
-    assert len(await eventually(lambda: case.notices("buyer", "has passed"))) == 1
+    assert len(await eventually(lambda: case.notices("buyer", "dispute.info_request_expired"))) == 1
 
 
 @pytest.mark.usefixtures("running")

@@ -12,6 +12,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from domain.notices import render
+from domain.types import Locale
 from tests.support import (
     AS_CARE,
     BUYER,
@@ -32,13 +34,17 @@ async def read(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
     return body
 
 
-async def notices(api: httpx.AsyncClient, dispute_id: str, party: str, containing: str) -> list[str]:
+async def notices(api: httpx.AsyncClient, dispute_id: str, party: str, template: str) -> list[dict[str, Any]]:
+    """The party's notifications of ``template`` on the dispute, as the effects feed shows them."""
     items = (await api.get(f"/v1/disputes/{dispute_id}/effects")).json()["items"]
     return [
-        e["text"]
-        for e in items
-        if e["kind"] == "NOTIFICATION" and e["party"] == party and containing in (e["text"] or "")
+        e for e in items if e["kind"] == "NOTIFICATION" and e["party"] == party and e["template"] == template
     ]
+
+
+def english(notice: dict[str, Any]) -> str:
+    """The notice rendered in English from its template and parameters (the parties read Indonesian)."""
+    return render(notice["template"], notice["params"], Locale.EN, strict=True)
 
 
 async def mediated(api: httpx.AsyncClient) -> str:
@@ -99,10 +105,13 @@ async def test_a_request_for_information_answered_with_evidence(api: httpx.Async
     again = await api.post(path, json=ask, headers=AS_CARE)
     assert again.status_code == 422 and again.json()["errors"][0]["field"] == "party"
 
-    [told] = await eventually(lambda: notices(api, dispute_id, "seller", "Care asks you for information"))
-    assert "(proof_of_delivery)" in told and "Please send the proof of delivery." in told
+    [told] = await eventually(lambda: notices(api, dispute_id, "seller", "dispute.info_requested.evidence"))
+    assert (told["locale"], told["params"]["evidence_type"]) == ("id", "PROOF_OF_DELIVERY")
+    assert told["text"].startswith(f"Tokopedia Care meminta bukti barang sampai untuk komplain {dispute_id}")
+    assert english(told).startswith(f"Care asks you for proof of delivery on dispute {dispute_id}")
+    assert "Please send the proof of delivery." in told["text"]  # care's own words, as written
     inbox = (await api.get(f"/v1/users/{SELLER['id']}/inbox")).json()["items"]
-    assert [m["text"] for m in inbox if m["case_id"] == dispute_id] == [told]  # care's words: Pesan Bantuan
+    assert [m["text"] for m in inbox if m["case_id"] == dispute_id] == [told["text"]]  # Pesan Bantuan
 
     receipt = await upload_evidence(api, "seller", SELLER["id"])
     answered = await api.post(
@@ -137,7 +146,8 @@ async def test_a_request_for_information_that_expires(api: httpx.AsyncClient) ->
     assert events.index("info_request_expired") + 1 == events.index("target_resumed")
     assert [(d["action"], d["paused"]) for d in state["deadlines"]] == [("decide", False)]
     assert state["care_decision_due_at"] is not None
-    assert await eventually(lambda: notices(api, dispute_id, "buyer", "has passed"))
+    [lapsed] = await eventually(lambda: notices(api, dispute_id, "buyer", "dispute.info_request_expired"))
+    assert "has passed" in english(lapsed) and "sudah habis" in lapsed["text"]
 
 
 async def test_a_report_on_hold_waits_for_its_user(api: httpx.AsyncClient) -> None:

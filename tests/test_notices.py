@@ -30,25 +30,32 @@ from domain.events import (
     EffectParked,
     EffectRepaired,
     Escalated,
+    InfoRequested,
     Opened,
     PartyInactive,
+    PauseEnded,
     ReceiptConfirmed,
     Reminded,
     Resolved,
+    ReturnConfirmed,
+    ReturnLapsed,
+    ReturnRefused,
     SettlementDue,
+    ShipmentDelivered,
     Solved,
 )
 from domain.notice_texts import TEMPLATES, TERMS
 from domain.notices import PARAM_KINDS, MissingParameter, ParamKind, placeholders, render, rupiah
 from domain.reactions import Notice, consequences
 from domain.ticket import TICKET_ACTIONS, TicketStatus, TicketTopic
-from domain.types import Actor, Deadline, Locale, Role, SolutionKind, Then
+from domain.types import Actor, Deadline, EvidenceType, Locale, Role, SolutionKind, Then
 from store.outbox import Outbox
 from tests.factories import (
     CLOCKED_POLICY,
     CLOCKED_TICKET_POLICY,
     EXCHANGE,
     PARTIAL_REFUND,
+    RETURNS_POLICY,
     SELLER,
     T0,
     drive_clocked,
@@ -69,6 +76,7 @@ SAMPLES: dict[ParamKind, Any] = {
     ParamKind.STATUS: "AWAITING_SELLER",
     ParamKind.SOLUTION: {"kind": "REFUND_TO_BUYER", "amount": 150_000},
     ParamKind.TOPIC: "PAYMENT",
+    ParamKind.EVIDENCE: "PROOF_OF_DELIVERY",
 }
 
 
@@ -164,7 +172,8 @@ def test_every_value_the_domain_knows_has_its_words() -> None:
         "topic": {topic.value for topic in TicketTopic},
         "role": {role.value for role in Role},
         "did": {spec.name for registry in (DISPUTE_ACTIONS, TICKET_ACTIONS) for spec in registry},
-        "todo": {"respond", "ship", "confirm_receipt", "appeal_decision", "message"},
+        "todo": {"respond", "ship", "confirm_receipt", "confirm_return", "appeal_decision", "message"},
+        "evidence": {kind.value for kind in EvidenceType},
     }
     for kind, values in known.items():
         assert values <= set(TERMS[kind]), f"{kind}: no words for {sorted(values - set(TERMS[kind]))}"
@@ -200,6 +209,22 @@ def dispute_events() -> list[DomainEvent]:
         EffectParked(effect="refund_to_buyer", key="d-1:refund_to_buyer", reason="refused"),
         EffectRepaired(key="d-1:refund_to_buyer", reference=None),
         *(PartyInactive(party=party) for party in (Role.BUYER, Role.SELLER)),
+        *(
+            ShipmentDelivered(by=by, tracking_number="JNE123", until=until)
+            for by in (Role.BUYER, Role.SELLER)
+            for until in (due, None)
+        ),
+        *(ReturnConfirmed(by_system=by_system) for by_system in (True, False)),
+        ReturnRefused(reason="the item came back broken"),
+        ReturnLapsed(reason="not shipped back within 3d"),
+        *(
+            InfoRequested(party=Role.SELLER, text="send the resi", due_at=due, evidence_type=evidence)
+            for evidence in (EvidenceType.PROOF_OF_SHIPMENT, None)
+        ),
+        *(
+            PauseEnded(kind="info_request", party=Role.SELLER, reason=reason)
+            for reason in ("info_request_expired", "info_request_answered")
+        ),
         *(Escalated(by=by) for by in ("buyer", "seller")),
         *(Escalated(by="system", reason="a window closed", window=w) for w in [*WindowKind, ""]),
         *(
@@ -264,7 +289,7 @@ def test_every_notice_the_domain_can_emit_names_a_template_with_its_parameters()
     clocks_off = CLOCKED_POLICY.model_copy(update={"seller_response": None, "decision_appeal_window": None})
     disputes: list[CareCase] = [
         settled(drive_dispute(*steps, solution=solution, policy=policy))
-        for policy in (CLOCKED_POLICY, clocks_off)
+        for policy in (CLOCKED_POLICY, clocks_off, RETURNS_POLICY)
         for steps, solution in (
             ((), PARTIAL_REFUND),
             ((offer(SELLER),), PARTIAL_REFUND),

@@ -62,7 +62,8 @@ async def test_a_return_driven_by_the_delivery_event_refunds_once(api: httpx.Asy
         f"{base}/shipments", json={"actor": BUYER, "tracking_number": "JNE-R1", "carrier": "jne"}
     )
     assert shipped.status_code == 200, shipped.text
-    assert shipped.json()["deadlines"] == []
+    [transit] = shipped.json()["deadlines"]  # in transit: care takes over if it never arrives
+    assert (transit["action"], transit["then"]) == ("return_delivered", "escalated_to_care")
     seq_before = shipped.json()["timeline_seq"]
 
     # a delivery for a resi the dispute does not have: refused, nothing reaches the case
@@ -121,7 +122,9 @@ async def test_a_return_driven_by_the_delivery_event_refunds_once(api: httpx.Asy
     assert [(e["amount"], e["idempotency_key"]) for e in refunds] == [
         (120_000, f"{dispute_id}:refund_to_buyer")
     ]
-    assert any("was delivered to you" in (e["text"] or "") for e in effects if e["kind"] == "NOTIFICATION")
+    [arrived] = [e for e in effects if e["template"] == "dispute.return_delivered"]
+    assert (arrived["party"], arrived["locale"], arrived["params"]["resi"]) == ("seller", "id", "JNE-R1")
+    assert f"Barang retur untuk komplain {dispute_id} (resi JNE-R1) sudah sampai" in arrived["text"]
 
     # once closed, a delivery is answered 'closed'
     [late] = await batch(api, delivered(order, "JNE-R1", at))

@@ -33,11 +33,12 @@ from domain.commands import (
 from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason, ReturnVerdict
 from domain.effects import EffectName
 from domain.ids import dispute_workflow_id
-from domain.types import DisputePolicy, Role, Solution, SolutionKind, Then
+from domain.notices import render
+from domain.types import DisputePolicy, Locale, Role, Solution, SolutionKind, Then
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
 from store.outbox import Effect, Outbox
-from tests.factories import BUYER, CARE, RETURNS_POLICY, SELLER
+from tests.factories import BUYER, CARE, RETURNS_POLICY, SELLER, TRANSIT
 from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
 from workflows.dispute import DisputeRun, DisputeWorkflow
@@ -77,11 +78,13 @@ class Case:
             if e.kind is kind and (party is None or e.party == party)
         ]
 
-    async def notices(self, party: str, containing: str) -> list[str]:
+    async def notices(self, party: str, template: str, **params: Any) -> list[str]:
+        """The party's notices of ``template`` (with ``params`` among their parameters), rendered in
+        English from what was sent (the parties read Indonesian, the default)."""
         return [
-            e.text or ""
+            render(template, e.params or {}, Locale.EN, strict=True)
             for e in await self.effects(EffectName.NOTIFICATION, party)
-            if containing in (e.text or "")
+            if e.template == template and params.items() <= (e.params or {}).items()
         ]
 
 
@@ -135,7 +138,13 @@ async def shipped_back(open_dispute: Any) -> Case:
 async def test_a_return_delivered_and_confirmed_is_refunded_once(open_dispute: Any) -> None:
     case = await shipped_back(open_dispute)
     in_transit = await case.dispute()
-    assert in_transit.deadlines == []  # no clock until the delivery is known
+    [transit] = in_transit.deadlines  # care takes over if no delivery is known in time
+    assert transit.due_at is not None
+    assert (transit.action, transit.then, transit.due_at - in_transit.shipments[-1].at) == (
+        "return_delivered",
+        Then.ESCALATED,
+        TRANSIT,
+    )
     assert in_transit.allowed_actions[Role.SELLER] == ["message", "help", "confirm_return", "refuse_return"]
 
     await case.env.sleep(timedelta(days=4))  # in transit for days: nothing happens by itself
@@ -150,12 +159,12 @@ async def test_a_return_delivered_and_confirmed_is_refunded_once(open_dispute: A
     assert delivered_at is not None and inspection.due_at == delivered_at + timedelta(days=2)
     await case.act(ConfirmReturn(actor=SELLER))
     outcome = await case.handle.result()
-    assert len(await case.notices("seller", f"(resi {RESI}) was delivered to you")) == 1
+    assert len(await case.notices("seller", "dispute.return_delivered", resi=RESI)) == 1
     assert (outcome.refunded_to_buyer, outcome.released_to_seller) == (120_000, 30_000)
     assert [e.amount for e in await case.effects(EffectName.REFUND_TO_BUYER)] == [120_000]
     state = await case.dispute()
     assert state.return_result is not None and state.return_result.by is Role.SELLER
-    assert len(await case.notices("buyer", "was confirmed by the seller")) == 1
+    assert len(await case.notices("buyer", "dispute.return_confirmed")) == 1
 
 
 @pytest.mark.usefixtures("running")
@@ -165,7 +174,7 @@ async def test_a_seller_silent_past_the_inspection_window_is_refunded_by_the_sys
     case = await shipped_back(open_dispute)
     await case.deliver()
     await case.env.sleep(timedelta(days=1, minutes=1))
-    assert len(await case.notices("seller", "Please confirm the returned item")) == 1  # reminded 24h ahead
+    assert len(await case.notices("seller", "dispute.reminder.return_inspection")) == 1  # reminded 24h ahead
 
     await case.env.sleep(timedelta(days=1))
     outcome = await case.handle.result()
@@ -178,7 +187,7 @@ async def test_a_seller_silent_past_the_inspection_window_is_refunded_by_the_sys
     assert state.return_result is not None
     assert (state.return_result.verdict, state.return_result.by) == (ReturnVerdict.CONFIRMED, "system")
     assert [e.event for e in state.timeline].count("return_confirmed") == 1
-    assert len(await case.notices("buyer", "confirmed by the system")) == 1
+    assert len(await case.notices("buyer", "dispute.return_confirmed_by_system")) == 1
 
 
 @pytest.mark.usefixtures("running")
@@ -194,7 +203,7 @@ async def test_a_seller_who_refuses_the_return_takes_it_to_care(open_dispute: An
     )
     await case.env.sleep(timedelta(days=3))  # no system refund while care decides
     assert len(await case.effects(EffectName.MEDIATION_OPENED)) == 1
-    assert len(await case.notices("buyer", "refused the returned item")) == 1
+    assert len(await case.notices("buyer", "dispute.return_refused")) == 1
     assert await case.effects(EffectName.REFUND_TO_BUYER) == []
 
     # care may not order the same return again: the item is back; it decides money instead
@@ -215,7 +224,7 @@ async def test_a_buyer_who_never_ships_is_reminded_then_the_funds_are_released(o
     assert (window.party, window.action, window.then) == (Role.BUYER, "ship", Then.CLAIM_LAPSED)
 
     await case.env.sleep(timedelta(days=2, minutes=1))
-    assert len(await case.notices("buyer", "Please ship the item back")) == 1
+    assert len(await case.notices("buyer", "dispute.reminder.return_shipment")) == 1
 
     await case.env.sleep(timedelta(days=1))
     outcome = await case.handle.result()
@@ -223,7 +232,41 @@ async def test_a_buyer_who_never_ships_is_reminded_then_the_funds_are_released(o
     assert await case.effects(EffectName.REFUND_TO_BUYER) == []
     state = await case.dispute()
     assert state.return_result is not None and state.return_result.verdict is ReturnVerdict.NOT_SHIPPED
-    assert len(await case.notices("buyer", "lapsed")) == 1
+    assert len(await case.notices("buyer", "dispute.return_lapsed")) == 1
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_return_never_delivered_goes_to_care_when_its_transit_window_closes(
+    open_dispute: Any,
+) -> None:
+    case = await shipped_back(open_dispute)
+    [transit] = (await case.dispute()).deadlines
+    await case.env.sleep(TRANSIT - timedelta(minutes=1))
+    waiting = await case.dispute()
+    assert waiting.status is DisputeStatus.AWAITING_FULFILMENT and waiting.deadlines == [transit]
+    await case.env.sleep(timedelta(minutes=2))
+    mediated = await case.dispute()
+    assert (mediated.status, mediated.escalated_by) == (DisputeStatus.IN_MEDIATION, "system")
+    assert mediated.escalation_reason == "the returned item was not delivered within 14d"
+    assert [d.action for d in mediated.deadlines] == ["reply", "decide"]  # care's targets now
+    for party in ("buyer", "seller"):
+        [told] = await case.notices(party, "dispute.escalated.return_transit")
+        assert "the returned item was not delivered within 14 days" in told
+    reminders = [e.template for e in await case.effects(EffectName.NOTIFICATION)]
+    assert not [t for t in reminders if t and t.startswith("dispute.reminder")]  # a courier is not reminded
+    assert await case.effects(EffectName.REFUND_TO_BUYER) == []
+
+
+@pytest.mark.usefixtures("running")
+async def test_a_return_opened_before_the_transit_window_waits_without_a_clock(open_dispute: Any) -> None:
+    old = RETURNS_POLICY.model_copy(update={"return_transit_window": None})
+    case: Case = await open_dispute(policy=old)
+    await case.act(Accept(actor=SELLER))
+    await case.act(Ship(actor=BUYER, tracking_number=RESI, carrier="jne"))
+    assert (await case.dispute()).deadlines == []
+    await case.env.sleep(TRANSIT + timedelta(days=1))
+    state = await case.dispute()
+    assert (state.status, state.deadlines) == (DisputeStatus.AWAITING_FULFILMENT, [])
 
 
 @pytest.mark.usefixtures("running")
@@ -236,7 +279,8 @@ async def test_a_delivery_twice_is_applied_once_and_an_unknown_one_is_refused(op
     assert isinstance(unknown.value.cause, ApplicationError)
     assert unknown.value.cause.type == "UnknownShipment"
     after_unknown = await case.dispute()
-    assert after_unknown.timeline_seq == before.timeline_seq and after_unknown.deadlines == []
+    assert after_unknown.timeline_seq == before.timeline_seq
+    assert after_unknown.deadlines == before.deadlines and before.deadlines[0].action == "return_delivered"
 
     first = await case.deliver()
     due = (await case.dispute()).deadlines[0].due_at
@@ -257,7 +301,7 @@ async def test_a_delivery_twice_is_applied_once_and_an_unknown_one_is_refused(op
     assert state.deadlines[0].due_at == due
     await case.act(ConfirmReturn(actor=SELLER))
     await case.handle.result()  # everything the case caused is handed out before it completes
-    assert len(await case.notices("seller", "was delivered to you")) == 1
+    assert len(await case.notices("seller", "dispute.return_delivered")) == 1
 
 
 @pytest.mark.usefixtures("running")

@@ -106,6 +106,7 @@ from tests.factories import (
     REFUSED,
     RELEASE,
     RETURN_AND_REFUND,
+    RETURNS_POLICY,
     SELLER,
     SELLER_RESPONSE,
     SEND_REMAINING,
@@ -117,6 +118,7 @@ from tests.factories import (
     TARGET,
     TOO_MUCH,
     TOTAL,
+    TRANSIT,
     WARNING,
     after,
     appeal,
@@ -3042,6 +3044,67 @@ def test_the_inspection_window_counts_from_delivery_not_from_its_report() -> Non
     dispute.record_delivery(Delivered(tracking_number="JNE-0001", delivered_at=delivered_at), reported)
     [inspection] = dispute.deadlines
     assert (inspection.due_at, inspection.then) == (delivered_at + INSPECTION, Then.RETURN_CONFIRMED)
+
+
+def test_a_return_in_transit_goes_to_care_when_no_delivery_comes() -> None:
+    """Every waiting state has a clock: a return shipped back and never reported delivered goes to
+    care (escalated by the system) once the transit window closes; nobody is reminded of it."""
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    shipped_at = dispute.shipments[-1].at
+    due = shipped_at + TRANSIT
+    assert dispute.deadlines == [
+        Deadline(party=Role.BUYER, action="return_delivered", due_at=due, then=Then.ESCALATED)
+    ]
+    assert dispute.next_deadline() == (due, DeadlineEvent.RETURN_TRANSIT_DUE)
+    assert dispute.next_reminder() is None
+    assert deadline_name(dispute, DeadlineEvent.RETURN_TRANSIT_DUE) == "return transit window 14d"
+    assert (
+        deadline_effect(dispute, DeadlineEvent.RETURN_TRANSIT_DUE)
+        == "care takes over (escalated by the system)"
+    )
+    assert dispute.tick(due - timedelta(seconds=1)) == []
+    reason = "the returned item was not delivered within 14d"
+    happened = dispute.tick(due)
+    assert happened == [Escalated(by="system", reason=reason, window="return_transit")]
+    assert (dispute.status, dispute.escalated_by, dispute.window) == (
+        DisputeStatus.IN_MEDIATION,
+        "system",
+        None,
+    )
+    assert (dispute.timeline[-1].event, dispute.timeline[-1].detail) == (
+        "escalated",
+        {"by": "system", "reason": reason},
+    )
+    told = consequences(dispute, happened)
+    assert told.published == [EventType.DISPUTE_ESCALATED] and told.effects == [EffectName.MEDIATION_OPENED]
+    assert [(n.party, n.template, n.params["waited"]) for n in told.notices] == [
+        (Role.BUYER, "dispute.escalated.return_transit", "P14D"),
+        (Role.SELLER, "dispute.escalated.return_transit", "P14D"),
+    ]
+    assert told.notices[0].text.startswith(
+        "Barang retur untuk komplain d-1 belum sampai di penjual dalam 14 hari"
+    )
+    assert said(told.notices)[0].text == (
+        "Dispute d-1 is now mediated by care: the returned item was not delivered within 14 days of its"
+        " shipping; care replies within 24 hours."
+    )
+
+
+def test_a_delivery_ends_the_transit_clock_and_starts_the_inspection() -> None:
+    dispute = drive_returns(Accept(actor=SELLER), ship(BUYER))
+    delivered(dispute)
+    [inspection] = dispute.deadlines
+    assert (inspection.action, inspection.then) == ("confirm_return", Then.RETURN_CONFIRMED)
+    assert inspection.due_at is not None
+    assert dispute.next_deadline() == (inspection.due_at - LEAD, DeadlineEvent.REMINDER)  # the seller's
+
+
+def test_a_dispute_opened_before_the_transit_window_keeps_its_return_without_a_clock() -> None:
+    old = RETURNS_POLICY.model_copy(update={"return_transit_window": None})
+    dispute = drive(Accept(actor=SELLER), ship(BUYER), solution=RETURN_AND_REFUND, policy=old)
+    assert dispute.return_in_transit()
+    assert (dispute.deadlines, dispute.next_deadline()) == ([], None)
+    assert DisputePolicy.model_validate(old.model_dump(exclude={"return_transit_window"})) == old
 
 
 def test_a_replaced_decision_is_no_return() -> None:

@@ -62,6 +62,7 @@ def test_the_clocks_that_act_default_on_for_new_cases(monkeypatch: pytest.Monkey
         "DECISION_APPEAL_WINDOW",
         "TICKET_USER_WAIT",
         "REMINDER_LEAD",
+        "RETURN_TRANSIT_WINDOW",
     ):
         monkeypatch.delenv(f"DISPUTES_{name}", raising=False)
     settings = Settings()
@@ -76,6 +77,8 @@ def test_the_clocks_that_act_default_on_for_new_cases(monkeypatch: pytest.Monkey
         timedelta(days=2),
     )
     assert (policy.decision_appeal_window, policy.reminder_lead) == (timedelta(days=2), timedelta(hours=24))
+    assert policy.return_transit_window == timedelta(days=14)
+    assert DisputePolicy().return_transit_window is None  # a dispute opened before it: no transit clock
     assert (settings.ticket_policy().user_wait, settings.ticket_policy().reminder_lead) == (
         timedelta(days=7),
         timedelta(hours=24),
@@ -86,7 +89,9 @@ def test_an_empty_value_turns_a_clock_off(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DISPUTES_SELLER_RESPONSE", "")
     monkeypatch.setenv("DISPUTES_DECISION_APPEAL_WINDOW", "")
     monkeypatch.setenv("DISPUTES_TICKET_USER_WAIT", "")
+    monkeypatch.setenv("DISPUTES_RETURN_TRANSIT_WINDOW", "")
     settings = Settings()
+    assert settings.dispute_policy().return_transit_window is None
     assert settings.dispute_policy().seller_response is None
     assert settings.dispute_policy().decision_appeal_window is None
     assert settings.ticket_policy().user_wait is None
