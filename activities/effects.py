@@ -25,7 +25,7 @@ from activities.models import (
 from domain.case import TimelineEntry
 from domain.effects import EffectName
 from domain.kinds import KINDS
-from domain.outbound import CaseEvent
+from domain.outbound import CaseEvent, NoticeSent
 from store.cases import ArchiveInput
 from store.outbox import Effect
 from store.views import CaseView, view_from
@@ -83,6 +83,9 @@ class CaseActivities:
             view = view_from(change.kind, change.state, datetime.now(UTC))
         await self.records.store_change(change.case_id, change.timeline, view)
         result = PublishResult()
+        # The change's events carry its notices to receivers; the case sends them once, here,
+        # rather than twice in its history (held-back events keep them for their retry).
+        events = [_with_notices(event, change.notices) for event in change.events]
         for index, notice in enumerate(change.notices):
             try:
                 await self.notifier.notify(notice)
@@ -96,18 +99,18 @@ class CaseActivities:
                     continue
                 if change.deliver_only:
                     raise
-                return _held_back(result, change.notices[index:], change.events, error)
+                return _held_back(result, change.notices[index:], events, error)
             except Exception as error:
                 if change.deliver_only:
                     raise
-                return _held_back(result, change.notices[index:], change.events, error)
-        for index, event in enumerate(change.events):
+                return _held_back(result, change.notices[index:], events, error)
+        for index, event in enumerate(events):
             try:
                 result.deliveries += await self.publisher.publish(event)
             except Exception as error:
                 if change.deliver_only:
                     raise
-                return _held_back(result, [], change.events[index:], error)
+                return _held_back(result, [], events[index:], error)
         return result
 
     @activity.defn
@@ -164,3 +167,12 @@ def _held_back(
     result.undelivered = list(notices)
     result.unhanded = list(events)
     return result
+
+
+def _with_notices(event: CaseEvent, notices: Sequence[NotifyInput]) -> CaseEvent:
+    """``event`` carrying the notices its change sent (as it was, when it carries them already)."""
+    if event.notices or not notices:
+        return event
+    fields = set(NoticeSent.model_fields) - {"key"}
+    told = [NoticeSent(key=sent.idempotency_key, **sent.model_dump(include=fields)) for sent in notices]
+    return event.model_copy(update={"notices": told})

@@ -311,6 +311,9 @@ TERMS: dict[str, dict[str, dict[Locale, str]]] = {
         "request_info": {ID: "meminta informasi", EN: "asked for information"},
         "hold": {ID: "menunda laporan", EN: "put the report on hold"},
         "resume": {ID: "melanjutkan laporan", EN: "took the report off hold"},
+        "assign": {ID: "menugaskan kasus ini", EN: "assigned the case"},
+        "claim": {ID: "mengambil kasus ini", EN: "took the case"},
+        "release": {ID: "melepas kasus ini", EN: "released the case"},
     },
     # What a party is asked to do by a deadline ("Mohon {todo}").
     "todo": {

@@ -151,7 +151,8 @@ async def test_a_missed_target_moves_the_case_to_the_supervisors_and_tells_its_a
         return any(
             e.kind is EffectName.NOTIFICATION
             and (e.party, e.party_id) == ("care", winner.id)
-            and "moved to the supervisors group (care_reply target missed)" in (e.text or "")
+            and e.template == "care.moved_to_group"
+            and (e.params or {}).get("group") == "supervisors"
             for e in await outbox.for_case(handle.id)
         )
 

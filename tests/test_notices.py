@@ -18,6 +18,7 @@ from domain.commands import Accept
 from domain.dispute import DISPUTE_ACTIONS, Dispute, DisputeStatus, Outcome, Reason
 from domain.events import (
     Acted,
+    Assigned,
     Cancelled,
     CareReplyDue,
     CareSpoke,
@@ -252,6 +253,15 @@ def ticket_events() -> list[DomainEvent]:
         Solved(by_system=True),
         CareSpoke(text="we refunded the double charge"),
         Reminded(deadline=Deadline(party=Role.USER, action="message", due_at=due, then=Then.SOLVED)),
+        # ownership (domain/care.py): the agent given the case and the one it was taken from
+        Assigned(assignee="agent-2", group=None, previous=None, by=Actor(role=Role.SUPERVISOR, id="lead-1")),
+        Assigned(
+            assignee="agent-2",
+            group="logistics",
+            previous="agent-1",
+            by=Actor(role=Role.SUPERVISOR, id="lead-1"),
+        ),
+        Assigned(assignee=None, group="supervisors", previous="agent-1", reason="care_reply target missed"),
         *(
             Acted(actor=Actor(role=role, id="u-1"), action=spec.name)
             for spec in TICKET_ACTIONS

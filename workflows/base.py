@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.events import CareReplyDue, DomainEvent, Opened
     from domain.kinds import CaseKind
-    from domain.outbound import CaseEvent, NoticeSent
+    from domain.outbound import CaseEvent
     from domain.reactions import Consequences, consequences, snapshot
     from domain.types import CareTarget, Role, history_ceilings
     from domain.views import current_details, deadline_name
@@ -43,9 +43,6 @@ with workflow.unsafe.imports_passed_through():
     from store.views import compact
     from workflows.errors import as_application_error
     from workflows.requests import REQUEST_MEMORY, RequestId
-
-#: What a webhook event tells of each notice of its change (``NoticeSent``).
-_NOTICE_FIELDS = {"party", "party_id", "template", "params", "locale", "text", "category"}
 
 CaseT = TypeVar("CaseT", bound=CareCase)
 ResultT = TypeVar("ResultT")
@@ -599,10 +596,6 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     idempotency_key=f"{case.id}:notice:{state.notices}",
                 )
             )
-        told = [
-            NoticeSent(key=sent.idempotency_key, **sent.model_dump(include=_NOTICE_FIELDS))
-            for sent in notices
-        ]
         events = []
         data = snapshot(case) if follows.published else {}
         for event_type in follows.published:
@@ -614,7 +607,6 @@ class CaseWorkflow(Generic[CaseT, ResultT]):
                     case_id=case.id,
                     occurred_at=workflow.now(),
                     data=data,
-                    notices=told,
                     version=case.timeline_seq,
                 )
             )
