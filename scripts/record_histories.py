@@ -29,6 +29,7 @@ from activities.models import PayoutInput
 from core import binaries
 from core import search_attributes as sa
 from core.settings import Settings
+from domain.care import Claim
 from domain.commands import (
     DELIVERED,
     Accept,
@@ -41,6 +42,7 @@ from domain.commands import (
     MakeOffer,
     Reject,
     RequestHelp,
+    RequestInfo,
     ResolveEffect,
     RetryEffect,
     SendMessage,
@@ -48,8 +50,17 @@ from domain.commands import (
 )
 from domain.dispute import OpenDisputeInput, Reason
 from domain.kinds import DISPUTE, TICKET
-from domain.ticket import OpenTicketInput, ReporterRole, Solve, TicketReply, TicketTopic, UserMessage
-from domain.types import Actor, Role, Solution, SolutionKind
+from domain.ticket import (
+    Hold,
+    OpenTicketInput,
+    ReporterRole,
+    Resume,
+    Solve,
+    TicketReply,
+    TicketTopic,
+    UserMessage,
+)
+from domain.types import Actor, EvidenceType, Role, Solution, SolutionKind
 from store.db import database
 from store.outbox import Effect
 from wiring.temporal import build_worker, case_activities
@@ -293,6 +304,60 @@ async def record(recorder: Recorder) -> None:
     await r.act(remaining, ConfirmReceipt(actor=BUYER))
     await remaining.result()
     await r.save("dispute-delivery-moves-receipt", remaining)
+
+    # issue 18: care asks the seller for proof of delivery (answered) and the buyer for a photo
+    # (expires) under business hours; the decision target waits meanwhile
+    calendar = {
+        "timezone": "Asia/Jakarta",
+        "hours": {day: ["08:00", "17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": "ID",
+    }
+    asked = await r.dispute(refund, care_calendar=calendar)
+    await r.act(
+        asked,
+        MakeOffer(actor=SELLER, solution=partial),
+        RequestHelp(actor=BUYER, note="we cannot agree"),
+        RequestInfo(
+            actor=CARE,
+            party=Role.SELLER,
+            text="Please send the proof of delivery",
+            evidence_type=EvidenceType.PROOF_OF_DELIVERY,
+        ),
+        SendMessage(actor=SELLER, text="Here is the courier's proof"),
+        RequestInfo(actor=CARE, party=Role.BUYER, text="A photo of the parcel?", due_in=timedelta(days=1)),
+    )
+    await r.env.sleep(timedelta(days=1, minutes=5))  # the buyer's request expires: the target resumes
+    await r.act(asked, Decide(actor=CARE, solution=refund, note="proof checked"))
+    await asked.result()
+    await r.save("dispute-info-request", asked)
+
+    # issue 18: routed to a group, claimed, then the reply target is missed: the case moves to the
+    # supervisors' group and its agent is told
+    owned = await r.dispute(refund, care_groups=["logistics"], care_routing={"NOT_RECEIVED": "logistics"})
+    await r.act(owned, MakeOffer(actor=SELLER, solution=partial), RequestHelp(actor=BUYER), Claim(actor=CARE))
+    await r.env.sleep(timedelta(hours=25))
+    await r.act(owned, Decide(actor=CARE, solution=refund))
+    await owned.result()
+    await r.save("dispute-ownership-breach", owned)
+
+    # issue 20: a return shipped back but never delivered goes to care when its transit window closes
+    lost = await r.dispute(Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=120_000))
+    await r.act(lost, Accept(actor=SELLER), Ship(actor=BUYER, tracking_number="JNE-RET-LOST", carrier="jne"))
+    await r.env.sleep(timedelta(days=14, minutes=5))
+    await r.act(lost, Decide(actor=CARE, solution=refund, note="lost by the courier"))
+    await lost.result()
+    await r.save("dispute-return-lost", lost)
+
+    # issue 18: a report on hold waits for its user; care resumes it, replies and solves
+    held = await r.ticket()
+    await r.act(held, Hold(actor=CARE, reason="waiting for the bank"))
+    await r.env.sleep(timedelta(days=2))  # no breach while on hold
+    await r.act(
+        held, Resume(actor=CARE), TicketReply(actor=CARE, text="The bank confirmed it"), Solve(actor=CARE)
+    )
+    await r.env.sleep(timedelta(days=3, minutes=5))
+    await held.result()
+    await r.save("ticket-hold", held)
 
     breached_report = await r.ticket()
     await r.env.sleep(timedelta(hours=25))
