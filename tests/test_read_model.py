@@ -266,8 +266,8 @@ async def test_a_receiver_that_is_down_holds_no_action(
             await down.up()
 
             async def told() -> bool:
-                texts = [n["text"] for n in platform.applied("/notifications")]
-                return any("did 'message'" in text for text in texts)
+                told = platform.applied("/notifications")
+                return any((n.get("params") or {}).get("action") == "message" for n in told)
 
             await eventually(told, seconds=30)
             keys = [seen.key for seen in platform.seen("/notifications")]
