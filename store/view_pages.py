@@ -56,6 +56,8 @@ _FROM_STATE: dict[str, sa.ColumnElement[Any]] = {
     "care_decision_due_at": sa.func.coalesce(
         _text("care_decision_due_at"), _text("decision_clock", "due_at")
     ),
+    # requests for information and holds that pause care's targets, as JSON text ("[]": none)
+    "pauses": _text("pauses"),
 }
 _COLUMNS = [
     v.case_id,
@@ -100,6 +102,12 @@ class CaseRow(BaseModel):
     priority: str | None
     care_reply_due_at: datetime | None
     care_decision_due_at: datetime | None
+    pauses: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        """Whether a care target of the case waits (a party asked for information, a hold)."""
+        return self.pauses not in (None, "", "[]", "null")
 
 
 class Order(StrEnum):

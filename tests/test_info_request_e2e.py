@@ -102,6 +102,10 @@ async def test_a_request_for_information_answered_with_evidence(api: httpx.Async
     assert (decide["paused"], decide["due_at"]) == (True, None)
     assert decide["remaining"].startswith("P2DT23H")
     assert state["care_decision_due_at"] is None
+    # the care queue shows the paused target too
+    queue = (await api.get("/v1/care/queue", params={"kind": "dispute"}, headers=AS_CARE)).json()["items"]
+    [item] = [i for i in queue if i["id"] == dispute_id]
+    assert (item["paused"], item["care_decision_due_at"]) == (True, None)
     again = await api.post(path, json=ask, headers=AS_CARE)
     assert again.status_code == 422 and again.json()["errors"][0]["field"] == "party"
 
@@ -168,6 +172,9 @@ async def test_a_report_on_hold_waits_for_its_user(api: httpx.AsyncClient) -> No
     [paused] = state["deadlines"]
     assert (paused["action"], paused["paused"], paused["due_at"]) == ("reply", True, None)
     assert state["care_reply_due_at"] is None
+    queue = (await api.get("/v1/care/queue", params={"kind": "ticket"}, headers=AS_CARE)).json()["items"]
+    [item] = [i for i in queue if i["id"] == ticket_id]
+    assert (item["paused"], item["care_reply_due_at"]) == (True, None)
     wrote = await api.post(
         f"/v1/tickets/{ticket_id}/messages",
         json={"actor": {"role": "user", "id": "u-hold-1"}, "text": "Any news?"},

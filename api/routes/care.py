@@ -52,6 +52,11 @@ class QueueItem(BaseModel):
     assignee: str | None = Field(default=None, description="the care agent who owns it, if any")
     care_group: str | None = Field(default=None, description="the care group it is routed to, if any")
     version: int = Field(default=0, description="grows with each change of the case")
+    paused: bool = Field(
+        default=False,
+        description="care's target waits (a party was asked for information, or the report is on hold):"
+        " its due time is empty until it resumes",
+    )
 
     @classmethod
     def of(cls, row: CaseRow, columns: dict[str, Any]) -> QueueItem:
@@ -66,8 +71,13 @@ class QueueItem(BaseModel):
             assignee=row.assignee,
             care_group=row.care_group,
             version=row.version,
+            paused=row.paused,
             **{name: getattr(row, name) for name in columns},
-        )
+        ).model_copy(update=_PAUSED if row.paused else {})
+
+
+#: A paused target has no due time until it resumes (the stored clock keeps the one it had).
+_PAUSED = {"care_reply_due_at": None, "care_decision_due_at": None}
 
 
 class CareQueue(BaseModel):
