@@ -85,6 +85,10 @@ def service_env(
         "DISPUTES_WORKER_METRICS_PORT": str(metrics_port),
         "DISPUTES_API_KEYS": json.dumps({API_KEY: {"name": "bench", "role": "platform"}}),
         "DISPUTES_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+        # The load generator is one key polling at many requests a second (GET .../effects): the
+        # per-key limit a hostile client meets (50/s) would measure the limit, not the service.
+        "DISPUTES_RATE_LIMIT_PER_SECOND": "1000000",
+        "DISPUTES_RATE_LIMIT_BURST": "1000000",
     }
     if inactivity is not None:
         env["DISPUTES_BUYER_INACTIVITY"] = f"PT{inactivity.total_seconds():g}S"
