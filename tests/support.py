@@ -13,17 +13,21 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes
 from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.settings import ApiKey, KeyRole, Settings
+from domain.dispute import OpenDisputeInput, Reason
+from domain.ids import dispute_workflow_id
+from domain.types import DisputePolicy, Solution
 from store.db import database
 from tests import factories
 from tests.factories import sent
 from wiring.temporal import build_webhook_worker, build_worker, case_activities
+from workflows.dispute import DisputeRun, DisputeWorkflow
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
@@ -77,6 +81,33 @@ def claim(order_id: str, *, total: int = 150_000, **overrides: Any) -> dict[str,
         "evidence": [],
     }
     return body | overrides
+
+
+async def start_dispute(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    *,
+    solution: Solution,
+    policy: DisputePolicy,
+    reason: Reason = Reason.DAMAGED,
+    description: str = "The screen arrived cracked",
+) -> WorkflowHandle[Any, Any]:
+    """Start a dispute of buyer b-1 against seller s-1 on a 150,000 order straight on Temporal (as
+    the API would, without it): the workflow tests' way to open one."""
+    order_id = f"o-{uuid.uuid4().hex[:8]}"
+    opening = OpenDisputeInput(
+        order_id=order_id,
+        buyer_id=factories.BUYER.id,
+        seller_id=factories.SELLER.id,
+        order_total=150_000,
+        reason=reason,
+        requested_solution=solution,
+        description=description,
+        policy=policy,
+    )
+    return await env.client.start_workflow(
+        DisputeWorkflow.run, DisputeRun(open=opening), id=dispute_workflow_id(order_id), task_queue=task_queue
+    )
 
 
 async def search_attributes(client: Client, workflow_id: str) -> TypedSearchAttributes:

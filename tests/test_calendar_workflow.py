@@ -20,16 +20,14 @@ from temporalio.worker import Worker
 from core.settings import Settings
 from domain.calendar import BusinessCalendar
 from domain.commands import MakeOffer, RequestHelp, RequestInfo, SendMessage
-from domain.dispute import OpenDisputeInput, Reason
-from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ids import ticket_workflow_id
 from domain.ticket import Hold, OpenTicketInput, ReporterRole, TicketPolicy, TicketTopic, UserMessage
 from domain.types import CareTarget, DisputePolicy, Role, Solution, SolutionKind, Then
 from store.outbox import Outbox
 from tests.factories import BUYER, CARE, CLOCKED_POLICY, SELLER, TICKET_POLICY, USER
-from tests.support import eventually
+from tests.support import eventually, start_dispute
 from tests.test_deadlines_workflow import Case
 from wiring.temporal import WORKFLOWS, case_activities
-from workflows.dispute import DisputeRun, DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -83,24 +81,8 @@ async def open_mediated(
     env: WorkflowEnvironment, task_queue: str, engine: AsyncEngine, policy: DisputePolicy = CLOCKED_POLICY
 ) -> Case:
     """A dispute the buyer took to care after the seller's counter-offer."""
-    order_id = f"o-{uuid.uuid4().hex[:8]}"
-    handle = await env.client.start_workflow(
-        DisputeWorkflow.run,
-        DisputeRun(
-            open=OpenDisputeInput(
-                order_id=order_id,
-                buyer_id=BUYER.id,
-                seller_id=SELLER.id,
-                order_total=150_000,
-                reason=Reason.DAMAGED,
-                requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000),
-                description="The screen arrived cracked",
-                policy=policy,
-            )
-        ),
-        id=dispute_workflow_id(order_id),
-        task_queue=task_queue,
-    )
+    refund = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000)
+    handle = await start_dispute(env, task_queue, solution=refund, policy=policy)
     case = Case(env, handle, Outbox(engine))
     await case.act(
         MakeOffer(actor=SELLER, solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=10_000))

@@ -24,18 +24,18 @@ from core import search_attributes as sa
 from core.settings import Settings
 from domain.care import Claim
 from domain.commands import Command, MakeOffer, RequestHelp
-from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.dispute import Dispute, DisputeStatus
 from domain.effects import EffectName
-from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ids import ticket_workflow_id
 from domain.ticket import OpenTicketInput, ReporterRole, Ticket, TicketTopic
 from domain.types import Solution, SolutionKind
 from store.outbox import Outbox
 from store.webhooks import webhook_store
 from tests.factories import BUYER, CARE, CLOCKED_POLICY, CLOCKED_TICKET_POLICY, SELLER, SUPERVISOR
-from tests.support import eventually, search_attributes
+from tests.support import eventually, search_attributes, start_dispute
 from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
-from workflows.dispute import DisputeRun, DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
 GROUPS = {
@@ -73,24 +73,8 @@ async def act(handle: WorkflowHandle[Any, Any], command: Command) -> Ack:
 
 async def mediated_dispute(env: WorkflowEnvironment, task_queue: str) -> WorkflowHandle[Any, Any]:
     """A damaged-goods dispute the buyer took to care after the seller's counter-offer."""
-    order_id = f"o-{uuid.uuid4().hex[:8]}"
-    handle = await env.client.start_workflow(
-        DisputeWorkflow.run,
-        DisputeRun(
-            open=OpenDisputeInput(
-                order_id=order_id,
-                buyer_id=BUYER.id,
-                seller_id=SELLER.id,
-                order_total=150_000,
-                reason=Reason.DAMAGED,
-                requested_solution=Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000),
-                description="The screen arrived cracked",
-                policy=DISPUTE_POLICY,
-            )
-        ),
-        id=dispute_workflow_id(order_id),
-        task_queue=task_queue,
-    )
+    refund = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=100_000)
+    handle = await start_dispute(env, task_queue, solution=refund, policy=DISPUTE_POLICY)
     counter = Solution(kind=SolutionKind.REFUND_TO_BUYER, amount=10_000)
     await act(handle, MakeOffer(actor=SELLER, solution=counter))
     state: Dispute = await handle.query(DisputeWorkflow.state)

@@ -36,9 +36,9 @@ from domain.commands import (
     RequestHelp,
     Ship,
 )
-from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason
+from domain.dispute import Dispute, DisputeStatus
 from domain.effects import EffectName
-from domain.ids import dispute_workflow_id, ticket_workflow_id
+from domain.ids import ticket_workflow_id
 from domain.ticket import OpenTicketInput, ReporterRole, Ticket, TicketReply, TicketStatus, TicketTopic
 from domain.types import DisputePolicy, Role, Solution, SolutionKind, Then
 from domain.views import DisputeView, TicketView, merge_timeline
@@ -46,10 +46,10 @@ from store.cases import Timelines
 from store.outbox import Effect, Outbox
 from store.webhooks import webhook_store
 from tests.factories import BUYER, CARE, CLOCKED_POLICY, CLOCKED_TICKET_POLICY, SELLER, SUPERVISOR, USER
-from tests.support import eventually, search_attributes
+from tests.support import eventually, search_attributes, start_dispute
 from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
-from workflows.dispute import DisputeRun, DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 from workflows.ticket import CareTicketWorkflow, TicketRun
 
 TOTAL = 150_000
@@ -135,24 +135,7 @@ async def running(worker: Callable[[], AbstractAsyncContextManager[Worker]]) -> 
 @pytest.fixture
 def open_dispute(time_skipping_env: WorkflowEnvironment, task_queue: str, engine: AsyncEngine) -> Any:
     async def _open(solution: Solution = REFUND, policy: DisputePolicy = POLICY) -> Case:
-        order_id = f"o-{uuid.uuid4().hex[:8]}"
-        handle = await time_skipping_env.client.start_workflow(
-            DisputeWorkflow.run,
-            DisputeRun(
-                open=OpenDisputeInput(
-                    order_id=order_id,
-                    buyer_id=BUYER.id,
-                    seller_id=SELLER.id,
-                    order_total=TOTAL,
-                    reason=Reason.DAMAGED,
-                    requested_solution=solution,
-                    description="The screen arrived cracked",
-                    policy=policy,
-                )
-            ),
-            id=dispute_workflow_id(order_id),
-            task_queue=task_queue,
-        )
+        handle = await start_dispute(time_skipping_env, task_queue, solution=solution, policy=policy)
         return Case(time_skipping_env, handle, Outbox(engine))
 
     return _open

@@ -5,7 +5,6 @@ a delivery reported twice and one for an unknown tracking number."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,18 +29,18 @@ from domain.commands import (
     RefuseReturn,
     Ship,
 )
-from domain.dispute import Dispute, DisputeStatus, OpenDisputeInput, Reason, ReturnVerdict
+from domain.dispute import Dispute, DisputeStatus, Reason, ReturnVerdict
 from domain.effects import EffectName
-from domain.ids import dispute_workflow_id
 from domain.notices import render
 from domain.types import DisputePolicy, Locale, Role, Solution, SolutionKind, Then
 from domain.views import DisputeView, merge_timeline
 from store.cases import Timelines
 from store.outbox import Effect, Outbox
 from tests.factories import BUYER, CARE, RETURNS_POLICY, SELLER, TRANSIT
+from tests.support import start_dispute
 from wiring.temporal import WORKFLOWS, case_activities
 from workflows.base import Ack
-from workflows.dispute import DisputeRun, DisputeWorkflow
+from workflows.dispute import DisputeWorkflow
 
 TOTAL = 150_000
 RETURN = Solution(kind=SolutionKind.RETURN_AND_REFUND, amount=120_000)
@@ -103,23 +102,13 @@ async def running(
 @pytest.fixture
 def open_dispute(time_skipping_env: WorkflowEnvironment, task_queue: str, engine: AsyncEngine) -> Any:
     async def _open(solution: Solution = RETURN, policy: DisputePolicy = RETURNS_POLICY) -> Case:
-        order_id = f"o-{uuid.uuid4().hex[:8]}"
-        handle = await time_skipping_env.client.start_workflow(
-            DisputeWorkflow.run,
-            DisputeRun(
-                open=OpenDisputeInput(
-                    order_id=order_id,
-                    buyer_id=BUYER.id,
-                    seller_id=SELLER.id,
-                    order_total=TOTAL,
-                    reason=Reason.NOT_AS_DESCRIBED,
-                    requested_solution=solution,
-                    description="Not the colour in the photos",
-                    policy=policy,
-                )
-            ),
-            id=dispute_workflow_id(order_id),
-            task_queue=task_queue,
+        handle = await start_dispute(
+            time_skipping_env,
+            task_queue,
+            solution=solution,
+            policy=policy,
+            reason=Reason.NOT_AS_DESCRIBED,
+            description="Not the colour in the photos",
         )
         return Case(time_skipping_env, handle, Outbox(engine))
 
