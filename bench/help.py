@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.databases import on_both
 from bench.report import note
 from domain.help import ArticleStatus, Locale, words
 from store.db import create_engine
@@ -211,20 +212,7 @@ async def run(work: Path, size: int = 10_000, total: int = 2000) -> dict[str, An
         finally:
             await engine.dispose()
 
-    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
-    results = {"sqlite": await on(f"sqlite+aiosqlite:///{work / 'help.sqlite3'}")}
-    from tests.postgres import PostgresServer, Unavailable  # the test suite's throwaway cluster
-
-    try:
-        server = await asyncio.to_thread(PostgresServer().start)
-    except Unavailable as reason:
-        results["postgresql"] = {"error": f"no PostgreSQL here: {reason}"}
-    else:
-        try:
-            url = await asyncio.to_thread(server.create_database, "help_bench")
-            results["postgresql"] = await on(url)
-        finally:
-            await asyncio.to_thread(server.stop)
+    results = await on_both(work, "help", on)
     for engine_name, figures in results.items():
         for kind in (
             "search",

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.main import create_app
 from api.paging import encode_cursor
+from bench.databases import on_both
 from bench.report import note
 from core.settings import ApiKey, KeyRole, Settings
 from store.db import create_engine
@@ -151,20 +152,7 @@ async def run(work: Path, size: int = 100_000, total: int = 400) -> dict[str, An
         finally:
             await engine.dispose()
 
-    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
-    results = {"sqlite": await on(f"sqlite+aiosqlite:///{work / 'reads.sqlite3'}")}
-    from tests.postgres import PostgresServer, Unavailable  # the test suite's throwaway cluster
-
-    try:
-        server = await asyncio.to_thread(PostgresServer().start)
-    except Unavailable as reason:
-        results["postgresql"] = {"error": f"no PostgreSQL here: {reason}"}
-    else:
-        try:
-            url = await asyncio.to_thread(server.create_database, "reads_bench")
-            results["postgresql"] = await on(url)
-        finally:
-            await asyncio.to_thread(server.stop)
+    results = await on_both(work, "reads", on)
     for engine_name, figures in results.items():
         for kind in ("store_get", "list_first_page", "list_deep_page", "list_by_seller", "list_sync"):
             for name in (kind, f"{kind}_8"):
