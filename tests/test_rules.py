@@ -5,7 +5,7 @@ each change sets off, and the words on-call staff read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -357,6 +357,14 @@ def _and(dispute: Dispute, *steps: Command) -> Dispute:
 UNOWNED = [ASSIGN, CLAIM]
 OWNED = [ASSIGN, CLAIM, UNCLAIM]
 
+
+def in_mediation(*, asking: bool = True, operator: Sequence[str] = ()) -> dict[Role, list[str]]:
+    """What a dispute in mediation nobody owns allows: the parties write, care replies, decides,
+    asks for information (``asking``: while a party is left to ask) and takes the case."""
+    care = [REPLY, DECIDE, *([REQUEST_INFO] if asking else []), *UNOWNED]
+    return allowed(buyer=[MSG], seller=[MSG], care=care, supervisor=UNOWNED, operator=[*operator, ASSIGN])
+
+
 STATES = [
     State(
         "awaiting_seller_opened",
@@ -398,13 +406,7 @@ STATES = [
         "in_mediation",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER)),
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[ASSIGN],
-        ),
+        in_mediation(),
     ),
     State(
         "in_mediation_claimed",
@@ -422,13 +424,7 @@ STATES = [
         "in_mediation_after_care_reply",
         DisputeStatus.IN_MEDIATION,
         lambda: drive(offer(SELLER), ask_help(BUYER), command(REPLY, CARE)),
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[ASSIGN],
-        ),
+        in_mediation(),
     ),
     State(
         "fulfilment_refund",
@@ -542,26 +538,14 @@ STATES = [
         "in_mediation_after_a_receipt_problem",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(Accept(actor=SELLER), ship(SELLER), ask_help(BUYER), solution=SEND_REMAINING),
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[ASSIGN],
-        ),
+        in_mediation(),
     ),
     # care asked a party for information: the other may still be asked (the sample asks the seller)
     State(
         "in_mediation_buyer_asked",
         DisputeStatus.IN_MEDIATION,
         lambda: drive_clocked(offer(SELLER), ask_help(BUYER), request_info(Role.BUYER)),
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[ASSIGN],
-        ),
+        in_mediation(),
     ),
     State(
         "in_mediation_both_asked",
@@ -602,13 +586,7 @@ STATES = [
         "in_mediation_after_return_refused",
         DisputeStatus.IN_MEDIATION,
         lambda: _and(return_delivered(), refuse_return()),
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[ASSIGN],
-        ),
+        in_mediation(),
     ),
     State(
         "decision_appealed_buyer_asked",
@@ -646,13 +624,7 @@ STATES = [
         "in_mediation_mediation_parked",
         DisputeStatus.IN_MEDIATION,
         mediation_parked,
-        allowed(
-            buyer=[MSG],
-            seller=[MSG],
-            care=[REPLY, DECIDE, REQUEST_INFO, *UNOWNED],
-            supervisor=UNOWNED,
-            operator=[RETRY, RESOLVE, ASSIGN],
-        ),
+        in_mediation(operator=[RETRY, RESOLVE]),
     ),
     State(
         "resolved_publish_parked",
